@@ -1,0 +1,29 @@
+"""Command line: thin wrappers that parse arguments and call the library.
+
+Each command lives in its own module and registers itself on ``app``; ``main`` turns a
+``FriskError`` into one readable line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from frisk.cli import version  # noqa: F401  (registers its command)
+from frisk.cli.app import app
+from frisk.errors import FriskError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except FriskError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
