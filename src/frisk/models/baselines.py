@@ -1,0 +1,229 @@
+"""Two baselines a fraud model has to beat on the same rows: logistic regression and a rule score.
+
+Both follow the estimator contract: ``__init__`` stores parameters, ``fit(frame, labels)`` returns
+``self``, learned attributes end in ``_``, and ``score_many(frame)`` gives one score per row.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from typing import Any, Final, Self
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from frisk.errors import InputError, ModelError
+
+__all__ = ["RULE_ROLES", "LogisticBaseline", "RuleBaseline"]
+
+Floats = npt.NDArray[np.float64]
+MISSING_CATEGORY: Final = "(missing)"
+# Columns never used as features even when a frame carries them.
+_NOT_FEATURES: Final = frozenset(
+    {"transaction_id", "timestamp", "label", "label_timestamp", "label_source", "scenario"}
+)
+# The rule score combines, where the catalogue has them, one feature per role: the first name that
+# exists wins, else the first column matching the pattern.
+RULE_ROLES: Final[tuple[tuple[str, tuple[str, ...], str], ...]] = (
+    ("amount", ("amount",), r"^amount$"),
+    (
+        "amount ratio to the payer's mean",
+        ("amount_ratio_to_mean_by_payer_30d", "amount_ratio_to_mean_by_payer_7d"),
+        r"^amount_(ratio|over|to)_.*mean.*by_payer",
+    ),
+    ("payer's 1h count", ("txn_count_by_payer_1h",), r"^(txn_)?count_by_payer_1h$"),
+    ("payer's 24h count", ("txn_count_by_payer_24h",), r"^(txn_)?count_by_payer_24h$"),
+)
+
+
+class LogisticBaseline:
+    """Class-balanced logistic regression on standardised numeric and one-hot categorical features.
+
+    Missing numbers are imputed with the training median; categories beyond the ``max_categories``
+    most frequent, and categories never seen in training, share one column.
+    """
+
+    def __init__(
+        self,
+        features: Sequence[str] | None = None,
+        categorical: Sequence[str] = (),
+        *,
+        max_categories: int = 20,
+        c: float = 1.0,
+        max_iter: int = 1000,
+    ) -> None:
+        self.features = features
+        self.categorical = categorical
+        self.max_categories = max_categories
+        self.c = c
+        self.max_iter = max_iter
+
+    def fit(self, frame: pl.DataFrame, labels: npt.ArrayLike) -> Self:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        y = _binary_labels(labels, frame.height, "logistic baseline")
+        names = list(self.features) if self.features is not None else _feature_columns(frame)
+        _require(frame, names, "logistic baseline")
+        self.categorical_ = [
+            n for n in names if n in self.categorical or not _is_numeric(frame.schema[n])
+        ]
+        self.numeric_ = [n for n in names if n not in self.categorical_]
+        numeric = make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+        )
+        onehot = OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            max_categories=self.max_categories,
+            sparse_output=False,
+        )
+        n_numeric = len(self.numeric_)
+        columns = ColumnTransformer(
+            [
+                ("numeric", numeric, list(range(n_numeric))),
+                ("categorical", onehot, list(range(n_numeric, len(names)))),
+            ]
+        )
+        regression = LogisticRegression(C=self.c, class_weight="balanced", max_iter=self.max_iter)
+        self.pipeline_ = make_pipeline(columns, regression)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            self.pipeline_.fit(self._matrix(frame), y)
+        # Not converging is worth knowing, not worth failing an evaluation over.
+        self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        return self
+
+    def score_many(self, frame: pl.DataFrame) -> Floats:
+        """Probability of fraud under balanced class weights (a ranking, not calibrated)."""
+        if not hasattr(self, "pipeline_"):
+            raise ModelError("logistic baseline: score_many called before fit")
+        _require(frame, [*self.numeric_, *self.categorical_], "logistic baseline")
+        if frame.height == 0:
+            return np.zeros(0)
+        scores: Floats = self.pipeline_.predict_proba(self._matrix(frame))[:, 1]
+        return scores.astype(np.float64)
+
+    def describe(self) -> str:
+        return (
+            f"logistic regression on {len(self.numeric_)} numeric and "
+            f"{len(self.categorical_)} categorical feature(s), class-balanced"
+        )
+
+    def _matrix(self, frame: pl.DataFrame) -> npt.NDArray[Any]:
+        numeric = (
+            frame.select(
+                pl.col(n).cast(pl.Float64).fill_nan(None).fill_null(np.nan) for n in self.numeric_
+            )
+            .to_numpy()
+            .astype(np.float64)
+            .reshape(frame.height, len(self.numeric_))
+        )
+        # Ratios of a zero denominator come out infinite; the imputer treats them as missing.
+        numeric[~np.isfinite(numeric)] = np.nan
+        categorical = (
+            frame.select(
+                pl.col(n).cast(pl.String).fill_null(MISSING_CATEGORY) for n in self.categorical_
+            )
+            .to_numpy()
+            .astype(object)
+            .reshape(frame.height, len(self.categorical_))
+        )
+        return np.hstack([numeric.astype(object), categorical])
+
+
+class RuleBaseline:
+    """A rule score: the mean, over amount-and-velocity features, of each value's training rank.
+
+    A value's rank is the share of training rows with a smaller value, so the score is in [0, 1]
+    and higher means larger, faster spending than usual. Missing values rank 0.5 (no evidence).
+    Without ``features``, ``fit`` picks one feature per role in ``RULE_ROLES`` from the frame,
+    falling back to amount alone; ``describe`` says which it used.
+    """
+
+    def __init__(self, features: Sequence[str] | None = None) -> None:
+        self.features = features
+
+    def fit(self, frame: pl.DataFrame, labels: npt.ArrayLike | None = None) -> Self:
+        if labels is not None:
+            _binary_labels(labels, frame.height, "rule baseline")
+        names = list(self.features) if self.features is not None else pick_rule_features(frame)
+        if not names:
+            raise InputError("rule baseline: the frame has no 'amount' column to fall back on")
+        _require(frame, names, "rule baseline")
+        self.features_ = names
+        self.reference_ = [np.sort(_finite_values(frame, n)) for n in names]
+        return self
+
+    def score_many(self, frame: pl.DataFrame) -> Floats:
+        if not hasattr(self, "features_"):
+            raise ModelError("rule baseline: score_many called before fit")
+        _require(frame, self.features_, "rule baseline")
+        total = np.zeros(frame.height)
+        for name, reference in zip(self.features_, self.reference_, strict=True):
+            values = frame.get_column(name).cast(pl.Float64).fill_null(np.nan).to_numpy()
+            rank = np.full(frame.height, 0.5)
+            known = ~np.isnan(values)
+            if reference.size:
+                # Mid-rank among equal training values, so ties in the reference do not bias.
+                low = np.searchsorted(reference, values[known], side="left")
+                high = np.searchsorted(reference, values[known], side="right")
+                rank[known] = (low + high) / (2.0 * reference.size)
+            total += rank
+        scores: Floats = total / len(self.features_)
+        return scores
+
+    def describe(self) -> str:
+        return "rank mean of " + ", ".join(self.features_)
+
+
+def pick_rule_features(frame: pl.DataFrame) -> list[str]:
+    """One numeric column per rule role that the frame has; amount alone if nothing else."""
+    chosen: list[str] = []
+    numeric = [n for n, t in frame.schema.items() if _is_numeric(t)]
+    for _, preferred, pattern in RULE_ROLES:
+        match = next((n for n in preferred if n in numeric), None)
+        if match is None:
+            match = next((n for n in numeric if re.search(pattern, n)), None)
+        if match is not None and match not in chosen:
+            chosen.append(match)
+    return chosen
+
+
+def _feature_columns(frame: pl.DataFrame) -> list[str]:
+    return [n for n in frame.columns if n not in _NOT_FEATURES]
+
+
+def _is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() or dtype == pl.Boolean
+
+
+def _require(frame: pl.DataFrame, names: Sequence[str], who: str) -> None:
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise InputError(f"{who}: frame lacks feature column(s): {', '.join(missing)}")
+
+
+def _binary_labels(labels: npt.ArrayLike, rows: int, who: str) -> npt.NDArray[np.int8]:
+    y = np.asarray(labels, dtype=np.float64).ravel()
+    if y.size != rows:
+        raise InputError(f"{who}: {y.size} labels for {rows} rows")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise InputError(f"{who}: labels must be 0 or 1 (drop unknown labels first)")
+    if y.size == 0:
+        raise InputError(f"{who}: no training rows")
+    if y.min() == y.max():
+        raise InputError(f"{who}: training rows hold only one class (label {int(y[0])})")
+    return y.astype(np.int8)
+
+
+def _finite_values(frame: pl.DataFrame, name: str) -> Floats:
+    values = frame.get_column(name).cast(pl.Float64).drop_nulls().to_numpy().astype(np.float64)
+    finite: Floats = values[np.isfinite(values)]
+    return finite
