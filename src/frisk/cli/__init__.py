@@ -10,7 +10,10 @@ import sys
 
 import typer
 
-from frisk.cli import version  # noqa: F401  (registers its command)
+from frisk.cli import (
+    simulate,  # noqa: F401  (registers its command)
+    version,  # noqa: F401  (registers its command)
+)
 from frisk.cli.app import app
 from frisk.errors import FriskError
 
