@@ -1,3 +1,67 @@
-"""Shared fixtures."""
+"""Shared fixtures.
+
+External services (PostgreSQL, Redis) are used when they answer. When one does not, its tests are
+skipped with the reason, except under ``CI=true``, where a missing service fails the run: CI must
+not go green by skipping what it was meant to test.
+"""
 
 from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "FRISK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+_reachable: dict[tuple[str, int], bool] = {}
+
+
+def _answers(host: str, port: int) -> bool:
+    if (host, port) not in _reachable:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                _reachable[(host, port)] = True
+        except OSError:
+            _reachable[(host, port)] = False
+    return _reachable[(host, port)]
+
+
+@pytest.fixture(scope="session")
+def require_service() -> Callable[[str, str, int], None]:
+    """``require_service(name, host, port)``: skip (or under CI=true, fail) unless it answers."""
+
+    def require(name: str, host: str, port: int) -> None:
+        if _answers(host, port):
+            return
+        reason = f"{name} is not reachable at {host}:{port} (start it with `make services`)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true, so a missing service is a failure")
+        pytest.skip(reason)
+
+    return require
+
+
+@pytest.fixture
+def postgres_url(require_service: Callable[[str, str, int], None]) -> Iterator[str]:
+    """A URL whose connections live in a fresh PostgreSQL schema, dropped after the test."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(POSTGRES_URL)
+    require_service("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
+    schema = f"frisk_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        # libpq's options put every connection of this URL in the schema, Alembic's table too.
+        in_schema = url.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield in_schema.render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()

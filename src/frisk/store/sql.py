@@ -1,0 +1,277 @@
+"""The SQL ledger: one implementation for SQLite and PostgreSQL through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine, RowMapping
+
+from frisk.errors import NotFoundError
+from frisk.store._driver_errors import translate_errors
+from frisk.store.database import make_engine
+from frisk.store.ledger import (
+    ApiKeyRecord,
+    AuditEntry,
+    DecisionRecord,
+    LabelChange,
+    LabelRecord,
+    Role,
+)
+from frisk.store.migrate import upgrade
+from frisk.store.tables import api_keys, audit_log, decisions, label_history, labels
+
+__all__ = ["SqlLedger", "open_ledger"]
+
+
+def open_ledger(url: str, *, migrate: bool = True) -> SqlLedger:
+    """Connect to the ledger at ``url`` and, unless told not to, bring its schema up to date."""
+    engine = make_engine(url)
+    if migrate:
+        upgrade(engine)
+    return SqlLedger(engine)
+
+
+class SqlLedger:
+    """A ``Ledger`` on any database SQLAlchemy speaks to that has ``INSERT ... ON CONFLICT``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        if engine.dialect.name == "postgresql":
+            self._insert: Any = postgresql.insert
+        elif engine.dialect.name == "sqlite":
+            self._insert = sqlite.insert
+        else:  # make_engine refuses others; this guards engines built by hand
+            raise ValueError(f"unsupported database {engine.dialect.name!r}")
+
+    # Decisions
+
+    def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
+        row = _decision_row(decision)
+        doing = f"recording decision {decision.transaction_id!r}"
+        with translate_errors(doing), self.engine.begin() as conn:
+            stmt = self._insert(decisions).values(row).on_conflict_do_nothing()
+            if conn.execute(stmt).rowcount == 1:
+                return decision
+            # On PostgreSQL the insert waited for any concurrent writer of this id to commit,
+            # and this read sees its row: read committed takes a fresh snapshot per statement.
+            existing = conn.execute(
+                sa.select(decisions).where(decisions.c.transaction_id == decision.transaction_id)
+            ).one()
+        return _decision(existing._mapping)
+
+    def get_decision(self, transaction_id: str) -> DecisionRecord | None:
+        query = sa.select(decisions).where(decisions.c.transaction_id == transaction_id)
+        with translate_errors("reading a decision"), self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _decision(row._mapping)
+
+    def recent_decisions(
+        self, limit: int = 50, *, before: datetime | None = None, action: str | None = None
+    ) -> list[DecisionRecord]:
+        query = sa.select(decisions).order_by(
+            decisions.c.created_at.desc(), decisions.c.transaction_id.desc()
+        )
+        if before is not None:
+            query = query.where(decisions.c.created_at < before)
+        if action is not None:
+            query = query.where(decisions.c.action == action)
+        with translate_errors("reading recent decisions"), self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [_decision(row._mapping) for row in rows]
+
+    def decisions_since(self, since: datetime, *, batch: int = 1000) -> Iterator[DecisionRecord]:
+        # Keyset pages on (event_time, transaction_id): no long-lived cursor or transaction.
+        after: tuple[datetime, str] | None = None
+        while True:
+            query = sa.select(decisions).where(decisions.c.event_time >= since)
+            if after is not None:
+                time, txn = after
+                query = query.where(
+                    sa.or_(
+                        decisions.c.event_time > time,
+                        sa.and_(decisions.c.event_time == time, decisions.c.transaction_id > txn),
+                    )
+                )
+            query = query.order_by(decisions.c.event_time, decisions.c.transaction_id).limit(batch)
+            with translate_errors("reading decisions to replay"), self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            for row in rows:
+                yield _decision(row._mapping)
+            if len(rows) < batch:
+                return
+            after = (rows[-1].event_time, rows[-1].transaction_id)
+
+    def decision_counts(self, since: datetime) -> dict[str, int]:
+        query = (
+            sa.select(decisions.c.action, sa.func.count())
+            .where(decisions.c.created_at >= since)
+            .group_by(decisions.c.action)
+        )
+        with translate_errors("counting decisions"), self.engine.connect() as conn:
+            return {action: int(count) for action, count in conn.execute(query).all()}
+
+    # Labels
+
+    def set_label(
+        self,
+        transaction_id: str,
+        label: str,
+        *,
+        label_timestamp: datetime,
+        source: str,
+        actor: str,
+    ) -> LabelRecord:
+        record = LabelRecord(
+            transaction_id=transaction_id,
+            label=label,
+            label_timestamp=label_timestamp,
+            source=source,
+            updated_by=actor,
+            updated_at=datetime.now(UTC),
+        )
+        values = {
+            "label": label,
+            "label_timestamp": label_timestamp,
+            "source": source,
+            "updated_by": actor,
+            "updated_at": record.updated_at,
+        }
+        with translate_errors(f"labelling {transaction_id!r}"), self.engine.begin() as conn:
+            previous = conn.execute(
+                sa.select(labels.c.label)
+                .where(labels.c.transaction_id == transaction_id)
+                .with_for_update()
+            ).scalar_one_or_none()
+            if previous is None:
+                conn.execute(labels.insert().values(transaction_id=transaction_id, **values))
+            else:
+                conn.execute(
+                    labels.update().where(labels.c.transaction_id == transaction_id).values(values)
+                )
+            conn.execute(
+                label_history.insert().values(
+                    transaction_id=transaction_id,
+                    previous=previous,
+                    label=label,
+                    source=source,
+                    changed_by=actor,
+                    changed_at=record.updated_at,
+                )
+            )
+        return record
+
+    def get_label(self, transaction_id: str) -> LabelRecord | None:
+        query = sa.select(labels).where(labels.c.transaction_id == transaction_id)
+        with translate_errors("reading a label"), self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else LabelRecord(**row._mapping)
+
+    def label_history(self, transaction_id: str) -> list[LabelChange]:
+        query = (
+            sa.select(label_history)
+            .where(label_history.c.transaction_id == transaction_id)
+            .order_by(label_history.c.id)
+        )
+        with translate_errors("reading label history"), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [LabelChange(**{k: v for k, v in row._mapping.items() if k != "id"}) for row in rows]
+
+    # API keys
+
+    def add_api_key(self, key: ApiKeyRecord) -> None:
+        values = {
+            "key_id": key.key_id,
+            "key_hash": key.key_hash,
+            "role": key.role.value,
+            "name": key.name,
+            "created_at": key.created_at,
+            "revoked_at": key.revoked_at,
+        }
+        with translate_errors(f"adding API key {key.key_id!r}"), self.engine.begin() as conn:
+            conn.execute(api_keys.insert().values(values))
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        query = sa.select(api_keys).where(api_keys.c.key_id == key_id)
+        with translate_errors("reading an API key"), self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _api_key(row._mapping)
+
+    def list_api_keys(self, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
+        query = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.key_id)
+        if not include_revoked:
+            query = query.where(api_keys.c.revoked_at.is_(None))
+        with translate_errors("listing API keys"), self.engine.connect() as conn:
+            return [_api_key(row._mapping) for row in conn.execute(query).all()]
+
+    def revoke_api_key(self, key_id: str, at: datetime) -> ApiKeyRecord:
+        with translate_errors(f"revoking API key {key_id!r}"), self.engine.begin() as conn:
+            conn.execute(
+                api_keys.update()
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"API key {key_id!r} does not exist")
+        return _api_key(row._mapping)
+
+    # Audit
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        values = {
+            "actor": entry.actor,
+            "action": entry.action,
+            "target": entry.target,
+            "before": entry.before,
+            "after": entry.after,
+            "at": entry.at,
+        }
+        with translate_errors(f"auditing {entry.action!r}"), self.engine.begin() as conn:
+            conn.execute(audit_log.insert().values(values))
+
+    def audit_log(self, *, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if target is not None:
+            query = query.where(audit_log.c.target == target)
+        with translate_errors("reading the audit log"), self.engine.connect() as conn:
+            return [AuditEntry(**row._mapping) for row in conn.execute(query).all()]
+
+    # Operations
+
+    def ping(self) -> None:
+        with translate_errors("pinging the ledger"), self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _decision_row(d: DecisionRecord) -> dict[str, Any]:
+    return {
+        "transaction_id": d.transaction_id,
+        "body_hash": d.body_hash,
+        "event_time": d.event_time,
+        "transaction": d.transaction,
+        "features": dict(d.features),
+        "score": d.score,
+        "risk_score": d.risk_score,
+        "tier": d.tier,
+        "action": d.action,
+        "reasons": list(d.reasons),
+        "model_version": d.model_version,
+        "timings": dict(d.timings),
+        "created_at": d.created_at,
+        "degraded": d.degraded,
+    }
+
+
+def _decision(row: RowMapping) -> DecisionRecord:
+    return DecisionRecord(**row)
+
+
+def _api_key(row: RowMapping) -> ApiKeyRecord:
+    return ApiKeyRecord(**{**row, "role": Role(row["role"])})

@@ -1,0 +1,201 @@
+"""One suite, every ledger back end: SQLite (a temporary file) and PostgreSQL (a fresh schema)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from frisk.errors import ConflictError, NotFoundError, StoreError
+from frisk.store import (
+    ApiKeyRecord,
+    AuditEntry,
+    DecisionRecord,
+    Ledger,
+    Role,
+    SqlLedger,
+    current_revision,
+    default_url,
+    head_revision,
+    open_ledger,
+)
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlLedger]:
+    if request.param == "sqlite":
+        url = default_url(tmp_path)
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = open_ledger(url)
+    yield store
+    store.close()
+
+
+def decision(txn_id: str = "t1", **changes: object) -> DecisionRecord:
+    base = DecisionRecord(
+        transaction_id=txn_id,
+        body_hash="a" * 64,
+        event_time=T0,
+        transaction={"transaction_id": txn_id, "amount": 12.5, "currency": "EUR"},
+        features={"amount": 12.5, "txn_count_by_payer_1h": 3.0, "missing": None},
+        score=0.125,
+        risk_score=13,
+        tier="low",
+        action="allow",
+        reasons=[{"feature": "amount", "value": 12.5, "contribution": 0.1, "sentence": "s"}],
+        model_version="m-1",
+        timings={"features": 0.2, "model": 0.3, "total": 0.6},
+        created_at=T0 + timedelta(seconds=1),
+        degraded=False,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_is_a_ledger(ledger: SqlLedger) -> None:
+    assert isinstance(ledger, Ledger)
+    assert current_revision(ledger.engine) == head_revision()
+
+
+def test_record_then_get_round_trips(ledger: SqlLedger) -> None:
+    d = decision()
+    assert ledger.record_decision(d) == d
+    got = ledger.get_decision("t1")
+    assert got == d
+    assert got is not None
+    assert got.created_at.tzinfo is not None
+    assert got.event_time == T0
+
+
+def test_get_missing_is_none(ledger: SqlLedger) -> None:
+    assert ledger.get_decision("nope") is None
+
+
+def test_record_is_idempotent_and_returns_the_first(ledger: SqlLedger) -> None:
+    first = decision(score=0.1)
+    ledger.record_decision(first)
+    again = ledger.record_decision(decision(score=0.9, body_hash="b" * 64))
+    assert again == first
+    assert ledger.get_decision("t1") == first
+
+
+def test_concurrent_records_of_one_id_agree(ledger: SqlLedger) -> None:
+    results: list[DecisionRecord] = []
+    errors: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            results.append(ledger.record_decision(decision("same", score=i / 10)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len({r.score for r in results}) == 1
+
+
+def test_recent_decisions_newest_first_with_filters(ledger: SqlLedger) -> None:
+    for i in range(5):
+        action = "review" if i % 2 else "allow"
+        ledger.record_decision(
+            decision(f"t{i}", created_at=T0 + timedelta(seconds=i), action=action)
+        )
+    assert [d.transaction_id for d in ledger.recent_decisions(3)] == ["t4", "t3", "t2"]
+    assert [d.transaction_id for d in ledger.recent_decisions(action="review")] == ["t3", "t1"]
+    older = ledger.recent_decisions(10, before=T0 + timedelta(seconds=2))
+    assert [d.transaction_id for d in older] == ["t1", "t0"]
+
+
+def test_decisions_since_in_event_order_across_pages(ledger: SqlLedger) -> None:
+    # Ties on event time and ids that sort differently from insertion order.
+    times = [T0 + timedelta(minutes=m) for m in (5, 1, 3, 3, 0, 7, 3)]
+    for i, t in enumerate(times):
+        ledger.record_decision(decision(f"x{9 - i}", event_time=t))
+    got = list(ledger.decisions_since(T0 + timedelta(minutes=1), batch=2))
+    expected = sorted(
+        ((t, f"x{9 - i}") for i, t in enumerate(times) if t >= T0 + timedelta(minutes=1)),
+    )
+    assert [(d.event_time, d.transaction_id) for d in got] == expected
+
+
+def test_decision_counts_by_action(ledger: SqlLedger) -> None:
+    for i, action in enumerate(["allow", "allow", "review", "block"]):
+        ledger.record_decision(decision(f"c{i}", action=action, created_at=T0 + timedelta(hours=i)))
+    assert ledger.decision_counts(T0) == {"allow": 2, "review": 1, "block": 1}
+    assert ledger.decision_counts(T0 + timedelta(hours=2)) == {"review": 1, "block": 1}
+
+
+def test_labels_keep_history(ledger: SqlLedger) -> None:
+    assert ledger.get_label("t1") is None
+    ledger.set_label("t1", "fraud", label_timestamp=T0, source="chargeback", actor="alice")
+    current = ledger.set_label(
+        "t1", "legit", label_timestamp=T0 + timedelta(days=1), source="review", actor="bob"
+    )
+    assert ledger.get_label("t1") == current
+    history = ledger.label_history("t1")
+    assert [(h.previous, h.label, h.changed_by) for h in history] == [
+        (None, "fraud", "alice"),
+        ("fraud", "legit", "bob"),
+    ]
+
+
+def test_api_keys_crud(ledger: SqlLedger) -> None:
+    key = ApiKeyRecord("k1", "h" * 64, Role.ANALYST, "dash", created_at=T0)
+    ledger.add_api_key(key)
+    assert ledger.get_api_key("k1") == key
+    assert ledger.get_api_key("k2") is None
+    with pytest.raises(ConflictError):
+        ledger.add_api_key(key)
+    revoked = ledger.revoke_api_key("k1", T0 + timedelta(hours=1))
+    assert not revoked.active
+    assert revoked.role is Role.ANALYST
+    # Revoking again keeps the first revocation time.
+    assert ledger.revoke_api_key("k1", T0 + timedelta(hours=2)) == revoked
+    assert ledger.list_api_keys() == []
+    assert ledger.list_api_keys(include_revoked=True) == [revoked]
+    with pytest.raises(NotFoundError):
+        ledger.revoke_api_key("missing", T0)
+
+
+def test_audit_log_newest_first(ledger: SqlLedger) -> None:
+    ledger.append_audit(AuditEntry("cli", "key.create", "key:k1", T0, after={"role": "admin"}))
+    ledger.append_audit(
+        AuditEntry("cli", "key.revoke", "key:k1", T0, before={"a": 1}, after={"a": 2})
+    )
+    ledger.append_audit(AuditEntry("cli", "key.create", "key:k2", T0))
+    assert [e.action for e in ledger.audit_log(target="key:k1")] == ["key.revoke", "key.create"]
+    newest = ledger.audit_log(limit=1)[0]
+    assert newest.target == "key:k2"
+    assert newest.before is None
+    assert ledger.audit_log(target="key:k1")[0].after == {"a": 2}
+
+
+def test_migrations_are_idempotent(ledger: SqlLedger) -> None:
+    from frisk.store import upgrade
+
+    assert upgrade(ledger.engine) == head_revision()
+
+
+def test_driver_errors_become_store_errors(ledger: SqlLedger) -> None:
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE decisions"))
+    with pytest.raises(StoreError, match="the ledger failed") as info:
+        ledger.get_decision("t1")
+    assert not isinstance(info.value.__cause__, StoreError)
+    ledger.ping()
+
+
+def test_naive_datetimes_are_refused(ledger: SqlLedger) -> None:
+    with pytest.raises(StoreError):
+        ledger.record_decision(decision(created_at=datetime(2024, 1, 1)))
