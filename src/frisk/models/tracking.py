@@ -1,0 +1,98 @@
+"""Optional experiment tracking with MLflow: one run per evaluation, params, metrics, files.
+
+MLflow is an optional extra (``pip install 'frisk[mlflow]'``) and is imported only when a run is
+logged, so nothing else pays for it. Its errors are translated here, once, into ``ModelError``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final
+
+from frisk.errors import ConfigError, ModelError
+
+__all__ = ["ENV_URI", "flatten", "log_run", "tracking_wanted"]
+
+ENV_URI: Final = "MLFLOW_TRACKING_URI"
+# MLflow refuses longer parameter values (500 characters in the 2.x line we require).
+MAX_PARAM_CHARS: Final = 500
+
+
+def tracking_wanted(flag: bool, environ: Mapping[str, str] | None = None) -> bool:
+    """Track when asked to, or when the environment names a tracking server."""
+    env = os.environ if environ is None else environ
+    return flag or bool(env.get(ENV_URI))
+
+
+def log_run(
+    params: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    artifacts: Sequence[Path] = (),
+    tracking_uri: str | None = None,
+    *,
+    experiment: str = "frisk",
+    run_name: str | None = None,
+) -> str:
+    """Log one run and return its id. Nested params and metrics are flattened to dotted keys."""
+    mlflow = _mlflow()
+    missing = [str(p) for p in artifacts if not p.exists()]
+    if missing:
+        raise ModelError(f"cannot log missing artifact(s) to MLflow: {', '.join(missing)}")
+    flat_params = {key: str(value)[:MAX_PARAM_CHARS] for key, value in flatten(params).items()}
+    flat_metrics = {
+        key: float(value)
+        for key, value in flatten(metrics).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    try:
+        if tracking_uri:
+            mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_experiment(experiment)
+        with mlflow.start_run(run_name=run_name) as run:
+            if flat_params:
+                mlflow.log_params(flat_params)
+            if flat_metrics:
+                mlflow.log_metrics(flat_metrics)
+            for path in artifacts:
+                mlflow.log_artifact(str(path))
+            return str(run.info.run_id)
+    except (ModelError, ConfigError):
+        raise
+    except Exception as exc:  # MLflow raises its own and its HTTP client's errors alike
+        where = tracking_uri or os.environ.get(ENV_URI) or "the default ./mlruns"
+        raise ModelError(f"MLflow tracking at {where} failed: {exc}") from exc
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings and sequences as one level with dotted keys; ``None`` and nan dropped.
+
+    ``{"model": {"recall": 0.4}, "days": [1, 2]}`` gives
+    ``{"model.recall": 0.4, "days.0": 1, "days.1": 2}``.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            flat.update(flatten({str(i): v for i, v in enumerate(value)}, f"{name}."))
+        elif value is None or (isinstance(value, float) and not math.isfinite(value)):
+            continue
+        else:
+            flat[name] = value
+    return flat
+
+
+def _mlflow() -> ModuleType:
+    try:
+        return importlib.import_module("mlflow")
+    except ImportError as exc:
+        raise ConfigError(
+            "MLflow tracking needs the mlflow package, which is not installed: "
+            "pip install 'frisk[mlflow]'"
+        ) from exc
