@@ -23,7 +23,7 @@ from frisk.data.simulator.clock import DAY_US
 from frisk.data.simulator.config import SimulationConfig
 from frisk.data.simulator.labels import LABEL_SOURCES, label_events
 from frisk.data.simulator.legit import legit_day
-from frisk.data.simulator.population import build_population
+from frisk.data.simulator.population import Population, build_population
 from frisk.data.simulator.rows import F64, I64, Rows, concat
 from frisk.data.simulator.scenarios import REGISTRY
 from frisk.data.simulator.world import Ids, World
@@ -32,7 +32,7 @@ from frisk.data.table import TIMESTAMP_DTYPE, conform
 __all__ = ["simulate"]
 
 # Sub-stream numbers; a new part of the simulator takes a new number.
-_POPULATION, _LEGIT, _EPISODES, _LABELS, _FINISH = 1, 2, 3, 4, 5
+_POPULATION, _LEGIT, _EPISODES, _LABELS = 1, 2, 3, 4
 _SCENARIO_BASE = 100
 # Id numbers are scrambled by a bijection modulo a prime so that fraudsters' accounts and
 # devices, created after the population's, cannot be told apart by their numbers.
@@ -57,7 +57,7 @@ def simulate(config: SimulationConfig) -> pl.DataFrame:
     end = config.start_us + config.days * DAY_US
     rows = rows.take((rows.ts >= config.start_us) & (rows.ts < end))
     rows = rows.take(np.argsort(rows.ts, kind="stable"))
-    return _table(config, rows)
+    return _table(config, population, rows)
 
 
 def _rng(config: SimulationConfig, *stream: int) -> np.random.Generator:
@@ -97,14 +97,17 @@ def _frauds(config: SimulationConfig, world: World, legit: Rows) -> Rows:
     return concat(parts)
 
 
-def _table(config: SimulationConfig, rows: Rows) -> pl.DataFrame:
+def _table(config: SimulationConfig, population: Population, rows: Rows) -> pl.DataFrame:
     # Case numbers must be dense for labelling; rows outside the period may have been dropped.
     fraud = rows.case >= 0
     _, dense = np.unique(rows.case[fraud], return_inverse=True)
     rows.case[fraud] = dense
     label_ts, source = label_events(rows, _rng(config, _LABELS))
-    accounts = int(max(rows.payer.max(initial=0), rows.payee.max(initial=0))) + 1
-    devices = int(rows.device.max(initial=0)) + 1
+    # The moduli follow the population, not the fraud, so that fraud settings leave the ids of
+    # legit payers and devices alone.
+    people = np.concatenate([rows.payer, rows.payee[~rows.payee_is_merchant]])
+    accounts = _modulus(int(people.max(initial=0)) + 1, population.accounts)
+    devices = _modulus(int(rows.device.max(initial=0)) + 1, population.devices)
     payee = pl.select(
         pl.when(pl.Series(rows.payee_is_merchant))
         .then(_ids("M", rows.payee, 0))
@@ -114,7 +117,7 @@ def _table(config: SimulationConfig, rows: Rows) -> pl.DataFrame:
         {
             "transaction_id": _ids("T", np.arange(len(rows), dtype=np.int64), 0, width=10),
             "timestamp": pl.Series(rows.ts).cast(TIMESTAMP_DTYPE),
-            "amount": _amounts(config, rows, _rng(config, _FINISH)),
+            "amount": _amounts(config, rows),
             "currency": _decode(rows.currency, config.currencies),
             "payer_id": _ids("P", rows.payer, accounts),
             "payee_id": payee,
@@ -134,17 +137,21 @@ def _table(config: SimulationConfig, rows: Rows) -> pl.DataFrame:
     return conform(frame, sort=False)
 
 
-def _ids(prefix: str, codes: I64, scramble: int, width: int = 5) -> pl.Series:
+def _modulus(needed: int, usual: int) -> int:
+    """The smallest of ``_PRIMES`` above ``needed`` and twice ``usual``."""
+    return next(p for p in _PRIMES if p > max(needed, 2 * usual))
+
+
+def _ids(prefix: str, codes: I64, modulus: int, width: int = 5) -> pl.Series:
     """``prefix`` and a zero-padded number per code (null for ``NONE``).
 
-    With ``scramble`` > 0 the numbers are a bijection of ``0..scramble-1`` onto a larger range.
+    With a prime ``modulus`` the numbers are scrambled by a bijection of ``0..modulus-1``.
     """
     numbers = codes
-    if scramble:
-        prime = next(p for p in _PRIMES if p > 2 * scramble)
-        multiplier = int(prime * 0.6180339887) | 1
-        width = len(str(prime))
-        numbers = (codes * multiplier + 7919) % prime
+    if modulus:
+        multiplier = int(modulus * 0.6180339887)
+        width = len(str(modulus))
+        numbers = (codes * multiplier + 7919) % modulus
     text = pl.Series(numbers).cast(pl.String).str.zfill(width)
     missing = pl.Series(codes < 0)
     return pl.select(
@@ -164,13 +171,14 @@ def _timestamps(micros: I64) -> pl.Series:
     return pl.select(pl.when(pl.Series(micros >= 0)).then(series)).to_series()
 
 
-def _amounts(config: SimulationConfig, rows: Rows, rng: np.random.Generator) -> F64:
+def _amounts(config: SimulationConfig, rows: Rows) -> F64:
     """EUR amounts in the payer's currency, rounded as people and card schemes round them."""
     rates = np.array([SUPPORTED_CURRENCIES[c] for c in config.currencies])
     amount = rows.amount * rates[rows.currency]
     # Half of person-to-person transfers are round figures: 20, 150, 1200.
     step = 10.0 ** np.maximum(0.0, np.floor(np.log10(np.maximum(amount, 1.0))) - 1.0)
-    roundish = ~rows.payee_is_merchant & (rng.random(len(rows)) < 0.5)
+    # Decided by the row itself (its microsecond), so other rows do not shift the choice.
+    roundish = ~rows.payee_is_merchant & (rows.ts % 2 == 0)
     amount = np.where(roundish, np.maximum(np.round(amount / step), 1.0) * step, amount)
     minor = np.array([CURRENCIES[c] for c in config.currencies])[rows.currency]
     scale = 10.0**minor

@@ -159,3 +159,12 @@ def test_drift_changes_the_fraud_mix_and_channels(drifted: pl.DataFrame) -> None
 def test_bad_config_is_refused_naming_the_value(changes: dict[str, object], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         replace(SMALL, **changes)  # type: ignore[arg-type]
+
+
+def test_fraud_settings_leave_legit_payments_alone() -> None:
+    # Sub-streams: scenarios draw from their own generators, not from the legit ones.
+    legit = pl.col("label") == 0
+    columns = pl.exclude("transaction_id")
+    low = simulate(replace(SMALL, fraud_rate=0.01)).filter(legit).select(columns)
+    high = simulate(replace(SMALL, fraud_rate=0.04)).filter(legit).select(columns)
+    assert low.equals(high)
