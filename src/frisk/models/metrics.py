@@ -317,7 +317,8 @@ def payer_precision_at_k(
         pl.DataFrame(
             {
                 "day": days.cast(pl.Date),
-                "payer": payers.cast(pl.String).rank("dense").cast(pl.Int64),
+                # Categorical codes are a cheap integer id per payer (ranking strings is not).
+                "payer": payers.cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.Int64),
                 "label": y,
                 "score": s,
             }
@@ -326,7 +327,8 @@ def payer_precision_at_k(
         .agg(pl.col("score").max(), pl.col("label").max())
         .sort("day", "payer")
     )
-    found = np.zeros(payers.len() + 1, dtype=np.bool_)  # dense ranks never exceed the row count
+    largest = per_payer.get_column("payer").max()
+    found = np.zeros(int(largest) + 1 if isinstance(largest, int) else 0, dtype=np.bool_)
     results: list[PayerDay] = []
     for (day,), group in per_payer.group_by("day", maintain_order=True):
         payer = group.get_column("payer").to_numpy()
