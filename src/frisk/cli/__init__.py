@@ -11,6 +11,7 @@ import sys
 import typer
 
 from frisk.cli import (
+    importing,  # noqa: F401  (registers its command)
     simulate,  # noqa: F401  (registers its command)
     version,  # noqa: F401  (registers its command)
 )
