@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -29,6 +29,8 @@ __all__ = [
     "Window",
     "evaluate_model",
     "evaluate_scores",
+    "feature_importances",
+    "training_window",
 ]
 
 Floats = npt.NDArray[np.float64]
@@ -129,8 +131,7 @@ def evaluate_model(
     budget: float = 0.005,
     *,
     k: int = 100,
-    train_start: datetime | None = None,
-    train_end: datetime | None = None,
+    train: Window | None = None,
     baselines: bool = True,
     categorical: Sequence[str] = (),
     importances: Mapping[str, float] | None = None,
@@ -140,11 +141,12 @@ def evaluate_model(
     """Score the labelled events of ``[start, end)`` with ``model`` and, if asked, two baselines.
 
     ``features`` is the offline feature frame of ``table``: same rows, same order, a
-    ``transaction_id`` column and one column per feature. Baselines need the training window.
+    ``transaction_id`` column and one column per feature. Baselines need the model's training
+    window ``train`` (see ``training_window``); they are fitted on its labelled events, the rows
+    the model itself was trained from.
     """
     _check_aligned(table, features)
     test = Window(start, end)
-    train = None if train_start is None and train_end is None else Window(train_start, train_end)
     if train is not None and test.overlaps(train) and not allow_overlap:
         raise InputError(
             f"test window {_show(test)} overlaps the training window {_show(train)}; "
@@ -160,7 +162,7 @@ def evaluate_model(
     descriptions = {MODEL: description or type(model).__name__}
     if baselines:
         if train is None:
-            raise InputError("baselines need the model's training window (train_start, train_end)")
+            raise InputError("baselines need the model's training window; none was given")
         fitted = _fit_baselines(table, features, train, categorical)
         scorers.update(fitted)
         descriptions.update({name: b.describe() for name, b in fitted.items()})
@@ -218,6 +220,34 @@ def evaluate_scores(
         labels=rows.get_column("label").cast(pl.Float64).to_numpy(),
         scores=arrays,
     )
+
+
+def training_window(metadata: Mapping[str, Any]) -> Window | None:
+    """The training window a model artifact's metadata records, or ``None`` if it has none."""
+    training = metadata.get("training")
+    if not isinstance(training, Mapping) or not {"start", "end"} <= training.keys():
+        return None
+    return Window(_instant(training["start"], "start"), _instant(training["end"], "end"))
+
+
+def feature_importances(metadata: Mapping[str, Any]) -> dict[str, float]:
+    """Gain importance per feature as the artifact's metadata records it (empty if absent)."""
+    recorded = metadata.get("feature_importance")
+    if not isinstance(recorded, Mapping):
+        return {}
+    return {str(name): float(value) for name, value in recorded.items()}
+
+
+def _instant(value: object, side: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InputError(
+            f"model metadata training.{side}={value!r} is not an ISO datetime"
+        ) from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _fit_baselines(

@@ -11,7 +11,13 @@ import pytest
 
 from frisk.data.table import conform
 from frisk.errors import InputError
-from frisk.models.evaluate import MODEL, Window, evaluate_model
+from frisk.models.evaluate import (
+    MODEL,
+    Window,
+    evaluate_model,
+    feature_importances,
+    training_window,
+)
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -82,8 +88,7 @@ def test_model_and_baselines_on_the_same_test_rows() -> None:
         T0 + timedelta(days=20),
         0.02,
         k=10,
-        train_start=T0,
-        train_end=T0 + timedelta(days=14),
+        train=Window(T0, T0 + timedelta(days=14)),
         categorical=["channel"],
         importances={"amount_ratio_to_mean_by_payer_30d": 3.0},
     )
@@ -115,17 +120,12 @@ def test_without_baselines_no_training_window_is_needed() -> None:
 
 def test_overlapping_windows_are_refused_unless_allowed() -> None:
     table, features = synthetic(days=4)
-    kwargs = {"train_start": T0, "train_end": T0 + timedelta(days=3)}
+    train = Window(T0, T0 + timedelta(days=3))
+    later = T0 + timedelta(days=2)
     with pytest.raises(InputError, match="overlaps the training window"):
-        evaluate_model(FakeModel(table), table, features, T0 + timedelta(days=2), None, **kwargs)
+        evaluate_model(FakeModel(table), table, features, later, None, train=train)
     result = evaluate_model(
-        FakeModel(table),
-        table,
-        features,
-        T0 + timedelta(days=2),
-        None,
-        allow_overlap=True,
-        **kwargs,
+        FakeModel(table), table, features, later, None, train=train, allow_overlap=True
     )
     assert result.metrics[MODEL].events > 0
 
@@ -150,3 +150,16 @@ def test_window_overlap_and_mask() -> None:
     assert Window(T0, T0 + 2 * day).overlaps(Window(T0 + day, T0 + 3 * day))
     stamps = pl.Series([T0, T0 + day, T0 + 2 * day])
     assert Window(T0 + day, T0 + 2 * day).mask(stamps).to_list() == [False, True, False]
+
+
+def test_training_window_and_importances_from_metadata() -> None:
+    metadata = {
+        "training": {"start": None, "end": "2024-01-15T00:00:00+00:00", "rows": 10},
+        "feature_importance": {"amount": 12, "txn_count_by_payer_1h": 3.5},
+    }
+    assert training_window(metadata) == Window(None, T0 + timedelta(days=14))
+    assert feature_importances(metadata) == {"amount": 12.0, "txn_count_by_payer_1h": 3.5}
+    assert training_window({}) is None
+    assert feature_importances({}) == {}
+    with pytest.raises(InputError, match=r"training\.end"):
+        training_window({"training": {"start": None, "end": "yesterday"}})
