@@ -1,0 +1,153 @@
+"""Probability calibration of raw booster margins, fitted on held-out time.
+
+The calibrator maps a raw margin (log-odds under the training weights) to a probability. Serving
+needs only ``np.interp`` over two stored arrays, never scikit-learn:
+
+- ``isotonic`` when the calibration period has enough frauds: isotonic regression, then linear
+  interpolation between the centres of its constant blocks ("centred isotonic"). The plain step
+  function would tie every event of a block and blur the ranking exactly where alerts are cut.
+- ``platt`` when there are only a few frauds: a logistic fit of the label on the margin, tabulated
+  on a grid of margins.
+- ``prior`` when there are none: only undo the class weighting, ``odds / pos_weight``.
+
+All three are monotone non-decreasing and stay inside [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from frisk.errors import ArtifactError, ModelError
+
+__all__ = ["Calibrator"]
+
+Method = Literal["isotonic", "platt", "prior"]
+Floats = npt.NDArray[np.float64]
+
+# Below this many frauds isotonic regression follows noise; Platt's two parameters do not.
+MIN_ISOTONIC_FRAUDS: Final = 50
+MIN_PLATT_FRAUDS: Final = 5
+_GRID: Final = np.linspace(-20.0, 20.0, 401)
+
+
+class Calibrator:
+    """Margin -> probability, learnt from held-out margins and labels."""
+
+    def __init__(
+        self,
+        min_isotonic_frauds: int = MIN_ISOTONIC_FRAUDS,
+        min_platt_frauds: int = MIN_PLATT_FRAUDS,
+    ) -> None:
+        self.min_isotonic_frauds = min_isotonic_frauds
+        self.min_platt_frauds = min_platt_frauds
+
+    def fit(
+        self, margins: npt.ArrayLike, labels: npt.ArrayLike, pos_weight: float = 1.0
+    ) -> Calibrator:
+        """Fit on held-out margins and 0/1 labels; ``pos_weight``: the training fraud weight."""
+        x = np.asarray(margins, dtype=np.float64).ravel()
+        y = np.asarray(labels, dtype=np.float64).ravel()
+        if x.size != y.size:
+            raise ModelError(f"{x.size} margins for {y.size} labels")
+        if not np.isfinite(x).all():
+            raise ModelError("calibration margins contain nan or inf")
+        frauds = int(y.sum())
+        method: Method
+        if frauds >= self.min_isotonic_frauds and frauds < y.size:
+            method, knots, values = "isotonic", *_centred_isotonic(x, y)
+        elif frauds >= self.min_platt_frauds and frauds < y.size:
+            method, knots, values = "platt", _GRID, _platt(x, y)(_GRID)
+        else:
+            # odds under weighting w are w times the true odds: divide them back out.
+            method, knots = "prior", _GRID
+            values = _sigmoid(_GRID - np.log(pos_weight))
+        if knots.size < 2:  # every margin equal: a constant
+            knots, values = np.array([knots[0] - 1.0, knots[0] + 1.0]), np.repeat(values[:1], 2)
+        self.method_: Method = method
+        self.knots_: Floats = np.asarray(knots, dtype=np.float64)
+        self.values_: Floats = np.clip(np.maximum.accumulate(values), 0.0, 1.0)
+        self.frauds_ = frauds
+        self.events_ = int(y.size)
+        return self
+
+    def transform(self, margins: npt.ArrayLike) -> Floats:
+        """Calibrated probabilities of raw margins (constant beyond the outermost knots)."""
+        return np.interp(np.asarray(margins, dtype=np.float64), self.knots_, self.values_)
+
+    def one(self, margin: float) -> float:
+        return float(np.interp(margin, self.knots_, self.values_))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method_,
+            "knots": self.knots_.tolist(),
+            "values": self.values_.tolist(),
+            "frauds": self.frauds_,
+            "events": self.events_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibrator:
+        """Rebuild a fitted calibrator; raises ``ArtifactError`` when the arrays are unusable."""
+        try:
+            knots = np.asarray(data["knots"], dtype=np.float64)
+            values = np.asarray(data["values"], dtype=np.float64)
+            method = data["method"]
+            frauds, events = int(data["frauds"]), int(data["events"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"calibration is malformed: {exc!r}") from exc
+        problem = _check(knots, values)
+        if problem or method not in ("isotonic", "platt", "prior"):
+            raise ArtifactError(f"calibration is malformed: {problem or f'method {method!r}'}")
+        calibrator = cls()
+        calibrator.method_ = method
+        calibrator.knots_, calibrator.values_ = knots, values
+        calibrator.frauds_, calibrator.events_ = frauds, events
+        return calibrator
+
+
+def _centred_isotonic(x: Floats, y: Floats) -> tuple[Floats, Floats]:
+    from sklearn.isotonic import IsotonicRegression  # training only; serving needs numpy alone
+
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order]
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit_transform(xs, ys)
+    # Blocks are runs of equal fitted value; each becomes one knot at its mean margin.
+    starts = np.flatnonzero(np.concatenate(([True], fitted[1:] != fitted[:-1])))
+    sizes = np.diff(np.append(starts, xs.size))
+    centres = np.add.reduceat(xs, starts) / sizes
+    values = fitted[starts]
+    # The outermost blocks keep their value up to their outermost margin.
+    knots = np.concatenate(([xs[0]], centres, [xs[-1]]))
+    values = np.concatenate(([values[0]], values, [values[-1]]))
+    keep = np.concatenate((np.diff(knots) > 0, [True]))
+    return knots[keep], values[keep]
+
+
+def _platt(x: Floats, y: Floats) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1e6, max_iter=1000).fit(x.reshape(-1, 1), y)
+    a, b = float(model.coef_[0, 0]), float(model.intercept_[0])
+    return lambda grid: _sigmoid(a * grid + b)
+
+
+def _sigmoid(z: Floats) -> Floats:
+    """The logistic function without overflow for large margins."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)
+
+
+def _check(knots: Floats, values: Floats) -> str:
+    if knots.ndim != 1 or knots.shape != values.shape or knots.size < 2:
+        return "knots and values must be equal-length lists of at least two numbers"
+    if not (np.isfinite(knots).all() and np.isfinite(values).all()):
+        return "knots or values are not finite"
+    if np.any(np.diff(knots) <= 0):
+        return "knots are not strictly increasing"
+    if np.any(np.diff(values) < 0) or values[0] < 0.0 or values[-1] > 1.0:
+        return "values are not non-decreasing within [0, 1]"
+    return ""

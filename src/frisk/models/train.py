@@ -1,0 +1,359 @@
+"""Training: a calibrated LightGBM fraud model with thresholds, from a features frame.
+
+The labelled events of the training window are split by time (``dataset.time_split``): the
+earliest 80% fit the booster; the next 10% stop boosting early (and pick search trials); the last
+10% fit the calibrator. Thresholds come from calibrated scores over the whole held-out 20%, the
+reported metrics from the calibration part. Nothing is shuffled across time, so validation figures
+are what the model would have done on the weeks after its data.
+
+Large data: when the fit part has more than ``max_fit_rows`` rows, legit rows are sampled (every
+fraud kept) and the kept legit rows weighted up by the inverse rate, so the booster sees the same
+class balance as the data. The held-out part is never sampled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from frisk.errors import ModelError
+from frisk.models.artifact import artifact_id
+from frisk.models.calibration import Calibrator
+from frisk.models.dataset import FeatureSpec, TimeSplit, time_split, to_matrix, window_mask
+from frisk.models.encoding import CategoryEncoder
+from frisk.models.params import default_params, merge_params, pos_weight_of, sample_params
+from frisk.models.reference import training_reference
+from frisk.models.scoring import FraudModel
+from frisk.models.thresholds import fit_thresholds
+
+__all__ = ["TrainConfig", "Trainer", "data_fingerprint"]
+
+Floats = npt.NDArray[np.float64]
+Rows = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything that decides a training run besides the data."""
+
+    seed: int = 7
+    params: Mapping[str, Any] = field(default_factory=dict)  # LightGBM overrides
+    num_threads: int = 2
+    num_boost_round: int = 2000  # a ceiling: early stopping picks the number of trees
+    early_stopping_rounds: int = 50
+    holdout: float = 0.2
+    calibration_share: float = 0.5
+    pos_weight: str | float | None = None  # None/"sqrt": sqrt(legit/fraud); "ratio"; a number
+    max_fit_rows: int = 5_000_000
+    search: int = 0  # random-search trials on the early-stopping part; 0 = defaults only
+    alert_budget: float = 0.005
+    block_budget: float = 0.001
+    block_precision: float | None = None
+    medium_budget: float = 0.05
+    min_category_count: int = 20
+
+
+class Trainer:
+    """Fits a ``FraudModel``: ``Trainer(config).fit(features, events, spec).model_``."""
+
+    def __init__(self, config: TrainConfig | None = None) -> None:
+        self.config = config or TrainConfig()
+
+    def fit(
+        self,
+        features: pl.DataFrame,
+        events: pl.DataFrame,
+        spec: FeatureSpec,
+        *,
+        catalogue: Mapping[str, Any] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Trainer:
+        """Train on the labelled ``events`` in ``[start, end)``; ``features`` holds their rows.
+
+        ``events`` needs ``transaction_id``, ``timestamp`` and ``label`` (null = unknown, skipped)
+        and must be time-ordered; ``features`` has the same rows in the same order.
+        """
+        cfg = self.config
+        began = time.perf_counter()
+        _check_frames(features, events)
+        timestamps = events.get_column("timestamp")
+        labelled = (
+            window_mask(timestamps, start, end)
+            & events.get_column("label").is_not_null().to_numpy()
+        )
+        rows: Rows = np.flatnonzero(labelled).astype(np.int64)
+        if rows.size == 0:
+            raise ModelError(f"no labelled events in the training window [{start}, {end})")
+        labels = events.get_column("label").fill_null(0).cast(pl.Float64).to_numpy()
+        split = time_split(
+            timestamps.dt.epoch("us").to_numpy(), rows, cfg.holdout, cfg.calibration_share
+        )
+        fit_rows, negative_rate = _sample_legit(split.fit, labels, cfg.max_fit_rows, cfg.seed)
+
+        encoder = CategoryEncoder(min_count=cfg.min_category_count).fit(
+            features[fit_rows], spec.categorical
+        )
+        x_fit = to_matrix(features[fit_rows], spec, encoder)
+        x_stop = to_matrix(features[split.stop], spec, encoder)
+        y_fit, y_stop = labels[fit_rows], labels[split.stop]
+        frauds = float(y_fit.sum())
+        legit = (y_fit.size - frauds) / negative_rate
+        pos_weight = pos_weight_of(frauds, legit, cfg.pos_weight)
+        weights = np.where(y_fit == 1.0, pos_weight, 1.0 / negative_rate)
+
+        params = merge_params(default_params(split.fit.size, cfg.seed, cfg.num_threads), cfg.params)
+        fitting = _Fit(x_fit, y_fit, weights, x_stop, y_stop, spec, cfg)
+        trials: list[dict[str, Any]] = []
+        if cfg.search:
+            params, trials = _search(fitting, params)
+        booster, stop_ap = _boost(fitting, params)
+        fit_seconds = time.perf_counter() - began
+
+        x_hold = to_matrix(features[split.holdout], spec, encoder)
+        margins = _margins(booster, x_hold, cfg.num_threads)
+        in_calibration = np.arange(split.holdout.size) >= split.stop.size
+        y_hold = labels[split.holdout]
+        calibrator = Calibrator().fit(margins[in_calibration], y_hold[in_calibration], pos_weight)
+        scores = calibrator.transform(margins)
+        threshold_fit = fit_thresholds(
+            scores,
+            y_hold,
+            alert_budget=cfg.alert_budget,
+            block_budget=cfg.block_budget,
+            block_precision=cfg.block_precision,
+            medium_budget=cfg.medium_budget,
+        )
+        importance = booster.feature_importance(importance_type="gain")
+        metadata = {
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "versions": _versions(),
+            "catalogue": {
+                "name": (catalogue or {}).get("name"),
+                "version": (catalogue or {}).get("version"),
+            },
+            "training": {
+                "start": None if start is None else start.isoformat(),
+                "end": None if end is None else end.isoformat(),
+                "rows": int(rows.size),
+                "frauds": int(labels[rows].sum()),
+                "parts": {
+                    name: _part(events, labels, part)
+                    for name, part in (
+                        ("fit", split.fit),
+                        ("stop", split.stop),
+                        ("calibrate", split.calibrate),
+                    )
+                },
+                "fit_rows_used": int(fit_rows.size),
+                "legit_sample_rate": negative_rate,
+                "pos_weight": pos_weight,
+                "params": params,
+                "search": trials,
+                "num_trees": int(booster.num_trees()),
+                "seed": cfg.seed,
+                "seconds": round(fit_seconds, 3),
+            },
+            "metrics": {
+                "stop_average_precision": stop_ap,
+                "validation": _metrics(
+                    scores[in_calibration], y_hold[in_calibration], cfg.alert_budget
+                ),
+                "holdout": _metrics(scores, y_hold, cfg.alert_budget),
+            },
+            "calibration": {
+                "method": calibrator.method_,
+                "frauds": calibrator.frauds_,
+                "events": calibrator.events_,
+            },
+            "thresholds": threshold_fit.to_dict(),
+            "feature_importance": {
+                spec.names[i]: float(importance[i]) for i in np.argsort(-importance, kind="stable")
+            },
+            "data_fingerprint": data_fingerprint(events[rows]),
+            "reference": training_reference(scores, x_hold, spec, importance),
+        }
+        metadata["artifact_id"] = artifact_id(booster.model_to_string(), metadata)
+        self.split_: TimeSplit = split
+        self.model_ = FraudModel(
+            booster,
+            spec,
+            encoder,
+            calibrator,
+            threshold_fit.thresholds,
+            catalogue=catalogue
+            or {"names": list(spec.names), "categorical": list(spec.categorical)},
+            metadata=metadata,
+            num_threads=cfg.num_threads,
+        )
+        return self
+
+
+def data_fingerprint(events: pl.DataFrame) -> str:
+    """SHA-256 of the rows' ids, timestamps and labels: the same training data, the same hash."""
+    digest = hashlib.sha256()
+    step = 1_000_000
+    for offset in range(0, events.height, step):
+        chunk = events.slice(offset, step)
+        digest.update(
+            "\x1f".join(chunk.get_column("transaction_id").cast(pl.String).to_list()).encode()
+        )
+        digest.update(
+            chunk.get_column("timestamp").dt.epoch("us").to_numpy().astype("<i8").tobytes()
+        )
+        digest.update(
+            chunk.get_column("label").fill_null(-1).cast(pl.Int8).to_numpy().astype("<i1").tobytes()
+        )
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    """The matrices one boosting run reads."""
+
+    x: Floats
+    y: Floats
+    weights: Floats
+    x_stop: Floats
+    y_stop: Floats
+    spec: FeatureSpec
+    config: TrainConfig
+
+
+def _boost(fit: _Fit, params: dict[str, Any]) -> tuple[Any, float]:
+    """One booster with early stopping on the stop part, reloaded at its best iteration."""
+    import lightgbm
+
+    cfg = fit.config
+    train_set = lightgbm.Dataset(
+        fit.x,
+        fit.y,
+        weight=fit.weights,
+        feature_name=list(fit.spec.names),
+        categorical_feature=fit.spec.categorical_indices,
+        free_raw_data=False,
+    )
+    valid_set = train_set.create_valid(fit.x_stop, fit.y_stop)
+    # Without fraud in the stop part there is nothing to stop on: a fixed, modest number of trees.
+    stopping = bool(fit.y_stop.sum() > 0)
+    callbacks: list[Callable[..., Any]] = []
+    if stopping:
+        callbacks.append(
+            lightgbm.early_stopping(
+                cfg.early_stopping_rounds, first_metric_only=True, verbose=False
+            )
+        )
+    try:
+        booster = lightgbm.train(
+            params,
+            train_set,
+            num_boost_round=cfg.num_boost_round if stopping else min(cfg.num_boost_round, 200),
+            valid_sets=[valid_set],
+            valid_names=["stop"],
+            callbacks=callbacks,
+        )
+    except lightgbm.basic.LightGBMError as exc:
+        raise ModelError(f"lightgbm training failed: {exc}") from exc
+    score = float(booster.best_score.get("stop", {}).get("average_precision", np.nan))
+    best = booster.best_iteration or booster.current_iteration()
+    # Reload from the saved text so the booster in memory is exactly the one in the artifact.
+    return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best)), score
+
+
+def _search(fit: _Fit, base: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Seeded random search; trials are ranked by average precision on the stop part."""
+    trials: list[dict[str, Any]] = []
+    best_score, best = -np.inf, base
+    for candidate in sample_params(fit.config.search, fit.config.seed):
+        params = {**base, **candidate, **fit.config.params}  # explicit overrides still win
+        _, score = _boost(fit, params)
+        trials.append({"params": candidate, "stop_average_precision": score})
+        if score > best_score:
+            best_score, best = score, params
+    return best, trials
+
+
+def _margins(booster: Any, matrix: Floats, num_threads: int) -> Floats:
+    if matrix.shape[0] == 0:
+        return np.empty(0, dtype=np.float64)
+    return np.asarray(booster.predict(matrix, raw_score=True, num_threads=num_threads))
+
+
+def _check_frames(features: pl.DataFrame, events: pl.DataFrame) -> None:
+    missing = [c for c in ("transaction_id", "timestamp", "label") if c not in events.columns]
+    if missing:
+        raise ModelError(f"training events lack column(s): {', '.join(missing)}")
+    if features.height != events.height:
+        raise ModelError(f"{features.height} feature rows for {events.height} events")
+    if "transaction_id" in features.columns and not features.get_column("transaction_id").equals(
+        events.get_column("transaction_id")
+    ):
+        raise ModelError("feature rows are not the events' rows in the same order (transaction_id)")
+    if not events.get_column("timestamp").is_sorted():
+        raise ModelError("training events are not sorted by timestamp")
+
+
+def _sample_legit(rows: Rows, labels: Floats, limit: int, seed: int) -> tuple[Rows, float]:
+    """Every fraud and a seeded sample of legit rows when ``rows`` exceeds ``limit``."""
+    if rows.size <= limit:
+        return rows, 1.0
+    fraud = labels[rows] == 1.0
+    room = max(limit - int(fraud.sum()), 1)
+    rate = min(1.0, room / int((~fraud).sum()))
+    keep = fraud | (np.random.default_rng(seed).random(rows.size) < rate)
+    return rows[keep], rate
+
+
+def _part(events: pl.DataFrame, labels: Floats, rows: Rows) -> dict[str, Any]:
+    ts = events.get_column("timestamp")
+    return {
+        "rows": int(rows.size),
+        "frauds": int(labels[rows].sum()),
+        "first": ts[int(rows[0])].isoformat(),
+        "last": ts[int(rows[-1])].isoformat(),
+    }
+
+
+def _metrics(scores: Floats, labels: Floats, budget: float) -> dict[str, Any]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    frauds = int(labels.sum())
+    both = 0 < frauds < labels.size
+    k = max(1, int(np.floor(budget * labels.size + 1e-9)))
+    top = np.argsort(-scores, kind="stable")[:k]
+    caught = float(labels[top].sum())
+    return {
+        "events": int(labels.size),
+        "frauds": frauds,
+        "roc_auc": float(roc_auc_score(labels, scores)) if both else float("nan"),
+        "average_precision": float(average_precision_score(labels, scores))
+        if both
+        else float("nan"),
+        "brier": float(np.mean((scores - labels) ** 2)) if labels.size else float("nan"),
+        "alert_budget": budget,
+        "recall_at_budget": caught / frauds if frauds else float("nan"),
+        "precision_at_budget": caught / k,
+    }
+
+
+def _versions() -> dict[str, str]:
+    import lightgbm
+
+    from frisk import __version__
+
+    return {
+        "lightgbm": lightgbm.__version__,
+        "frisk": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "polars": pl.__version__,
+    }

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from frisk.errors import ArtifactError
+from frisk.models.calibration import Calibrator
+
+
+def _data(n: int, frauds_rate: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    margin = rng.normal(-3.0, 1.5, n)
+    label = (rng.random(n) < frauds_rate / 0.05 / (1 + np.exp(-margin))).astype(float)
+    return margin, label
+
+
+@pytest.mark.parametrize(
+    ("n", "rate", "method"), [(20_000, 0.05, "isotonic"), (400, 0.05, "platt"), (200, 0.0, "prior")]
+)
+def test_method_falls_back_with_few_frauds(n: int, rate: float, method: str) -> None:
+    margin, label = _data(n, rate)
+    calibrator = Calibrator().fit(margin, label, pos_weight=4.0)
+    assert calibrator.method_ == method
+    grid = np.linspace(-30, 30, 2001)
+    p = calibrator.transform(grid)
+    assert np.all(np.diff(p) >= 0)
+    assert p.min() >= 0.0
+    assert p.max() <= 1.0
+
+
+def test_centred_isotonic_breaks_ties_between_block_centres() -> None:
+    margin, label = _data(20_000, 0.05)
+    calibrator = Calibrator().fit(margin, label)
+    p = calibrator.transform(margin)
+    # A step function would give a few dozen distinct values; interpolation keeps the ranking.
+    assert np.unique(p).size > 0.5 * margin.size
+
+
+def test_prior_undoes_the_fraud_weight() -> None:
+    calibrator = Calibrator().fit(np.zeros(10), np.zeros(10), pos_weight=9.0)
+    assert calibrator.one(0.0) == pytest.approx(0.1)
+
+
+def test_round_trip_and_refuses_non_monotone_arrays() -> None:
+    margin, label = _data(5_000, 0.05)
+    calibrator = Calibrator().fit(margin, label)
+    again = Calibrator.from_dict(calibrator.to_dict())
+    assert np.array_equal(again.transform(margin), calibrator.transform(margin))
+    bad = calibrator.to_dict() | {"values": calibrator.values_[::-1].tolist()}
+    with pytest.raises(ArtifactError, match="non-decreasing"):
+        Calibrator.from_dict(bad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-10, 10), st.booleans()), min_size=2, max_size=300),
+    st.floats(1.0, 50.0),
+)
+def test_any_fit_is_monotone_and_within_unit_interval(
+    pairs: list[tuple[float, bool]], weight: float
+) -> None:
+    margin = np.array([m for m, _ in pairs])
+    label = np.array([float(y) for _, y in pairs])
+    calibrator = Calibrator(min_isotonic_frauds=3, min_platt_frauds=1).fit(margin, label, weight)
+    p = calibrator.transform(np.linspace(-12, 12, 500))
+    assert np.all(np.diff(p) >= 0)
+    assert 0.0 <= p.min() <= p.max() <= 1.0
