@@ -26,13 +26,13 @@ _NOT_FEATURES: Final = frozenset(
     {"transaction_id", "timestamp", "label", "label_timestamp", "label_source", "scenario"}
 )
 # The rule score combines, where the catalogue has them, one feature per role: the first name that
-# exists wins, else the first column matching the pattern.
+# exists wins (the default catalogue's), else the first column matching the pattern.
 RULE_ROLES: Final[tuple[tuple[str, tuple[str, ...], str], ...]] = (
     ("amount", ("amount",), r"^amount$"),
     (
         "amount ratio to the payer's mean",
-        ("amount_ratio_to_mean_by_payer_30d", "amount_ratio_to_mean_by_payer_7d"),
-        r"^amount_(ratio|over|to)_.*mean.*by_payer",
+        ("amount_ratio_mean_by_payer_last50",),
+        r"^amount_ratio_(mean|median)_by_payer",
     ),
     ("payer's 1h count", ("txn_count_by_payer_1h",), r"^(txn_)?count_by_payer_1h$"),
     ("payer's 24h count", ("txn_count_by_payer_24h",), r"^(txn_)?count_by_payer_24h$"),

@@ -21,7 +21,7 @@ def _frame(n: int, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
         {
             "transaction_id": [f"t{i}" for i in range(n)],
             "amount": amount,
-            "amount_ratio_to_mean_by_payer_30d": ratio,
+            "amount_ratio_mean_by_payer_last50": ratio,
             "txn_count_by_payer_1h": rng.poisson(1 + 3 * y).astype(np.int64),
             "txn_count_by_payer_24h": rng.poisson(5, n).astype(np.int64),
             "channel": rng.choice(["card", "upi", "wallet"], n).tolist(),
@@ -54,7 +54,7 @@ def test_logistic_handles_unseen_categories_infinities_and_all_missing() -> None
     model = LogisticBaseline().fit(frame, y)
     test = frame.head(3).with_columns(
         pl.Series("channel", ["never-seen", None, "card"]),
-        pl.Series("amount_ratio_to_mean_by_payer_30d", [np.inf, np.nan, 1.0]),
+        pl.Series("amount_ratio_mean_by_payer_last50", [np.inf, np.nan, 1.0]),
     )
     scores = model.score_many(test)
     assert np.isfinite(scores).all()
@@ -78,7 +78,7 @@ def test_rule_picks_amount_and_velocity_features() -> None:
     frame, y = _frame(2000)
     assert pick_rule_features(frame) == [
         "amount",
-        "amount_ratio_to_mean_by_payer_30d",
+        "amount_ratio_mean_by_payer_last50",
         "txn_count_by_payer_1h",
         "txn_count_by_payer_24h",
     ]

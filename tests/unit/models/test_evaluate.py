@@ -56,7 +56,7 @@ def synthetic(
     is_fraud = table.get_column("label").fill_null(0).to_numpy() == 1
     features = table.select(
         "transaction_id",
-        (pl.col("amount") / 20.0).alias("amount_ratio_to_mean_by_payer_30d"),
+        (pl.col("amount") / 20.0).alias("amount_ratio_mean_by_payer_last50"),
         pl.Series("txn_count_by_payer_1h", rng.poisson(1 + 2 * is_fraud)).cast(pl.Int64),
         pl.col("channel"),
     )
@@ -90,7 +90,7 @@ def test_model_and_baselines_on_the_same_test_rows() -> None:
         k=10,
         train=Window(T0, T0 + timedelta(days=14)),
         categorical=["channel"],
-        importances={"amount_ratio_to_mean_by_payer_30d": 3.0},
+        importances={"amount_ratio_mean_by_payer_last50": 3.0},
     )
     in_window = table.filter(pl.col("timestamp") >= T0 + timedelta(days=14))
     assert result.rows == in_window.height
