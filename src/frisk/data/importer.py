@@ -88,7 +88,7 @@ def read_events(
 
     converted = convert(raw, bound, mapping)
     table = converted.frame.with_columns(pl.int_range(1, raw.height + 1).alias(_ROW))
-    invalid, problems = _problems(converted.problems, raw.height)
+    invalid, problems = _problems(converted.problems, raw.height, available)
     if invalid and not skip_invalid:
         raise InvalidRowsError(list(problems), invalid, source=str(path))
     if invalid:
@@ -170,16 +170,18 @@ def _is_canonical_parquet(path: Path) -> bool:
 
 
 def _problems(
-    reasons: list[tuple[str, pl.Series]], height: int
+    reasons: list[tuple[str, pl.Series]], height: int, available: list[str]
 ) -> tuple[int, tuple[RowProblem, ...]]:
-    """Count the invalid rows and keep the first problems, by row then column order."""
+    """Count the invalid rows and keep the first problems, by row then the file's column order."""
     if not reasons:
         return 0, ()
     masks = pl.DataFrame([r.is_not_null().alias(str(i)) for i, (_, r) in enumerate(reasons)])
     invalid = int(masks.select(pl.any_horizontal(pl.all()).sum()).item())
     found: list[tuple[int, int, RowProblem]] = []
     rows = pl.int_range(1, height + 1, eager=True)
-    for order, (column, series) in enumerate(reasons):
+    position = {name: i for i, name in enumerate(available)}
+    for column, series in reasons:
+        order = position.get(column.split("+")[0], len(position))
         hits = pl.DataFrame({"row": rows, "reason": series}).drop_nulls().head(MAX_PROBLEMS)
         for row, reason in hits.iter_rows():
             found.append((row, order, RowProblem(row, column, reason)))
