@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -65,3 +66,68 @@ def postgres_url(require_service: Callable[[str, str, int], None]) -> Iterator[s
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+class AmountEngine:
+    """A deterministic test double of ``DecisionEngine``: scores by amount, counts its calls."""
+
+    model_version = "test-amount-1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.is_ready = True
+
+    def ready(self) -> bool:
+        return self.is_ready
+
+    def reload(self) -> None:
+        pass
+
+    def decide(self, txn: Any) -> Any:
+        from frisk.service.engine import Action, Reason, Verdict
+
+        self.calls += 1
+        score = min(txn.amount / 10_000, 1.0)
+        risk = round(score * 100)
+        action, tier = (
+            (Action.BLOCK, "high")
+            if risk >= 80
+            else (Action.REVIEW, "medium")
+            if risk >= 50
+            else (Action.ALLOW, "low")
+        )
+        reason = Reason("amount", txn.amount, score, f"The amount is {txn.amount:.2f}.")
+        return Verdict(
+            score=score,
+            risk_score=risk,
+            risk_tier=tier,
+            action=action,
+            reasons=(reason,),
+            features={"amount": txn.amount},
+            model_version=self.model_version,
+            timings={"engine": 0.01},
+        )
+
+
+@pytest.fixture
+def amount_engine() -> AmountEngine:
+    return AmountEngine()
+
+
+@pytest.fixture
+def txn_body() -> Callable[..., dict[str, Any]]:
+    """``txn_body(id, **fields)``: a valid transaction as JSON, fields overridden."""
+
+    def make(transaction_id: str = "t-1", **fields: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "transaction_id": transaction_id,
+            "timestamp": "2024-03-01T12:00:00+00:00",
+            "amount": 120.0,
+            "currency": "EUR",
+            "payer_id": "payer-1",
+            "payee_id": "payee-1",
+        }
+        body.update(fields)
+        return body
+
+    return make

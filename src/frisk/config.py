@@ -21,7 +21,15 @@ from pydantic_settings import (
 
 from frisk.errors import ConfigError
 
-__all__ = ["ServiceSettings", "Settings", "load_settings"]
+__all__ = [
+    "ApiSettings",
+    "CorsSettings",
+    "RateLimitSettings",
+    "SecuritySettings",
+    "ServiceSettings",
+    "Settings",
+    "load_settings",
+]
 
 
 class ServiceSettings(BaseModel):
@@ -30,6 +38,46 @@ class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
+
+
+class ApiSettings(BaseModel):
+    """What the HTTP API accepts and reports."""
+
+    # Transactions per POST /v1/score/batch.
+    max_batch: int = Field(default=100, ge=1, le=10_000)
+    # Share of today's decisions the fraud team can review; /v1/stats compares the alert rate to it.
+    alert_budget: float = Field(default=0.005, gt=0, le=1)
+    # Latency percentiles in /v1/stats are over this many most recent requests.
+    latency_window: int = Field(default=10_000, ge=100)
+
+
+class RateLimitSettings(BaseModel):
+    """A token bucket per API key, in process; a batch costs one token per transaction."""
+
+    enabled: bool = True
+    per_second: float = Field(default=200.0, gt=0)
+    burst: int = Field(default=400, ge=1)
+
+
+class CorsSettings(BaseModel):
+    """Closed unless origins are listed (browsers on other origins cannot call the API)."""
+
+    allow_origins: list[str] = Field(default_factory=list)
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "POST"])
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"]
+    )
+
+
+class SecuritySettings(BaseModel):
+    """API keys, request limits and CORS."""
+
+    # Requests with a larger body are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # A key looked up in the ledger is trusted this long; revocation takes effect within it.
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)
 
 
 class Settings(BaseSettings):
@@ -47,6 +95,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     seed: int = 7
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @property
     def data_dir(self) -> Path:

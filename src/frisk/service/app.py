@@ -1,0 +1,87 @@
+"""The app factory: ``create_app(settings, engine)`` builds one self-contained FastAPI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from frisk import __version__
+from frisk.config import Settings
+from frisk.service.auth import KeyCache
+from frisk.service.deps import ServiceState
+from frisk.service.engine import DecisionEngine
+from frisk.service.errors import install_error_handlers
+from frisk.service.metrics import ServiceMetrics
+from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from frisk.service.ratelimit import RateLimiter
+from frisk.service.routes import decisions, ops, score
+from frisk.service.scoring import Scorer
+from frisk.service.stats import LiveStats
+from frisk.store import Ledger, default_url, open_ledger
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings,
+    engine: DecisionEngine | None = None,
+    *,
+    ledger: Ledger | None = None,
+) -> FastAPI:
+    """An app deciding with ``engine`` and recording in ``ledger``.
+
+    Without a ledger, the one ``settings`` names is opened and migrated here, so a bad database
+    fails at start-up rather than on the first payment. Without an engine the app serves
+    everything but scoring, which answers 503 (and /ready says why).
+    """
+    owns_ledger = ledger is None
+    if ledger is None:
+        ledger = open_ledger(settings.database_url or default_url(settings.home))
+    metrics = ServiceMetrics()
+    stats = LiveStats(settings.api.latency_window)
+    limits = settings.security.rate_limit
+    state = ServiceState(
+        settings=settings,
+        ledger=ledger,
+        engine=engine,
+        metrics=metrics,
+        stats=stats,
+        limiter=RateLimiter(limits.per_second, limits.burst) if limits.enabled else None,
+        keys=KeyCache(ledger, settings.security.key_cache_seconds),
+        scorer=Scorer(ledger, engine, metrics, stats),
+    )
+    metrics.set_model_version(engine.model_version if engine is not None else None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_ledger:
+            state.ledger.close()
+
+    app = FastAPI(
+        title="Frisk",
+        version=__version__,
+        summary="Real-time payment fraud decisions.",
+        lifespan=lifespan,
+    )
+    app.state.frisk = state
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for module in (score, decisions, ops):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.security.max_body_bytes)
+    cors = settings.security.cors
+    if cors.allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors.allow_origins,
+            allow_methods=cors.allow_methods,
+            allow_headers=cors.allow_headers,
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    # Added last, so outermost: it sees every response, CORS refusals and 413s included.
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,51 @@
+"""What routes depend on: the app's state and ``Annotated`` aliases to ask for parts of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from frisk.config import Settings
+from frisk.service.auth import KeyCache
+from frisk.service.engine import DecisionEngine
+from frisk.service.metrics import ServiceMetrics
+from frisk.service.ratelimit import RateLimiter
+from frisk.service.scoring import Scorer
+from frisk.service.stats import LiveStats
+from frisk.store.ledger import Ledger
+
+__all__ = ["LedgerDep", "ScorerDep", "ServiceState", "StateDep"]
+
+
+@dataclass(slots=True)
+class ServiceState:
+    """Everything one app instance owns; built by ``create_app``."""
+
+    settings: Settings
+    ledger: Ledger
+    engine: DecisionEngine | None
+    metrics: ServiceMetrics
+    stats: LiveStats
+    limiter: RateLimiter | None
+    keys: KeyCache
+    scorer: Scorer
+
+
+def _state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.frisk
+    return state
+
+
+def _ledger(request: Request) -> Ledger:
+    return _state(request).ledger
+
+
+def _scorer(request: Request) -> Scorer:
+    return _state(request).scorer
+
+
+StateDep = Annotated[ServiceState, Depends(_state)]
+LedgerDep = Annotated[Ledger, Depends(_ledger)]
+ScorerDep = Annotated[Scorer, Depends(_scorer)]

@@ -1,0 +1,172 @@
+"""HTTP errors: the service's own error classes and the one map from Frisk errors to status codes.
+
+    FriskError (frisk.errors)
+    └── ServiceError
+        ├── AuthenticationError   401  no key, or not a key we know
+        ├── PermissionDeniedError 403  a key whose role may not do this
+        ├── RateLimitedError      429  with Retry-After
+        └── NotReadyError         503  no engine, or not warm yet
+
+Every error response has the same body (``ErrorPublic``) and carries the request id. Clients never
+see a traceback: anything unexpected becomes a generic 500 in ``middleware`` and is logged there.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from frisk.errors import (
+    ConflictError,
+    FriskError,
+    InputError,
+    InvalidEventError,
+    NotFoundError,
+    StoreError,
+)
+from frisk.service.schemas import ErrorPublic
+
+__all__ = [
+    "AuthenticationError",
+    "NotReadyError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServiceError",
+    "error_response",
+    "install_error_handlers",
+]
+
+log = logging.getLogger("frisk.service")
+
+
+class ServiceError(FriskError):
+    """An error only the HTTP service raises."""
+
+
+class AuthenticationError(ServiceError):
+    """No API key, or one that is unknown or revoked."""
+
+
+class PermissionDeniedError(ServiceError):
+    """A valid key whose role does not allow the request."""
+
+
+class RateLimitedError(ServiceError):
+    """The key spent its tokens; ``retry_after`` seconds until enough are back."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"rate limit exceeded; retry after {retry_after} s")
+
+
+class NotReadyError(ServiceError):
+    """The service cannot decide yet (no engine, or one that is not ready)."""
+
+
+# Most specific first: the first matching class wins.
+_STATUS: tuple[tuple[type[FriskError], int, str], ...] = (
+    (AuthenticationError, 401, "unauthenticated"),
+    (PermissionDeniedError, 403, "forbidden"),
+    (RateLimitedError, 429, "rate_limited"),
+    (NotReadyError, 503, "not_ready"),
+    (InputError, 422, "invalid_input"),
+    (NotFoundError, 404, "not_found"),
+    (ConflictError, 409, "conflict"),
+    # The ledger failed: the decision was not recorded, so it must not be returned.
+    (StoreError, 503, "store_unavailable"),
+)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(FriskError, _frisk_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+
+
+def error_response(
+    request_id: str,
+    status: int,
+    error: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **detail: Any,
+) -> JSONResponse:
+    body = ErrorPublic(error=error, message=message, request_id=request_id, **detail)
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        headers=headers,
+    )
+
+
+def request_id_of(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "-"))
+
+
+async def _frisk_error(request: Request, exc: FriskError) -> JSONResponse:
+    status, error = 500, "internal"
+    for cls, code, name in _STATUS:
+        if isinstance(exc, cls):
+            status, error = code, name
+            break
+    if status == 500:  # a FriskError the map does not know: a bug, not the client's fault
+        log.error("unmapped error", exc_info=exc, extra={"request_id": request_id_of(request)})
+        _count(request, "internal")
+        return error_response(request_id_of(request), 500, "internal", "internal error")
+    if isinstance(exc, StoreError):
+        log.error("ledger failed: %s", exc, extra={"request_id": request_id_of(request)})
+    _count(request, error)
+    headers = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = "Bearer"
+    detail: dict[str, Any] = {}
+    if isinstance(exc, InvalidEventError):
+        detail = {"field": exc.field, "reason": exc.reason}
+    return error_response(
+        request_id_of(request), status, error, str(exc), headers=headers, **detail
+    )
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    # Drop the "body" prefix: clients name fields as they sent them.
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    field = ".".join(loc) or "body"
+    reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    _count(request, "invalid_input")
+    return error_response(
+        request_id_of(request),
+        422,
+        "invalid_input",
+        f"{field}: {reason}",
+        field=field,
+        reason=reason,
+    )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    # Routing and framework errors: 404 for unknown paths, 405, and 413 from the body limit.
+    names = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    error = names.get(exc.status_code, "http_error")
+    _count(request, error)
+    return error_response(
+        request_id_of(request),
+        exc.status_code,
+        error,
+        str(exc.detail),
+        headers=dict(exc.headers or {}),
+    )
+
+
+def _count(request: Request, error: str) -> None:
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.errors.labels(type=error).inc()

@@ -1,0 +1,7 @@
+"""Thin routes: parse, ask the library, shape the answer."""
+
+from __future__ import annotations
+
+from frisk.service.routes import decisions, ops, score
+
+__all__ = ["decisions", "ops", "score"]

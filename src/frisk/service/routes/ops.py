@@ -1,0 +1,75 @@
+"""Operations: /health (no key), /ready, /metrics, /v1/stats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from frisk.errors import StoreError
+from frisk.service.auth import AnalystKey, AnyKey
+from frisk.service.deps import StateDep
+from frisk.service.engine import Action
+from frisk.service.metrics import CONTENT_TYPE
+from frisk.service.schemas import HealthPublic, ReadyPublic, StatsPublic
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", response_model=HealthPublic)
+async def health() -> HealthPublic:
+    """The process answers. Needs no key, checks nothing else (see /ready)."""
+    return HealthPublic()
+
+
+@router.get("/ready", response_model=ReadyPublic, responses={503: {"model": ReadyPublic}})
+async def ready(state: StateDep, _key: AnyKey) -> JSONResponse:
+    """Ready to decide: an engine that says so, and a ledger that answers."""
+    engine_ok = state.engine is not None and state.engine.ready()
+    try:
+        await run_in_threadpool(state.ledger.ping)
+        ledger_ok = True
+    except StoreError:
+        ledger_ok = False
+    body = ReadyPublic(
+        ready=engine_ok and ledger_ok,
+        engine=engine_ok,
+        ledger=ledger_ok,
+        model_version=state.engine.model_version if state.engine is not None else None,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(state: StateDep, _key: AnalystKey) -> Response:
+    """Prometheus text exposition."""
+    version = state.engine.model_version if state.engine is not None else None
+    state.metrics.set_model_version(version)
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+
+
+@router.get("/v1/stats", response_model=StatsPublic)
+async def stats(state: StateDep, _key: AnalystKey) -> StatsPublic:
+    """Totals, today's alert rate against the budget, latency percentiles, uptime."""
+    midnight = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+    today = await run_in_threadpool(state.ledger.decision_counts, midnight)
+    decided = sum(today.values())
+    alerts = decided - today.get(Action.ALLOW.value, 0)
+    rate = alerts / decided if decided else 0.0
+    budget = state.settings.api.alert_budget
+    latency = state.stats.latency_percentiles()
+    return StatsPublic(
+        uptime_seconds=round(state.stats.uptime(), 3),
+        model_version=state.engine.model_version if state.engine is not None else None,
+        decisions_since_start=state.stats.actions(),
+        decisions_today=decided,
+        alerts_today=alerts,
+        alert_rate_today=rate,
+        alert_budget=budget,
+        over_budget=rate > budget,
+        latency_ms_p50=None if latency is None else round(latency[0], 3),
+        latency_ms_p99=None if latency is None else round(latency[1], 3),
+        latency_window=state.stats.window,
+    )

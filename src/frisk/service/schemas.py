@@ -1,0 +1,86 @@
+"""What the HTTP API returns: response models in families (``DecisionPublic``, ``StatsPublic``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from frisk.store.ledger import DecisionRecord
+
+__all__ = [
+    "DecisionPublic",
+    "ErrorPublic",
+    "HealthPublic",
+    "ReadyPublic",
+    "ReasonPublic",
+    "StatsPublic",
+]
+
+
+class ReasonPublic(BaseModel):
+    feature: str
+    value: float | str | None
+    contribution: float
+    sentence: str
+
+
+class DecisionPublic(BaseModel):
+    """A decision as the client sees it, the same on the first call and on every retry."""
+
+    transaction_id: str
+    score: float = Field(description="Calibrated probability of fraud, 0 to 1.")
+    risk_score: int = Field(ge=0, le=100)
+    risk_tier: str
+    action: str = Field(description="allow, review or block.")
+    reasons: list[ReasonPublic]
+    model_version: str
+    latency_ms: float = Field(description="Server time to decide, measured when first decided.")
+    degraded: bool
+
+    @classmethod
+    def from_record(cls, record: DecisionRecord) -> DecisionPublic:
+        return cls(
+            transaction_id=record.transaction_id,
+            score=record.score,
+            risk_score=record.risk_score,
+            risk_tier=record.tier,
+            action=record.action,
+            reasons=[ReasonPublic.model_validate(r) for r in record.reasons],
+            model_version=record.model_version,
+            latency_ms=float(record.timings.get("total", 0.0)),
+            degraded=record.degraded,
+        )
+
+
+class ErrorPublic(BaseModel):
+    """Every error response: a type, a message, and the request id to quote when asking why."""
+
+    error: str
+    message: str
+    request_id: str
+    field: str | None = None
+    reason: str | None = None
+
+
+class HealthPublic(BaseModel):
+    status: str = "ok"
+
+
+class ReadyPublic(BaseModel):
+    ready: bool
+    engine: bool
+    ledger: bool
+    model_version: str | None
+
+
+class StatsPublic(BaseModel):
+    uptime_seconds: float
+    model_version: str | None
+    decisions_since_start: dict[str, int] = Field(description="By action, this process only.")
+    decisions_today: int = Field(description="Recorded in the ledger since 00:00 UTC.")
+    alerts_today: int
+    alert_rate_today: float
+    alert_budget: float
+    over_budget: bool
+    latency_ms_p50: float | None
+    latency_ms_p99: float | None
+    latency_window: int = Field(description="Decisions the percentiles are taken over.")

@@ -1,0 +1,121 @@
+"""Deciding a transaction exactly once: look up the ledger, ask the engine, record, then answer.
+
+A transaction id the ledger holds is answered from the ledger (same body) or refused (another
+body) without touching the engine, so feature state sees each transaction once. Requests for the
+same id are serialised by a striped lock, so two concurrent retries cannot both reach the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from frisk.errors import ConflictError
+from frisk.schema import Transaction
+from frisk.service.engine import DecisionEngine, Verdict
+from frisk.service.errors import NotReadyError
+from frisk.service.metrics import ServiceMetrics
+from frisk.service.stats import LiveStats
+from frisk.store.ledger import DecisionRecord, Ledger
+
+__all__ = ["Scored", "Scorer", "body_hash"]
+
+_STRIPES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    record: DecisionRecord
+    replayed: bool  # True when answered from the ledger
+
+
+class Scorer:
+    """The scoring path shared by the single and the batch route."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        engine: DecisionEngine | None,
+        metrics: ServiceMetrics,
+        stats: LiveStats,
+    ) -> None:
+        self.ledger = ledger
+        self.engine = engine
+        self.metrics = metrics
+        self.stats = stats
+        self._id_locks = [threading.Lock() for _ in range(_STRIPES)]
+        # Engines keep per-entity state; one decision at a time keeps them free of locking.
+        self._engine_lock = threading.Lock()
+
+    def score(self, txn: Transaction) -> Scored:
+        """The recorded decision for ``txn``, deciding it first if it is new."""
+        started = time.perf_counter()
+        digest = body_hash(txn)
+        with self._id_locks[hash(txn.transaction_id) % _STRIPES]:
+            existing = self.ledger.get_decision(txn.transaction_id)
+            if existing is not None:
+                return self._replay(existing, digest)
+            engine = self._engine()
+            with self._engine_lock:
+                verdict = engine.decide(txn)
+            record = _record(txn, digest, verdict, started)
+            recorded = self.ledger.record_decision(record)
+            if recorded is not record:  # another process recorded this id first
+                return self._replay(recorded, digest)
+        self._count(record, (time.perf_counter() - started) * 1000)
+        return Scored(record, replayed=False)
+
+    def _engine(self) -> DecisionEngine:
+        if self.engine is None:
+            raise NotReadyError("no decision engine is loaded")
+        if not self.engine.ready():
+            raise NotReadyError("the decision engine is not ready yet")
+        return self.engine
+
+    def _replay(self, record: DecisionRecord, digest: str) -> Scored:
+        if record.body_hash != digest:
+            raise ConflictError(
+                f"transaction {record.transaction_id!r} was already decided for another body; "
+                "a transaction id must not be reused"
+            )
+        self.metrics.replays.inc()
+        return Scored(record, replayed=True)
+
+    def _count(self, record: DecisionRecord, elapsed_ms: float) -> None:
+        self.metrics.decisions.labels(action=record.action, tier=record.tier).inc()
+        self.metrics.scores.observe(record.score)
+        if record.degraded:
+            self.metrics.degraded.inc()
+        self.stats.observe(record.action, elapsed_ms)
+
+
+def body_hash(txn: Transaction) -> str:
+    """SHA-256 of the validated transaction, so key order and spacing do not make a new body."""
+    canonical = orjson.dumps(txn.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _record(txn: Transaction, digest: str, verdict: Verdict, started: float) -> DecisionRecord:
+    # "total" is the time to a verdict; the ledger write that follows is in the HTTP latency.
+    total_ms = (time.perf_counter() - started) * 1000
+    return DecisionRecord(
+        transaction_id=txn.transaction_id,
+        body_hash=digest,
+        event_time=txn.timestamp.astimezone(UTC),
+        transaction=txn.model_dump(mode="json"),
+        features=dict(verdict.features),
+        score=verdict.score,
+        risk_score=verdict.risk_score,
+        tier=verdict.risk_tier,
+        action=str(verdict.action),
+        reasons=[asdict(r) for r in verdict.reasons],
+        model_version=verdict.model_version,
+        timings={**verdict.timings, "total": round(total_ms, 3)},
+        created_at=datetime.now(UTC),
+        degraded=verdict.degraded,
+    )
