@@ -11,7 +11,10 @@ import sys
 import typer
 
 from frisk.cli import (
+    db,  # noqa: F401  (registers its command)
     importing,  # noqa: F401  (registers its command)
+    keys,  # noqa: F401  (registers its command)
+    serve,  # noqa: F401  (registers its command)
     simulate,  # noqa: F401  (registers its command)
     version,  # noqa: F401  (registers its command)
 )

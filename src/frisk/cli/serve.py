@@ -1,0 +1,60 @@
+"""``frisk serve``: the decision API under uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from frisk.cli.app import app
+from frisk.config import load_settings
+from frisk.errors import ConfigError, InputError
+
+__all__ = ["serve"]
+
+
+@app.command("serve")
+def serve(
+    model: Annotated[
+        Path | None, typer.Option("--model", help="A model directory to serve.")
+    ] = None,
+    registry: Annotated[
+        Path | None,
+        typer.Option("--registry", help="Serve the registry's current model (default: home)."),
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Default: service.host.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Default: service.port.")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes; only 1 is supported for now.")
+    ] = None,
+) -> None:
+    """Serve POST /v1/score and the rest of the API (OpenAPI at /docs)."""
+    settings = load_settings()
+    count = workers if workers is not None else settings.service.workers
+    if count != 1:
+        raise ConfigError(
+            f"--workers {count}: only 1 is supported; feature state lives in the process, so "
+            "several workers would split each payer's history between them (scale out once a "
+            "shared state store exists)"
+        )
+    if model is not None and registry is not None:
+        raise InputError("give --model or --registry, not both")
+
+    import uvicorn
+
+    from frisk.service.app import create_app
+    from frisk.service.engine import load_engine
+    from frisk.service.logs import configure_logging
+
+    engine = load_engine(model, None if model is not None else registry or settings.registry_dir)
+    configure_logging()
+    uvicorn.run(
+        create_app(settings, engine),
+        host=host or settings.service.host,
+        port=port or settings.service.port,
+        workers=1,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
