@@ -19,6 +19,7 @@ from frisk.data.conversion import convert
 from frisk.data.mapping import BoundMapping, Mapping
 from frisk.data.table import EVENT_DTYPES, conform, read_table
 from frisk.errors import DataFormatError, InvalidRowsError, MappingError, RowProblem
+from frisk.schema import SCENARIO_COLUMN
 
 __all__ = ["ImportReport", "ImportResult", "load_events", "read_events"]
 
@@ -115,8 +116,9 @@ def read_events(
 def load_events(events: Path, mapping: Path | None, skip_invalid: bool) -> pl.DataFrame:
     """The event table for a command's ``--events``/``--mapping``/``--skip-invalid``.
 
-    A Parquet file already in the canonical types (as ``frisk import`` writes it) is read
-    directly; anything else goes through ``read_events``.
+    A Parquet file already in the canonical types (as ``frisk import`` and ``frisk simulate``
+    write it) is read directly, trusted as checked when it was written; anything else goes
+    through ``read_events``.
     """
     if mapping is None and file_format(events) == "parquet" and _is_canonical_parquet(events):
         return read_table(events)
@@ -163,7 +165,11 @@ def _is_canonical_parquet(path: Path) -> bool:
         schema = pl.read_parquet_schema(path)
     except (pl.exceptions.PolarsError, OSError):
         return False
-    return all(schema.get(name) == dtype for name, dtype in EVENT_DTYPES.items())
+    # Every core and label column in its canonical type (``scenario`` only if present).
+    return all(
+        schema.get(name, dtype if name == SCENARIO_COLUMN else None) == dtype
+        for name, dtype in EVENT_DTYPES.items()
+    )
 
 
 # -- checking ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from frisk.data.importer import load_events, read_events
+from frisk.data.importer import _is_canonical_parquet, load_events, read_events
 from frisk.data.mapping import Mapping
 from frisk.data.table import EVENT_DTYPES, write_table
 from frisk.errors import DataFormatError, InvalidRowsError, MappingError, RowProblem
@@ -300,6 +300,7 @@ def test_unknown_extensions_and_absent_files(tmp_path: Path) -> None:
 def test_load_events_reads_canonical_parquet_directly(tmp_path: Path) -> None:
     table = read_events(csv(tmp_path, ROWS), mapping()).table
     write_table(table, tmp_path / "canonical.parquet")
+    assert _is_canonical_parquet(tmp_path / "canonical.parquet")  # the fast path
     assert load_events(tmp_path / "canonical.parquet", None, False).equals(table)
     mapping_file = tmp_path / "m.toml"
     mapping_file.write_text(
@@ -316,3 +317,12 @@ def test_load_events_reads_canonical_parquet_directly(tmp_path: Path) -> None:
 def test_label_delay_in_hours(tmp_path: Path) -> None:
     table = read_events(csv(tmp_path, ROWS[:1]), mapping(options={"label_delay": "36h"})).table
     assert table["label_timestamp"][0] - table["timestamp"][0] == timedelta(hours=36)
+
+
+def test_many_invalid_rows_are_all_counted_and_the_first_shown(tmp_path: Path) -> None:
+    rows = [f"t{i},2024-01-01 10:00:00,p{i},shop,-{i + 1},0,1,a" for i in range(30)]
+    with pytest.raises(InvalidRowsError) as caught:
+        read_events(csv(tmp_path, rows), mapping())
+    assert caught.value.total == 30
+    assert [p.row for p in caught.value.problems] == list(range(1, 21))
+    assert "(and 25 more)" in str(caught.value)

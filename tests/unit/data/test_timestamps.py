@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from frisk.data.timestamps import TimestampFormat, check_timezone, parse_timestamps
 
@@ -128,3 +130,21 @@ def test_timezones_are_checked() -> None:
     assert check_timezone("Europe/Paris") == "Europe/Paris"
     with pytest.raises(ValueError, match="Mars/Olympus"):
         check_timezone("Mars/Olympus")
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+    ),
+    minutes=st.integers(min_value=-14 * 60, max_value=14 * 60),
+    sep=st.sampled_from(["T", " "]),
+)
+def test_iso_text_of_any_instant_reads_back_as_that_instant(
+    moment: datetime, minutes: int, sep: str
+) -> None:
+    local = moment.astimezone(timezone(timedelta(minutes=minutes)))
+    values, errors = parse([local.isoformat(sep=sep)], "iso", "Asia/Tokyo")
+    assert values == [moment]
+    assert errors == [None]
+    seconds, _ = parse([moment.timestamp()], "unix_s")
+    assert abs(seconds[0] - moment) <= timedelta(microseconds=1)  # type: ignore[operator]
