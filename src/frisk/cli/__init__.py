@@ -14,8 +14,11 @@ from frisk.cli import (
     db,  # noqa: F401  (registers its command)
     importing,  # noqa: F401  (registers its command)
     keys,  # noqa: F401  (registers its command)
+    models,  # noqa: F401  (registers its command)
+    score,  # noqa: F401  (registers its command)
     serve,  # noqa: F401  (registers its command)
     simulate,  # noqa: F401  (registers its command)
+    train,  # noqa: F401  (registers its command)
     version,  # noqa: F401  (registers its command)
 )
 from frisk.cli.app import app

@@ -137,6 +137,54 @@ def _ratio(m: re.Match[str], v: FeatureValue) -> str | None:
     return f"amount is {n:.1f}\u00d7 this {entity}'s {span} {stat}"  # the multiplication sign
 
 
+def _relative(m: re.Match[str], v: FeatureValue) -> str | None:
+    n = _number(v)
+    entity = _entity(m["entity"])
+    if n is None:
+        return f"no earlier amounts from this {entity} to compare with"
+    last = f"last {m['n']} payments"
+    if m["stat"] == "zscore":
+        side = "above" if n >= 0 else "below"
+        return f"amount is {abs(n):.1f} standard deviations {side} this {entity}'s {last}"
+    stat = {"ratio_mean": "average", "ratio_median": "median"}[m["stat"]]
+    return f"amount is {n:.1f}\u00d7 the {stat} of this {entity}'s {last}"
+
+
+def _fraud_rate(m: re.Match[str], v: FeatureValue) -> str | None:
+    n = _number(v)
+    if n is None:
+        return f"no labelled payments for this {_entity(m['entity'])} yet"
+    return (
+        f"{n:.0%} of this {_entity(m['entity'])}'s labelled payments in the last "
+        f"{_window(m['window'])} were fraud"
+    )
+
+
+def _age(m: re.Match[str], v: FeatureValue) -> str | None:
+    n = _number(v)
+    entity = _entity(m["entity"])
+    if n is None:
+        return f"first transaction seen from this {entity}"
+    return f"this {entity} was first seen {_duration(n)} ago"
+
+
+def _flag(text_on: str, text_off: str) -> Render:
+    def render(m: re.Match[str], v: FeatureValue) -> str | None:
+        n = _number(v)
+        return None if n is None else (text_on if n >= 0.5 else text_off)
+
+    return render
+
+
+def _hour(m: re.Match[str], v: FeatureValue) -> str | None:
+    n = _number(v)
+    return None if n is None else f"made at {int(n):02d}:00 UTC"
+
+
+def _extra(m: re.Match[str], v: FeatureValue) -> str | None:
+    return _generic(m["name"], v)
+
+
 def _txn_count(m: re.Match[str], v: FeatureValue) -> str | None:
     n = _number(v)
     if n is None:
@@ -149,7 +197,13 @@ def _amount_stat(m: re.Match[str], v: FeatureValue) -> str | None:
     n = _number(v)
     if n is None:
         return None
-    what = {"sum": "total", "mean": "average", "max": "largest", "min": "smallest"}[m["stat"]]
+    what = {
+        "sum": "total",
+        "mean": "average",
+        "max": "largest",
+        "min": "smallest",
+        "std": "spread (std) of the",
+    }[m["stat"]]
     return (
         f"{what} amount {n:,.2f} by this {_entity(m['entity'])} in the last {_window(m['window'])}"
     )
@@ -201,14 +255,25 @@ _RULES: Final[list[tuple[re.Pattern[str], Render]]] = [
         _ratio,
     ),
     (re.compile(rf"(?:txn_)?count_by_{_ENTITY}_{_WINDOW}"), _txn_count),
-    (re.compile(rf"amount_(?P<stat>sum|mean|max|min)_by_{_ENTITY}_{_WINDOW}"), _amount_stat),
+    (re.compile(rf"amount_(?P<stat>sum|mean|max|min|std)_by_{_ENTITY}_{_WINDOW}"), _amount_stat),
+    (
+        re.compile(rf"amount_(?P<stat>ratio_mean|ratio_median|zscore)_by_{_ENTITY}_last(?P<n>\d+)"),
+        _relative,
+    ),
     (
         re.compile(rf"(?:distinct|unique)_(?P<thing>[a-z_]+?)_(?:count_)?by_{_ENTITY}_{_WINDOW}"),
         _distinct,
     ),
     (re.compile(rf"(?:fraud|label|chargeback)_count_by_{_ENTITY}_{_WINDOW}"), _frauds),
+    (re.compile(rf"fraud_rate_by_{_ENTITY}_{_WINDOW}"), _fraud_rate),
     (re.compile(rf"seconds_since_last_by_{_ENTITY}"), _since),
-    (re.compile(r"first_time_(?P<a>payer|payee|device)_(?P<b>[a-z_]+)"), _first_time),
+    (re.compile(rf"seconds_since_first_by_{_ENTITY}"), _age),
+    (re.compile(r"first_time_(?:by_)?(?P<a>payer|payee|device)_(?P<b>[a-z_]+)"), _first_time),
+    (re.compile(r"is_night"), _flag("made at night", "made in the daytime")),
+    (re.compile(r"is_weekend"), _flag("made on a weekend", "made on a weekday")),
+    (re.compile(r"is_cross_border"), _flag("cross-border payment", "domestic payment")),
+    (re.compile(r"hour_of_day"), _hour),
+    (re.compile(r"extra_(?P<name>\w+)"), _extra),
 ]
 
 
