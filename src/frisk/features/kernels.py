@@ -1,0 +1,129 @@
+"""Vectorised building blocks of the offline executor.
+
+The central trick: sort the rows of one entity key by (entity, row number). In that order an
+entity's rows are contiguous and ``entity * n + row`` is increasing, so "the first row of this
+entity at or after row r" is one ``searchsorted``. Every time condition is first turned into a row
+number of the time-sorted table (``searchsorted(ts, instant)``), which needs no per-entity search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from frisk.features.numeric import square_limbs, squares_from_limbs
+
+__all__ = ["KeyIndex", "cover_counts", "key_codes", "sliding_max", "window_sums"]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+
+def key_codes(table: pl.DataFrame, fields: tuple[str, ...]) -> I64:
+    """An integer per row, equal for equal values of ``fields``; -1 where any field is null."""
+    codes: I64 | None = None
+    for field in fields:
+        ranked = table.get_column(field).rank("dense").fill_null(0).to_numpy()
+        part = ranked.astype(np.int64)  # 1-based, 0 for null
+        if codes is None:
+            codes = part
+        else:
+            codes = np.where((codes > 0) & (part > 0), codes * (int(part.max()) + 1) + part, 0)
+    assert codes is not None
+    return codes - 1
+
+
+@dataclass(frozen=True, slots=True)
+class KeyIndex:
+    """Rows of one entity key sorted by (entity, row); null keys are left out.
+
+    ``order[p]`` is the row at position ``p``; ``entity[p]`` a dense entity number; ``fresh[p]``
+    marks where an entity is new or was idle for at least the retention (its history forgotten);
+    ``session_start[p]`` the position where that stretch began.
+    """
+
+    n: int
+    order: I64
+    entity: I64
+    keys: I64
+    ts: I64
+    fresh: B
+    session_start: I64
+
+    @classmethod
+    def build(cls, codes: I64, ts: I64, retention: int) -> KeyIndex:
+        rows = np.flatnonzero(codes >= 0)
+        order = rows[np.argsort(codes[rows], kind="stable")].astype(np.int64)
+        sorted_codes = codes[order]
+        m = order.size
+        new_entity = np.ones(m, dtype=np.bool_)
+        new_entity[1:] = sorted_codes[1:] != sorted_codes[:-1]
+        entity = np.cumsum(new_entity, dtype=np.int64) - 1
+        sts = ts[order]
+        fresh = new_entity.copy()
+        fresh[1:] |= (sts[1:] - sts[:-1]) >= retention
+        positions = np.arange(m, dtype=np.int64)
+        session_start = np.maximum.accumulate(np.where(fresh, positions, 0))
+        keys = entity * ts.size + order
+        return cls(ts.size, order, entity, keys, sts, fresh, session_start)
+
+    def position(self, rows: I64) -> I64:
+        """Per position: the first position of the same entity whose row is >= ``rows``."""
+        return np.searchsorted(self.keys, self.entity * self.n + rows, side="left").astype(np.int64)
+
+    def position_of(self, entity: I64, rows: I64) -> I64:
+        return np.searchsorted(self.keys, entity * self.n + rows, side="left").astype(np.int64)
+
+    def scatter(self, values: F64, fill: float = np.nan) -> F64:
+        """Values by position -> a column by row (rows without a key get ``fill``)."""
+        out = np.full(self.n, fill, dtype=np.float64)
+        out[self.order] = values
+        return out
+
+
+def window_sums(values: I64, start: I64, stop: I64) -> I64:
+    """Sums of ``values[start:stop]`` per position; exact (int64 wraps, differences do not)."""
+    cum = np.zeros(values.size + 1, dtype=np.int64)
+    np.cumsum(values, out=cum[1:])
+    return cum[stop] - cum[start]
+
+
+def window_squares(units: I64, start: I64, stop: I64) -> tuple[I64, I64]:
+    """Exact sums of squares of ``units[start:stop]`` as ``(hi, lo)`` (see ``numeric``)."""
+    a, b, c = square_limbs(units)
+    return squares_from_limbs(
+        window_sums(a, start, stop), window_sums(b, start, stop), window_sums(c, start, stop)
+    )
+
+
+def sliding_max(values: I64, start: I64, stop: I64) -> F64:
+    """Max of ``values[start:stop]`` per position (NaN when empty), by a sparse table."""
+    length = stop - start
+    out = np.full(values.size, np.nan, dtype=np.float64)
+    longest = int(length.max()) if length.size else 0
+    if longest == 0:
+        return out
+    level = values
+    for k in range(int(longest).bit_length()):
+        width = 1 << k
+        hit = (length >= width) & (length < 2 * width)
+        if hit.any():
+            s = start[hit]
+            out[hit] = np.maximum(level[s], level[stop[hit] - width]).astype(np.float64)
+        if 2 * width <= longest:
+            level = np.concatenate([np.maximum(level[:-width], level[width:]), level[-width:]])
+    return out
+
+
+def cover_counts(m: int, start: I64, stop: I64, weight: I64 | None = None) -> I64:
+    """Per position, the (weighted) number of intervals ``[start, stop)`` that cover it."""
+    keep = stop > start
+    first, last = start[keep], stop[keep]
+    w = None if weight is None else weight[keep]
+    diff = np.bincount(first, weights=w, minlength=m + 1)[: m + 1]
+    diff -= np.bincount(last, weights=w, minlength=m + 1)[: m + 1]
+    return np.cumsum(diff[:m]).round().astype(np.int64)

@@ -1,0 +1,260 @@
+"""The offline executor: every feature of every event of a table at once, point in time.
+
+``compute_offline(table, catalogue)`` returns, for each row, exactly what ``OnlineFeatures``
+returns for that event when it sees the table's events in order with each label applied at its
+``label_timestamp`` (see ``frisk.features.online`` for the semantics both follow). The table must
+be a canonical event table (time-sorted; ties in the order the events happened).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from frisk.errors import FeatureError
+from frisk.features.catalogue import Catalogue
+from frisk.features.kernels import (
+    F64,
+    I64,
+    KeyIndex,
+    cover_counts,
+    key_codes,
+    sliding_max,
+    window_squares,
+    window_sums,
+)
+from frisk.features.numeric import SCALE, std_units_array, units_array
+from frisk.features.plan import KeyPlan, LabelPlan, Plan, compile_plan
+from frisk.features.spec import DAY, HOUR, KEYS, Window
+
+__all__ = ["compute_offline"]
+
+_MICROS = 1e6
+
+
+def compute_offline(table: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
+    """Features of every row: ``transaction_id`` then ``catalogue.names``, rows as in ``table``."""
+    plan = compile_plan(catalogue)
+    _check(table, plan)
+    ts = table.get_column("timestamp").to_physical().to_numpy().astype(np.int64)
+    units = units_array(table.get_column("amount").to_numpy().astype(np.float64))
+    run = _Run(table, plan, ts, units)
+    for key_plan in plan.keys:
+        run.key_features(key_plan)
+    for label_plan in plan.labels:
+        run.label_features(label_plan)
+    run.event_features()
+    columns = [table.get_column("transaction_id")]
+    for slot, name in enumerate(plan.names):
+        value = run.out[slot]
+        assert value is not None, name
+        columns.append(
+            value.alias(name) if isinstance(value, pl.Series) else pl.Series(name, value)
+        )
+    return pl.DataFrame(columns)
+
+
+def _check(table: pl.DataFrame, plan: Plan) -> None:
+    needed = {"transaction_id", "timestamp", "amount"} | {f for k in KEYS.values() for f in k}
+    missing = sorted(
+        c for c in needed | {column for column, _, _ in plan.extras} if c not in table.columns
+    )
+    if missing:
+        raise FeatureError(f"event table lacks column {missing[0]!r} needed by the features")
+    if not table.get_column("timestamp").is_sorted():
+        raise FeatureError("event table is not sorted by timestamp (use frisk.data.conform)")
+
+
+class _Run:
+    """Working state of one ``compute_offline`` call; caches what several features share."""
+
+    def __init__(self, table: pl.DataFrame, plan: Plan, ts: I64, units: I64) -> None:
+        self.table = table
+        self.plan = plan
+        self.ts = ts
+        self.units = units
+        self.n = table.height
+        self.out: list[F64 | pl.Series | None] = [None] * plan.width
+        self._codes: dict[tuple[str, ...], I64] = {}
+        self._indexes: dict[tuple[str, ...], KeyIndex] = {}
+        self._window_rows: dict[Window, I64] = {}
+
+    def codes(self, fields: tuple[str, ...]) -> I64:
+        if fields not in self._codes:
+            self._codes[fields] = key_codes(self.table, fields)
+        return self._codes[fields]
+
+    def index(self, fields: tuple[str, ...]) -> KeyIndex:
+        if fields not in self._indexes:
+            self._indexes[fields] = KeyIndex.build(self.codes(fields), self.ts, self.plan.retention)
+        return self._indexes[fields]
+
+    def window_rows(self, window: Window) -> I64:
+        """Per row, the first row inside its window: bucket > own bucket - K."""
+        if window not in self._window_rows:
+            lower = (self.ts // window.res - window.buckets + 1) * window.res
+            self._window_rows[window] = np.searchsorted(self.ts, lower, side="left")
+        return self._window_rows[window]
+
+    def key_features(self, kp: KeyPlan) -> None:
+        idx = self.index(kp.fields)
+        m = idx.order.size
+        pos = np.arange(m, dtype=np.int64)
+        units = self.units[idx.order]
+        gap = np.empty(m, dtype=np.float64)
+        gap[1:] = (idx.ts[1:] - idx.ts[:-1]).astype(np.float64) / _MICROS
+        if kp.recency is not None:
+            self.out[kp.recency] = idx.scatter(np.where(idx.fresh, np.nan, gap))
+        if kp.age is not None:
+            age = (idx.ts - idx.ts[idx.session_start]).astype(np.float64) / _MICROS
+            self.out[kp.age] = idx.scatter(np.where(idx.fresh, np.nan, age))
+        if kp.first_time is not None:
+            self.out[kp.first_time] = idx.scatter(idx.fresh.astype(np.float64))
+        for _, windows in kp.logs:
+            for wp in windows:
+                start = idx.position(self.window_rows(wp.window)[idx.order])
+                self._aggregates(idx, wp.slots, units, start, pos)
+        for dp in kp.distinct:
+            self._distinct(idx, dp.of, dp.window, dp.slot)
+        for rp in kp.relative:
+            start = np.maximum(pos - rp.n, idx.session_start)
+            self._relative(idx, rp.n, rp.slots, units, start, pos)
+
+    def _aggregates(
+        self, idx: KeyIndex, slots: dict[str, int], units: I64, start: I64, stop: I64
+    ) -> None:
+        count = stop - start
+        total = window_sums(units, start, stop) if {"sum", "mean", "std"} & set(slots) else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for agg, slot in slots.items():
+                if agg == "count":
+                    value = count.astype(np.float64)
+                elif agg == "sum" and total is not None:
+                    value = total.astype(np.float64) / SCALE
+                elif agg == "mean" and total is not None:
+                    value = np.where(count > 0, total.astype(np.float64) / count / SCALE, np.nan)
+                elif agg == "max":
+                    value = sliding_max(units, start, stop) / SCALE
+                elif agg == "std" and total is not None:
+                    hi, lo = window_squares(units, start, stop)
+                    value = std_units_array(count, total, hi, lo) / SCALE
+                else:  # pragma: no cover - the catalogue only admits the aggregates above
+                    raise FeatureError(f"aggregate {agg!r} is unknown")
+                self.out[slot] = idx.scatter(value)
+
+    def _distinct(self, idx: KeyIndex, of: str, window: Window, slot: int) -> None:
+        # Each earlier occurrence j of a value covers the positions after it until its bucket
+        # leaves the window, or until the value occurs again (that occurrence takes over).
+        m = idx.order.size
+        values = self.codes((of,))[idx.order]
+        occ = np.flatnonzero(values >= 0).astype(np.int64)
+        pair = idx.entity[occ] * (int(values.max(initial=0)) + 1) + values[occ]
+        perm = np.argsort(pair, kind="stable")
+        occ, pair_sorted = occ[perm], pair[perm]
+        following = np.full(occ.size, m, dtype=np.int64)
+        same = pair_sorted[1:] == pair_sorted[:-1]
+        following[:-1][same] = occ[1:][same] + 1
+        leave_at = (idx.ts[occ] // window.res + window.buckets) * window.res
+        leave_row = np.searchsorted(self.ts, leave_at, side="left")
+        stop = np.minimum(idx.position_of(idx.entity[occ], leave_row), following)
+        self.out[slot] = idx.scatter(cover_counts(m, occ + 1, stop).astype(np.float64))
+
+    def _relative(
+        self, idx: KeyIndex, n: int, slots: dict[str, int], units: I64, start: I64, pos: I64
+    ) -> None:
+        count = pos - start
+        total = window_sums(units, start, pos)
+        u = units.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = total.astype(np.float64) / count
+            for agg, slot in slots.items():
+                if agg == "ratio_mean":
+                    value = np.where((count > 0) & (total > 0), u / mean, np.nan)
+                elif agg == "zscore":
+                    hi, lo = window_squares(units, start, pos)
+                    std = std_units_array(count, total, hi, lo)
+                    value = np.where(std > 0, (u - mean) / std, np.nan)
+                else:
+                    median = _previous_median(idx, u, n)
+                    value = np.where(median > 0, u / median, np.nan)
+                self.out[slot] = idx.scatter(value)
+
+    def label_features(self, lp: LabelPlan) -> None:
+        # A label of transaction T (at t_T) arriving at L is seen by the events after L (rows from
+        # searchsorted(ts, L, "right")) whose bucket is within K buckets of L's.
+        idx = self.index((lp.field,))
+        m = idx.order.size
+        codes = self.codes((lp.field,))
+        label = self.table.get_column("label").fill_null(-1).to_numpy().astype(np.int64)
+        arrival_col = self.table.get_column("label_timestamp").to_physical()
+        has_label = (label >= 0) & arrival_col.is_not_null().to_numpy() & (codes >= 0)
+        arrival = arrival_col.fill_null(0).to_numpy().astype(np.int64)
+        rows = np.flatnonzero(
+            has_label & (arrival >= self.ts) & (arrival < self.ts + self.plan.label_horizon)
+        )
+        entity_of_row = np.full(self.n, -1, dtype=np.int64)
+        entity_of_row[idx.order] = idx.entity
+        entity = entity_of_row[rows]
+        at = arrival[rows]
+        first = idx.position_of(entity, np.searchsorted(self.ts, at, side="right"))
+        fraud = (label[rows] == 1).astype(np.int64)
+        for window, count_slot, rate_slot in lp.windows:
+            leave_at = (at // window.res + window.buckets) * window.res
+            stop = idx.position_of(entity, np.searchsorted(self.ts, leave_at, side="left"))
+            frauds = cover_counts(m, first, stop, fraud)
+            labels = cover_counts(m, first, stop)
+            if count_slot is not None:
+                self.out[count_slot] = idx.scatter(frauds.astype(np.float64))
+            if rate_slot is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rate = np.where(labels > 0, frauds / labels, np.nan)
+                self.out[rate_slot] = idx.scatter(rate)
+
+    def event_features(self) -> None:
+        ts = self.ts
+        hour = (ts // HOUR) % 24
+        weekday = (ts // DAY + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+        calendar = {
+            "hour_of_day": hour,
+            "day_of_week": weekday,
+            "is_night": hour < 6,
+            "is_weekend": weekday >= 5,
+        }
+        for name, slot in self.plan.calendar.items():
+            self.out[slot] = calendar[name].astype(np.float64)
+        amount = self.table.get_column("amount")
+        for name, slot in self.plan.attributes.items():
+            if name == "amount":
+                self.out[slot] = amount.to_numpy().astype(np.float64)
+            elif name == "log_amount":
+                self.out[slot] = np.fromiter(map(math.log, amount.to_list()), np.float64, self.n)
+            elif name == "is_cross_border":
+                cross = self.table.select(
+                    (pl.col("payer_country") != pl.col("payee_country")).cast(pl.Float64)
+                ).to_series()
+                self.out[slot] = cross.fill_null(np.nan).to_numpy()
+            else:
+                self.out[slot] = self.table.get_column(name).cast(pl.String)
+        for column, slot, categorical in self.plan.extras:
+            series = self.table.get_column(column)
+            if categorical:
+                self.out[slot] = series.cast(pl.String)
+            else:
+                self.out[slot] = series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def _previous_median(idx: KeyIndex, u: F64, n: int) -> F64:
+    """Median of the (up to) ``n`` previous amounts of the same stretch of history."""
+    session = np.cumsum(idx.fresh)
+    rolling = (
+        pl.DataFrame({"u": u, "s": session})
+        .select(pl.col("u").rolling_median(window_size=n, min_samples=1).over("s"))
+        .to_series()
+        .to_numpy()
+    )
+    median = np.full(u.size, np.nan, dtype=np.float64)
+    median[1:] = rolling[:-1]
+    median[idx.fresh] = np.nan
+    return median

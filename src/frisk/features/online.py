@@ -1,0 +1,296 @@
+"""The online executor: features of one event from in-process (or pluggable) state.
+
+Semantics, shared exactly by ``compute_offline``:
+
+- Time is the event's timestamp in integer microseconds (UTC). Events are processed in the order
+  given; an event never counts in its own features (except its own attributes), and earlier events
+  with the same timestamp do. An event older than the latest one seen is processed at the latest
+  time (the state's clock never goes back).
+- Windows hold earlier events whose bucket ``ts // res`` is greater than ``t // res - K`` (see
+  ``frisk.features.spec``): windows up to 1h are exactly ``(t - w, t]``; longer ones count whole
+  clock hours.
+- Amounts enter aggregates as integer cents (``frisk.features.numeric``); means, maxima, standard
+  deviations (sample, n - 1) and sums are computed from exact integer sums, identically on both
+  sides. Empty window: count 0, sum 0, mean/max NaN; std needs two events.
+- An entity idle for ``retention`` (default 30 d) or more is forgotten: it is new again
+  (``first_time`` 1, ``seconds_since_*`` NaN) and its relative-amount history starts over.
+- Relative amount: against the entity's last ``n`` amounts since it was (re)seen: ratio to their
+  mean and median, z-score with their sample std; NaN when undefined (no history, zero median or
+  zero std).
+- Keys with a null field (no device) are not entities: their features are NaN, and null values are
+  not counted as distinct values.
+- Labels: ``apply_label`` queues a label; it takes effect for events strictly after its
+  ``label_timestamp`` (an event at the same instant does not see it). A label counts for the
+  entities of its transaction if it arrives at or after the transaction and less than
+  ``label_horizon`` (default 180 d) after it. Label windows count by arrival time: fraud count,
+  and fraud rate = fraud labels / labels (NaN without labels). Parity with the offline executor
+  holds when labels are applied in time order, as ``warm`` does.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import math
+from collections import deque
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from frisk.errors import InvalidEventError
+from frisk.features.catalogue import Catalogue
+from frisk.features.entity import KeyRunner, Log
+from frisk.features.numeric import units_of
+from frisk.features.plan import LabelPlan, compile_plan
+from frisk.features.spec import DAY, HOUR
+from frisk.features.state import MemoryStore, StateStore, read_snapshot, write_snapshot
+
+__all__ = ["OnlineFeatures"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_NAN = float("nan")
+_SWEEP_EVERY = 1 << 16
+_META = "_meta"
+_TXNS = "_txns"
+
+
+class OnlineFeatures:
+    """Compute features event by event; ``update`` returns values in ``catalogue.names`` order."""
+
+    def __init__(self, catalogue: Catalogue, store: StateStore | None = None) -> None:
+        self.catalogue = catalogue
+        self.plan = plan = compile_plan(catalogue)
+        self.store: StateStore = store if store is not None else MemoryStore()
+        self._runners = [
+            (KeyRunner(kp, plan.retention), self.store.space(f"key:{kp.key}")) for kp in plan.keys
+        ]
+        self._labels = [
+            (lp, _label_groups(lp), self.store.space(f"label:{lp.key}")) for lp in plan.labels
+        ]
+        self._attributes = list(plan.attributes.items())
+        self._calendar = list(plan.calendar.items())
+        meta = self.store.space(_META)
+        meta.setdefault("clock", None)
+        meta.setdefault("pending", [])  # heap of (arrival, seq, transaction_id, label)
+        meta.setdefault("seq", 0)
+        meta.setdefault("updates", 0)
+        meta.setdefault("txn_order", deque())  # (timestamp, transaction_id), oldest first
+        self._meta = meta
+        self._txns = self.store.space(_TXNS)  # transaction_id -> (timestamp, label keys...)
+
+    def update(self, event: Mapping[str, Any]) -> list[float | str | None]:
+        """The event's features before it, then learn it."""
+        return self._process(event, commit=True)
+
+    def peek(self, event: Mapping[str, Any]) -> list[float | str | None]:
+        """The event's features without learning it (queued labels due by then are applied)."""
+        return self._process(event, commit=False)
+
+    def apply_label(self, transaction_id: str, label: int, label_timestamp: datetime | int) -> None:
+        """Queue a label; events after ``label_timestamp`` see it."""
+        if label not in (0, 1):
+            raise InvalidEventError("label", label, "must be 1 (fraud) or 0 (legit)")
+        at = label_timestamp if isinstance(label_timestamp, int) else _micros(label_timestamp)
+        meta = self._meta
+        meta["seq"] += 1
+        heapq.heappush(meta["pending"], (at, meta["seq"], str(transaction_id), int(label)))
+
+    def warm(self, table: pl.DataFrame, *, freeze_gc: bool = True) -> None:
+        """Replay a canonical table: its events in order, its labels at their arrival times.
+
+        ``freeze_gc`` moves the warmed state out of the cyclic GC's sight (``gc.freeze``), which
+        keeps collection pauses short in a long-running service.
+        """
+        if self.plan.labels and "label" in table.columns:
+            labelled = table.filter(
+                pl.col("label").is_not_null() & pl.col("label_timestamp").is_not_null()
+            ).select("transaction_id", "label", pl.col("label_timestamp").to_physical())
+            for txn, label, at in labelled.iter_rows():
+                self.apply_label(txn, int(label), int(at))
+        micros = table.get_column("timestamp").to_physical().to_list()
+        for t, event in zip(micros, table.iter_rows(named=True), strict=True):
+            self._process(event, commit=True, t_event=t)
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
+
+    def snapshot(self, path: Path) -> None:
+        """Write the whole state to ``path`` (tied to this catalogue's version)."""
+        write_snapshot(path, self.catalogue.version, dict(self.store.spaces()))
+
+    @classmethod
+    def restore(cls, path: Path, catalogue: Catalogue) -> OnlineFeatures:
+        """An executor continuing from a snapshot taken with the same catalogue."""
+        spaces = read_snapshot(Path(path), catalogue.version)
+        store = MemoryStore()
+        for name, content in spaces.items():
+            store.space(name).update(content)
+        return cls(catalogue, store)
+
+    def sweep(self) -> int:
+        """Forget entities idle past the retention (labels past their window); how many."""
+        now = self._meta["clock"]
+        if now is None:
+            return 0
+        dropped = 0
+        for runner, space in self._runners:
+            dead = [k for k, e in space.items() if e.last <= now - runner.retention]
+            for k in dead:
+                del space[k]
+            dropped += len(dead)
+        for lp, _, space in self._labels:
+            dead = [k for k, rec in space.items() if rec[0] <= now - lp.horizon]
+            for k in dead:
+                del space[k]
+            dropped += len(dead)
+        return dropped
+
+    def _process(
+        self, event: Mapping[str, Any], *, commit: bool, t_event: int | None = None
+    ) -> list[float | str | None]:
+        if t_event is None:
+            stamp = event.get("timestamp")
+            if not isinstance(stamp, datetime) or stamp.tzinfo is None:
+                raise InvalidEventError("timestamp", stamp, "must be a timezone-aware datetime")
+            t_event = _micros(stamp)
+        meta = self._meta
+        clock = meta["clock"]
+        t = t_event if clock is None or t_event > clock else clock
+        pending = meta["pending"]
+        if pending and pending[0][0] < t:
+            self._apply_due(t)
+        amount = event.get("amount")
+        if not isinstance(amount, int | float) or not amount > 0:
+            raise InvalidEventError("amount", amount, "must be a number > 0")
+        u = units_of(float(amount))
+        out: list[Any] = [_NAN] * self.plan.width
+        for runner, space in self._runners:
+            key = runner.key_of(event)
+            if key is not None:
+                runner.run(space, key, event, t, u, out, commit)
+        for lp, groups, space in self._labels:
+            value = event.get(lp.field)
+            if value is not None:
+                _label_features(space.get(str(value)), groups, t, lp.horizon, out)
+        self._event_features(event, t_event, float(amount), out)
+        if commit:
+            meta["clock"] = t
+            if self._labels:
+                self._remember(event, t)
+            meta["updates"] += 1
+            if meta["updates"] % _SWEEP_EVERY == 0:
+                self.sweep()
+        return out
+
+    def _event_features(
+        self, event: Mapping[str, Any], t: int, amount: float, out: list[Any]
+    ) -> None:
+        if self._calendar:
+            hour = (t // HOUR) % 24
+            weekday = (t // DAY + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+            values = {
+                "hour_of_day": float(hour),
+                "day_of_week": float(weekday),
+                "is_night": 1.0 if hour < 6 else 0.0,
+                "is_weekend": 1.0 if weekday >= 5 else 0.0,
+            }
+            for name, slot in self._calendar:
+                out[slot] = values[name]
+        for name, slot in self._attributes:
+            if name == "amount":
+                out[slot] = amount
+            elif name == "log_amount":
+                out[slot] = math.log(amount)
+            elif name == "is_cross_border":
+                a, b = event.get("payer_country"), event.get("payee_country")
+                out[slot] = _NAN if a is None or b is None else float(a != b)
+            else:
+                value = event.get(name)
+                out[slot] = None if value is None else str(value)
+        for column, slot, categorical in self.plan.extras:
+            value = event.get(column)
+            if categorical:
+                out[slot] = None if value is None else str(value)
+            else:
+                out[slot] = _NAN if value is None else float(value)
+
+    def _remember(self, event: Mapping[str, Any], t: int) -> None:
+        """Keep a transaction's label keys until no label may arrive for it any more."""
+        order = self._meta["txn_order"]
+        limit = t - self.plan.label_horizon
+        while order and order[0][0] <= limit:
+            _, old = order.popleft()
+            found = self._txns.get(old)
+            if found is not None and found[0] <= limit:
+                del self._txns[old]
+        txn = str(event.get("transaction_id"))
+        keys = tuple(event.get(lp.field) for lp, _, _ in self._labels)
+        self._txns[txn] = (t, *(None if k is None else str(k) for k in keys))
+        order.append((t, txn))
+
+    def _apply_due(self, t: int) -> None:
+        pending = self._meta["pending"]
+        horizon = self.plan.label_horizon
+        while pending and pending[0][0] < t:
+            at, _, txn, label = heapq.heappop(pending)
+            found = self._txns.get(txn)
+            if found is None or not found[0] <= at < found[0] + horizon:
+                continue
+            for (lp, groups, space), key in zip(self._labels, found[1:], strict=True):
+                if key is None:
+                    continue
+                record = space.get(key)
+                if record is None or record[0] <= at - lp.horizon:
+                    record = [at, [Log(len(b), (False,) * len(b)) for _, b, _ in groups]]
+                    space[key] = record
+                record[0] = at
+                for log, (res, buckets, _) in zip(record[1], groups, strict=True):
+                    log.expire(at // res, buckets)
+                    log.add(at // res, 1, label, 0)
+
+
+# (res, buckets per window, (count slot, rate slot) per window)
+_LabelGroup = tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]
+
+
+def _label_groups(lp: LabelPlan) -> list[_LabelGroup]:
+    groups: dict[int, list[tuple[int, int, int]]] = {}
+    for window, count_slot, rate_slot in lp.windows:
+        groups.setdefault(window.res, []).append(
+            (
+                window.buckets,
+                -1 if count_slot is None else count_slot,
+                -1 if rate_slot is None else rate_slot,
+            )
+        )
+    return [
+        (res, tuple(k for k, _, _ in items), tuple((c, r) for _, c, r in items))
+        for res, items in sorted(groups.items())
+    ]
+
+
+def _label_features(
+    record: list[Any] | None, groups: list[_LabelGroup], t: int, horizon: int, out: list[Any]
+) -> None:
+    live = record is not None and record[0] > t - horizon
+    for g, (res, buckets, slots) in enumerate(groups):
+        log = record[1][g] if live and record is not None else None
+        if log is not None:
+            log.expire(t // res, buckets)
+        for j, (count_slot, rate_slot) in enumerate(slots):
+            labels = log.windows[4 * j + 1] if log is not None else 0
+            frauds = log.windows[4 * j + 2] if log is not None else 0
+            if count_slot >= 0:
+                out[count_slot] = float(frauds)
+            if rate_slot >= 0:
+                out[rate_slot] = frauds / labels if labels else _NAN
+
+
+def _micros(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise InvalidEventError("timestamp", moment, "must be timezone-aware")
+    return (moment - _EPOCH) // _ONE_US
