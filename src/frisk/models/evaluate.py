@@ -21,12 +21,14 @@ import polars as pl
 from frisk.errors import InputError
 from frisk.models.baselines import LogisticBaseline, RuleBaseline
 from frisk.models.metrics import ScoreMetrics, jsonable, score_metrics
+from frisk.models.scoring import FraudModel
 
 __all__ = [
     "MODEL",
     "EvaluationResult",
     "Scorer",
     "Window",
+    "evaluate_artifact",
     "evaluate_model",
     "evaluate_scores",
     "feature_importances",
@@ -182,6 +184,53 @@ def evaluate_model(
         rows_in_window=rows,
         descriptions=descriptions,
         importances=importances,
+    )
+
+
+def evaluate_artifact(
+    model: FraudModel,
+    table: pl.DataFrame,
+    start: datetime | None,
+    end: datetime | None,
+    budget: float = 0.005,
+    *,
+    k: int = 100,
+    baselines: bool = True,
+    allow_overlap: bool = False,
+) -> EvaluationResult:
+    """``evaluate_model`` for a loaded model artifact: features from its own catalogue, the
+    training window and gain importances from its metadata.
+    """
+    from frisk.models.pipeline import featurize, model_catalogue
+
+    catalogue = model_catalogue(model)
+    train = training_window(model.metadata)
+    if baselines and train is None:
+        raise InputError(
+            "the model's metadata records no training window, so baselines cannot be fitted on "
+            "the rows it learnt from; evaluate without baselines"
+        )
+    # Features only look back, so events after the last window of interest are not needed.
+    ends = [end] + ([train.end] if baselines and train is not None else [])
+    if all(e is not None for e in ends):
+        last = max(e for e in ends if e is not None)
+        table = table.filter(pl.col("timestamp") < last)
+    features = featurize(table, catalogue)
+    version = model.version
+    return evaluate_model(
+        model,
+        table,
+        features,
+        start,
+        end,
+        budget,
+        k=k,
+        train=train,
+        baselines=baselines,
+        categorical=model.spec.categorical,
+        importances=feature_importances(model.metadata),
+        allow_overlap=allow_overlap,
+        description=f"LightGBM model {version}" if version else "LightGBM model",
     )
 
 
