@@ -16,7 +16,14 @@ import polars as pl
 
 from frisk.features.numeric import square_limbs, squares_from_limbs
 
-__all__ = ["KeyIndex", "cover_counts", "key_codes", "sliding_max", "window_sums"]
+__all__ = [
+    "KeyIndex",
+    "Prefix",
+    "cover_counts",
+    "key_codes",
+    "sliding_max",
+    "stable_argsort",
+]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -27,8 +34,9 @@ def key_codes(table: pl.DataFrame, fields: tuple[str, ...]) -> I64:
     """An integer per row, equal for equal values of ``fields``; -1 where any field is null."""
     codes: I64 | None = None
     for field in fields:
-        ranked = table.get_column(field).rank("dense").fill_null(0).to_numpy()
-        part = ranked.astype(np.int64)  # 1-based, 0 for null
+        # Categorical codes: equal strings get equal codes, far cheaper than ranking strings.
+        physical = table.get_column(field).cast(pl.String).cast(pl.Categorical).to_physical()
+        part = physical.cast(pl.Int64).fill_null(-1).to_numpy() + 1  # 0 for null
         if codes is None:
             codes = part
         else:
@@ -57,7 +65,7 @@ class KeyIndex:
     @classmethod
     def build(cls, codes: I64, ts: I64, retention: int) -> KeyIndex:
         rows = np.flatnonzero(codes >= 0)
-        order = rows[np.argsort(codes[rows], kind="stable")].astype(np.int64)
+        order = rows[stable_argsort(codes[rows])].astype(np.int64)
         sorted_codes = codes[order]
         m = order.size
         new_entity = np.ones(m, dtype=np.bool_)
@@ -85,19 +93,52 @@ class KeyIndex:
         return out
 
 
-def window_sums(values: I64, start: I64, stop: I64) -> I64:
-    """Sums of ``values[start:stop]`` per position; exact (int64 wraps, differences do not)."""
+def stable_argsort(values: I64) -> I64:
+    """``np.argsort(values, kind="stable")`` for non-negative ints, by 16-bit radix passes.
+
+    NumPy sorts 16-bit keys by radix (linear time); chaining passes from the low digit up keeps
+    the sort stable, and is several times faster than a comparison sort of 64-bit keys.
+    """
+    top = int(values.max(initial=0))
+    perm: I64 | None = None
+    shift = 0
+    while perm is None or top >> shift:
+        digit = ((values >> shift) & 0xFFFF).astype(np.uint16)
+        if perm is None:
+            perm = np.argsort(digit, kind="stable").astype(np.int64)
+        else:
+            perm = perm[np.argsort(digit[perm], kind="stable")]
+        shift += 16
+    return perm
+
+
+class Prefix:
+    """Prefix sums of values (and lazily of their squares) for any number of window sums.
+
+    Sums are exact: int64 wraps on overflow, but differences of wrapped sums do not.
+    """
+
+    def __init__(self, values: I64) -> None:
+        self.values = values
+        self.sums = _prefix(values)
+        self._squares: tuple[I64, I64, I64] | None = None
+
+    def window(self, start: I64, stop: I64) -> I64:
+        return self.sums[stop] - self.sums[start]
+
+    def squares(self, start: I64, stop: I64) -> tuple[I64, I64]:
+        """Sums of squares of ``values[start:stop]`` as ``(hi, lo)`` (see ``numeric``)."""
+        if self._squares is None:
+            a, b, c = square_limbs(self.values)
+            self._squares = (_prefix(a), _prefix(b), _prefix(c))
+        pa, pb, pc = self._squares
+        return squares_from_limbs(pa[stop] - pa[start], pb[stop] - pb[start], pc[stop] - pc[start])
+
+
+def _prefix(values: I64) -> I64:
     cum = np.zeros(values.size + 1, dtype=np.int64)
     np.cumsum(values, out=cum[1:])
-    return cum[stop] - cum[start]
-
-
-def window_squares(units: I64, start: I64, stop: I64) -> tuple[I64, I64]:
-    """Exact sums of squares of ``units[start:stop]`` as ``(hi, lo)`` (see ``numeric``)."""
-    a, b, c = square_limbs(units)
-    return squares_from_limbs(
-        window_sums(a, start, stop), window_sums(b, start, stop), window_sums(c, start, stop)
-    )
+    return cum
 
 
 def sliding_max(values: I64, start: I64, stop: I64) -> F64:

@@ -9,6 +9,8 @@ be a canonical event table (time-sorted; ties in the order the events happened).
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -19,11 +21,11 @@ from frisk.features.kernels import (
     F64,
     I64,
     KeyIndex,
+    Prefix,
     cover_counts,
     key_codes,
     sliding_max,
-    window_squares,
-    window_sums,
+    stable_argsort,
 )
 from frisk.features.numeric import SCALE, std_units_array, units_array
 from frisk.features.plan import KeyPlan, LabelPlan, Plan, compile_plan
@@ -32,6 +34,7 @@ from frisk.features.spec import DAY, HOUR, KEYS, Window
 __all__ = ["compute_offline"]
 
 _MICROS = 1e6
+_THREADS = int(os.environ.get("FRISK_FEATURE_THREADS", "0")) or min(4, os.cpu_count() or 1)
 
 
 def compute_offline(table: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
@@ -41,10 +44,11 @@ def compute_offline(table: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     ts = table.get_column("timestamp").to_physical().to_numpy().astype(np.int64)
     units = units_array(table.get_column("amount").to_numpy().astype(np.float64))
     run = _Run(table, plan, ts, units)
-    for key_plan in plan.keys:
-        run.key_features(key_plan)
-    for label_plan in plan.labels:
-        run.label_features(label_plan)
+    run.prepare()
+    # NumPy releases the GIL in sorts, searches and gathers: keys run side by side.
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        list(pool.map(run.key_features, plan.keys))
+        list(pool.map(run.label_features, plan.labels))
     run.event_features()
     columns = [table.get_column("transaction_id")]
     for slot, name in enumerate(plan.names):
@@ -81,6 +85,22 @@ class _Run:
         self._indexes: dict[tuple[str, ...], KeyIndex] = {}
         self._window_rows: dict[Window, I64] = {}
 
+    def prepare(self) -> None:
+        """Fill the caches the threads share, so that they only ever read them."""
+        for kp in self.plan.keys:
+            for fields in {kp.fields, *((d.of,) for d in kp.distinct)}:
+                self.codes(fields)
+            for _, windows in kp.logs:
+                for wp in windows:
+                    self.window_rows(wp.window)
+        for lp in self.plan.labels:
+            self.codes((lp.field,))
+
+    def put(self, idx: KeyIndex, block: dict[int, F64]) -> None:
+        """Columns by position -> output columns by row."""
+        for slot, values in block.items():
+            self.out[slot] = idx.scatter(values)
+
     def codes(self, fields: tuple[str, ...]) -> I64:
         if fields not in self._codes:
             self._codes[fields] = key_codes(self.table, fields)
@@ -102,31 +122,33 @@ class _Run:
         idx = self.index(kp.fields)
         m = idx.order.size
         pos = np.arange(m, dtype=np.int64)
-        units = self.units[idx.order]
+        units = Prefix(self.units[idx.order])
+        block: dict[int, F64] = {}
         gap = np.empty(m, dtype=np.float64)
         gap[1:] = (idx.ts[1:] - idx.ts[:-1]).astype(np.float64) / _MICROS
         if kp.recency is not None:
-            self.out[kp.recency] = idx.scatter(np.where(idx.fresh, np.nan, gap))
+            block[kp.recency] = np.where(idx.fresh, np.nan, gap)
         if kp.age is not None:
             age = (idx.ts - idx.ts[idx.session_start]).astype(np.float64) / _MICROS
-            self.out[kp.age] = idx.scatter(np.where(idx.fresh, np.nan, age))
+            block[kp.age] = np.where(idx.fresh, np.nan, age)
         if kp.first_time is not None:
-            self.out[kp.first_time] = idx.scatter(idx.fresh.astype(np.float64))
+            block[kp.first_time] = idx.fresh.astype(np.float64)
         for _, windows in kp.logs:
             for wp in windows:
                 start = idx.position(self.window_rows(wp.window)[idx.order])
-                self._aggregates(idx, wp.slots, units, start, pos)
+                self._aggregates(block, wp.slots, units, start, pos)
         for dp in kp.distinct:
-            self._distinct(idx, dp.of, dp.window, dp.slot)
+            self._distinct(block, idx, dp.of, dp.window, dp.slot)
         for rp in kp.relative:
             start = np.maximum(pos - rp.n, idx.session_start)
-            self._relative(idx, rp.n, rp.slots, units, start, pos)
+            self._relative(block, idx, rp.n, rp.slots, units, start, pos)
+        self.put(idx, block)
 
     def _aggregates(
-        self, idx: KeyIndex, slots: dict[str, int], units: I64, start: I64, stop: I64
+        self, block: dict[int, F64], slots: dict[str, int], units: Prefix, start: I64, stop: I64
     ) -> None:
         count = stop - start
-        total = window_sums(units, start, stop) if {"sum", "mean", "std"} & set(slots) else None
+        total = units.window(start, stop) if {"sum", "mean", "std"} & set(slots) else None
         with np.errstate(divide="ignore", invalid="ignore"):
             for agg, slot in slots.items():
                 if agg == "count":
@@ -136,50 +158,60 @@ class _Run:
                 elif agg == "mean" and total is not None:
                     value = np.where(count > 0, total.astype(np.float64) / count / SCALE, np.nan)
                 elif agg == "max":
-                    value = sliding_max(units, start, stop) / SCALE
+                    value = sliding_max(units.values, start, stop) / SCALE
                 elif agg == "std" and total is not None:
-                    hi, lo = window_squares(units, start, stop)
+                    hi, lo = units.squares(start, stop)
                     value = std_units_array(count, total, hi, lo) / SCALE
                 else:  # pragma: no cover - the catalogue only admits the aggregates above
                     raise FeatureError(f"aggregate {agg!r} is unknown")
-                self.out[slot] = idx.scatter(value)
+                block[slot] = value
 
-    def _distinct(self, idx: KeyIndex, of: str, window: Window, slot: int) -> None:
+    def _distinct(
+        self, block: dict[int, F64], idx: KeyIndex, of: str, window: Window, slot: int
+    ) -> None:
         # Each earlier occurrence j of a value covers the positions after it until its bucket
         # leaves the window, or until the value occurs again (that occurrence takes over).
         m = idx.order.size
         values = self.codes((of,))[idx.order]
         occ = np.flatnonzero(values >= 0).astype(np.int64)
         pair = idx.entity[occ] * (int(values.max(initial=0)) + 1) + values[occ]
-        perm = np.argsort(pair, kind="stable")
+        perm = stable_argsort(pair)
         occ, pair_sorted = occ[perm], pair[perm]
         following = np.full(occ.size, m, dtype=np.int64)
         same = pair_sorted[1:] == pair_sorted[:-1]
         following[:-1][same] = occ[1:][same] + 1
-        leave_at = (idx.ts[occ] // window.res + window.buckets) * window.res
-        leave_row = np.searchsorted(self.ts, leave_at, side="left")
-        stop = np.minimum(idx.position_of(idx.entity[occ], leave_row), following)
-        self.out[slot] = idx.scatter(cover_counts(m, occ + 1, stop).astype(np.float64))
+        # Searched for every position (queries sorted: fast), then picked for the occurrences.
+        leave_at = (idx.ts // window.res + window.buckets) * window.res
+        leave = idx.position(np.searchsorted(self.ts, leave_at, side="left"))
+        stop = np.minimum(leave[occ], following)
+        block[slot] = cover_counts(m, occ + 1, stop).astype(np.float64)
 
     def _relative(
-        self, idx: KeyIndex, n: int, slots: dict[str, int], units: I64, start: I64, pos: I64
+        self,
+        block: dict[int, F64],
+        idx: KeyIndex,
+        n: int,
+        slots: dict[str, int],
+        units: Prefix,
+        start: I64,
+        pos: I64,
     ) -> None:
         count = pos - start
-        total = window_sums(units, start, pos)
-        u = units.astype(np.float64)
+        total = units.window(start, pos)
+        u = units.values.astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = total.astype(np.float64) / count
             for agg, slot in slots.items():
                 if agg == "ratio_mean":
                     value = np.where((count > 0) & (total > 0), u / mean, np.nan)
                 elif agg == "zscore":
-                    hi, lo = window_squares(units, start, pos)
+                    hi, lo = units.squares(start, pos)
                     std = std_units_array(count, total, hi, lo)
                     value = np.where(std > 0, (u - mean) / std, np.nan)
                 else:
                     median = _previous_median(idx, u, n)
                     value = np.where(median > 0, u / median, np.nan)
-                self.out[slot] = idx.scatter(value)
+                block[slot] = value
 
     def label_features(self, lp: LabelPlan) -> None:
         # A label of transaction T (at t_T) arriving at L is seen by the events after L (rows from
@@ -200,17 +232,19 @@ class _Run:
         at = arrival[rows]
         first = idx.position_of(entity, np.searchsorted(self.ts, at, side="right"))
         fraud = (label[rows] == 1).astype(np.int64)
+        block: dict[int, F64] = {}
         for window, count_slot, rate_slot in lp.windows:
             leave_at = (at // window.res + window.buckets) * window.res
             stop = idx.position_of(entity, np.searchsorted(self.ts, leave_at, side="left"))
             frauds = cover_counts(m, first, stop, fraud)
             labels = cover_counts(m, first, stop)
             if count_slot is not None:
-                self.out[count_slot] = idx.scatter(frauds.astype(np.float64))
+                block[count_slot] = frauds.astype(np.float64)
             if rate_slot is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rate = np.where(labels > 0, frauds / labels, np.nan)
-                self.out[rate_slot] = idx.scatter(rate)
+                block[rate_slot] = rate
+        self.put(idx, block)
 
     def event_features(self) -> None:
         ts = self.ts
