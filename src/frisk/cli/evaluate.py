@@ -64,8 +64,11 @@ def evaluate_command(
     ] = False,
 ) -> None:
     """Evaluate a model on the labelled events of [--start, --end) at a fixed alert budget."""
-    from frisk.models.tracking import tracking_wanted
+    from frisk.models.tracking import require_mlflow, tracking_wanted
 
+    track = tracking_wanted(mlflow)
+    if track:
+        require_mlflow()  # fail before the evaluation, not after it
     first, last = parse_instant(start, "--start"), parse_instant(end, "--end")
     if first is not None and last is not None and first >= last:
         raise InputError(f"--start {start!r} is not before --end {end!r}")
@@ -91,7 +94,7 @@ def evaluate_command(
     if report is not None:
         written.append(write_report(result, report, title=f"Frisk evaluation: {model_dir.name}"))
         typer.echo(f"report -> {report}")
-    if tracking_wanted(mlflow):
+    if track:
         run = _log_to_mlflow(result, model_dir, events, written)
         typer.echo(f"mlflow run {run}")
 

@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 Floats = npt.NDArray[np.float64]
-BinStrategy = Literal["quantile", "uniform"]
+BinStrategy = Literal["log", "quantile", "uniform"]
+# The log bins' lowest edge: below it probabilities share one bin.
+LOG_BIN_FLOOR: Final = 1e-6
 # Columns ``score_metrics`` reads from the event rows; ``scenario`` is optional.
 METRIC_COLUMNS: Final = ("timestamp", "amount", "payer_id", "label")
 UNKNOWN_SCENARIO: Final = "unknown"
@@ -356,12 +358,13 @@ def calibration(
     labels: npt.ArrayLike,
     scores: npt.ArrayLike,
     n_bins: int = 10,
-    strategy: BinStrategy = "quantile",
+    strategy: BinStrategy = "log",
 ) -> Calibration:
     """Brier score, log loss and a reliability curve of probabilities.
 
-    Quantile bins by default: with fraud rates under 1% equal-width bins put nearly every event in
-    the first bin and say nothing about the high scores that matter.
+    Log-spaced bins by default, from the smallest positive score (at least ``LOG_BIN_FLOOR``) to
+    1, plus one bin below: with fraud rates under 1%, equal-width bins put nearly every event in
+    the first bin, and quantile bins put every score that could raise an alert in the last one.
     """
     y, p = _pair(labels, scores)
     if p.size and (p.min() < 0.0 or p.max() > 1.0):
@@ -377,6 +380,10 @@ def calibration(
     log_loss = -float(np.mean(y * np.log(clipped) + (1 - y) * np.log1p(-clipped)))
     if strategy == "quantile":
         edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, n_bins + 1)))
+    elif strategy == "log":
+        low = max(float(p[p > 0].min(initial=1.0)), LOG_BIN_FLOOR)
+        upper = np.logspace(math.log10(low), 0.0, n_bins) if low < 1.0 else np.ones(1)
+        edges = np.unique(np.concatenate(([0.0], upper)))
     else:
         edges = np.linspace(0.0, 1.0, n_bins + 1)
     if edges.size == 1:  # every score equal: one bin

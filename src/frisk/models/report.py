@@ -154,10 +154,10 @@ def _calibration(result: EvaluationResult) -> str:
         ["bin", "events", "mean predicted", "observed rate"],
         [
             (
-                f"{b.lower:.4g} - {b.upper:.4g}",
+                f"{b.lower:.3g} - {b.upper:.3g}",
                 f"{b.count:,}",
-                _num(b.mean_predicted),
-                _num(b.observed_rate),
+                f"{b.mean_predicted:.3g}",
+                f"{b.observed_rate:.3g}",
             )
             for b in cal.bins
         ],

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from frisk.errors import ConfigError, ModelError
 
-__all__ = ["ENV_URI", "flatten", "log_run", "tracking_wanted"]
+__all__ = ["ENV_URI", "flatten", "log_run", "require_mlflow", "tracking_wanted"]
 
 ENV_URI: Final = "MLFLOW_TRACKING_URI"
 # MLflow refuses longer parameter values (500 characters in the 2.x line we require).
@@ -39,7 +39,7 @@ def log_run(
     run_name: str | None = None,
 ) -> str:
     """Log one run and return its id. Nested params and metrics are flattened to dotted keys."""
-    mlflow = _mlflow()
+    mlflow = require_mlflow()
     missing = [str(p) for p in artifacts if not p.exists()]
     if missing:
         raise ModelError(f"cannot log missing artifact(s) to MLflow: {', '.join(missing)}")
@@ -88,7 +88,8 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _mlflow() -> ModuleType:
+def require_mlflow() -> ModuleType:
+    """The mlflow module; ``ConfigError`` saying how to install it when it is missing."""
     try:
         return importlib.import_module("mlflow")
     except ImportError as exc:

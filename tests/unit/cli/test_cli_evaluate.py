@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,3 +73,15 @@ def test_evaluate_without_baselines(artifacts: tuple[Path, Path]) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "logistic_regression" not in result.output
+
+
+def test_mlflow_missing_fails_before_evaluating(
+    artifacts: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    events, model = artifacts
+    args = ["evaluate", "--model", str(model), "--events", str(events), "--mlflow"]
+    result = CliRunner().invoke(app, [*args, "--start", "2024-01-15", "--no-baselines"])
+    assert result.exit_code != 0
+    assert "pip install 'frisk[mlflow]'" in str(result.exception)
+    assert "scorer" not in result.output

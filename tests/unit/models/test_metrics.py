@@ -199,7 +199,7 @@ def test_calibration_matches_sklearn_and_hand() -> None:
     rng = np.random.default_rng(3)
     p = rng.uniform(0.01, 0.99, 500)
     y = (rng.random(500) < p).astype(int)
-    cal = calibration(y, p, n_bins=5)
+    cal = calibration(y, p, n_bins=5, strategy="quantile")
     assert cal.brier == pytest.approx(brier_score_loss(y, p))
     assert cal.log_loss == pytest.approx(log_loss(y, p))
     assert sum(b.count for b in cal.bins) == 500
@@ -208,6 +208,15 @@ def test_calibration_matches_sklearn_and_hand() -> None:
     hand = calibration([0, 1, 1, 1], [0.1, 0.2, 0.7, 0.9], n_bins=2, strategy="uniform")
     assert hand.ece == pytest.approx(0.275)
     assert [b.count for b in hand.bins] == [2, 2]
+
+
+def test_log_bins_resolve_the_high_scores() -> None:
+    p = np.array([0.0, 1e-4, 1e-3, 1e-2, 1e-1, 0.5, 0.9])
+    cal = calibration(np.zeros(7), p, n_bins=5)  # edges 0, 1e-4, 1e-3, 1e-2, 1e-1, 1
+    assert [b.count for b in cal.bins] == [1, 1, 1, 1, 3]
+    assert cal.bins[0].upper == pytest.approx(1e-4)
+    assert len(calibration([0, 1], [0.0, 0.0]).bins) == 1
+    assert len(calibration([0, 1], [1.0, 1.0]).bins) == 1
 
 
 def test_calibration_degenerate() -> None:
