@@ -30,7 +30,9 @@ import numpy.typing as npt
 from frisk.errors import ArtifactError, ModelError
 
 __all__ = [
+    "ACTION_OF_LEVEL",
     "RISK_SCORE_CUTS",
+    "TIER_OF_LEVEL",
     "Action",
     "RiskTier",
     "ThresholdFit",
@@ -58,8 +60,10 @@ class Action(StrEnum):
     BLOCK = "block"
 
 
-_TIERS: Final = np.array([t.value for t in RiskTier], dtype=object)
-_ACTIONS: Final = np.array(["allow", "allow", "review", "block"], dtype=object)
+TIER_OF_LEVEL: Final = tuple(t.value for t in RiskTier)
+ACTION_OF_LEVEL: Final = ("allow", "allow", "review", "block")
+_TIERS: Final = np.array(TIER_OF_LEVEL, dtype=object)
+_ACTIONS: Final = np.array(ACTION_OF_LEVEL, dtype=object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,10 @@ class Thresholds:
             + (probability >= self.review)
             + (probability >= self.block)
         )
+
+    def levels(self, probabilities: npt.ArrayLike) -> npt.NDArray[np.intp]:
+        """Tier index of each probability: 0 low, 1 medium, 2 high, 3 critical."""
+        return self._levels(probabilities)
 
     def _levels(self, probabilities: npt.ArrayLike) -> npt.NDArray[np.intp]:
         p = np.asarray(probabilities, dtype=np.float64)
