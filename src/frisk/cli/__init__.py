@@ -13,6 +13,7 @@ import typer
 from frisk.cli import (
     db,  # noqa: F401  (registers its command)
     evaluate,  # noqa: F401  (registers its command)
+    features,  # noqa: F401  (registers its command)
     importing,  # noqa: F401  (registers its command)
     keys,  # noqa: F401  (registers its command)
     models,  # noqa: F401  (registers its command)

@@ -105,6 +105,17 @@ class OnlineFeatures:
         ``freeze_gc`` moves the warmed state out of the cyclic GC's sight (``gc.freeze``), which
         keeps collection pauses short in a long-running service.
         """
+        self._replay(table, collect=False)
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
+
+    def replay(self, table: pl.DataFrame) -> pl.DataFrame:
+        """Like ``warm``, returning each event's features as ``compute_offline`` does."""
+        rows = self._replay(table, collect=True)
+        return to_frame(table.get_column("transaction_id"), rows, self.catalogue)
+
+    def _replay(self, table: pl.DataFrame, *, collect: bool) -> list[list[Any]]:
         if self.plan.labels and "label" in table.columns:
             labelled = table.filter(
                 pl.col("label").is_not_null() & pl.col("label_timestamp").is_not_null()
@@ -112,11 +123,12 @@ class OnlineFeatures:
             for txn, label, at in labelled.iter_rows():
                 self.apply_label(txn, int(label), int(at))
         micros = table.get_column("timestamp").to_physical().to_list()
+        rows = []
         for t, event in zip(micros, table.iter_rows(named=True), strict=True):
-            self._process(event, commit=True, t_event=t)
-        if freeze_gc:
-            gc.collect()
-            gc.freeze()
+            vector = self._process(event, commit=True, t_event=t)
+            if collect:
+                rows.append(vector)
+        return rows
 
     def snapshot(self, path: Path) -> None:
         """Write the whole state to ``path`` (tied to this catalogue's version)."""
@@ -288,6 +300,16 @@ def _label_features(
                 out[count_slot] = float(frauds)
             if rate_slot >= 0:
                 out[rate_slot] = frauds / labels if labels else _NAN
+
+
+def to_frame(ids: pl.Series, rows: list[list[Any]], catalogue: Catalogue) -> pl.DataFrame:
+    """Online vectors -> a frame shaped like ``compute_offline``'s."""
+    columns = [ids]
+    categorical = set(catalogue.categorical)
+    for j, name in enumerate(catalogue.names):
+        dtype = pl.String if name in categorical else pl.Float64
+        columns.append(pl.Series(name, [row[j] for row in rows], dtype=dtype))
+    return pl.DataFrame(columns)
 
 
 def _micros(moment: datetime) -> int:

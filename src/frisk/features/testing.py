@@ -16,10 +16,10 @@ import polars as pl
 
 from frisk.data.table import conform
 from frisk.features.catalogue import Catalogue
-from frisk.features.online import OnlineFeatures
+from frisk.features.online import OnlineFeatures, to_frame
 from frisk.features.spec import DAY, HOUR, MINUTE
 
-__all__ = ["mismatches", "online_features", "random_events"]
+__all__ = ["mismatches", "online_features", "random_events", "to_frame"]
 
 _START = 1_700_000_000_000_000  # 2023-11-14, µs
 # Offsets that land events on or next to window edges.
@@ -89,25 +89,7 @@ def _pick(rng: np.random.Generator, choices: list[str | None], n: int) -> list[s
 
 def online_features(table: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     """Run ``OnlineFeatures`` over ``table`` (labels interleaved by arrival) into a frame."""
-    online = OnlineFeatures(catalogue)
-    online.warm(table.head(0), freeze_gc=False)
-    labelled = table.filter(pl.col("label").is_not_null() & pl.col("label_timestamp").is_not_null())
-    for txn, label, at in labelled.select(
-        "transaction_id", "label", pl.col("label_timestamp").to_physical()
-    ).iter_rows():
-        online.apply_label(txn, int(label), int(at))
-    rows = [online.update(event) for event in table.iter_rows(named=True)]
-    return to_frame(table.get_column("transaction_id"), rows, catalogue)
-
-
-def to_frame(ids: pl.Series, rows: list[list[Any]], catalogue: Catalogue) -> pl.DataFrame:
-    """Online vectors -> a frame shaped like ``compute_offline``'s."""
-    columns = [ids]
-    categorical = set(catalogue.categorical)
-    for j, name in enumerate(catalogue.names):
-        dtype = pl.String if name in categorical else pl.Float64
-        columns.append(pl.Series(name, [row[j] for row in rows], dtype=dtype))
-    return pl.DataFrame(columns)
+    return OnlineFeatures(catalogue).replay(table)
 
 
 def mismatches(
