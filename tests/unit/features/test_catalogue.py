@@ -128,3 +128,12 @@ def test_bad_catalogue_files_name_the_problem(tmp_path: Path, text: str, message
 def test_unknown_catalogue_name() -> None:
     with pytest.raises(FeatureError, match="'nope'"):
         resolve_catalogue("nope")
+
+
+def test_features_doc_is_generated_from_the_definitions() -> None:
+    from frisk.features.docs import render
+
+    doc = Path(__file__).parents[3] / "docs" / "FEATURES.md"
+    assert doc.read_text(encoding="utf-8") == render(resolve_catalogue("default")), (
+        "docs/FEATURES.md is stale: run python -m frisk.features.docs"
+    )
