@@ -29,7 +29,7 @@ _KIND_TITLES = {
 def describe(spec: FeatureSpec) -> str:
     """One sentence saying what a feature is."""
     window = f"in the last {spec.window}" if spec.window is not None else ""
-    by = spec.key.replace("_", " × ")
+    by = spec.key.replace("_", "-")
     match spec.kind:
         case "window":
             what = {
