@@ -125,7 +125,8 @@ def format_comparison(result: EvaluationResult) -> str:
     lines.append(
         f"window [{window['start'] or '-inf'}, {window['end'] or '+inf'}): "
         f"{model.events:,} labelled events ({result.unlabelled:,} unlabelled dropped), "
-        f"{model.frauds:,} frauds; budget {result.budget:.3%} = {model.at_budget.alerts:,} alerts"
+        f"{model.frauds:,} frauds; budget {result.budget:.3%} = {model.at_budget.alerts:,} alerts; "
+        f"best possible payer p@{result.k} {_cell(model.payers.ceiling)}"
     )
     for name, text in result.descriptions.items():
         lines.append(f"  {name}: {text}")

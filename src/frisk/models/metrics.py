@@ -89,6 +89,9 @@ class PayerDay:
 class PayerPrecision:
     k: int
     mean: float  # over days with at least one candidate payer
+    # The best mean possible, every fraudulent payer ranked first: fewer than k fraudulent
+    # payers a day caps precision@k well below 1.
+    ceiling: float
     days: tuple[PayerDay, ...]
 
 
@@ -350,8 +353,12 @@ def payer_precision_at_k(
                 precision=hits / alerted if alerted else math.nan,
             )
         )
-    defined = [d.precision for d in results if d.alerted]
-    return PayerPrecision(k, float(np.mean(defined)) if defined else math.nan, tuple(results))
+    defined = [d for d in results if d.alerted]
+    if not defined:
+        return PayerPrecision(k, math.nan, math.nan, tuple(results))
+    mean = float(np.mean([d.precision for d in defined]))
+    ceiling = float(np.mean([min(d.fraud_payers, d.alerted) / d.alerted for d in defined]))
+    return PayerPrecision(k, mean, ceiling, tuple(results))
 
 
 def calibration(

@@ -127,10 +127,13 @@ def _headline(result: EvaluationResult) -> str:
         )
         for r in result.comparison()
     ]
+    ceiling = result.metrics[MODEL].payers.ceiling
     note = (
         '<p class="note">At the budget the top share of events by score is alerted; events tied '
         "at the cut share the remaining alerts equally. Amount recall is the share of the "
-        "fraudulent amount inside the alerts.</p>"
+        "fraudulent amount inside the alerts. Payer precision@k: each day, the share of "
+        "fraudulent payers among the k payers with the highest score, payers already caught "
+        f"left out; the best possible on these days is {escape(_num(ceiling))}.</p>"
     )
     return _table(header, rows) + note
 

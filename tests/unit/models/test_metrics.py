@@ -179,6 +179,7 @@ def test_payer_precision_by_hand_leaves_found_payers_out() -> None:
     assert [d.candidates for d in result.days] == [3, 2, 1]
     assert [d.fraud_payers for d in result.days] == [1, 1, 1]
     assert result.mean == pytest.approx(2 / 3)
+    assert result.ceiling == 1.0
     assert result.days[0].day == "2024-03-01"
 
 
@@ -186,6 +187,7 @@ def test_payer_precision_with_fewer_payers_than_k() -> None:
     result = payer_precision_at_k(_days(0, 0), pl.Series(["A", "B"]), [1, 0], [0.3, 0.2], k=100)
     assert result.days[0].alerted == 2
     assert result.mean == pytest.approx(0.5)
+    assert result.ceiling == pytest.approx(0.5)
 
 
 def test_payer_precision_empty() -> None:
