@@ -61,7 +61,9 @@ def train(
         float | None,
         typer.Option("--block-precision", help="Block where validation precision reaches this."),
     ] = None,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="LightGBM threads.")] = 2,
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, help="LightGBM threads (more only on idle cores).")
+    ] = 1,
 ) -> None:
     """Train a fraud model on the labelled events in [start, end)."""
     from frisk.data.importer import load_events

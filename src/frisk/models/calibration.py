@@ -10,11 +10,19 @@ needs only ``np.interp`` over two stored arrays, never scikit-learn:
   on a grid of margins.
 - ``prior`` when there are none: only undo the class weighting, ``odds / pos_weight``.
 
-All three are monotone non-decreasing and stay inside [0, 1].
+All three are monotone and stay inside [0, 1]. Two refinements:
+
+- isotonic block values are smoothed, ``(frauds + 0.5) / (events + 1)``: a top block of 30 frauds
+  out of 30 says "very likely", not "certain"; a probability of exactly 1 would also make the block
+  threshold meaningless.
+- ``TIE_BREAK`` (1e-6) of the output is the plain logistic of the margin, so scores stay strictly
+  increasing in the margin inside flat stretches and the booster's ranking survives calibration;
+  no probability moves by more than 1e-6.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
@@ -32,6 +40,7 @@ Floats = npt.NDArray[np.float64]
 MIN_ISOTONIC_FRAUDS: Final = 50
 MIN_PLATT_FRAUDS: Final = 5
 _GRID: Final = np.linspace(-20.0, 20.0, 401)
+TIE_BREAK: Final = 1e-6
 
 
 class Calibrator:
@@ -75,11 +84,14 @@ class Calibrator:
         return self
 
     def transform(self, margins: npt.ArrayLike) -> Floats:
-        """Calibrated probabilities of raw margins (constant beyond the outermost knots)."""
-        return np.interp(np.asarray(margins, dtype=np.float64), self.knots_, self.values_)
+        """Calibrated probabilities of raw margins."""
+        m = np.asarray(margins, dtype=np.float64)
+        p = np.interp(m, self.knots_, self.values_)
+        return np.asarray((1.0 - TIE_BREAK) * p + TIE_BREAK * _sigmoid(m), dtype=np.float64)
 
     def one(self, margin: float) -> float:
-        return float(np.interp(margin, self.knots_, self.values_))
+        p = float(np.interp(margin, self.knots_, self.values_))
+        return (1.0 - TIE_BREAK) * p + TIE_BREAK * 0.5 * (1.0 + math.tanh(0.5 * margin))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,7 +132,8 @@ def _centred_isotonic(x: Floats, y: Floats) -> tuple[Floats, Floats]:
     starts = np.flatnonzero(np.concatenate(([True], fitted[1:] != fitted[:-1])))
     sizes = np.diff(np.append(starts, xs.size))
     centres = np.add.reduceat(xs, starts) / sizes
-    values = fitted[starts]
+    # Smoothed block rates (see the module docstring), made monotone again by the caller.
+    values = (np.add.reduceat(ys, starts) + 0.5) / (sizes + 1.0)
     # The outermost blocks keep their value up to their outermost margin.
     knots = np.concatenate(([xs[0]], centres, [xs[-1]]))
     values = np.concatenate(([values[0]], values, [values[-1]]))
