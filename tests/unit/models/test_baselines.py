@@ -104,3 +104,17 @@ def test_rule_without_amount_is_refused() -> None:
         RuleBaseline().fit(pl.DataFrame({"x": [1.0]}))
     with pytest.raises(ModelError, match="before fit"):
         RuleBaseline().score_many(pl.DataFrame({"amount": [1.0]}))
+
+
+def test_logistic_samples_legit_rows_above_max_rows() -> None:
+    frame, y = _frame(3000)
+    model = LogisticBaseline(categorical=["channel"], max_rows=800).fit(frame, y)
+    assert model.rows_ == pytest.approx(800, abs=80)
+    assert model.legit_rate_ < 1
+    assert "sampled" in model.describe()
+    test, y_test = _frame(2000, seed=1)
+    scores = model.score_many(test)
+    assert roc_auc(y_test, scores) > 0.8
+    again = LogisticBaseline(categorical=["channel"], max_rows=800).fit(frame, y)
+    np.testing.assert_array_equal(scores, again.score_many(test))
+    assert LogisticBaseline(max_rows=None).fit(frame, y).rows_ == 3000
