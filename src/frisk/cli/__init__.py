@@ -12,6 +12,7 @@ import typer
 
 from frisk.cli import (
     db,  # noqa: F401  (registers its command)
+    demo,  # noqa: F401  (registers its command)
     evaluate,  # noqa: F401  (registers its command)
     features,  # noqa: F401  (registers its command)
     importing,  # noqa: F401  (registers its command)
