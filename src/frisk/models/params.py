@@ -1,12 +1,14 @@
 """LightGBM parameters: defaults that hold from 50k to 50M rows, overrides, a small search.
 
 Defaults, and why:
-- ``learning_rate`` 0.05 with early stopping: enough trees to learn, few enough (typically
-  100-600) to keep batch scoring above 200k events/s on two cores.
+- ``learning_rate`` 0.1 with early stopping (patience 30, ceiling 1000 trees): on 165k simulated
+  events 0.05 needed 500 trees for the same validation AP (0.935 vs 0.934) that 0.1 reached with
+  260; trees cost training time and, above all, scoring time.
 - ``num_leaves`` 31 (63 from 1M fit rows on): more data supports deeper interactions.
 - ``min_child_samples`` grows with the data (rows / 10,000, within 20..1,000): a leaf of 20 rows
   in 50M is noise; ``min_sum_hessian_in_leaf`` stays small so rare fraud leaves can still form.
-- ``feature_fraction`` 0.8 and ``bagging`` 0.8 every iteration: decorrelated trees, faster fits.
+- ``feature_fraction`` 0.8 and ``bagging`` 0.8 every iteration (0.5 from 500k fit rows on):
+  decorrelated trees, and histogram time falls with the bagged share.
 - ``max_bin`` 255: LightGBM's default; amounts and counts are skewed, quantile bins handle that.
 - ``lambda_l2`` 1 and categorical smoothing: stability with rare fraud.
 - ``deterministic`` with ``force_row_wise`` and a fixed ``num_threads``: the same seed and data give
@@ -66,12 +68,12 @@ def default_params(fit_rows: int, seed: int, num_threads: int) -> dict[str, Any]
     """Parameters for a binary fraud booster fitted on ``fit_rows`` rows."""
     return {
         "objective": "binary",
-        "learning_rate": 0.05,
+        "learning_rate": 0.1,
         "num_leaves": 63 if fit_rows >= 1_000_000 else 31,
         "min_child_samples": int(min(1000, max(20, fit_rows // 10_000))),
         "min_sum_hessian_in_leaf": 1e-3,
         "feature_fraction": 0.8,
-        "bagging_fraction": 0.8,
+        "bagging_fraction": 0.5 if fit_rows >= 500_000 else 0.8,
         "bagging_freq": 1,
         "lambda_l2": 1.0,
         "max_bin": 255,

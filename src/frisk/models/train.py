@@ -50,8 +50,8 @@ class TrainConfig:
     # One thread by default: on a busy two-core machine LightGBM's OpenMP threads spin-wait on
     # each other and a two-thread fit ran 5-8x slower than a one-thread fit.
     num_threads: int = 1
-    num_boost_round: int = 2000  # a ceiling: early stopping picks the number of trees
-    early_stopping_rounds: int = 50
+    num_boost_round: int = 1000  # a ceiling: early stopping picks the number of trees
+    early_stopping_rounds: int = 30
     holdout: float = 0.2
     calibration_share: float = 0.5
     pos_weight: str | float | None = None  # None/"sqrt": sqrt(legit/fraud); "ratio"; a number
