@@ -195,7 +195,7 @@ def _check_catalogue(
 def _rebuilt_version(path: Path, catalogue: Mapping[str, Any]) -> str | None:
     """The version the feature engine derives from the stored catalogue, when it can rebuild it."""
     try:
-        from frisk.features import Catalogue  # type: ignore[attr-defined]
+        from frisk.features import Catalogue
     except ImportError:  # the feature engine is optional for model-level use
         return None
     if "definitions" not in catalogue and "features" not in catalogue:

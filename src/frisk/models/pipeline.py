@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -20,12 +20,15 @@ from frisk.models.explain import explain_many, reasons_text
 from frisk.models.scoring import FraudModel
 from frisk.models.train import TrainConfig, Trainer
 
+if TYPE_CHECKING:
+    from frisk.features import Catalogue
+
 __all__ = ["featurize", "score_events", "train_events"]
 
 
-def featurize(table: pl.DataFrame, catalogue: Any) -> pl.DataFrame:
+def featurize(table: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     """Offline features of every event of ``table`` (same rows and order)."""
-    from frisk.features import compute_offline  # type: ignore[attr-defined]
+    from frisk.features import compute_offline
 
     features: pl.DataFrame = compute_offline(table, catalogue)
     return features
@@ -40,7 +43,7 @@ def train_events(
     config: TrainConfig | None = None,
 ) -> FraudModel:
     """Features over all of ``table``, then a model trained on its labelled events in the window."""
-    from frisk.features import resolve_catalogue  # type: ignore[attr-defined]
+    from frisk.features import resolve_catalogue
 
     began = time.perf_counter()
     resolved = resolve_catalogue(catalogue, table)
@@ -89,9 +92,9 @@ def score_events(
     return out
 
 
-def model_catalogue(model: FraudModel) -> Any:
+def model_catalogue(model: FraudModel) -> Catalogue:
     """The feature catalogue a model was trained with, rebuilt from its artifact."""
-    from frisk.features import Catalogue  # type: ignore[attr-defined]
+    from frisk.features import Catalogue
 
     if "features" not in model.catalogue:
         raise ModelError(
