@@ -6,7 +6,6 @@ import typer
 
 from frisk.cli.app import app
 from frisk.config import load_settings
-from frisk.store import current_revision, default_url, head_revision, make_engine, upgrade
 
 __all__ = ["db_app"]
 
@@ -17,6 +16,8 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def upgrade_command() -> None:
     """Create or migrate the ledger's tables to this Frisk's schema."""
+    from frisk.store import current_revision, make_engine, upgrade
+
     engine = make_engine(_url())
     try:
         before = current_revision(engine)
@@ -32,6 +33,8 @@ def upgrade_command() -> None:
 @db_app.command("current")
 def current_command() -> None:
     """Print the ledger's schema revision and the newest this Frisk knows."""
+    from frisk.store import current_revision, head_revision, make_engine
+
     engine = make_engine(_url())
     try:
         current = current_revision(engine)
@@ -41,5 +44,7 @@ def current_command() -> None:
 
 
 def _url() -> str:
+    from frisk.store import default_url
+
     settings = load_settings()
     return settings.database_url or default_url(settings.home)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import getpass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from frisk.cli.app import app
 from frisk.config import load_settings
 from frisk.service.keys import create_key, revoke_key
-from frisk.store import Role, SqlLedger, default_url, open_ledger
+from frisk.store.ledger import Role
+
+if TYPE_CHECKING:
+    from frisk.store import SqlLedger
 
 __all__ = ["keys_app"]
 
@@ -63,6 +66,8 @@ class _ledger:
 
     def __enter__(self) -> SqlLedger:
         settings = load_settings()
+        from frisk.store import default_url, open_ledger
+
         self.ledger = open_ledger(settings.database_url or default_url(settings.home))
         return self.ledger
 

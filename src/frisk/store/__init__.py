@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from frisk.store.database import default_url, make_engine
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from frisk.store.ledger import (
     ApiKeyRecord,
     AuditEntry,
@@ -15,8 +17,23 @@ from frisk.store.ledger import (
     Ledger,
     Role,
 )
-from frisk.store.migrate import current_revision, head_revision, upgrade
-from frisk.store.sql import SqlLedger, open_ledger
+
+if TYPE_CHECKING:
+    from frisk.store.database import default_url, make_engine
+    from frisk.store.migrate import current_revision, head_revision, upgrade
+    from frisk.store.sql import SqlLedger, open_ledger
+
+# SQLAlchemy and Alembic cost ~0.5 s to import; load them only when the ledger is really used, so
+# that CLI commands which never touch it start fast.
+_LAZY = {
+    "default_url": "frisk.store.database",
+    "make_engine": "frisk.store.database",
+    "current_revision": "frisk.store.migrate",
+    "head_revision": "frisk.store.migrate",
+    "upgrade": "frisk.store.migrate",
+    "SqlLedger": "frisk.store.sql",
+    "open_ledger": "frisk.store.sql",
+}
 
 __all__ = [
     "ApiKeyRecord",
@@ -34,3 +51,10 @@ __all__ = [
     "open_ledger",
     "upgrade",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'frisk.store' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
