@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from frisk.cli.app import app
 from frisk.cli.options import EndOpt, EventsOpt, MappingOpt, SkipInvalidOpt, StartOpt, parse_instant
-from frisk.data.importer import load_events
 from frisk.errors import InputError
-from frisk.models import load_model
-from frisk.models.evaluate import EvaluationResult, evaluate_artifact
-from frisk.models.report import write_report
+
+if TYPE_CHECKING:
+    from frisk.models.evaluate import EvaluationResult
 
 __all__ = ["evaluate_command", "format_comparison"]
 
@@ -72,6 +71,11 @@ def evaluate_command(
     first, last = parse_instant(start, "--start"), parse_instant(end, "--end")
     if first is not None and last is not None and first >= last:
         raise InputError(f"--start {start!r} is not before --end {end!r}")
+    from frisk.data.importer import load_events
+    from frisk.models import load_model
+    from frisk.models.evaluate import evaluate_artifact
+    from frisk.models.report import write_report
+
     model = load_model(model_dir)
     table = load_events(events, mapping, skip_invalid)
     result = evaluate_artifact(

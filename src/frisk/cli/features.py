@@ -11,8 +11,6 @@ import typer
 
 from frisk.cli.app import app
 from frisk.cli.options import EventsOpt, MappingOpt, SkipInvalidOpt
-from frisk.data.importer import load_events
-from frisk.features import OnlineFeatures, compute_offline, resolve_catalogue
 
 __all__ = ["features_command"]
 
@@ -36,6 +34,9 @@ def features_command(
     ] = "default",
 ) -> None:
     """Compute every feature of every event, point in time, and write them as Parquet."""
+    from frisk.data.importer import load_events
+    from frisk.features import OnlineFeatures, compute_offline, resolve_catalogue
+
     began = time.perf_counter()
     table = load_events(events, mapping, skip_invalid)
     resolved = resolve_catalogue(catalogue, table)
