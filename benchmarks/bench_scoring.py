@@ -59,8 +59,13 @@ def main() -> None:
     assess = _median(lambda: model.assess_many(features), args.repeat)
     to_matrix = _median(lambda: model.matrix(features), args.repeat)
     n = features.height
+    cpu = _cpu(lambda: model.booster.predict(matrix, raw_score=True), args.repeat)
     print("batch (events/s, median):")
     print(f"  booster.predict on a ready matrix   {n / bare:>12,.0f}   (reference)")
+    print(
+        f"  booster.predict per CPU-second        {n / cpu:>12,.0f}   "
+        "(what one idle core would do; wall time above suffers when cores are shared)"
+    )
     print(f"  frame -> matrix only                {n / to_matrix:>12,.0f}")
     print(f"  score_many (matrix+predict+calib.)  {n / many:>12,.0f}   x{many / bare:.2f} time")
     print(f"  assess_many (+risk score/tier/act.) {n / assess:>12,.0f}   x{assess / bare:.2f} time")
@@ -92,6 +97,16 @@ def _median(run: Callable[[], object], repeat: int) -> float:
         began = time.perf_counter()
         run()
         seconds.append(time.perf_counter() - began)
+    return statistics.median(seconds)
+
+
+def _cpu(run: Callable[[], object], repeat: int) -> float:
+    """Median process CPU seconds of ``run`` (all threads): load-independent cost."""
+    seconds = []
+    for _ in range(repeat):
+        began = time.process_time()
+        run()
+        seconds.append(time.process_time() - began)
     return statistics.median(seconds)
 
 

@@ -93,3 +93,28 @@ def test_unseen_and_missing_categories_score(trained: Trainer, synthetic: Data) 
     row = list(features.drop("transaction_id").row(0))
     row[-2], row[-1] = "teleport", None
     assert 0.0 <= trained.model_.score_one(row) <= 1.0
+
+
+def test_search_is_seeded_and_keeps_explicit_overrides(
+    make_data: Callable[..., Data], spec: FeatureSpec, make_config: Callable[..., TrainConfig]
+) -> None:
+    events, features = make_data(n=6_000, seed=5, fraud_shift=-4.0)
+    config = make_config(search=3, num_boost_round=20, params={"learning_rate": 0.2})
+    first = Trainer(config).fit(features, events, spec).model_.metadata["training"]
+    again = Trainer(config).fit(features, events, spec).model_.metadata["training"]
+    assert [t["params"] for t in first["search"]] == [t["params"] for t in again["search"]]
+    assert len(first["search"]) == 3
+    assert first["params"]["learning_rate"] == 0.2
+    best = max(first["search"], key=lambda t: t["stop_average_precision"])
+    assert first["params"]["num_leaves"] == best["params"]["num_leaves"]
+
+
+def test_huge_fit_parts_sample_legit_rows_and_keep_every_fraud(
+    make_data: Callable[..., Data], spec: FeatureSpec, make_config: Callable[..., TrainConfig]
+) -> None:
+    events, features = make_data(n=6_000, seed=6, fraud_shift=-4.0)
+    training = Trainer(make_config(max_fit_rows=2_000)).fit(features, events, spec)
+    meta = training.model_.metadata["training"]
+    assert meta["legit_sample_rate"] < 1.0
+    assert meta["fit_rows_used"] == pytest.approx(2_000, rel=0.1)
+    assert meta["parts"]["fit"]["rows"] > meta["fit_rows_used"]
