@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
@@ -28,8 +28,20 @@ __all__ = [
     "SecuritySettings",
     "ServiceSettings",
     "Settings",
+    "ThresholdSettings",
     "load_settings",
 ]
+
+
+class ThresholdSettings(BaseModel):
+    """Cut points on the calibrated probability that override the model's own at serve time."""
+
+    medium: float | None = Field(default=None, ge=0, le=1)
+    review: float | None = Field(default=None, ge=0, le=1)
+    block: float | None = Field(default=None, ge=0, le=1)
+
+    def overrides(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class ServiceSettings(BaseModel):
@@ -38,6 +50,11 @@ class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
+    thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    # Which decisions carry reasons: TreeSHAP costs ~15x a prediction, so alerts only by default.
+    explain: Literal["alerts", "all", "none"] = "alerts"
+    # Feature state is snapshotted this often (and on shutdown); 0 turns periodic ones off.
+    snapshot_seconds: float = Field(default=300.0, ge=0)
 
 
 class ApiSettings(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -46,15 +48,39 @@ def serve(
     from frisk.service.app import create_app
     from frisk.service.engine import load_engine
     from frisk.service.logs import configure_logging
+    from frisk.store import default_url, open_ledger
 
-    engine = load_engine(model, None if model is not None else registry or settings.registry_dir)
     configure_logging()
-    uvicorn.run(
-        create_app(settings, engine),
-        host=host or settings.service.host,
-        port=port or settings.service.port,
-        workers=1,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    # uvicorn re-raises the SIGTERM it shut down on; with the default handler that kills the
+    # process before the last snapshot below. Exiting through SystemExit runs the finally blocks.
+    signal.signal(signal.SIGTERM, _exit)
+    # The engine warms feature state from the same ledger the app records in, so open it here.
+    ledger = open_ledger(settings.database_url or default_url(settings.home))
+    try:
+        engine = load_engine(
+            model,
+            None if model is not None else registry or settings.registry_dir,
+            ledger=ledger,
+            settings=settings,
+        )
+        try:
+            uvicorn.run(
+                create_app(settings, engine, ledger=ledger),
+                host=host or settings.service.host,
+                port=port or settings.service.port,
+                workers=1,
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                # A C HTTP parser and event loop when installed (they are dependencies).
+                http="auto",
+                loop="auto",
+            )
+        finally:
+            engine.close()  # a last feature-state snapshot, so a restart replays little
+    finally:
+        ledger.close()
+
+
+def _exit(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

@@ -17,7 +17,7 @@ from frisk.service.errors import install_error_handlers
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from frisk.service.ratelimit import RateLimiter
-from frisk.service.routes import decisions, ops, score
+from frisk.service.routes import decisions, models, ops, score
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
 from frisk.store import Ledger, default_url, open_ledger
@@ -70,7 +70,7 @@ def create_app(
     app.state.frisk = state
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (score, decisions, ops):
+    for module in (score, decisions, models, ops):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.security.max_body_bytes)
     cors = settings.security.cors

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 from frisk.store.ledger import DecisionRecord
@@ -10,6 +12,8 @@ __all__ = [
     "DecisionPublic",
     "ErrorPublic",
     "HealthPublic",
+    "ModelPublic",
+    "ModelsPublic",
     "ReadyPublic",
     "ReasonPublic",
     "StatsPublic",
@@ -84,3 +88,20 @@ class StatsPublic(BaseModel):
     latency_ms_p50: float | None
     latency_ms_p99: float | None
     latency_window: int = Field(description="Decisions the percentiles are taken over.")
+
+
+class ModelPublic(BaseModel):
+    """The model deciding now."""
+
+    version: str
+    catalogue_version: str | None = None
+    thresholds: dict[str, float] | None = Field(
+        default=None, description="Cut points on the score: medium, review, block."
+    )
+    loaded_at: datetime | None = None
+    source: str | None = None
+    features: int | None = None
+
+
+class ModelsPublic(BaseModel):
+    serving: ModelPublic | None = Field(description="None while no engine is loaded.")

@@ -13,12 +13,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from frisk.errors import ModelError
 from frisk.schema import Transaction
 
-__all__ = ["Action", "DecisionEngine", "Reason", "Verdict", "load_engine"]
+if TYPE_CHECKING:
+    from frisk.config import Settings
+    from frisk.service.engine._model import ModelEngine, ModelInfo, ModelSource
+    from frisk.store.ledger import Ledger
+
+__all__ = [
+    "Action",
+    "DecisionEngine",
+    "ModelEngine",
+    "ModelInfo",
+    "ModelSource",
+    "Reason",
+    "Verdict",
+    "load_engine",
+]
 
 
 class Action(StrEnum):
@@ -77,15 +91,47 @@ class DecisionEngine(Protocol):
         ...
 
 
-def load_engine(model_dir: Path | None = None, registry_dir: Path | None = None) -> DecisionEngine:
-    """The engine for a model directory or the registry's current model.
+def load_engine(
+    model_dir: Path | None = None,
+    registry_dir: Path | None = None,
+    *,
+    ledger: Ledger | None = None,
+    settings: Settings | None = None,
+) -> ModelEngine:
+    """A started ``ModelEngine`` for a model directory, or the registry's production model.
 
-    The model-backed engine lands with the model package; until then this refuses to start
-    rather than serve made-up scores.
+    With ``settings``, feature state is restored from ``settings.home / "state"`` and snapshotted
+    there, and the thresholds ``settings.service.thresholds`` names override the artifact's. With
+    a ``ledger``, decisions the snapshot missed are replayed from it before the engine is ready.
     """
-    where = model_dir or registry_dir
-    if where is not None and not where.exists():
-        raise ModelError(f"model directory {str(where)!r} does not exist")
-    raise ModelError(
-        "no model-backed decision engine in this build yet; `frisk serve` cannot score without one"
+    from frisk.service.engine._model import ModelEngine, ModelSource
+
+    for where in (model_dir, registry_dir):
+        if where is not None and not where.exists():
+            raise ModelError(f"model directory {str(where)!r} does not exist")
+    if model_dir is None and registry_dir is None:
+        raise ModelError("give a model directory or a registry to serve")
+    source = (
+        ModelSource(directory=model_dir)
+        if model_dir is not None
+        else ModelSource(registry=registry_dir)
     )
+    overrides = {} if settings is None else settings.service.thresholds.overrides()
+    engine = ModelEngine(
+        source,
+        ledger=ledger,
+        state_dir=None if settings is None else settings.home / "state",
+        thresholds=overrides,
+        explain="alerts" if settings is None else settings.service.explain,
+        snapshot_seconds=300.0 if settings is None else settings.service.snapshot_seconds,
+    )
+    return engine.start()
+
+
+def __getattr__(name: str) -> Any:
+    # The model engine pulls in numpy, polars and LightGBM; import it only when it is used.
+    if name in ("ModelEngine", "ModelInfo", "ModelSource"):
+        from frisk.service.engine import _model
+
+        return getattr(_model, name)
+    raise AttributeError(f"module 'frisk.service.engine' has no attribute {name!r}")

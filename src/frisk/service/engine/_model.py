@@ -1,0 +1,336 @@
+"""``ModelEngine``: online features, a trained model, thresholds and reasons behind ``decide``.
+
+One decision is: the transaction as a canonical event -> ``OnlineFeatures.update`` (features
+before the event, then learn it) -> the model's single-row fast path (one LightGBM thread) ->
+calibrated probability -> risk score, tier and action from the thresholds -> reasons.
+
+Reasons are TreeSHAP contributions, which cost far more than the prediction. Measured on a
+129-tree model trained on simulated data (2 shared cores, load ~3): prediction p50 0.07 ms,
+contributions + sentences p50 1.1 ms (p99 5 ms); bigger models scale both with the tree count.
+So reasons are computed only for ``review`` and ``block`` decisions (``explain="alerts"``, the
+default): those are the ones a person reads, and they are a budgeted ~0.5 % of traffic, which
+puts the average cost near zero. ``explain="all"`` explains every decision, ``"none"`` none.
+
+Hot reload loads and checks the new model completely, then swaps one reference: a model that
+fails to load raises and the old one keeps serving. A model whose feature catalogue differs from
+the running one is refused (``ConflictError``): its online state would have to be rebuilt from
+the ledger while decisions keep changing it. Restarting the service with the new model does that
+rebuild (``_state``).
+
+Feature state sees each transaction once. The service never calls ``decide`` for an id the ledger
+holds; if recording a decision fails after ``decide`` counted it, a retry of that id would count
+it again, so the engine remembers recent verdicts by id and answers such a retry from memory
+without touching state (a different body under that id is decided with ``peek``, not learnt).
+Lost on restart: a retry after a crash between ``decide`` and the ledger write counts twice if
+the periodic snapshot caught the first attempt, a window of a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from frisk.errors import ConflictError, ModelError
+from frisk.features import Catalogue, OnlineFeatures
+from frisk.models.explain import explain_one
+from frisk.models.pipeline import model_catalogue
+from frisk.models.registry import Registry
+from frisk.models.scoring import FraudModel
+from frisk.models.thresholds import Thresholds
+from frisk.schema import Transaction
+from frisk.service.engine import Action, Reason, Verdict
+from frisk.service.engine._state import (
+    MARGIN,
+    SnapshotMeta,
+    event_of,
+    restore,
+    warm_from_ledger,
+    write_state,
+)
+from frisk.store.ledger import Ledger
+
+__all__ = ["Explain", "ModelEngine", "ModelInfo", "ModelSource"]
+
+log = logging.getLogger("frisk.service.engine")
+
+Explain = Literal["alerts", "all", "none"]
+_ACTIONS = {a.value: a for a in Action}
+# Verdicts kept by id for retries after a failed ledger write; a retry comes within seconds.
+_REMEMBERED = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSource:
+    """Where models come from: one artifact directory, or a registry's production pointer."""
+
+    directory: Path | None = None
+    registry: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.directory is None) == (self.registry is None):
+            raise ModelError("a model source is one model directory or one registry")
+
+    def load(self) -> FraudModel:
+        if self.directory is not None:
+            from frisk.models import load_model
+
+            return load_model(self.directory, num_threads=1)
+        assert self.registry is not None
+        return Registry(self.registry).load(num_threads=1)
+
+    def describe(self) -> str:
+        return (
+            f"model directory {self.directory}" if self.directory else f"registry {self.registry}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """The model serving now, for ``GET /v1/models``."""
+
+    version: str
+    catalogue_version: str
+    thresholds: Mapping[str, float]
+    loaded_at: datetime
+    source: str
+    features: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Active:
+    model: FraudModel
+    version: str
+    catalogue: Catalogue
+    names: tuple[str, ...]
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class ModelEngine:
+    """A ``DecisionEngine`` over a trained model; ``start`` loads it and warms feature state."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        *,
+        ledger: Ledger | None = None,
+        state_dir: Path | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        explain: Explain = "alerts",
+        top_reasons: int = 3,
+        snapshot_seconds: float = 300.0,
+    ) -> None:
+        self.source = source
+        self.ledger = ledger
+        self.state_dir = state_dir
+        self.thresholds = dict(thresholds or {})
+        self.explain = explain
+        self.top_reasons = top_reasons
+        self.snapshot_seconds = snapshot_seconds
+        self._active: _Active | None = None
+        self._features: OnlineFeatures | None = None
+        # Guards feature state: decide, snapshots and the reload swap. Uncontended in service,
+        # which already decides one transaction at a time.
+        self._lock = threading.Lock()
+        self._remembered: OrderedDict[str, tuple[Transaction, Verdict]] = OrderedDict()
+        self._recent: deque[tuple[float, str]] = deque()  # (monotonic, id), for snapshots
+        self._labels_until: datetime | None = None
+        self._stop = threading.Event()
+        self._snapshotter: threading.Thread | None = None
+        self.warmed_events = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> ModelEngine:
+        """Load the model, restore feature state and catch up from the ledger; returns self."""
+        active = self._load()
+        features: OnlineFeatures | None = None
+        meta: SnapshotMeta | None = None
+        if self.state_dir is not None:
+            restored = restore(self.state_dir, active.catalogue)
+            if restored is not None:
+                features, meta = restored
+        if features is None:
+            features = OnlineFeatures(active.catalogue)
+        if self.ledger is not None:
+            began = time.perf_counter()
+            self.warmed_events, self._labels_until = warm_from_ledger(features, self.ledger, meta)
+            log.info(
+                "feature state warm: %s, %d decisions replayed from the ledger in %.2f s",
+                "from a snapshot" if meta is not None else "no snapshot",
+                self.warmed_events,
+                time.perf_counter() - began,
+            )
+        self._active, self._features = active, features
+        if self.state_dir is not None and self.snapshot_seconds > 0:
+            self._snapshotter = threading.Thread(
+                target=self._snapshot_loop, name="frisk-snapshots", daemon=True
+            )
+            self._snapshotter.start()
+        return self
+
+    def close(self) -> None:
+        """Stop periodic snapshots and take a last one (graceful shutdown)."""
+        self._stop.set()
+        if self._snapshotter is not None:
+            self._snapshotter.join(timeout=30)
+        if self.state_dir is not None and self._features is not None:
+            self.snapshot()
+
+    def snapshot(self) -> None:
+        """Write feature state to ``state_dir`` (under the lock: decisions wait meanwhile)."""
+        if self.state_dir is None or self._features is None or self._active is None:
+            return
+        with self._lock:
+            now = datetime.now(UTC)
+            horizon = time.monotonic() - 2 * MARGIN.total_seconds()
+            recent = tuple(i for at, i in self._recent if at >= horizon)
+            meta = SnapshotMeta(
+                file=f"features-{now:%Y%m%dT%H%M%S%f}.snap",
+                catalogue_version=self._active.catalogue.version,
+                taken_at=now,
+                recent_ids=recent,
+                labels_until=self._labels_until,
+                model_version=self._active.version,
+            )
+            write_state(self.state_dir, self._features, meta)
+
+    def _snapshot_loop(self) -> None:
+        while not self._stop.wait(self.snapshot_seconds):
+            try:
+                self.snapshot()
+            except Exception:  # a failed snapshot must not stop the next one; the ledger covers
+                log.exception("periodic feature snapshot failed")
+
+    # -- DecisionEngine --------------------------------------------------------------------
+
+    @property
+    def model_version(self) -> str:
+        return self._active.version if self._active is not None else "none"
+
+    def ready(self) -> bool:
+        return self._active is not None and self._features is not None
+
+    def info(self) -> ModelInfo:
+        active = self._require()
+        return ModelInfo(
+            version=active.version,
+            catalogue_version=active.catalogue.version,
+            thresholds=active.model.thresholds.to_dict(),
+            loaded_at=active.loaded_at,
+            source=self.source.describe(),
+            features=len(active.names),
+        )
+
+    def decide(self, txn: Transaction) -> Verdict:
+        active = self._require()
+        features = self._features
+        assert features is not None
+        with self._lock:
+            seen = self._remembered.get(txn.transaction_id)
+            if seen is not None and seen[0] == txn:
+                return seen[1]
+            began = time.perf_counter()
+            event = event_of(txn)
+            # The same id with another body after a failed write is decided but not learnt.
+            vector = features.update(event) if seen is None else features.peek(event)
+            self._recent.append((time.monotonic(), txn.transaction_id))
+        featured = time.perf_counter()
+        verdict = self._verdict(active, vector, began, featured)
+        self._remember(txn, verdict)
+        return verdict
+
+    def reload(self) -> None:
+        """Load the source's current model, check it, then swap it in; raise if it cannot be."""
+        candidate = self._load()
+        current = self._require()
+        if candidate.catalogue.version != current.catalogue.version:
+            raise ConflictError(
+                f"model {candidate.version} reads feature catalogue "
+                f"{candidate.catalogue.name}@{candidate.catalogue.version}, the running model "
+                f"{current.catalogue.name}@{current.catalogue.version}; its online state cannot "
+                f"be swapped in place. Restart the service with it: state is rebuilt from the "
+                f"ledger on start. Still serving {current.version}."
+            )
+        with self._lock:
+            self._active = candidate
+        log.info("model %s now serving (was %s)", candidate.version, current.version)
+
+    def apply_label(self, transaction_id: str, fraud: bool, label_timestamp: datetime) -> None:
+        """Queue a label for feature state (label features see it after its timestamp)."""
+        with self._lock:
+            assert self._features is not None
+            self._features.apply_label(transaction_id, 1 if fraud else 0, label_timestamp)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _require(self) -> _Active:
+        if self._active is None:
+            raise ModelError("the engine has no model; call start() first")
+        return self._active
+
+    def _load(self) -> _Active:
+        model = self.source.load()
+        if self.thresholds:
+            model = model.with_thresholds(model.thresholds.replace(**self.thresholds))
+        catalogue = model_catalogue(model)
+        if list(catalogue.names) != model.feature_names:
+            raise ModelError(
+                f"the model reads {len(model.feature_names)} features, its catalogue "
+                f"{catalogue.name} computes {len(catalogue.names)} in another order"
+            )
+        version = model.version or "unversioned"
+        return _Active(model, version, catalogue, tuple(catalogue.names))
+
+    def _verdict(
+        self, active: _Active, vector: list[Any], began: float, featured: float
+    ) -> Verdict:
+        model = active.model
+        probability = model.score_one(vector)
+        t: Thresholds = model.thresholds
+        action = _ACTIONS[t.action(probability).value]
+        scored = time.perf_counter()
+        reasons: tuple[Reason, ...] = ()
+        if self.explain == "all" or (self.explain == "alerts" and action is not Action.ALLOW):
+            reasons = tuple(
+                Reason(r.feature, _clean(r.value), r.contribution, r.text)
+                for r in explain_one(model, vector, self.top_reasons)
+            )
+        explained = time.perf_counter()
+        return Verdict(
+            score=probability,
+            risk_score=t.risk_score(probability),
+            risk_tier=t.tier(probability).value,
+            action=action,
+            reasons=reasons,
+            features={name: _clean(v) for name, v in zip(active.names, vector, strict=True)},
+            model_version=active.version,
+            timings={
+                "features": round((featured - began) * 1000, 3),
+                "model": round((scored - featured) * 1000, 3),
+                "reasons": round((explained - scored) * 1000, 3),
+            },
+        )
+
+    def _remember(self, txn: Transaction, verdict: Verdict) -> None:
+        with self._lock:
+            self._remembered[txn.transaction_id] = (txn, verdict)
+            if len(self._remembered) > _REMEMBERED:
+                self._remembered.popitem(last=False)
+            horizon = time.monotonic() - 2 * MARGIN.total_seconds()
+            while self._recent and self._recent[0][0] < horizon:
+                self._recent.popleft()
+
+
+def _clean(value: Any) -> Any:
+    """NaN (a missing feature) as None: JSON, and PostgreSQL's jsonb, have no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
