@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from frisk.cli.app import app
-from frisk.models.registry import Registry
+
+if TYPE_CHECKING:
+    from frisk.models.registry import Registry
 
 models_app = typer.Typer(
     name="models",
@@ -64,5 +66,6 @@ def rollback(registry: RegistryOpt = None) -> None:
 
 def _registry(path: Path | None) -> Registry:
     from frisk.config import load_settings
+    from frisk.models.registry import Registry
 
     return Registry(path if path is not None else load_settings().registry_dir)
