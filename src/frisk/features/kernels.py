@@ -19,9 +19,10 @@ from frisk.features.numeric import square_limbs, squares_from_limbs
 __all__ = [
     "KeyIndex",
     "Prefix",
+    "combine_codes",
     "cover_counts",
+    "field_codes",
     "key_codes",
-    "sliding_max",
     "stable_argsort",
 ]
 
@@ -30,19 +31,25 @@ F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
 
+def field_codes(table: pl.DataFrame, field: str) -> I64:
+    """An integer per row, equal for equal values of ``field``; -1 where it is null."""
+    # Categorical codes: equal strings get equal codes, far cheaper than ranking strings.
+    physical = table.get_column(field).cast(pl.String).cast(pl.Categorical).to_physical()
+    return physical.cast(pl.Int64).fill_null(-1).to_numpy()
+
+
+def combine_codes(parts: list[I64]) -> I64:
+    """Codes of several fields -> one code per combination; -1 where any part is -1."""
+    codes = parts[0] + 1  # 0 for null
+    for part in parts[1:]:
+        shifted = part + 1
+        codes = np.where((codes > 0) & (shifted > 0), codes * (int(shifted.max()) + 1) + shifted, 0)
+    return codes - 1
+
+
 def key_codes(table: pl.DataFrame, fields: tuple[str, ...]) -> I64:
     """An integer per row, equal for equal values of ``fields``; -1 where any field is null."""
-    codes: I64 | None = None
-    for field in fields:
-        # Categorical codes: equal strings get equal codes, far cheaper than ranking strings.
-        physical = table.get_column(field).cast(pl.String).cast(pl.Categorical).to_physical()
-        part = physical.cast(pl.Int64).fill_null(-1).to_numpy() + 1  # 0 for null
-        if codes is None:
-            codes = part
-        else:
-            codes = np.where((codes > 0) & (part > 0), codes * (int(part.max()) + 1) + part, 0)
-    assert codes is not None
-    return codes - 1
+    return combine_codes([field_codes(table, field) for field in fields])
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,25 +146,6 @@ def _prefix(values: I64) -> I64:
     cum = np.zeros(values.size + 1, dtype=np.int64)
     np.cumsum(values, out=cum[1:])
     return cum
-
-
-def sliding_max(values: I64, start: I64, stop: I64) -> F64:
-    """Max of ``values[start:stop]`` per position (NaN when empty), by a sparse table."""
-    length = stop - start
-    out = np.full(values.size, np.nan, dtype=np.float64)
-    longest = int(length.max()) if length.size else 0
-    if longest == 0:
-        return out
-    level = values
-    for k in range(int(longest).bit_length()):
-        width = 1 << k
-        hit = (length >= width) & (length < 2 * width)
-        if hit.any():
-            s = start[hit]
-            out[hit] = np.maximum(level[s], level[stop[hit] - width]).astype(np.float64)
-        if 2 * width <= longest:
-            level = np.concatenate([np.maximum(level[:-width], level[width:]), level[-width:]])
-    return out
 
 
 def cover_counts(m: int, start: I64, stop: I64, weight: I64 | None = None) -> I64:

@@ -22,18 +22,18 @@ from frisk.features.kernels import (
     I64,
     KeyIndex,
     Prefix,
+    combine_codes,
     cover_counts,
-    key_codes,
-    sliding_max,
-    stable_argsort,
+    field_codes,
 )
 from frisk.features.numeric import SCALE, std_units_array, units_array
-from frisk.features.plan import KeyPlan, LabelPlan, Plan, compile_plan
-from frisk.features.spec import DAY, HOUR, KEYS, Window
+from frisk.features.plan import DistinctPlan, KeyPlan, LabelPlan, Plan, compile_plan
+from frisk.features.spec import DAY, HOUR, KEYS
 
 __all__ = ["compute_offline"]
 
 _MICROS = 1e6
+_FIELD_ORDER = ("payer_id", "payee_id", "device_id")
 _THREADS = int(os.environ.get("FRISK_FEATURE_THREADS", "0")) or min(4, os.cpu_count() or 1)
 
 
@@ -44,9 +44,9 @@ def compute_offline(table: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     ts = table.get_column("timestamp").to_physical().to_numpy().astype(np.int64)
     units = units_array(table.get_column("amount").to_numpy().astype(np.float64))
     run = _Run(table, plan, ts, units)
-    run.prepare()
-    # NumPy releases the GIL in sorts, searches and gathers: keys run side by side.
+    # NumPy and the compiled loops release the GIL: keys run side by side.
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        run.prepare(pool)
         list(pool.map(run.key_features, plan.keys))
         list(pool.map(run.label_features, plan.labels))
     run.event_features()
@@ -83,18 +83,25 @@ class _Run:
         self.out: list[F64 | pl.Series | None] = [None] * plan.width
         self._codes: dict[tuple[str, ...], I64] = {}
         self._indexes: dict[tuple[str, ...], KeyIndex] = {}
-        self._window_rows: dict[Window, I64] = {}
 
-    def prepare(self) -> None:
+    def prepare(self, pool: ThreadPoolExecutor) -> None:
         """Fill the caches the threads share, so that they only ever read them."""
+        wanted: set[tuple[str, ...]] = {(lp.field,) for lp in self.plan.labels}
         for kp in self.plan.keys:
-            for fields in {kp.fields, *((d.of,) for d in kp.distinct)}:
-                self.codes(fields)
-            for _, windows in kp.logs:
-                for wp in windows:
-                    self.window_rows(wp.window)
-        for lp in self.plan.labels:
-            self.codes((lp.field,))
+            wanted.add(kp.fields)
+            wanted.update(_pair_fields(kp.fields, d.of) for d in kp.distinct)
+        for fields in wanted:
+            for field in fields:
+                self.codes((field,))
+            self.codes(fields)
+        # One sort per entity key, shared by all its features and by the distinct counts that
+        # pair it with another field.
+        ordered = sorted(wanted)
+        for fields, index in zip(ordered, pool.map(self._build_index, ordered), strict=True):
+            self._indexes[fields] = index
+
+    def _build_index(self, fields: tuple[str, ...]) -> KeyIndex:
+        return KeyIndex.build(self.codes(fields), self.ts, self.plan.retention)
 
     def put(self, idx: KeyIndex, block: dict[int, F64]) -> None:
         """Columns by position -> output columns by row."""
@@ -103,22 +110,22 @@ class _Run:
 
     def codes(self, fields: tuple[str, ...]) -> I64:
         if fields not in self._codes:
-            self._codes[fields] = key_codes(self.table, fields)
+            if len(fields) == 1:
+                self._codes[fields] = field_codes(self.table, fields[0])
+            else:
+                self._codes[fields] = combine_codes([self.codes((f,)) for f in fields])
         return self._codes[fields]
 
     def index(self, fields: tuple[str, ...]) -> KeyIndex:
         if fields not in self._indexes:
-            self._indexes[fields] = KeyIndex.build(self.codes(fields), self.ts, self.plan.retention)
+            self._indexes[fields] = self._build_index(fields)
         return self._indexes[fields]
 
-    def window_rows(self, window: Window) -> I64:
-        """Per row, the first row inside its window: bucket > own bucket - K."""
-        if window not in self._window_rows:
-            lower = (self.ts // window.res - window.buckets + 1) * window.res
-            self._window_rows[window] = np.searchsorted(self.ts, lower, side="left")
-        return self._window_rows[window]
-
     def key_features(self, kp: KeyPlan) -> None:
+        # The compiled loops are imported where used: numba's import (~0.4 s) is then paid by
+        # offline work only, not by the service or the CLI.
+        from frisk.features import loops
+
         idx = self.index(kp.fields)
         m = idx.order.size
         pos = np.arange(m, dtype=np.int64)
@@ -133,12 +140,18 @@ class _Run:
             block[kp.age] = np.where(idx.fresh, np.nan, age)
         if kp.first_time is not None:
             block[kp.first_time] = idx.fresh.astype(np.float64)
-        for _, windows in kp.logs:
-            for wp in windows:
-                start = idx.position(self.window_rows(wp.window)[idx.order])
+        plans = [wp for _, windows in kp.logs for wp in windows]
+        if plans:
+            starts = loops.window_starts(
+                idx.ts,
+                idx.entity,
+                np.array([wp.window.res for wp in plans], dtype=np.int64),
+                np.array([wp.window.buckets for wp in plans], dtype=np.int64),
+            )
+            for wp, start in zip(plans, starts, strict=True):
                 self._aggregates(block, wp.slots, units, start, pos)
-        for dp in kp.distinct:
-            self._distinct(block, idx, dp.of, dp.window, dp.slot)
+        if kp.distinct:
+            self._distinct(block, idx, kp)
         for rp in kp.relative:
             start = np.maximum(pos - rp.n, idx.session_start)
             self._relative(block, idx, rp.n, rp.slots, units, start, pos)
@@ -147,6 +160,8 @@ class _Run:
     def _aggregates(
         self, block: dict[int, F64], slots: dict[str, int], units: Prefix, start: I64, stop: I64
     ) -> None:
+        from frisk.features import loops
+
         count = stop - start
         total = units.window(start, stop) if {"sum", "mean", "std"} & set(slots) else None
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -158,7 +173,8 @@ class _Run:
                 elif agg == "mean" and total is not None:
                     value = np.where(count > 0, total.astype(np.float64) / count / SCALE, np.nan)
                 elif agg == "max":
-                    value = sliding_max(units.values, start, stop) / SCALE
+                    top = loops.sliding_max(units.values, start)
+                    value = np.where(top >= 0, top.astype(np.float64) / SCALE, np.nan)
                 elif agg == "std" and total is not None:
                     hi, lo = units.squares(start, stop)
                     value = std_units_array(count, total, hi, lo) / SCALE
@@ -166,25 +182,29 @@ class _Run:
                     raise FeatureError(f"aggregate {agg!r} is unknown")
                 block[slot] = value
 
-    def _distinct(
-        self, block: dict[int, F64], idx: KeyIndex, of: str, window: Window, slot: int
-    ) -> None:
-        # Each earlier occurrence j of a value covers the positions after it until its bucket
-        # leaves the window, or until the value occurs again (that occurrence takes over).
+    def _distinct(self, block: dict[int, F64], idx: KeyIndex, kp: KeyPlan) -> None:
+        # Each occurrence of a value covers the positions after it until its bucket leaves the
+        # window, or until the value occurs again (that occurrence takes over). The next
+        # occurrence of the same (entity, value) comes from the index of the pair, already
+        # sorted by (pair, row): no sort here, one per pair of fields for all windows.
+        from frisk.features import loops
+
         m = idx.order.size
-        values = self.codes((of,))[idx.order]
-        occ = np.flatnonzero(values >= 0).astype(np.int64)
-        pair = idx.entity[occ] * (int(values.max(initial=0)) + 1) + values[occ]
-        perm = stable_argsort(pair)
-        occ, pair_sorted = occ[perm], pair[perm]
-        following = np.full(occ.size, m, dtype=np.int64)
-        same = pair_sorted[1:] == pair_sorted[:-1]
-        following[:-1][same] = occ[1:][same] + 1
-        # Searched for every position (queries sorted: fast), then picked for the occurrences.
-        leave_at = (idx.ts // window.res + window.buckets) * window.res
-        leave = idx.position(np.searchsorted(self.ts, leave_at, side="left"))
-        stop = np.minimum(leave[occ], following)
-        block[slot] = cover_counts(m, occ + 1, stop).astype(np.float64)
+        position_of_row = np.full(self.n, -1, dtype=np.int64)
+        position_of_row[idx.order] = np.arange(m, dtype=np.int64)
+        by_field: dict[str, list[DistinctPlan]] = {}
+        for dp in kp.distinct:
+            by_field.setdefault(dp.of, []).append(dp)
+        for of, plans in by_field.items():
+            pair = self.index(_pair_fields(kp.fields, of))
+            occurrence = position_of_row[pair.order]
+            following = np.full(occurrence.size, m, dtype=np.int64)
+            same = pair.entity[1:] == pair.entity[:-1]
+            following[:-1][same] = occurrence[1:][same] + 1
+            for dp in plans:
+                leave = loops.leave_positions(idx.ts, idx.entity, dp.window.res, dp.window.buckets)
+                counts = loops.distinct_counts(m, occurrence, following, leave)
+                block[dp.slot] = counts.astype(np.float64)
 
     def _relative(
         self,
@@ -196,6 +216,8 @@ class _Run:
         start: I64,
         pos: I64,
     ) -> None:
+        from frisk.features import loops
+
         count = pos - start
         total = units.window(start, pos)
         u = units.values.astype(np.float64)
@@ -209,7 +231,8 @@ class _Run:
                     std = std_units_array(count, total, hi, lo)
                     value = np.where(std > 0, (u - mean) / std, np.nan)
                 else:
-                    median = _previous_median(idx, u, n)
+                    twice = loops.previous_median2(units.values, idx.fresh, n)
+                    median = np.where(twice >= 0, twice.astype(np.float64) / 2.0, np.nan)
                     value = np.where(median > 0, u / median, np.nan)
                 block[slot] = value
 
@@ -279,16 +302,7 @@ class _Run:
                 self.out[slot] = series.cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
-def _previous_median(idx: KeyIndex, u: F64, n: int) -> F64:
-    """Median of the (up to) ``n`` previous amounts of the same stretch of history."""
-    session = np.cumsum(idx.fresh)
-    rolling = (
-        pl.DataFrame({"u": u, "s": session})
-        .select(pl.col("u").rolling_median(window_size=n, min_samples=1).over("s"))
-        .to_series()
-        .to_numpy()
-    )
-    median = np.full(u.size, np.nan, dtype=np.float64)
-    median[1:] = rolling[:-1]
-    median[idx.fresh] = np.nan
-    return median
+def _pair_fields(fields: tuple[str, ...], of: str) -> tuple[str, ...]:
+    """The fields of an entity key and a counted field, in the order of the pair keys' fields
+    (so that distinct payees by payer share the sort of ``payer_payee``)."""
+    return tuple(f for f in _FIELD_ORDER if f in fields or f == of)
