@@ -17,6 +17,7 @@ from frisk.service.errors import install_error_handlers
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from frisk.service.ratelimit import RateLimiter
+from frisk.service.recorder import DecisionRecorder
 from frisk.service.routes import decisions, models, ops, score
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
@@ -41,6 +42,8 @@ def create_app(
     if ledger is None:
         ledger = open_ledger(settings.database_url or default_url(settings.home))
     metrics = ServiceMetrics()
+    # Concurrent requests share commits (one fsync for many decisions); see service.recorder.
+    recorder = DecisionRecorder(ledger)
     stats = LiveStats(settings.api.latency_window)
     limits = settings.security.rate_limit
     state = ServiceState(
@@ -51,13 +54,21 @@ def create_app(
         stats=stats,
         limiter=RateLimiter(limits.per_second, limits.burst) if limits.enabled else None,
         keys=KeyCache(ledger, settings.security.key_cache_seconds),
-        scorer=Scorer(ledger, engine, metrics, stats),
+        scorer=Scorer(
+            ledger,
+            engine,
+            metrics,
+            stats,
+            record=recorder.record_decision,
+            lookup=recorder.get_decision,
+        ),
     )
     metrics.set_model_version(engine.model_version if engine is not None else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        recorder.close()
         if owns_ledger:
             state.ledger.close()
 

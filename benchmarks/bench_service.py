@@ -1,0 +1,359 @@
+"""The decision API under load: ``python -m benchmarks.bench_service [--model DIR]``.
+
+Starts two servers on free 127.0.0.1 ports, each in its own process:
+
+- the floor: bare FastAPI parsing the same ``Transaction`` body (``benchmarks.service_floor``);
+- ``frisk serve`` with a model (trained here on simulated data with the default catalogue unless
+  ``--model`` names one), a fresh SQLite ledger and rate limits off.
+
+Then, from other processes, measures each with unique transactions:
+
+- sequential latency: one client on one keep-alive connection (raw sockets, so the client costs
+  little), p50 and p99 over ``--requests`` after a warm-up;
+- throughput: ``wrk`` with ``--connections`` connections for ``--duration`` seconds, a Lua script
+  posting a new transaction per request (``apt-get install wrk``; skipped with a message if absent).
+
+Prints both side by side with the ratio to the floor, and the load average next to each run: on a
+shared two-core machine the numbers mean little without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = 1_709_294_400  # 2024-03-01T12:00:00Z
+
+_LUA = r"""
+local count = 0
+local thread_id = 0
+local next_id = 0
+function setup(thread)
+  thread:set("thread_id", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  prefix = args[1]
+  wrk.headers["Content-Type"] = "application/json"
+  if args[2] ~= nil and args[2] ~= "" then wrk.headers["X-API-Key"] = args[2] end
+end
+request = function()
+  count = count + 1
+  local n = count * 64 + thread_id
+  local body = string.format(
+    '{"transaction_id":"%s-%d-%d","timestamp":"%s","amount":%d.%02d,"currency":"EUR",'
+    .. '"payer_id":"p%d","payee_id":"m%d","device_id":"d%d","channel":"card",'
+    .. '"extra":{"account_age_days":%d,"entry_mode":"chip"}}',
+    prefix, thread_id, count, os.date("!%Y-%m-%dT%H:%M:%S+00:00", %d + n),
+    1 + (n * 7919) % 50000, n % 100, (n * 31) % 5000, (n * 17) % 800, (n * 31) % 5000,
+    (n * 13) % 2000)
+  return wrk.format("POST", "/v1/score", nil, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"non2xx":%d,"errors":%d,'
+    .. '"p50_us":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass
+class Result:
+    p50_ms: float
+    p99_ms: float
+    load: float
+    per_second: float | None = None
+    throughput_p99_ms: float | None = None
+    failures: int = 0
+    throughput_load: float | None = None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, help="a model directory (default: train one)")
+    parser.add_argument("--days", type=int, default=20, help="simulated days to train on")
+    parser.add_argument("--payers", type=int, default=2000, help="simulated payers")
+    parser.add_argument("--requests", type=int, default=2000, help="sequential requests")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of the wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--only", choices=["floor", "frisk"], help="measure one server")
+    args = parser.parse_args()
+    if args.duration > 60 or args.requests > 50_000 or args.connections > 256:
+        parser.error("keep the load bounded: duration <= 60 s, requests <= 50,000, <= 256 conns")
+
+    work = Path(tempfile.mkdtemp(prefix="frisk-bench-"))
+    try:
+        model = args.model or _train(work / "model", args.days, args.payers)
+        key = _scorer_key(work / "home")
+        results: dict[str, Result] = {}
+        servers = {"floor": _floor_command, "frisk": _frisk_command}
+        for name, command in servers.items():
+            if args.only and name != args.only:
+                continue
+            with ExitStack() as stack:
+                port = _free_port()
+                process = _start(command(port, model), work, name, stack)
+                url = f"http://127.0.0.1:{port}"
+                _wait(url, process, work / f"{name}.log")
+                headers = "" if name == "floor" else key
+                results[name] = _sequential(port, headers, args.requests, name)
+                _throughput(results[name], url, headers, args, name)
+                if name == "frisk":
+                    print(f"  frisk log: {work / 'frisk.log'}")
+        _report(results, args)
+    finally:
+        if args.keep:
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# -- servers ---------------------------------------------------------------------------------
+
+
+def _train(path: Path, days: int, payers: int) -> Path:
+    from frisk.data.simulator import SimulationConfig, simulate
+    from frisk.models import save_model
+    from frisk.models.pipeline import train_events
+
+    began = time.perf_counter()
+    table = simulate(SimulationConfig(days=days, payers=payers, seed=7))
+    model = train_events(table)
+    save_model(model, path)
+    trees = model.booster.num_trees()
+    print(
+        f"trained on {table.height:,} simulated events in {time.perf_counter() - began:.0f} s: "
+        f"{trees} trees, {len(model.feature_names)} features (default catalogue)"
+    )
+    return path
+
+
+def _scorer_key(home: Path) -> str:
+    from frisk.service.keys import create_key
+    from frisk.store import Role, default_url, open_ledger
+
+    ledger = open_ledger(default_url(home))
+    try:
+        return create_key(ledger, Role.SCORER, "bench", actor="bench")[0]
+    finally:
+        ledger.close()
+
+
+def _floor_command(port: int, _model: Path) -> tuple[list[str], dict[str, str]]:
+    command = [sys.executable, "-m", "uvicorn", "benchmarks.service_floor:app"]
+    return [*command, "--port", str(port), "--no-access-log", "--log-level", "warning"], {}
+
+
+def _frisk_command(port: int, model: Path) -> tuple[list[str], dict[str, str]]:
+    frisk = str(Path(sys.executable).parent / "frisk")
+    env = {"FRISK_SECURITY__RATE_LIMIT__ENABLED": "false"}
+    return [frisk, "serve", "--model", str(model), "--port", str(port)], env
+
+
+def _start(
+    spec: tuple[list[str], dict[str, str]], work: Path, name: str, stack: ExitStack
+) -> subprocess.Popen[bytes]:
+    command, extra_env = spec
+    env = {**os.environ, "FRISK_HOME": str(work / "home"), **extra_env}
+    log = stack.enter_context((work / f"{name}.log").open("ab"))
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    stack.callback(stop)
+    return process
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}; see {log}")
+        try:
+            httpx.get(f"{url}/health", timeout=1.0)  # the floor answers 404: it is up
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"server did not start within 120 s; see {log}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# -- load ------------------------------------------------------------------------------------
+
+
+def _sequential(port: int, key: str, requests: int, name: str) -> Result:
+    """One keep-alive connection, one request at a time, from a separate process."""
+    load = os.getloadavg()[0]
+    command = [sys.executable, "-m", "benchmarks.bench_service", "client"]
+    args = [str(port), key, str(requests), f"seq-{name}-{time.time_ns()}"]
+    out = subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"sequential client failed: {out.stderr.strip()}")
+    got: dict[str, Any] = json.loads(out.stdout)
+    print(
+        f"{name}: sequential p50 {got['p50_ms']:.2f} ms p99 {got['p99_ms']:.2f} ms "
+        f"over {requests} (load {load:.2f})"
+    )
+    return Result(got["p50_ms"], got["p99_ms"], load, failures=got["failures"])
+
+
+def _throughput(result: Result, url: str, key: str, args: argparse.Namespace, name: str) -> None:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("wrk is not installed (apt-get install -y wrk): throughput not measured")
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_LUA.replace("%d + n", f"{T0} + n"))
+    load = os.getloadavg()[0]
+    command = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s"]
+    command += ["--latency", "-s", script.name, url, "--", f"wrk-{name}-{time.time_ns()}", key]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    finally:
+        os.unlink(script.name)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed: {out.stdout}\n{out.stderr}")
+    got = json.loads(line.removeprefix("RESULT "))
+    result.per_second = got["requests"] / (got["duration_us"] / 1e6)
+    result.throughput_p99_ms = got["p99_us"] / 1000
+    result.failures += got["non2xx"] + got["errors"]
+    result.throughput_load = load
+    print(
+        f"{name}: {result.per_second:,.0f} req/s at {args.connections} connections, "
+        f"p99 {result.throughput_p99_ms:.1f} ms, {got['non2xx']} non-2xx, "
+        f"{got['errors']} socket errors (load {load:.2f})"
+    )
+
+
+def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
+    floor, frisk = results.get("floor"), results.get("frisk")
+    print()
+    print(f"{'':28}{'floor':>12}{'frisk':>12}{'ratio':>10}")
+
+    def row(label: str, a: float | None, b: float | None, fmt: str) -> None:
+        ratio = f"{b / a:.2f}x" if a and b else "-"
+        cell_a = format(a, fmt) if a is not None else "-"
+        cell_b = format(b, fmt) if b is not None else "-"
+        print(f"{label:28}{cell_a:>12}{cell_b:>12}{ratio:>10}")
+
+    def get(r: Result | None, attr: str) -> float | None:
+        return None if r is None else getattr(r, attr)
+
+    row("sequential p50 (ms)", get(floor, "p50_ms"), get(frisk, "p50_ms"), ".2f")
+    row("sequential p99 (ms)", get(floor, "p99_ms"), get(frisk, "p99_ms"), ".2f")
+    row(f"req/s at {args.connections} connections", get(floor, "per_second"),
+        get(frisk, "per_second"), ",.0f")  # fmt: skip
+    row("p99 under load (ms)", get(floor, "throughput_p99_ms"),
+        get(frisk, "throughput_p99_ms"), ".1f")  # fmt: skip
+    row("load average (1 min)", get(floor, "load"), get(frisk, "load"), ".2f")
+    if frisk is not None:
+        ok_latency = frisk.p99_ms <= 5.0
+        ok_rate = frisk.per_second is not None and frisk.per_second >= 1000
+        print(
+            f"targets: sequential p99 <= 5 ms {'met' if ok_latency else 'NOT met'}; "
+            f">= 1,000 decisions/s {'met' if ok_rate else 'NOT met'}; "
+            f"failed requests: {frisk.failures}"
+        )
+
+
+# -- the sequential client (a separate process) -----------------------------------------------
+
+
+def client(port: int, key: str, requests: int, prefix: str) -> None:
+    """Post ``requests`` new transactions one at a time on one connection; print percentiles."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = sock.makefile("rb")
+    auth = f"X-API-Key: {key}\r\n" if key else ""
+    latencies: list[float] = []
+    failures = 0
+    warmup = min(200, requests)
+    for i in range(warmup + requests):
+        n = i * 64 + 63
+        body = json.dumps(
+            {
+                "transaction_id": f"{prefix}-{i}",
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(T0 + n)),
+                "amount": 1 + (n * 7919) % 50000 + (n % 100) / 100,
+                "currency": "EUR",
+                "payer_id": f"p{(n * 31) % 5000}",
+                "payee_id": f"m{(n * 17) % 800}",
+                "device_id": f"d{(n * 31) % 5000}",
+                "channel": "card",
+                "extra": {"account_age_days": (n * 13) % 2000, "entry_mode": "chip"},
+            }
+        ).encode()
+        head = (
+            f"POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        began = time.perf_counter()
+        sock.sendall(head.encode() + body)
+        status = reader.readline()
+        length = 0
+        while True:
+            line = reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        reader.read(length)
+        elapsed = time.perf_counter() - began
+        if b" 200 " not in status:
+            failures += 1
+        if i >= warmup:
+            latencies.append(elapsed * 1000)
+    sock.close()
+    latencies.sort()
+    print(
+        json.dumps(
+            {
+                "p50_ms": latencies[len(latencies) // 2],
+                "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+                "failures": failures,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "client":
+        client(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    else:
+        main()

@@ -1,0 +1,184 @@
+"""Group commit: concurrent requests' decisions recorded by one writer, many per transaction.
+
+A decision is durable before it is returned, so every request waits for a commit, and a commit is
+an fsync (SQLite ``synchronous=FULL``, PostgreSQL ``synchronous_commit``). One commit per request
+caps throughput at one fsync per decision, and on SQLite concurrent writers also fight for the
+single write lock, whose busy handler *sleeps* (1, 2, 5, 10 ... ms) between attempts: at 16
+connections that gave 155 decisions/s with a p99 over a second.
+
+Here requests hand their record to one writer thread and wait. The writer takes everything queued,
+inserts it in one transaction, commits once, then wakes each request with its own outcome. An
+idle writer commits a lone record at once (no timer, so sequential latency is not traded away);
+under load, records that arrive during a commit share the next one. Durability is unchanged:
+no request returns before the commit holding its row has succeeded; if it fails, every request in
+the batch gets the error (and the client a 503), none a decision.
+
+The ``Ledger`` Protocol records one decision per call; batching needs one transaction around many
+inserts, so this reads the SQL ledger's table directly (a ``record_decisions`` in ``frisk.store``
+would be the better home). Other ledgers are called one record at a time, from the one thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from frisk.errors import FriskError, StoreError
+from frisk.store.ledger import DecisionRecord, Ledger
+
+__all__ = ["DecisionRecorder"]
+
+log = logging.getLogger("frisk.service")
+
+_MAX_BATCH = 256
+_Writer = Callable[[list[DecisionRecord]], list[DecisionRecord]]
+_Lookup = Callable[[str], DecisionRecord | None]
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: DecisionRecord
+    done: threading.Event = field(default_factory=threading.Event)
+    result: DecisionRecord | None = None
+    error: BaseException | None = None
+
+
+class DecisionRecorder:
+    """``record_decision`` with the ``Ledger``'s contract, committed in groups by one thread."""
+
+    def __init__(self, ledger: Ledger, *, max_batch: int = _MAX_BATCH) -> None:
+        self.ledger = ledger
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._write, self._lookup = _sql_access(ledger)
+        self._thread = threading.Thread(target=self._run, name="frisk-recorder", daemon=True)
+        self._thread.start()
+        self.commits = 0
+        self.recorded = 0
+
+    def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
+        """Insert ``decision`` unless its id is recorded, once durable; return the recorded row."""
+        if not self._thread.is_alive():
+            raise StoreError("the decision recorder is stopped")
+        pending = _Pending(decision)
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return pending.result
+
+    def get_decision(self, transaction_id: str) -> DecisionRecord | None:
+        """The ledger's ``get_decision`` through a statement compiled once (the hot path's read)."""
+        return self._lookup(transaction_id)
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the writer."""
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            results = self._write([p.record for p in batch])
+        except BaseException as exc:  # every waiter must wake, whatever went wrong
+            error = exc if isinstance(exc, FriskError) else StoreError(f"recording failed: {exc}")
+            if not isinstance(exc, FriskError):
+                log.exception("decision recorder failed")
+            for p in batch:
+                p.error = error
+                p.done.set()
+            return
+        self.commits += 1
+        self.recorded += len(batch)
+        for p, result in zip(batch, results, strict=True):
+            p.result = result
+            p.done.set()
+
+
+def _sql_access(ledger: Ledger) -> tuple[_Writer, _Lookup]:
+    """(write a batch in one transaction, look one id up); one at a time for non-SQL ledgers."""
+    from frisk.store.sql import SqlLedger
+
+    if not isinstance(ledger, SqlLedger):
+        return (lambda records: [ledger.record_decision(r) for r in records]), ledger.get_decision
+
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from frisk.store._driver_errors import translate_errors
+    from frisk.store.tables import decisions
+
+    engine = ledger.engine
+    dialect: Any = postgresql if engine.dialect.name == "postgresql" else sqlite
+    # Built once: building and coercing a statement per row cost more CPU than the insert.
+    insert = dialect.insert(decisions).on_conflict_do_nothing()
+    select = sa.select(decisions).where(
+        decisions.c.transaction_id.in_(sa.bindparam("ids", expanding=True))
+    )
+    one = sa.select(decisions).where(decisions.c.transaction_id == sa.bindparam("id"))
+
+    def lookup(transaction_id: str) -> DecisionRecord | None:
+        with translate_errors("reading a decision"), engine.connect() as conn:
+            row = conn.execute(one, {"id": transaction_id}).one_or_none()
+        return None if row is None else DecisionRecord(**row._mapping)
+
+    def write(records: list[DecisionRecord]) -> list[DecisionRecord]:
+        doing = f"recording {len(records)} decision(s)"
+        with translate_errors(doing), engine.begin() as conn:
+            inserted = conn.execute(insert, [_row(r) for r in records]).rowcount
+            if inserted == len(records):
+                return records
+            # Some ids were recorded by another process first: hand back the recorded rows.
+            ids = [r.transaction_id for r in records]
+            rows = {row.transaction_id: row for row in conn.execute(select, {"ids": ids})}
+        out = []
+        for record in records:
+            stored = DecisionRecord(**rows[record.transaction_id]._mapping)
+            mine = stored.created_at == record.created_at and stored.body_hash == record.body_hash
+            out.append(record if mine else stored)
+        return out
+
+    return write, lookup
+
+
+def _row(d: DecisionRecord) -> dict[str, Any]:
+    return {
+        "transaction_id": d.transaction_id,
+        "body_hash": d.body_hash,
+        "event_time": d.event_time,
+        "transaction": d.transaction,
+        "features": dict(d.features),
+        "score": d.score,
+        "risk_score": d.risk_score,
+        "tier": d.tier,
+        "action": d.action,
+        "reasons": list(d.reasons),
+        "model_version": d.model_version,
+        "timings": dict(d.timings),
+        "created_at": d.created_at,
+        "degraded": d.degraded,
+    }
