@@ -1,10 +1,11 @@
-"""Online features: ``python -m benchmarks.bench_features_online [--warm N --events N]``.
+"""Online features: ``python -m benchmarks.bench_features_online [--payers N --events N]``.
 
 Warms ``OnlineFeatures`` (default catalogue) on simulated history, then times ``update`` event by
-event on the following events and prints the median and p99 µs per event, next to a reference
+event on the following events and prints p50, p99 and max µs per event, next to a reference
 measured in the same run: a bare loop doing one dict update per event on the same events. Also
-prints the state's memory per active entity (tracemalloc around the warm) and the longest
-single ``update`` (GC pauses show there).
+prints the GC setting (``warm`` freezes the warmed state; ``--gc-threshold`` sets the young
+generation's threshold, as a service would), the longest GC pause seen while timing, and the
+state's memory per entity record (tracemalloc around a second, separate warm).
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def main() -> None:
     parser.add_argument("--payers", type=int, default=5_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--events", type=int, default=20_000, help="events timed after warm")
+    parser.add_argument("--gc-threshold", type=int, default=0, help="gen-0 threshold (0: keep)")
     args = parser.parse_args()
+    if args.gc_threshold:
+        gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
 
     table = simulate(SimulationConfig(days=args.days, payers=args.payers, seed=11))
     catalogue = resolve_catalogue("default", table)
@@ -36,14 +40,22 @@ def main() -> None:
         timed.drop("label", "label_timestamp", "label_source", "scenario").iter_rows(named=True)
     )
 
-    online = OnlineFeatures(catalogue)
+    # Memory first, on its own executor: tracemalloc slows the warm and perturbs timings.
+    measured = OnlineFeatures(catalogue)
     tracemalloc.start()
-    online.warm(history)
+    measured.warm(history, freeze_gc=False)
     memory, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    entities = sum(len(space) for name, space in online.store.spaces() if name.startswith("key:"))
+    entities = sum(len(space) for name, space in measured.store.spaces() if name.startswith("key:"))
+    del measured
+    gc.collect()
 
+    online = OnlineFeatures(catalogue)
+    online.warm(history)
+    pauses: list[float] = []
+    gc.callbacks.append(_pause_meter(pauses))
     timings = _time(online.update, events)
+    gc.callbacks.clear()
     counts: dict[str, int] = {}
 
     def bare(event: dict[str, Any]) -> None:
@@ -56,13 +68,29 @@ def main() -> None:
         f"warm: {history.height} events; timed: {len(events)} events, "
         f"{len(catalogue.names)} features"
     )
-    print(f"update: median {median:.1f} µs, p99 {p99:.1f} µs, max {max(timings) / 1000:.1f} ms")
+    print(f"update: p50 {median:.1f} µs, p99 {p99:.1f} µs, max {max(timings) / 1000:.2f} ms")
+    print(
+        f"gc: threshold {gc.get_threshold()}, warmed state frozen ({gc.get_freeze_count()} "
+        f"objects); {len(pauses)} collections while timing, longest {max(pauses, default=0):.2f} ms"
+    )
     print(f"reference, bare dict update: median {ref:.2f} µs; ratio {median / ref:.0f}x")
     print(
         f"state: {memory / 2**20:.0f} MiB for {entities} entity records "
         f"({memory / max(entities, 1):.0f} bytes per entity record, all keys)"
     )
     print(f"(Polars {pl.__version__}; other work on the machine inflates these figures)")
+
+
+def _pause_meter(pauses: list[float]) -> Any:
+    began = [0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter_ns()
+        else:
+            pauses.append((time.perf_counter_ns() - began[0]) / 1e6)
+
+    return callback
 
 
 def _time(function: Any, events: list[dict[str, Any]]) -> list[float]:

@@ -10,6 +10,7 @@ import math
 import statistics
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -140,6 +141,39 @@ def test_no_leakage_from_the_future(events: list[tuple[Any, ...]], data: st.Data
     left = compute_offline(table, catalogue).head(before)
     right = compute_offline(changed, catalogue).head(before)
     assert mismatches(left, right, 0.0) == []
+
+
+def test_parity_on_a_long_dense_stream() -> None:
+    """Histories long enough for the online state to drop its dead prefixes (logs of both
+    resolutions and distinct lists compact)."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    ts = _START + np.cumsum(
+        rng.choice(np.array([0, 1, MINUTE, 20 * MINUTE, HOUR, 3 * HOUR]), size=n)
+    )
+    delay = rng.choice(np.array([0, HOUR, DAY, 40 * DAY]), size=n)
+    labelled = rng.random(n) < 0.3
+    frame = pl.DataFrame(
+        {
+            "transaction_id": [f"t{i}" for i in range(n)],
+            "timestamp": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
+            "amount": np.round(rng.lognormal(3.0, 1.0, size=n), 2) + 0.01,
+            "currency": "EUR",
+            "payer_id": [f"p{v}" for v in rng.integers(0, 3, size=n)],
+            "payee_id": [f"m{v}" for v in rng.integers(0, 200, size=n)],
+            "device_id": [f"d{v}" for v in rng.integers(0, 150, size=n)],
+            "label": pl.Series(np.where(labelled, rng.random(n) < 0.4, 0)).cast(pl.Int8),
+            "label_timestamp": pl.Series(np.where(labelled, ts + delay, 0)).cast(
+                pl.Datetime("us", "UTC")
+            ),
+        }
+    ).with_columns(
+        pl.when(pl.Series(labelled)).then(pl.col("label_timestamp")).alias("label_timestamp")
+    )
+    table = conform(frame)
+    catalogue = resolve_catalogue("default", table)
+    offline = compute_offline(table, catalogue)
+    assert mismatches(offline, online_features(table, catalogue), REL) == []
 
 
 def _close(a: float, b: float) -> bool:

@@ -1,12 +1,22 @@
 """Online state of one entity key and the features computed from it, one event at a time.
 
-State is flat on purpose (a few lists per entity, no object per event): Python's cyclic GC walks
-every container, and millions of small objects made it pause for most of a second.
+State is flat on purpose: a handful of containers per entity, no object per event. Python's
+cyclic GC walks every container, and millions of small objects made it pause for most of a second;
+ints, strings and dicts of them are not tracked at all.
 
-A ``Log`` holds an entity's buckets of one resolution as a flat list ``[bucket, count, s1, s2,
-...]`` plus, per window, ``[cursor, count, s1, s2]``; a window's running sums only ever add and
-subtract exact integers, so they never drift. Windows expire buckets lazily when the entity is
-next seen, and the log drops its prefix once the longest window has passed it.
+An ``Entity`` keeps, per resolution, one list of buckets with *cumulative* sums
+``[bucket, count, s1, s2, ...]`` after a sentinel entry, and one cursor per window (the first
+bucket inside it): a window's sums are the last entry minus the one before its cursor. Learning an
+event touches only the last entry, whatever the number of windows; sums are exact integers, so
+they never drift. Windows move their cursors lazily when the entity is next seen, and a log drops
+its prefix once the longest window has passed it.
+
+Distinct counts share, per counted field, one dict ``value -> time last seen`` and one list of
+occurrences across all windows; each window keeps a cursor into the list and its count.
+
+An entity that is new (or idle past the retention) has known features: count 0, mean NaN, ...;
+``KeyRunner.fresh`` lists them, and the executor starts every output vector from those values, so
+a new entity costs only the creation of its state.
 """
 
 from __future__ import annotations
@@ -22,21 +32,302 @@ __all__ = ["Entity", "KeyRunner", "Log"]
 
 _NAN = float("nan")
 _MICROS = 1e6
-# (buckets, count, sum, mean, max, std): output slots, -1 where the feature is not wanted
-WindowSlots = tuple[int, int, int, int, int, int]
+# Below any bucket: the sentinel entry of a log, never inside a window.
+_SENTINEL = -(1 << 62)
+# Compact a list once its dead prefix is this long and at least half of it.
+_COMPACT = 256
+
+
+class Entity:
+    """Everything remembered about one entity (payer, payee, device or pair)."""
+
+    __slots__ = ("distinct", "first", "last", "logs", "maxes", "nums", "recent")
+
+    first: int
+    last: int
+    logs: list[list[int]]  # per resolution: sentinel, then [bucket, count, s1, s2] cumulative
+    nums: list[int]  # window cursors, then (cursor, count) per distinct window, then rel. sums
+    maxes: list[deque[int]]  # per max window: monotone deque, bucket and value alternating
+    distinct: list[Any]  # per counted field: (dict value -> last time, [time, value, ...])
+    recent: list[Any]  # per relative group: (last n amounts, the same sorted)
+
+
+class KeyRunner:
+    """The features of one entity key, precompiled from its ``KeyPlan``."""
+
+    def __init__(self, plan: KeyPlan, retention: int) -> None:
+        self.plan = plan
+        self.fields = plan.fields
+        self.retention = retention
+        # Per resolution: (res, windows); per window: (buckets, cursor index in nums, slots of
+        # count, sum, mean, std (-1: not wanted), index of its max deque (-1: none)).
+        self.logs: list[tuple[int, list[tuple[int, int, int, int, int, int, int]]]] = []
+        cursor = 0
+        n_max = 0
+        fresh: dict[int, float] = {}
+        for res, windows in plan.logs:
+            rows = []
+            for wp in windows:
+                s = wp.slots
+                has_max = "max" in s
+                rows.append(
+                    (
+                        wp.window.buckets,
+                        cursor,
+                        s.get("count", -1),
+                        s.get("sum", -1),
+                        s.get("mean", -1),
+                        s.get("std", -1),
+                        n_max if has_max else -1,
+                    )
+                )
+                cursor += 1
+                n_max += has_max
+                for agg, slot in s.items():
+                    fresh[slot] = 0.0 if agg in ("count", "sum") else _NAN
+            self.logs.append((res, rows))
+        self.max_slots = [
+            slot
+            for _, windows in plan.logs
+            for wp in windows
+            for agg, slot in wp.slots.items()
+            if agg == "max"
+        ]
+        self.n_max = n_max
+        # Per counted field: (event field, windows longest last as (res, buckets, nums index,
+        # slot)); the field's occurrences are dropped by its longest window.
+        by_field: dict[str, list[tuple[int, int, int]]] = {}
+        for d in sorted(plan.distinct, key=lambda d: d.window.length):
+            by_field.setdefault(d.of, []).append((d.window.res, d.window.buckets, d.slot))
+            fresh[d.slot] = 0.0
+        self.distinct: list[tuple[str, list[tuple[int, int, int, int]]]] = []
+        for field, items in by_field.items():
+            rows2 = []
+            for res, k, slot in items:
+                rows2.append((res, k, cursor, slot))
+                cursor += 2
+            self.distinct.append((field, rows2))
+        self.relative: list[tuple[int, int, int, int, int]] = []
+        for r in plan.relative:
+            s = r.slots
+            self.relative.append(
+                (
+                    r.n,
+                    cursor,
+                    s.get("ratio_mean", -1),
+                    s.get("ratio_median", -1),
+                    s.get("zscore", -1),
+                )
+            )
+            cursor += 2
+            for slot in s.values():
+                fresh[slot] = _NAN
+        self.n_nums = cursor
+        self.n_windows = sum(len(rows) for _, rows in self.logs)
+        for single in (plan.recency, plan.age):
+            if single is not None:
+                fresh[single] = _NAN
+        if plan.first_time is not None:
+            fresh[plan.first_time] = 1.0
+        #: (slot, value) of every feature of this key for a new entity
+        self.fresh = sorted(fresh.items())
+        #: every output slot of this key (NaN when the key has a null field)
+        self.slots = [slot for slot, _ in self.fresh]
+
+    def key_of(self, event: Any) -> str | None:
+        """The entity key of an event, or None when a field is null (no entity)."""
+        fields = self.fields
+        if len(fields) == 1:
+            value = event.get(fields[0])
+            return None if value is None else str(value)
+        parts = [event.get(f) for f in fields]
+        if None in parts:
+            return None
+        return "\x1f".join(map(str, parts))
+
+    def create(self, event: Any, t: int, u: int) -> Entity:
+        """The state of a new entity whose first event is ``event``."""
+        entity = Entity()
+        entity.first = entity.last = t
+        uu = u * u
+        entity.logs = [[_SENTINEL, 0, 0, 0, t // res, 1, u, uu] for res, _ in self.logs]
+        nums = [0] * self.n_nums
+        nums[: self.n_windows] = [4] * self.n_windows
+        entity.nums = nums
+        entity.maxes = []
+        for res, windows in self.logs:
+            for window in windows:
+                if window[6] >= 0:
+                    entity.maxes.append(deque((t // res, u)))
+        entity.distinct = []
+        for field, counted in self.distinct:
+            value = event.get(field)
+            if value is None:
+                entity.distinct.append(({}, []))
+                continue
+            value = str(value)
+            entity.distinct.append(({value: t}, [t, value]))
+            for _, _, at, _ in counted:
+                nums[at + 1] = 1
+        entity.recent = []
+        for n, at, _, _, _ in self.relative:
+            entity.recent.append((deque((u,), maxlen=n), [u]))
+            nums[at] = u
+            nums[at + 1] = uu
+        return entity
+
+    def run(self, entity: Entity, event: Any, t: int, u: int, out: list[Any], commit: bool) -> None:
+        """Write the features of the event at ``t`` of a known entity into ``out``; then learn
+        it (``commit``)."""
+        plan = self.plan
+        if plan.recency is not None:
+            out[plan.recency] = float(t - entity.last) / _MICROS
+        if plan.age is not None:
+            out[plan.age] = float(t - entity.first) / _MICROS
+        if plan.first_time is not None:
+            out[plan.first_time] = 0.0
+        nums = entity.nums
+        maxes = entity.maxes
+        uu = u * u
+        for (res, windows), log in zip(self.logs, entity.logs, strict=True):
+            bucket = t // res
+            size = len(log)
+            count, total, squares = log[size - 3], log[size - 2], log[size - 1]
+            for k, c, s_count, s_sum, s_mean, s_std, s_max in windows:
+                limit = bucket - k
+                i = nums[c]
+                if i < size and log[i] <= limit:
+                    i += 4
+                    while i < size and log[i] <= limit:
+                        i += 4
+                    nums[c] = i
+                n = count - log[i - 3]
+                if s_count >= 0:
+                    out[s_count] = float(n)
+                if s_sum >= 0 or s_mean >= 0 or s_std >= 0:
+                    s1 = total - log[i - 2]
+                    if s_sum >= 0:
+                        out[s_sum] = float(s1) / SCALE
+                    if s_mean >= 0:
+                        out[s_mean] = float(s1) / n / SCALE if n else _NAN
+                    if s_std >= 0:
+                        out[s_std] = (
+                            std_units(n, s1, squares - log[i - 1]) / SCALE if n >= 2 else _NAN
+                        )
+                if s_max >= 0:
+                    dq = maxes[s_max]
+                    while dq and dq[0] <= limit:
+                        dq.popleft()
+                        dq.popleft()
+                    out[self.max_slots[s_max]] = float(dq[1]) / SCALE if dq else _NAN
+            if commit:
+                if log[size - 4] == bucket:
+                    log[size - 3] = count + 1
+                    log[size - 2] = total + u
+                    log[size - 1] = squares + uu
+                else:
+                    log += (bucket, count + 1, total + u, squares + uu)
+                for _, _, _, _, _, _, s_max in windows:
+                    if s_max >= 0:
+                        dq = maxes[s_max]
+                        while dq and dq[-1] <= u:
+                            dq.pop()
+                            dq.pop()
+                        dq += (bucket, u)
+                # The longest window (last) has the smallest cursor; drop what it has passed,
+                # keeping the entry before it as the new sentinel.
+                cut = nums[windows[-1][1]] - 4
+                if cut >= _COMPACT and 2 * cut >= size:
+                    del log[:cut]
+                    for window in windows:
+                        nums[window[1]] -= cut
+        for (field, counted), (last, order) in zip(self.distinct, entity.distinct, strict=True):
+            self._distinct(event.get(field), counted, last, order, nums, t, out, commit)
+        for (n, at, s_mean, s_median, s_z), (ring, ordered) in zip(
+            self.relative, entity.recent, strict=True
+        ):
+            k = len(ring)
+            total = nums[at]
+            mean = float(total) / k
+            uf = float(u)
+            if s_mean >= 0:
+                out[s_mean] = uf / mean if total > 0 else _NAN
+            if s_median >= 0:
+                half = k // 2
+                median = float(ordered[half]) if k % 2 else (ordered[half - 1] + ordered[half]) / 2
+                out[s_median] = uf / median if median > 0 else _NAN
+            if s_z >= 0:
+                std = std_units(k, total, nums[at + 1]) if k >= 2 else 0.0
+                out[s_z] = (uf - mean) / std if std > 0 else _NAN
+            if commit:
+                if k == n:
+                    old = ring[0]
+                    del ordered[bisect_left(ordered, old)]
+                    total -= old
+                    nums[at + 1] -= old * old
+                ring.append(u)
+                insort(ordered, u)
+                nums[at] = total + u
+                nums[at + 1] += uu
+        if commit:
+            entity.last = t
+
+    @staticmethod
+    def _distinct(
+        value: Any,
+        windows: list[tuple[int, int, int, int]],
+        last: dict[str, int],
+        order: list[Any],
+        nums: list[int],
+        t: int,
+        out: list[Any],
+        commit: bool,
+    ) -> None:
+        size = len(order)
+        for res, k, at, slot in windows:
+            limit = t // res - k
+            i = nums[at]
+            if i < size and order[i] // res <= limit:
+                count = nums[at + 1]
+                while i < size and order[i] // res <= limit:
+                    if last.get(order[i + 1]) == order[i]:
+                        count -= 1
+                    i += 2
+                nums[at] = i
+                nums[at + 1] = count
+            out[slot] = float(nums[at + 1])
+        if commit:
+            # The longest window (last) forgets the values it has passed.
+            longest = windows[-1][2]
+            cut = nums[longest]
+            if cut >= _COMPACT and 2 * cut >= size:
+                for j in range(0, cut, 2):
+                    if last.get(order[j + 1]) == order[j]:
+                        del last[order[j + 1]]
+                del order[:cut]
+                for _, _, at, _ in windows:
+                    nums[at] -= cut
+            if value is None:
+                return
+            value = str(value)
+            previous = last.get(value)
+            if previous == t:
+                return
+            for res, k, at, _ in windows:
+                if previous is None or previous // res <= t // res - k:
+                    nums[at + 1] += 1
+            last[value] = t
+            order += (t, value)
 
 
 class Log:
-    """Buckets of one resolution and the running sums of each window over them."""
+    """Buckets of one resolution and the running sums of each window over them (labels)."""
 
-    __slots__ = ("entries", "maxes", "windows")
+    __slots__ = ("entries", "windows")
 
-    def __init__(self, n_windows: int, with_max: tuple[bool, ...]) -> None:
+    def __init__(self, n_windows: int) -> None:
         self.entries: list[int] = []
         self.windows: list[int] = [0] * (4 * n_windows)
-        self.maxes: list[deque[tuple[int, int]] | None] | None = (
-            [deque() if flag else None for flag in with_max] if any(with_max) else None
-        )
 
     def expire(self, bucket: int, buckets: tuple[int, ...]) -> None:
         """Drop from each window the buckets at or before ``bucket - K``."""
@@ -55,10 +346,6 @@ class Log:
                     s2 -= entries[i + 3]
                     i += 4
                 windows[o], windows[o + 1], windows[o + 2], windows[o + 3] = i, count, s1, s2
-            if self.maxes is not None:
-                dq = self.maxes[j]
-                while dq and dq[0][0] <= limit:
-                    dq.popleft()
 
     def add(self, bucket: int, count: int, v1: int, v2: int) -> None:
         entries = self.entries
@@ -74,192 +361,8 @@ class Log:
             windows[o + 1] += count
             windows[o + 2] += v1
             windows[o + 3] += v2
-        if self.maxes is not None:
-            for dq in self.maxes:
-                if dq is not None:
-                    while dq and dq[-1][1] <= v1:
-                        dq.pop()
-                    dq.append((bucket, v1))
-        # The longest window (last) has the smallest cursor; drop what it has passed.
         cut = windows[len(windows) - 4]
-        if cut >= 256 and 2 * cut >= size:
+        if cut >= _COMPACT and 2 * cut >= size:
             del entries[:cut]
             for o in range(0, len(windows), 4):
                 windows[o] -= cut
-
-
-class Entity:
-    """Everything remembered about one entity (payer, payee, device or pair)."""
-
-    __slots__ = ("distinct", "first", "last", "logs", "recent")
-
-    def __init__(self, runner: KeyRunner, t: int) -> None:
-        self.first = t
-        self.last = t
-        self.logs = [Log(len(buckets), with_max) for _, buckets, _, with_max in runner.logs]
-        self.distinct: list[tuple[dict[str, int], deque[tuple[int, str]]]] = [
-            ({}, deque()) for _ in runner.distinct
-        ]
-        # Per relative group: (last n amounts, the same sorted, [sum, sum of squares])
-        self.recent: list[tuple[deque[int], list[int], list[int]]] = [
-            (deque(maxlen=n), [], [0, 0]) for n, _ in runner.relative
-        ]
-
-
-class KeyRunner:
-    """The features of one entity key, precompiled from its ``KeyPlan``."""
-
-    def __init__(self, plan: KeyPlan, retention: int) -> None:
-        self.plan = plan
-        self.fields = plan.fields
-        self.retention = retention
-        self.logs: list[tuple[int, tuple[int, ...], tuple[WindowSlots, ...], tuple[bool, ...]]] = []
-        for res, windows in plan.logs:
-            slots = tuple(
-                (
-                    wp.window.buckets,
-                    wp.slots.get("count", -1),
-                    wp.slots.get("sum", -1),
-                    wp.slots.get("mean", -1),
-                    wp.slots.get("max", -1),
-                    wp.slots.get("std", -1),
-                )
-                for wp in windows
-            )
-            buckets = tuple(wp.window.buckets for wp in windows)
-            with_max = tuple("max" in wp.slots for wp in windows)
-            self.logs.append((res, buckets, slots, with_max))
-        self.distinct = [(d.of, d.window.res, d.window.buckets, d.slot) for d in plan.distinct]
-        self.relative = [
-            (
-                r.n,
-                (
-                    r.slots.get("ratio_mean", -1),
-                    r.slots.get("ratio_median", -1),
-                    r.slots.get("zscore", -1),
-                ),
-            )
-            for r in plan.relative
-        ]
-
-    def key_of(self, event: Any) -> str | None:
-        """The entity key of an event, or None when a field is null (no entity)."""
-        if len(self.fields) == 1:
-            value = event.get(self.fields[0])
-            return None if value is None else str(value)
-        parts = [event.get(f) for f in self.fields]
-        if any(part is None for part in parts):
-            return None
-        return "\x1f".join(map(str, parts))
-
-    def run(
-        self,
-        space: Any,
-        key: str,
-        event: Any,
-        t: int,
-        u: int,
-        out: list[Any],
-        commit: bool,
-    ) -> None:
-        """Write this key's features of the event at ``t`` into ``out``; then learn it."""
-        plan = self.plan
-        entity: Entity | None = space.get(key)
-        fresh = entity is None or entity.last <= t - self.retention
-        if fresh:
-            entity = Entity(self, t)
-            if commit:
-                space[key] = entity
-        assert entity is not None
-        if plan.recency is not None:
-            out[plan.recency] = _NAN if fresh else float(t - entity.last) / _MICROS
-        if plan.age is not None:
-            out[plan.age] = _NAN if fresh else float(t - entity.first) / _MICROS
-        if plan.first_time is not None:
-            out[plan.first_time] = 1.0 if fresh else 0.0
-        for log, (res, buckets, slots, _) in zip(entity.logs, self.logs, strict=True):
-            bucket = t // res
-            log.expire(bucket, buckets)
-            _emit_windows(log, slots, out)
-            if commit:
-                log.add(bucket, 1, u, u * u)
-        for (values, order), (field, res, k, slot) in zip(
-            entity.distinct, self.distinct, strict=True
-        ):
-            bucket = t // res
-            limit = bucket - k
-            while order and order[0][0] <= limit:
-                old_bucket, old = order.popleft()
-                if values.get(old) == old_bucket:
-                    del values[old]
-            out[slot] = float(len(values))
-            value = event.get(field)
-            if commit and value is not None:
-                value = str(value)
-                if values.get(value) != bucket:
-                    values[value] = bucket
-                    order.append((bucket, value))
-        for recent, (_, relative_slots) in zip(entity.recent, self.relative, strict=True):
-            _emit_relative(recent, relative_slots, u, out)
-            if commit:
-                _learn_relative(recent, u)
-        if commit:
-            entity.last = t
-
-
-def _emit_windows(log: Log, slots: tuple[WindowSlots, ...], out: list[Any]) -> None:
-    windows = log.windows
-    for j, (_, s_count, s_sum, s_mean, s_max, s_std) in enumerate(slots):
-        o = 4 * j
-        count = windows[o + 1]
-        total = windows[o + 2]
-        if s_count >= 0:
-            out[s_count] = float(count)
-        if s_sum >= 0:
-            out[s_sum] = float(total) / SCALE
-        if s_mean >= 0:
-            out[s_mean] = float(total) / count / SCALE if count else _NAN
-        if s_max >= 0 and log.maxes is not None:
-            dq = log.maxes[j]
-            out[s_max] = float(dq[0][1]) / SCALE if dq else _NAN
-        if s_std >= 0:
-            out[s_std] = std_units(count, total, windows[o + 3]) / SCALE if count >= 2 else _NAN
-
-
-def _emit_relative(
-    recent: tuple[deque[int], list[int], list[int]],
-    slots: tuple[int, int, int],
-    u: int,
-    out: list[Any],
-) -> None:
-    ring, ordered, sums = recent
-    s_mean, s_median, s_z = slots
-    k = len(ring)
-    total = sums[0]
-    mean = float(total) / k if k else _NAN
-    uf = float(u)
-    if s_mean >= 0:
-        out[s_mean] = uf / mean if k and total > 0 else _NAN
-    if s_median >= 0:
-        if k:
-            half = k // 2
-            median = float(ordered[half]) if k % 2 else (ordered[half - 1] + ordered[half]) / 2
-        else:
-            median = 0.0
-        out[s_median] = uf / median if median > 0 else _NAN
-    if s_z >= 0:
-        std = std_units(k, total, sums[1]) if k >= 2 else 0.0
-        out[s_z] = (uf - mean) / std if std > 0 else _NAN
-
-
-def _learn_relative(recent: tuple[deque[int], list[int], list[int]], u: int) -> None:
-    ring, ordered, sums = recent
-    if len(ring) == ring.maxlen:
-        old = ring[0]
-        del ordered[bisect_left(ordered, old)]
-        sums[0] -= old
-        sums[1] -= old * old
-    ring.append(u)
-    insort(ordered, u)
-    sums[0] += u
-    sums[1] += u * u

@@ -33,7 +33,7 @@ import gc
 import heapq
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,11 @@ __all__ = ["OnlineFeatures"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _NAN = float("nan")
-_SWEEP_EVERY = 1 << 16
+# Every 16 updates, check 32 keys of each space for expiry: ~2 checks per update.
+_SWEEP_EVERY = 16
+_SWEEP_KEYS = 32
+#: transactions remembered by default to route labels (about 200 bytes each)
+DEFAULT_REMEMBER = 1_000_000
 _META = "_meta"
 _TXNS = "_txns"
 
@@ -61,8 +65,16 @@ _TXNS = "_txns"
 class OnlineFeatures:
     """Compute features event by event; ``update`` returns values in ``catalogue.names`` order."""
 
-    def __init__(self, catalogue: Catalogue, store: StateStore | None = None) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        store: StateStore | None = None,
+        *,
+        remember: int = DEFAULT_REMEMBER,
+    ) -> None:
         self.catalogue = catalogue
+        #: how many transactions' entity ids are kept to route ``apply_label`` without ``event``
+        self.remember = remember
         self.plan = plan = compile_plan(catalogue)
         self.store: StateStore = store if store is not None else MemoryStore()
         self._runners = [
@@ -71,14 +83,35 @@ class OnlineFeatures:
         self._labels = [
             (lp, _label_groups(lp), self.store.space(f"label:{lp.key}")) for lp in plan.labels
         ]
+        # Every vector starts as the features of an event whose entities are all new: a new
+        # entity then costs nothing but the creation of its state.
+        template: list[Any] = [_NAN] * plan.width
+        for runner, _ in self._runners:
+            for slot, value in runner.fresh:
+                template[slot] = value
+        for lp in plan.labels:
+            for _, count_slot, _ in lp.windows:
+                if count_slot is not None:
+                    template[count_slot] = 0.0
+        self._template = template
+        self._label_slots = [
+            [slot for _, c, r in lp.windows for slot in (c, r) if slot is not None]
+            for lp in plan.labels
+        ]
+        # Every key of every space, queued for ``_sweep_some`` to check a few at a time.
+        self._sweeps: list[tuple[MutableMapping[str, Any], deque[str], int, bool]] = [
+            (space, deque(space), runner.retention, False) for runner, space in self._runners
+        ]
+        self._sweeps += [(space, deque(space), lp.horizon, True) for lp, _, space in self._labels]
         self._attributes = list(plan.attributes.items())
         self._calendar = list(plan.calendar.items())
         meta = self.store.space(_META)
         meta.setdefault("clock", None)
-        meta.setdefault("pending", [])  # heap of (arrival, seq, transaction_id, label)
+        # heap of (arrival, seq, transaction_id, label, (timestamp, label keys...) or None)
+        meta.setdefault("pending", [])
         meta.setdefault("seq", 0)
         meta.setdefault("updates", 0)
-        meta.setdefault("txn_order", deque())  # (timestamp, transaction_id), oldest first
+        meta.setdefault("txn_order", deque())  # transaction ids, oldest first
         self._meta = meta
         self._txns = self.store.space(_TXNS)  # transaction_id -> (timestamp, label keys...)
 
@@ -90,14 +123,34 @@ class OnlineFeatures:
         """The event's features without learning it (queued labels due by then are applied)."""
         return self._process(event, commit=False)
 
-    def apply_label(self, transaction_id: str, label: int, label_timestamp: datetime | int) -> None:
-        """Queue a label; events after ``label_timestamp`` see it."""
+    def apply_label(
+        self,
+        transaction_id: str,
+        label: int,
+        label_timestamp: datetime | int,
+        *,
+        event: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Queue a label; events after ``label_timestamp`` see it.
+
+        ``event`` is the labelled transaction (its ``timestamp`` and entity ids), for callers that
+        keep transactions themselves; without it the transaction is looked up among the last
+        ``remember`` ones this executor learnt, and a label of one it no longer knows is ignored.
+        """
         if label not in (0, 1):
             raise InvalidEventError("label", label, "must be 1 (fraud) or 0 (legit)")
         at = label_timestamp if isinstance(label_timestamp, int) else _micros(label_timestamp)
+        known = None
+        if event is not None:
+            stamp = event.get("timestamp")
+            if isinstance(stamp, datetime):
+                stamp = _micros(stamp)
+            if not isinstance(stamp, int):
+                raise InvalidEventError("timestamp", stamp, "must be a timezone-aware datetime")
+            known = self._label_keys(event, stamp)
         meta = self._meta
         meta["seq"] += 1
-        heapq.heappush(meta["pending"], (at, meta["seq"], str(transaction_id), int(label)))
+        heapq.heappush(meta["pending"], (at, meta["seq"], str(transaction_id), int(label), known))
 
     def warm(self, table: pl.DataFrame, *, freeze_gc: bool = True) -> None:
         """Replay a canonical table: its events in order, its labels at their arrival times.
@@ -144,22 +197,38 @@ class OnlineFeatures:
         return cls(catalogue, store)
 
     def sweep(self) -> int:
-        """Forget entities idle past the retention (labels past their window); how many."""
+        """Forget every entity idle past the retention (labels past their window); how many.
+
+        ``update`` already does this a few keys at a time; a full sweep walks all the state.
+        """
         now = self._meta["clock"]
         if now is None:
             return 0
         dropped = 0
-        for runner, space in self._runners:
-            dead = [k for k, e in space.items() if e.last <= now - runner.retention]
-            for k in dead:
-                del space[k]
-            dropped += len(dead)
-        for lp, _, space in self._labels:
-            dead = [k for k, rec in space.items() if rec[0] <= now - lp.horizon]
-            for k in dead:
-                del space[k]
-            dropped += len(dead)
+        for space, queue, _, _ in self._sweeps:
+            before = len(space)
+            self._sweep_some(now, len(queue))
+            dropped += before - len(space)
         return dropped
+
+    def _sweep_some(self, now: int, budget: int = _SWEEP_KEYS) -> None:
+        """Check the next ``budget`` keys of each space; drop those past their retention.
+
+        Each key is queued once, when its entity is created, and queued again when found alive,
+        so every key is checked once per turn of its queue: expired state lingers at most one
+        turn and no update ever walks the whole state (the cause of a ~1 s pause before).
+        """
+        for space, queue, horizon, is_label in self._sweeps:
+            limit = now - horizon
+            for _ in range(min(budget, len(queue))):
+                key = queue.popleft()
+                record = space.get(key)
+                if record is None:
+                    continue
+                if (record[0] if is_label else record.last) <= limit:
+                    del space[key]
+                else:
+                    queue.append(key)
 
     def _process(
         self, event: Mapping[str, Any], *, commit: bool, t_event: int | None = None
@@ -179,23 +248,37 @@ class OnlineFeatures:
         if not isinstance(amount, int | float) or not amount > 0:
             raise InvalidEventError("amount", amount, "must be a number > 0")
         u = units_of(float(amount))
-        out: list[Any] = [_NAN] * self.plan.width
-        for runner, space in self._runners:
+        out = self._template.copy()
+        for (runner, space), (_, queue, _, _) in zip(self._runners, self._sweeps, strict=False):
             key = runner.key_of(event)
-            if key is not None:
-                runner.run(space, key, event, t, u, out, commit)
-        for lp, groups, space in self._labels:
+            if key is None:
+                for slot in runner.slots:
+                    out[slot] = _NAN
+                continue
+            entity = space.get(key)
+            if entity is not None and entity.last > t - runner.retention:
+                runner.run(entity, event, t, u, out, commit)
+            elif commit:
+                space[key] = runner.create(event, t, u)
+                if entity is None:
+                    queue.append(key)
+        for (lp, groups, space), slots in zip(self._labels, self._label_slots, strict=True):
             value = event.get(lp.field)
-            if value is not None:
-                _label_features(space.get(str(value)), groups, t, lp.horizon, out)
+            if value is None:
+                for slot in slots:
+                    out[slot] = _NAN
+                continue
+            record = space.get(str(value))
+            if record is not None:
+                _label_features(record, groups, t, lp.horizon, out)
         self._event_features(event, t_event, float(amount), out)
         if commit:
             meta["clock"] = t
-            if self._labels:
+            if self._labels and self.remember:
                 self._remember(event, t)
             meta["updates"] += 1
             if meta["updates"] % _SWEEP_EVERY == 0:
-                self.sweep()
+                self._sweep_some(t)
         return out
 
     def _event_features(
@@ -230,34 +313,48 @@ class OnlineFeatures:
             else:
                 out[slot] = _NAN if value is None else float(value)
 
+    def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
+        keys = (event.get(lp.field) for lp, _, _ in self._labels)
+        return (t, *(None if k is None else str(k) for k in keys))
+
     def _remember(self, event: Mapping[str, Any], t: int) -> None:
-        """Keep a transaction's label keys until no label may arrive for it any more."""
+        """Keep a transaction's label keys until no label may arrive for it any more, and at
+        most ``remember`` transactions (the oldest are forgotten first)."""
         order = self._meta["txn_order"]
+        txns = self._txns
         limit = t - self.plan.label_horizon
-        while order and order[0][0] <= limit:
-            _, old = order.popleft()
-            found = self._txns.get(old)
-            if found is not None and found[0] <= limit:
-                del self._txns[old]
+        while order:
+            found = txns.get(order[0])
+            if found is not None and found[0] > limit and len(order) < self.remember:
+                break
+            old = order.popleft()
+            if found is not None:
+                del txns[old]
         txn = str(event.get("transaction_id"))
-        keys = tuple(event.get(lp.field) for lp, _, _ in self._labels)
-        self._txns[txn] = (t, *(None if k is None else str(k) for k in keys))
-        order.append((t, txn))
+        if txn not in txns:
+            order.append(txn)
+        txns[txn] = self._label_keys(event, t)
 
     def _apply_due(self, t: int) -> None:
         pending = self._meta["pending"]
         horizon = self.plan.label_horizon
         while pending and pending[0][0] < t:
-            at, _, txn, label = heapq.heappop(pending)
-            found = self._txns.get(txn)
+            at, _, txn, label, found = heapq.heappop(pending)
+            if found is None:
+                found = self._txns.get(txn)
             if found is None or not found[0] <= at < found[0] + horizon:
                 continue
-            for (lp, groups, space), key in zip(self._labels, found[1:], strict=True):
+            queues = [queue for _, queue, _, is_label in self._sweeps if is_label]
+            for (lp, groups, space), key, queue in zip(
+                self._labels, found[1:], queues, strict=True
+            ):
                 if key is None:
                     continue
                 record = space.get(key)
                 if record is None or record[0] <= at - lp.horizon:
-                    record = [at, [Log(len(b), (False,) * len(b)) for _, b, _ in groups]]
+                    if record is None:
+                        queue.append(key)
+                    record = [at, [Log(len(b)) for _, b, _ in groups]]
                     space[key] = record
                 record[0] = at
                 for log, (res, buckets, _) in zip(record[1], groups, strict=True):

@@ -22,7 +22,8 @@ from frisk.errors import FeatureError, StoreError
 __all__ = ["MemoryStore", "StateStore", "read_snapshot", "write_snapshot"]
 
 _MAGIC: Final = b"FRISK-FEATURE-STATE\n"
-SNAPSHOT_FORMAT: Final = 1
+# 2: flat entity records with cumulative logs; labels queued with their entity ids.
+SNAPSHOT_FORMAT: Final = 2
 
 
 class StateStore(Protocol):

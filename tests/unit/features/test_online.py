@@ -157,3 +157,42 @@ def test_bad_events_are_refused() -> None:
         online.update(_event(0, T0, amount=-1.0))
     with pytest.raises(InvalidEventError, match="label"):
         online.apply_label("t0", 2, T0)
+
+
+def test_label_with_its_event_needs_no_memory_of_transactions() -> None:
+    catalogue = resolve_catalogue("default")
+    online = OnlineFeatures(catalogue, remember=0)
+    names = catalogue.names
+    first = _event(0, T0)
+    online.update(first)
+    assert len(online.store.space("_txns")) == 0
+    online.apply_label("t0", 1, T0 + timedelta(hours=1))  # unknown: ignored
+    online.apply_label("t0", 1, T0 + timedelta(hours=1), event=first)
+    after = dict(zip(names, online.update(_event(1, T0 + timedelta(hours=2))), strict=True))
+    assert after["fraud_count_by_payer_30d"] == 1.0
+    assert after["fraud_count_by_device_30d"] == 1.0
+
+
+def test_transaction_memory_is_bounded() -> None:
+    catalogue = resolve_catalogue("default")
+    online = OnlineFeatures(catalogue, remember=10)
+    for i in range(50):
+        online.update(_event(i, T0 + timedelta(minutes=i)))
+    assert set(online.store.space("_txns")) == {f"t{i}" for i in range(40, 50)}
+    online.apply_label("t3", 1, T0 + timedelta(hours=1))  # forgotten: ignored
+    online.apply_label("t45", 1, T0 + timedelta(hours=1))
+    out = dict(
+        zip(catalogue.names, online.update(_event(99, T0 + timedelta(hours=2))), strict=True)
+    )
+    assert out["fraud_count_by_payer_30d"] == 1.0
+
+
+def test_update_sweeps_expired_entities_a_few_at_a_time() -> None:
+    catalogue = resolve_catalogue("default")
+    online = OnlineFeatures(catalogue)
+    for i in range(200):
+        online.update(_event(i, T0 + timedelta(seconds=i), payer_id=f"p{i}", payee_id=f"m{i}"))
+    later = T0 + timedelta(days=31)
+    for i in range(200):
+        online.update(_event(1000 + i, later + timedelta(seconds=i)))
+    assert set(online.store.space("key:payer")) == {"p1"}
