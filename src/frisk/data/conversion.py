@@ -14,6 +14,7 @@ from typing import Final
 import polars as pl
 
 from frisk.currencies import CURRENCIES
+from frisk.data.derive import derive_values
 from frisk.data.mapping import ID_SEPARATOR, BoundMapping, ExtraKind, Mapping
 from frisk.data.table import TIMESTAMP_DTYPE
 from frisk.data.timestamps import parse_timestamps
@@ -72,7 +73,12 @@ class _Converter:
         if self.mapping.derive_id:
             self.values["transaction_id"] = _derive_ids(self.values)
         extras = [self._extra(name, kind) for name, kind in self.bound.extra.items()]
-        frame = pl.DataFrame([*self.values.values(), *extras])
+        derived, reasons = derive_values(
+            self.bound.derive, self.raw, self.values, self.mapping.timezone
+        )
+        for source, found in reasons:
+            self.reasons.setdefault(source, found)
+        frame = pl.DataFrame([*self.values.values(), *extras, *derived])
         problems = [(self._origin(name), r) for name, r in self.reasons.items()]
         return Converted(frame, problems)
 

@@ -12,6 +12,8 @@ A mapping is a TOML file with three tables::
     timestamp_format = "%Y-%m-%d %H:%M:%S"
     label_delay = "7d"
     extra = ["lat", "long"]
+    [derive]                       # numeric attributes computed at import (see frisk.data.derive)
+    age_years = { years_between = ["dob", "timestamp"] }
 
 A canonical column that is neither mapped nor defaulted is taken from a source column of the same
 name when there is one. ``Mapping.load`` checks the file on its own; ``Mapping.bind`` checks it
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, cast
 
 from frisk.currencies import is_currency
+from frisk.data.derive import Derivation, read_derive
 from frisk.data.timestamps import TimestampFormat, check_timezone
 from frisk.errors import DataFormatError, MappingError
 from frisk.schema import (
@@ -53,7 +56,7 @@ COMPOSABLE: Final = ("transaction_id", "payer_id", "payee_id", "device_id")
 DEFAULTABLE: Final = ("currency", "channel", "merchant_category", "payer_country", "payee_country")
 ID_SEPARATOR: Final = ":"
 
-_SECTIONS: Final = ("columns", "defaults", "options")
+_SECTIONS: Final = ("columns", "defaults", "options", "derive")
 _OPTIONS: Final = (
     "timestamp_format",
     "timezone",
@@ -86,6 +89,8 @@ class Mapping:
     extra: MappingType[str, ExtraKind] | None = None
     derive_id: bool = False
     duplicates: DuplicatePolicy = "error"
+    # Derived attribute name -> how to compute it from other columns.
+    derive: MappingType[str, Derivation] = field(default_factory=dict)
     origin: str = "no mapping"
 
     @classmethod
@@ -121,12 +126,15 @@ class BoundMapping:
     extra: dict[str, ExtraKind]
     # source columns the mapping does not use, in source order
     unused: tuple[str, ...]
+    # derived attribute -> how to compute it
+    derive: dict[str, Derivation] = field(default_factory=dict)
 
     @property
     def needed(self) -> list[str]:
         """Source columns to read, in a stable order."""
         names = [name for sources in self.columns.values() for name in sources]
-        return list(dict.fromkeys([*names, *self.extra]))
+        derived = [name for d in self.derive.values() for name in d.sources]
+        return list(dict.fromkeys([*names, *self.extra, *derived]))
 
     def source_of(self, canonical: str) -> str:
         """How to name a canonical column's origin in messages: its source column(s)."""
@@ -153,6 +161,11 @@ class _Reader:
             if key not in _OPTIONS:
                 raise self.fail(f"options.{key}", f"unknown option (known: {', '.join(_OPTIONS)})")
         derive = self._derive(options, columns)
+        derived = read_derive(data.get("derive", {}), self.origin)
+        extra = self._extra(options)
+        clash = sorted(set(derived) & set(extra))
+        if clash:
+            raise self.fail("derive", f"{clash[0]!r} is also an extra column; rename one")
         return Mapping(
             columns=columns,
             defaults=defaults,
@@ -160,9 +173,10 @@ class _Reader:
             timezone=self._timezone(options),
             label_delay=self._delay(options),
             label_source=self._label_source(options),
-            extra=self._extra(options),
+            extra=extra,
             derive_id=derive,
             duplicates=self._duplicates(options),
+            derive=derived,
             origin=self.origin,
         )
 
@@ -358,9 +372,21 @@ def _bind(mapping: Mapping, available: list[str]) -> BoundMapping:
                     f"file; its columns are {listing}"
                 )
         extra = dict(mapping.extra)
-    used |= set(extra)
+    for name, derivation in mapping.derive.items():
+        for source in derivation.sources:
+            if source not in present:
+                raise MappingError(
+                    f"{mapping.origin}: derive.{name}: source column {source!r} is not in the "
+                    f"file; its columns are {listing}"
+                )
+        for canonical in set(derivation.inputs) - set(derivation.sources):
+            if canonical not in columns and canonical not in mapping.defaults:
+                raise MappingError(
+                    f"{mapping.origin}: derive.{name}: canonical column {canonical!r} is not mapped"
+                )
+    used |= set(extra) | {s for d in mapping.derive.values() for s in d.sources}
     unused = tuple(name for name in available if name not in used)
-    return BoundMapping(columns, dict(mapping.defaults), extra, unused)
+    return BoundMapping(columns, dict(mapping.defaults), extra, unused, dict(mapping.derive))
 
 
 def _auto(name: str) -> ExtraKind:

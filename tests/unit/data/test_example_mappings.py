@@ -35,7 +35,10 @@ def test_sparkov_kaggle_slice() -> None:
     assert (first["amount"], first["currency"], first["channel"]) == (4.97, "USD", "card")
     assert (first["payer_country"], first["payee_country"]) == ("US", "US")
     assert (first["lat"], first["merch_long"], first["city_pop"]) == (36.0788, -82.048315, 3495.0)
-    assert (first["dob"], first["gender"], first["state"]) == ("1988-03-09", "F", "NC")
+    assert (first["gender"], first["state"]) == ("F", "NC")
+    assert first["age_years"] == pytest.approx(30.8, abs=0.05)  # born 1988-03-09
+    assert first["distance_km"] == pytest.approx(78.6, abs=1.0)
+    assert "dob" not in table.columns
     assert table["label"].to_list() == [0] * 200
     assert "" in result.report.unused_columns  # Kaggle's unnamed index column
     assert "unix_time" in result.report.unused_columns
