@@ -64,6 +64,15 @@ def train(
     threads: Annotated[
         int, typer.Option("--threads", min=1, help="LightGBM threads (more only on idle cores).")
     ] = 1,
+    labels_as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--labels-as-of",
+            help="Use only labels known by this instant: a row is fraud only if its fraud "
+            "label_timestamp is before it, else legit (as a retrain from the ledger then would "
+            "see it). Default: every label in the file, the data set's final truth.",
+        ),
+    ] = None,
 ) -> None:
     """Train a fraud model on the labelled events in [start, end)."""
     from frisk.data.importer import load_events
@@ -83,6 +92,7 @@ def train(
         alert_budget=alert_budget,
         block_budget=block_budget,
         block_precision=block_precision,
+        labels_as_of=parse_instant(labels_as_of, "--labels-as-of"),
     )
     table = load_events(events, mapping, skip_invalid)
     model = train_events(
