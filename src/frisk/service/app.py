@@ -60,6 +60,7 @@ def create_app(
             metrics,
             stats,
             record=recorder.record_decision,
+            record_async=recorder.record_decision_async,
             lookup=recorder.get_decision,
         ),
     )

@@ -20,11 +20,13 @@ would be the better home). Other ledgers are called one record at a time, from t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from frisk.errors import FriskError, StoreError
@@ -35,6 +37,7 @@ __all__ = ["DecisionRecorder"]
 log = logging.getLogger("frisk.service")
 
 _MAX_BATCH = 256
+_LINGER = 0.001  # seconds
 _Writer = Callable[[list[DecisionRecord]], list[DecisionRecord]]
 _Lookup = Callable[[str], DecisionRecord | None]
 
@@ -42,9 +45,27 @@ _Lookup = Callable[[str], DecisionRecord | None]
 @dataclass(slots=True)
 class _Pending:
     record: DecisionRecord
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event | None = None  # a waiting thread's
+    future: asyncio.Future[DecisionRecord] | None = None  # or a waiting coroutine's
     result: DecisionRecord | None = None
     error: BaseException | None = None
+
+    def settle(self) -> None:
+        """Wake the waiter (from the writer thread)."""
+        if self.done is not None:
+            self.done.set()
+        elif self.future is not None:
+            self.future.get_loop().call_soon_threadsafe(self._settle_future)
+
+    def _settle_future(self) -> None:
+        future = self.future
+        if future is None or future.done():  # the waiting request was cancelled
+            return
+        if self.error is not None:
+            future.set_exception(self.error)
+        else:
+            assert self.result is not None
+            future.set_result(self.result)
 
 
 class DecisionRecorder:
@@ -59,18 +80,28 @@ class DecisionRecorder:
         self._thread.start()
         self.commits = 0
         self.recorded = 0
+        self._last_batch = 0
 
     def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
         """Insert ``decision`` unless its id is recorded, once durable; return the recorded row."""
         if not self._thread.is_alive():
             raise StoreError("the decision recorder is stopped")
-        pending = _Pending(decision)
+        pending = _Pending(decision, done=threading.Event())
         self._queue.put(pending)
+        assert pending.done is not None
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
         assert pending.result is not None
         return pending.result
+
+    async def record_decision_async(self, decision: DecisionRecord) -> DecisionRecord:
+        """``record_decision`` for the event loop: awaits the commit without holding a thread."""
+        if not self._thread.is_alive():
+            raise StoreError("the decision recorder is stopped")
+        future: asyncio.Future[DecisionRecord] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Pending(decision, future=future))
+        return await future
 
     def get_decision(self, transaction_id: str) -> DecisionRecord | None:
         """The ledger's ``get_decision`` through a statement compiled once (the hot path's read)."""
@@ -80,6 +111,13 @@ class DecisionRecorder:
         """Finish what is queued, then stop the writer."""
         self._queue.put(None)
         self._thread.join(timeout=30)
+        if self.commits:
+            log.info(
+                "recorded %d decisions in %d commits (%.1f per commit)",
+                self.recorded,
+                self.commits,
+                self.recorded / self.commits,
+            )
 
     def _run(self) -> None:
         while True:
@@ -88,15 +126,21 @@ class DecisionRecorder:
                 return
             batch = [first]
             stop = False
+            # Under load (the last commit was shared) linger briefly for more records: a commit
+            # costs ~1 ms of CPU (fsync) whatever its size. Alone, commit at once.
+            linger = _LINGER if self._last_batch > 1 else 0.0
+            deadline = time.monotonic() + linger
             while len(batch) < self.max_batch:
                 try:
-                    more = self._queue.get_nowait()
+                    wait = deadline - time.monotonic()
+                    more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
                     stop = True
                     break
                 batch.append(more)
+            self._last_batch = len(batch)
             self._commit(batch)
             if stop:
                 return
@@ -110,13 +154,13 @@ class DecisionRecorder:
                 log.exception("decision recorder failed")
             for p in batch:
                 p.error = error
-                p.done.set()
+                p.settle()
             return
         self.commits += 1
         self.recorded += len(batch)
         for p, result in zip(batch, results, strict=True):
             p.result = result
-            p.done.set()
+            p.settle()
 
 
 def _sql_access(ledger: Ledger) -> tuple[_Writer, _Lookup]:
@@ -162,7 +206,32 @@ def _sql_access(ledger: Ledger) -> tuple[_Writer, _Lookup]:
             out.append(record if mine else stored)
         return out
 
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        return write, _sqlite_lookup(engine.url.database, lookup)
     return write, lookup
+
+
+def _sqlite_lookup(database: str, full: _Lookup) -> _Lookup:
+    """Most ids are new: ask SQLite directly whether one is recorded (~5 us against ~100 us of
+    CPU through SQLAlchemy), and read the whole record through the ledger only when it is."""
+    import sqlite3
+
+    # Autocommit: each SELECT sees the latest commit and holds no read transaction open.
+    conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=5000")
+    lock = threading.Lock()
+
+    def lookup(transaction_id: str) -> DecisionRecord | None:
+        try:
+            with lock:
+                found = conn.execute(
+                    "SELECT 1 FROM decisions WHERE transaction_id = ?", (transaction_id,)
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"reading a decision: {exc}") from exc
+        return None if found is None else full(transaction_id)
+
+    return lookup
 
 
 def _row(d: DecisionRecord) -> dict[str, Any]:
