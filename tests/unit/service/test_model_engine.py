@@ -1,0 +1,144 @@
+"""ModelEngine without HTTP: decisions, retries after a failed write, reload, warm-up."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from frisk.data.simulator import SimulationConfig, simulate
+from frisk.errors import ArtifactError, ConflictError
+from frisk.models import save_model
+from frisk.models.pipeline import train_events
+from frisk.schema import Transaction
+from frisk.service.engine import Action, ModelEngine, ModelSource
+from frisk.service.metrics import ServiceMetrics
+from frisk.service.scoring import Scorer
+from frisk.service.stats import LiveStats
+from frisk.store import SqlLedger, default_url, open_ledger
+
+VELOCITY = "txn_count_by_payer_24h"
+T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("engine-models")
+    table = simulate(SimulationConfig(days=10, payers=300, seed=1, fraud_rate=0.03))
+    save_model(train_events(table), root / "a")
+    # Without the entry_mode column the catalogue (its extras) differs.
+    save_model(train_events(table.drop("entry_mode")), root / "other-catalogue")
+    return {"a": root / "a", "other": root / "other-catalogue"}
+
+
+def txn(i: int, *, payer: str = "p-1", **fields: Any) -> Transaction:
+    body: dict[str, Any] = {
+        "transaction_id": f"t-{i}",
+        "timestamp": (T0 + timedelta(minutes=i)).isoformat(),
+        "amount": 50.0,
+        "currency": "EUR",
+        "payer_id": payer,
+        "payee_id": f"m-{i}",
+        "device_id": "d-1",
+        "extra": {"account_age_days": 100, "entry_mode": "chip"},
+    }
+    body.update(fields)
+    return Transaction.model_validate(body)
+
+
+def engine_for(model: Path, **kwargs: Any) -> ModelEngine:
+    return ModelEngine(ModelSource(directory=model), **kwargs).start()
+
+
+def test_decide(trained: dict[str, Path]) -> None:
+    engine = engine_for(trained["a"])
+    first, second = engine.decide(txn(0)), engine.decide(txn(1))
+    assert 0.0 <= first.score <= 1.0
+    assert 0 <= first.risk_score <= 100
+    assert first.model_version == engine.model_version != "none"
+    assert set(first.timings) == {"features", "model", "reasons"}
+    assert (first.features[VELOCITY], second.features[VELOCITY]) == (0.0, 1.0)
+    assert all(v is None or v == v for v in first.features.values())  # NaN became None
+    for verdict in (first, second):
+        assert bool(verdict.reasons) == (verdict.action is not Action.ALLOW)
+
+
+def test_reasons_policy_and_threshold_overrides(trained: dict[str, Path]) -> None:
+    review_all = {"medium": 0.0, "review": 0.0, "block": 1.0}
+    engine = engine_for(trained["a"], thresholds=review_all, explain="all")
+    verdict = engine.decide(txn(0))
+    assert (verdict.action, verdict.risk_tier) == (Action.REVIEW, "high")
+    assert verdict.reasons
+    assert engine.info().thresholds == review_all
+    quiet = engine_for(trained["a"], thresholds=review_all, explain="none")
+    assert quiet.decide(txn(0)).reasons == ()
+
+
+def test_a_retry_after_a_failed_write_does_not_count_twice(trained: dict[str, Path]) -> None:
+    retried, once = engine_for(trained["a"]), engine_for(trained["a"])
+    for engine, times in ((retried, 3), (once, 1)):
+        engine.decide(txn(0))
+        verdicts = [engine.decide(txn(1)) for _ in range(times)]
+        assert all(v is verdicts[0] for v in verdicts)
+    # The same id with another body: decided (it sees the first attempt), not learnt again.
+    changed = retried.decide(txn(1, amount=999.0))
+    assert changed.features[VELOCITY] == 2.0
+    assert retried.decide(txn(2)).features == once.decide(txn(2)).features
+
+
+def test_reload_keeps_the_old_model_when_the_new_one_fails(
+    trained: dict[str, Path], tmp_path: Path
+) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(trained["a"], model)
+    engine = engine_for(model)
+    version = engine.model_version
+    (model / "model.txt").write_text("garbage", encoding="utf-8")
+    with pytest.raises(ArtifactError):
+        engine.reload()
+    assert engine.model_version == version
+    assert engine.decide(txn(0)).model_version == version
+
+
+def test_reload_refuses_another_catalogue(trained: dict[str, Path], tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(trained["a"], model)
+    engine = engine_for(model)
+    version = engine.model_version
+    shutil.rmtree(model)
+    shutil.copytree(trained["other"], model)
+    with pytest.raises(ConflictError, match="Restart the service"):
+        engine.reload()
+    assert engine.model_version == version
+
+
+def _scorer(ledger: SqlLedger, engine: ModelEngine) -> Scorer:
+    return Scorer(ledger, engine, ServiceMetrics(), LiveStats(100))
+
+
+def test_snapshot_then_ledger_rebuild_the_same_state(
+    trained: dict[str, Path], tmp_path: Path
+) -> None:
+    ledger = open_ledger(default_url(tmp_path))
+    state = tmp_path / "state"
+    first = engine_for(trained["a"], ledger=ledger, state_dir=state, snapshot_seconds=0)
+    scorer = _scorer(ledger, first)
+    for i in range(3):
+        scorer.score(txn(i))
+    first.snapshot()
+    for i in range(3, 5):  # decided after the snapshot: only the ledger has them
+        scorer.score(txn(i, payer="p-1" if i % 2 else "p-2"))
+
+    restarted = engine_for(trained["a"], ledger=ledger, state_dir=state, snapshot_seconds=0)
+    assert restarted.warmed_events == 2
+    shutil.rmtree(state)
+    rebuilt = engine_for(trained["a"], ledger=ledger, state_dir=state, snapshot_seconds=0)
+    assert rebuilt.warmed_events == 5
+    expected = first.decide(txn(9)).features
+    assert restarted.decide(txn(9)).features == expected
+    assert rebuilt.decide(txn(9)).features == expected
+    assert expected[VELOCITY] == 4.0
+    ledger.close()

@@ -1,0 +1,85 @@
+"""Group commit: every waiter gets its own outcome, conflicts hand back the recorded row."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from frisk.errors import StoreError
+from frisk.service.recorder import DecisionRecorder
+from frisk.store import DecisionRecord, SqlLedger, default_url, open_ledger
+
+
+def record(txn_id: str, body_hash: str = "h") -> DecisionRecord:
+    now = datetime.now(UTC)
+    return DecisionRecord(
+        transaction_id=txn_id,
+        body_hash=body_hash,
+        event_time=now,
+        transaction={"transaction_id": txn_id},
+        features={"amount": 1.0, "missing": None},
+        score=0.1,
+        risk_score=4,
+        tier="low",
+        action="allow",
+        reasons=[],
+        model_version="v",
+        timings={"total": 1.0},
+        created_at=now,
+    )
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Any:
+    store = open_ledger(default_url(tmp_path))
+    yield store
+    store.close()
+
+
+def test_concurrent_records_share_commits(ledger: SqlLedger) -> None:
+    recorder = DecisionRecorder(ledger)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(recorder.record_decision, [record(f"r-{i}") for i in range(200)]))
+    recorder.close()
+    assert [r.transaction_id for r in results] == [f"r-{i}" for i in range(200)]
+    assert all(ledger.get_decision(f"r-{i}") is not None for i in range(200))
+    assert recorder.recorded == 200
+    assert recorder.commits <= 200
+
+
+def test_a_recorded_id_returns_the_recorded_row(ledger: SqlLedger) -> None:
+    recorder = DecisionRecorder(ledger)
+    mine = record("c-1")
+    assert recorder.record_decision(mine) is mine
+    other = recorder.record_decision(record("c-1", body_hash="other"))
+    assert other.body_hash == "h"
+    assert recorder.get_decision("c-1") == ledger.get_decision("c-1")
+    assert recorder.get_decision("nope") is None
+
+    async def from_the_loop() -> DecisionRecord:
+        return await recorder.record_decision_async(record("c-2"))
+
+    assert asyncio.run(from_the_loop()).transaction_id == "c-2"
+    recorder.close()
+
+
+class _BrokenLedger:
+    def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
+        raise StoreError("disk full")
+
+    def get_decision(self, transaction_id: str) -> None:
+        return None
+
+
+def test_a_failed_commit_fails_its_waiters() -> None:
+    recorder = DecisionRecorder(_BrokenLedger())  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="disk full"):
+        recorder.record_decision(record("f-1"))
+    recorder.close()
+    with pytest.raises(StoreError, match="stopped"):
+        recorder.record_decision(record("f-2"))
