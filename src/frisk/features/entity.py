@@ -21,21 +21,17 @@ a new entity costs only the creation of its state.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
 from collections import deque
 from typing import Any
 
-from frisk.features.numeric import SCALE, std_units
+from frisk.features.compiled import COMPACT, RunFunction, compile_run
 from frisk.features.plan import KeyPlan
 
 __all__ = ["Entity", "KeyRunner", "Log"]
 
 _NAN = float("nan")
-_MICROS = 1e6
 # Below any bucket: the sentinel entry of a log, never inside a window.
 _SENTINEL = -(1 << 62)
-# Compact a list once its dead prefix is this long and at least half of it.
-_COMPACT = 256
 
 
 class Entity:
@@ -133,6 +129,10 @@ class KeyRunner:
         self.fresh = sorted(fresh.items())
         #: every output slot of this key (NaN when the key has a null field)
         self.slots = [slot for slot, _ in self.fresh]
+        #: ``run(entity, event, t, u, out, commit)``: the features of the event at ``t`` of a
+        #: known entity into ``out``, then learn it if ``commit`` (generated, see ``compiled``)
+        self.run: RunFunction
+        self.run, self.source = compile_run(self)
 
     def key_of(self, event: Any) -> str | None:
         """The entity key of an event, or None when a field is null (no entity)."""
@@ -175,149 +175,6 @@ class KeyRunner:
             nums[at] = u
             nums[at + 1] = uu
         return entity
-
-    def run(self, entity: Entity, event: Any, t: int, u: int, out: list[Any], commit: bool) -> None:
-        """Write the features of the event at ``t`` of a known entity into ``out``; then learn
-        it (``commit``)."""
-        plan = self.plan
-        if plan.recency is not None:
-            out[plan.recency] = float(t - entity.last) / _MICROS
-        if plan.age is not None:
-            out[plan.age] = float(t - entity.first) / _MICROS
-        if plan.first_time is not None:
-            out[plan.first_time] = 0.0
-        nums = entity.nums
-        maxes = entity.maxes
-        uu = u * u
-        for (res, windows), log in zip(self.logs, entity.logs, strict=True):
-            bucket = t // res
-            size = len(log)
-            count, total, squares = log[size - 3], log[size - 2], log[size - 1]
-            for k, c, s_count, s_sum, s_mean, s_std, s_max in windows:
-                limit = bucket - k
-                i = nums[c]
-                if i < size and log[i] <= limit:
-                    i += 4
-                    while i < size and log[i] <= limit:
-                        i += 4
-                    nums[c] = i
-                n = count - log[i - 3]
-                if s_count >= 0:
-                    out[s_count] = float(n)
-                if s_sum >= 0 or s_mean >= 0 or s_std >= 0:
-                    s1 = total - log[i - 2]
-                    if s_sum >= 0:
-                        out[s_sum] = float(s1) / SCALE
-                    if s_mean >= 0:
-                        out[s_mean] = float(s1) / n / SCALE if n else _NAN
-                    if s_std >= 0:
-                        out[s_std] = (
-                            std_units(n, s1, squares - log[i - 1]) / SCALE if n >= 2 else _NAN
-                        )
-                if s_max >= 0:
-                    dq = maxes[s_max]
-                    while dq and dq[0] <= limit:
-                        dq.popleft()
-                        dq.popleft()
-                    out[self.max_slots[s_max]] = float(dq[1]) / SCALE if dq else _NAN
-            if commit:
-                if log[size - 4] == bucket:
-                    log[size - 3] = count + 1
-                    log[size - 2] = total + u
-                    log[size - 1] = squares + uu
-                else:
-                    log += (bucket, count + 1, total + u, squares + uu)
-                for _, _, _, _, _, _, s_max in windows:
-                    if s_max >= 0:
-                        dq = maxes[s_max]
-                        while dq and dq[-1] <= u:
-                            dq.pop()
-                            dq.pop()
-                        dq += (bucket, u)
-                # The longest window (last) has the smallest cursor; drop what it has passed,
-                # keeping the entry before it as the new sentinel.
-                cut = nums[windows[-1][1]] - 4
-                if cut >= _COMPACT and 2 * cut >= size:
-                    del log[:cut]
-                    for window in windows:
-                        nums[window[1]] -= cut
-        for (field, counted), (last, order) in zip(self.distinct, entity.distinct, strict=True):
-            self._distinct(event.get(field), counted, last, order, nums, t, out, commit)
-        for (n, at, s_mean, s_median, s_z), (ring, ordered) in zip(
-            self.relative, entity.recent, strict=True
-        ):
-            k = len(ring)
-            total = nums[at]
-            mean = float(total) / k
-            uf = float(u)
-            if s_mean >= 0:
-                out[s_mean] = uf / mean if total > 0 else _NAN
-            if s_median >= 0:
-                half = k // 2
-                median = float(ordered[half]) if k % 2 else (ordered[half - 1] + ordered[half]) / 2
-                out[s_median] = uf / median if median > 0 else _NAN
-            if s_z >= 0:
-                std = std_units(k, total, nums[at + 1]) if k >= 2 else 0.0
-                out[s_z] = (uf - mean) / std if std > 0 else _NAN
-            if commit:
-                if k == n:
-                    old = ring[0]
-                    del ordered[bisect_left(ordered, old)]
-                    total -= old
-                    nums[at + 1] -= old * old
-                ring.append(u)
-                insort(ordered, u)
-                nums[at] = total + u
-                nums[at + 1] += uu
-        if commit:
-            entity.last = t
-
-    @staticmethod
-    def _distinct(
-        value: Any,
-        windows: list[tuple[int, int, int, int]],
-        last: dict[str, int],
-        order: list[Any],
-        nums: list[int],
-        t: int,
-        out: list[Any],
-        commit: bool,
-    ) -> None:
-        size = len(order)
-        for res, k, at, slot in windows:
-            limit = t // res - k
-            i = nums[at]
-            if i < size and order[i] // res <= limit:
-                count = nums[at + 1]
-                while i < size and order[i] // res <= limit:
-                    if last.get(order[i + 1]) == order[i]:
-                        count -= 1
-                    i += 2
-                nums[at] = i
-                nums[at + 1] = count
-            out[slot] = float(nums[at + 1])
-        if commit:
-            # The longest window (last) forgets the values it has passed.
-            longest = windows[-1][2]
-            cut = nums[longest]
-            if cut >= _COMPACT and 2 * cut >= size:
-                for j in range(0, cut, 2):
-                    if last.get(order[j + 1]) == order[j]:
-                        del last[order[j + 1]]
-                del order[:cut]
-                for _, _, at, _ in windows:
-                    nums[at] -= cut
-            if value is None:
-                return
-            value = str(value)
-            previous = last.get(value)
-            if previous == t:
-                return
-            for res, k, at, _ in windows:
-                if previous is None or previous // res <= t // res - k:
-                    nums[at + 1] += 1
-            last[value] = t
-            order += (t, value)
 
 
 class Log:
@@ -362,7 +219,7 @@ class Log:
             windows[o + 2] += v1
             windows[o + 3] += v2
         cut = windows[len(windows) - 4]
-        if cut >= _COMPACT and 2 * cut >= size:
+        if cut >= COMPACT and 2 * cut >= size:
             del entries[:cut]
             for o in range(0, len(windows), 4):
                 windows[o] -= cut

@@ -53,9 +53,6 @@ __all__ = ["OnlineFeatures"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _NAN = float("nan")
-# Every 16 updates, check 32 keys of each space for expiry: ~2 checks per update.
-_SWEEP_EVERY = 16
-_SWEEP_KEYS = 32
 #: transactions remembered by default to route labels (about 200 bytes each)
 DEFAULT_REMEMBER = 1_000_000
 _META = "_meta"
@@ -199,36 +196,18 @@ class OnlineFeatures:
     def sweep(self) -> int:
         """Forget every entity idle past the retention (labels past their window); how many.
 
-        ``update`` already does this a few keys at a time; a full sweep walks all the state.
+        ``update`` already does this a few keys at a time (see ``_sweep``); a full sweep walks
+        all the state at once.
         """
         now = self._meta["clock"]
         if now is None:
             return 0
         dropped = 0
-        for space, queue, _, _ in self._sweeps:
+        for space, queue, horizon, is_label in self._sweeps:
             before = len(space)
-            self._sweep_some(now, len(queue))
+            _sweep(space, queue, now - horizon, is_label, len(queue))
             dropped += before - len(space)
         return dropped
-
-    def _sweep_some(self, now: int, budget: int = _SWEEP_KEYS) -> None:
-        """Check the next ``budget`` keys of each space; drop those past their retention.
-
-        Each key is queued once, when its entity is created, and queued again when found alive,
-        so every key is checked once per turn of its queue: expired state lingers at most one
-        turn and no update ever walks the whole state (the cause of a ~1 s pause before).
-        """
-        for space, queue, horizon, is_label in self._sweeps:
-            limit = now - horizon
-            for _ in range(min(budget, len(queue))):
-                key = queue.popleft()
-                record = space.get(key)
-                if record is None:
-                    continue
-                if (record[0] if is_label else record.last) <= limit:
-                    del space[key]
-                else:
-                    queue.append(key)
 
     def _process(
         self, event: Mapping[str, Any], *, commit: bool, t_event: int | None = None
@@ -262,6 +241,7 @@ class OnlineFeatures:
                 space[key] = runner.create(event, t, u)
                 if entity is None:
                     queue.append(key)
+                    _sweep(space, queue, t - runner.retention, False)
         for (lp, groups, space), slots in zip(self._labels, self._label_slots, strict=True):
             value = event.get(lp.field)
             if value is None:
@@ -277,8 +257,6 @@ class OnlineFeatures:
             if self._labels and self.remember:
                 self._remember(event, t)
             meta["updates"] += 1
-            if meta["updates"] % _SWEEP_EVERY == 0:
-                self._sweep_some(t)
         return out
 
     def _event_features(
@@ -354,12 +332,35 @@ class OnlineFeatures:
                 if record is None or record[0] <= at - lp.horizon:
                     if record is None:
                         queue.append(key)
+                        _sweep(space, queue, at - lp.horizon, True)
                     record = [at, [Log(len(b)) for _, b, _ in groups]]
                     space[key] = record
                 record[0] = at
                 for log, (res, buckets, _) in zip(record[1], groups, strict=True):
                     log.expire(at // res, buckets)
                     log.add(at // res, 1, label, 0)
+
+
+def _sweep(
+    space: MutableMapping[str, Any], queue: deque[str], limit: int, is_label: bool, budget: int = 2
+) -> None:
+    """Check the next ``budget`` keys of a space's queue; drop those last seen at ``limit`` or
+    before.
+
+    Each key is queued once, when its state is created, and queued again when found alive; every
+    creation pays for two checks, so a queue turns faster than it grows and expired state stays
+    bounded (at most about the live state again), without any update walking the whole state
+    (a full sweep every 65,536 updates paused one update for ~1 s).
+    """
+    for _ in range(min(budget, len(queue))):
+        key = queue.popleft()
+        record = space.get(key)
+        if record is None:
+            continue
+        if (record[0] if is_label else record.last) <= limit:
+            del space[key]
+        else:
+            queue.append(key)
 
 
 # (res, buckets per window, (count slot, rate slot) per window)
