@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from frisk.data.simulator import SimulationConfig, simulate
-from frisk.errors import ArtifactError, ConflictError
+from frisk.errors import ArtifactError, ConflictError, InvalidEventError
 from frisk.models import save_model
 from frisk.models.pipeline import train_events
 from frisk.schema import Transaction
@@ -87,6 +87,14 @@ def test_a_retry_after_a_failed_write_does_not_count_twice(trained: dict[str, Pa
     changed = retried.decide(txn(1, amount=999.0))
     assert changed.features[VELOCITY] == 2.0
     assert retried.decide(txn(2)).features == once.decide(txn(2)).features
+
+
+def test_a_non_numeric_extra_is_refused_before_state_changes(trained: dict[str, Path]) -> None:
+    engine = engine_for(trained["a"])
+    engine.decide(txn(0))
+    with pytest.raises(InvalidEventError, match=r"extra\.account_age_days"):
+        engine.decide(txn(1, extra={"account_age_days": "old", "entry_mode": "chip"}))
+    assert engine.decide(txn(2)).features[VELOCITY] == 1.0
 
 
 def test_reload_keeps_the_old_model_when_the_new_one_fails(

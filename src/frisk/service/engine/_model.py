@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from frisk.errors import ConflictError, ModelError
+from frisk.errors import ConflictError, InvalidEventError, ModelError
 from frisk.features import Catalogue, OnlineFeatures
 from frisk.models.explain import explain_one
 from frisk.models.pipeline import model_catalogue
@@ -110,6 +110,7 @@ class _Active:
     version: str
     catalogue: Catalogue
     names: tuple[str, ...]
+    numeric_extras: tuple[str, ...]  # extra attributes the model reads as numbers
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -233,6 +234,13 @@ class ModelEngine:
         active = self._require()
         features = self._features
         assert features is not None
+        for name in active.numeric_extras:
+            # Checked before feature state is touched: a string here would fail half-way
+            # through an update (found by schemathesis as a 500).
+            if isinstance(txn.extra.get(name), str):
+                raise InvalidEventError(
+                    f"extra.{name}", txn.extra[name], "must be a number: the model reads it as one"
+                )
         with self._lock:
             seen = self._remembered.get(txn.transaction_id)
             if seen is not None and seen[0] == txn:
@@ -287,7 +295,8 @@ class ModelEngine:
                 f"{catalogue.name} computes {len(catalogue.names)} in another order"
             )
         version = model.version or "unversioned"
-        return _Active(model, version, catalogue, tuple(catalogue.names))
+        numeric = tuple(s.of for s in catalogue.specs if s.kind == "extra" and not s.categorical)
+        return _Active(model, version, catalogue, tuple(catalogue.names), numeric)
 
     def _verdict(
         self, active: _Active, vector: list[Any], began: float, featured: float
@@ -310,7 +319,9 @@ class ModelEngine:
             risk_tier=t.tier(probability).value,
             action=action,
             reasons=reasons,
-            features={name: _clean(v) for name, v in zip(active.names, vector, strict=True)},
+            # NaN (a missing feature) as None: JSON, and PostgreSQL's jsonb, have no NaN. Only
+            # NaN is unequal to itself; this is ~3x cheaper than isinstance + isnan per value.
+            features={n: None if v != v else v for n, v in zip(active.names, vector, strict=True)},
             model_version=active.version,
             timings={
                 "features": round((featured - began) * 1000, 3),
