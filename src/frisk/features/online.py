@@ -25,6 +25,11 @@ Semantics, shared exactly by ``compute_offline``:
   ``label_horizon`` (default 180 d) after it. Label windows count by arrival time: fraud count,
   and fraud rate = fraud labels / labels (NaN without labels). Parity with the offline executor
   holds when labels are applied in time order, as ``warm`` does.
+- A label reaches the entities of its transaction through ``apply_label(..., event=txn)`` when
+  the caller has the transaction (the service's ledger does), else through the executor's memory
+  of the transactions it learnt: the last ``remember`` of them (default 1,000,000, roughly 200
+  bytes each), none older than the label horizon. A label of a transaction that is neither
+  passed nor remembered is ignored.
 """
 
 from __future__ import annotations
