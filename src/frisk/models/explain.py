@@ -75,14 +75,45 @@ def describe(feature: str, value: FeatureValue) -> str:
 def _reasons(
     names: Sequence[str], values: list[FeatureValue], contrib: Floats, top: int, both: bool
 ) -> list[Reason]:
-    order = np.argsort(-np.abs(contrib) if both else -contrib, kind="stable")
+    # Features that say the same thing (amount and log_amount) are one reason to an analyst:
+    # their contributions add up under the first name of the group.
+    merged: dict[str, float] = {}
+    for name, c in zip(names, contrib.tolist(), strict=True):
+        concept = _SAME_AS.get(name, name)
+        merged[concept] = merged.get(concept, 0.0) + c
+    ranked = sorted(merged.items(), key=lambda kv: -abs(kv[1]) if both else -kv[1])
+    context = dict(zip(names, values, strict=True))
     reasons: list[Reason] = []
-    for i in order[:top]:
-        c = float(contrib[i])
+    for name, c in ranked[:top]:
         if not both and c <= 0.0:
             break
-        reasons.append(Reason(names[i], values[i], c, describe(names[i], values[i])))
+        value = context.get(name)
+        text = _amount_in_context(value, context) if name == "amount" else describe(name, value)
+        reasons.append(Reason(name, value, c, text))
     return reasons
+
+
+# Features whose contribution is reported under another feature's name.
+_SAME_AS: Final = {"log_amount": "amount"}
+# The payer's own baselines an amount is compared with, best first.
+_BASELINES: Final = (
+    ("amount_ratio_mean_by_payer_last50", "average"),
+    ("amount_ratio_median_by_payer_last50", "median"),
+)
+
+
+def _amount_in_context(value: FeatureValue, context: dict[str, FeatureValue]) -> str:
+    """Say "amount 2,500.00 is 8.3x this payer's average" when the vector holds the baseline."""
+    n = _number(value)
+    if n is None:
+        return describe("amount", value)
+    for feature, stat in _BASELINES:
+        ratio = _number(context.get(feature))
+        if ratio is not None and ratio > 0:
+            return f"amount {n:,.2f} is {ratio:.1f}\u00d7 this payer's {stat} payment"
+        if feature in context and ratio is None:
+            return f"amount {n:,.2f}, and no earlier payments of this payer to compare with"
+    return f"amount is {n:,.2f}"
 
 
 # -- sentences -------------------------------------------------------------------------------
