@@ -5,6 +5,10 @@ and returns it. The engine owns everything in between (online features, model, t
 explanations). The service calls ``decide`` under one lock, so an engine need not be thread-safe,
 and never twice for a transaction id the ledger already holds, so feature state sees each
 transaction once.
+
+``ModelEngine`` (``_model``) is the real engine: online features, a trained model, thresholds and
+reasons; ``_state`` keeps its feature state across restarts (snapshots, then the ledger).
+``load_engine`` builds and starts one for ``frisk serve``.
 """
 
 from __future__ import annotations
