@@ -104,8 +104,7 @@ def _log(
             lines += [
                 f"    dq = maxes[{s_max}]",
                 "    while dq and dq[0] <= limit:",
-                "        dq.popleft()",
-                "        dq.popleft()",
+                "        del dq[:2]",
                 f"    out[{max_slots[s_max]}] = float(dq[1]) / {scale} if dq else NAN",
             ]
     lines += [
@@ -122,8 +121,7 @@ def _log(
             lines += [
                 f"        dq = maxes[{s_max}]",
                 "        while dq and dq[-1] <= u:",
-                "            dq.pop()",
-                "            dq.pop()",
+                "            del dq[-2:]",
                 "        dq += (bucket, u)",
             ]
     # The longest window (last) has the smallest cursor; drop what it has passed, keeping the

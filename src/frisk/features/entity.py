@@ -22,6 +22,7 @@ a new entity costs only the creation of its state.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from frisk.features.compiled import COMPACT, RunFunction, compile_run
@@ -30,6 +31,7 @@ from frisk.features.plan import KeyPlan
 __all__ = ["Entity", "KeyRunner", "Log"]
 
 _NAN = float("nan")
+_NONE: tuple[Any, ...] = ()
 # Below any bucket: the sentinel entry of a log, never inside a window.
 _SENTINEL = -(1 << 62)
 
@@ -43,9 +45,11 @@ class Entity:
     last: int
     logs: list[list[int]]  # per resolution: sentinel, then [bucket, count, s1, s2] cumulative
     nums: list[int]  # window cursors, then (cursor, count) per distinct window, then rel. sums
-    maxes: list[deque[int]]  # per max window: monotone deque, bucket and value alternating
-    distinct: list[Any]  # per counted field: (dict value -> last time, [time, value, ...])
-    recent: list[Any]  # per relative group: (last n amounts, the same sorted)
+    # Per max window: a monotone queue as a list, bucket and value alternating (a list is a tenth
+    # of a deque's size, and the queue is short). Empty sequences are one shared tuple.
+    maxes: Sequence[list[int]]
+    distinct: Sequence[Any]  # per counted field: (dict value -> last time, [time, value, ...])
+    recent: Sequence[Any]  # per relative group: (last n amounts, the same sorted)
 
 
 class KeyRunner:
@@ -154,26 +158,28 @@ class KeyRunner:
         nums = [0] * self.n_nums
         nums[: self.n_windows] = [4] * self.n_windows
         entity.nums = nums
-        entity.maxes = []
-        for res, windows in self.logs:
-            for window in windows:
-                if window[6] >= 0:
-                    entity.maxes.append(deque((t // res, u)))
-        entity.distinct = []
+        entity.maxes = (
+            [[t // res, u] for res, windows in self.logs for w in windows if w[6] >= 0]
+            if self.n_max
+            else _NONE
+        )
+        distinct: list[Any] = []
         for field, counted in self.distinct:
             value = event.get(field)
             if value is None:
-                entity.distinct.append(({}, []))
+                distinct.append(({}, []))
                 continue
             value = str(value)
-            entity.distinct.append(({value: t}, [t, value]))
+            distinct.append(({value: t}, [t, value]))
             for _, _, at, _ in counted:
                 nums[at + 1] = 1
-        entity.recent = []
+        entity.distinct = distinct or _NONE
+        recent: list[Any] = []
         for n, at, _, _, _ in self.relative:
-            entity.recent.append((deque((u,), maxlen=n), [u]))
+            recent.append((deque((u,), maxlen=n), [u]))
             nums[at] = u
             nums[at + 1] = uu
+        entity.recent = recent or _NONE
         return entity
 
 
