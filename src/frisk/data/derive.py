@@ -116,7 +116,7 @@ def derive_values(
 
 
 class _Inputs:
-    """Input columns as numbers or as epoch microseconds, each converted once."""
+    """Input columns as numbers or epoch microseconds; a column's bad values are noted once."""
 
     def __init__(
         self, raw: pl.DataFrame, canonical: MappingType[str, pl.Series], timezone: str
