@@ -59,6 +59,14 @@ class TrainConfig:
     num_threads: int = 1
     num_boost_round: int = 1000  # a ceiling: early stopping picks the number of trees
     early_stopping_rounds: int = 30
+    # Trees are trimmed back to the last round that lifted the stop part's average precision by
+    # more than this (with the same patience): the last trees before early stopping often add
+    # noise-level AP (1M simulated events: 227 trees for AP 0.8441, 113 for 0.8438), and every
+    # tree is scoring time. Stopping itself stays plain, since a minimum gain per round stopped
+    # small, noisy data sets after 4 trees; and models are not trimmed below ``min_trees``: a tree
+    # costs ~65 ns a row against ~0.45 µs of fixed cost, so trimming matters in the hundreds.
+    tree_tolerance: float = 0.001
+    min_trees: int = 50
     holdout: float = 0.2
     calibration_share: float = 0.5
     pos_weight: str | float | None = None  # None/"sqrt": sqrt(legit/fraud); "ratio"; a number
@@ -259,7 +267,8 @@ def _boost(fit: _Fit, params: dict[str, Any]) -> tuple[Any, float]:
     valid_set = train_set.create_valid(fit.x_stop, fit.y_stop)
     # Without fraud in the stop part there is nothing to stop on: a fixed, modest number of trees.
     stopping = bool(fit.y_stop.sum() > 0)
-    callbacks: list[Callable[..., Any]] = []
+    history: dict[str, Any] = {}
+    callbacks: list[Callable[..., Any]] = [lightgbm.record_evaluation(history)]
     if stopping:
         callbacks.append(
             lightgbm.early_stopping(
@@ -277,10 +286,26 @@ def _boost(fit: _Fit, params: dict[str, Any]) -> tuple[Any, float]:
         )
     except lightgbm.basic.LightGBMError as exc:
         raise ModelError(f"lightgbm training failed: {exc}") from exc
-    score = float(booster.best_score.get("stop", {}).get("average_precision", np.nan))
+    curve = [float(v) for v in history.get("stop", {}).get("average_precision", [])]
     best = booster.best_iteration or booster.current_iteration()
+    if stopping and curve:
+        trimmed = _fewest_trees(curve[:best], cfg.tree_tolerance, cfg.early_stopping_rounds)
+        best = max(min(best, cfg.min_trees), trimmed)
+    score = curve[best - 1] if curve else float("nan")
     # Reload from the saved text so the booster in memory is exactly the one in the artifact.
     return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best)), score
+
+
+def _fewest_trees(curve: list[float], tolerance: float, patience: int) -> int:
+    """Trees up to the last gain above ``tolerance`` before ``patience`` rounds without one."""
+    scores = np.nan_to_num(np.asarray(curve, dtype=np.float64), nan=-np.inf)
+    best = 0
+    for i in range(1, scores.size):
+        if scores[i] > scores[best] + tolerance:
+            best = i
+        elif i - best >= patience:
+            break
+    return best + 1
 
 
 def _search(fit: _Fit, base: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
