@@ -33,17 +33,24 @@ class ServiceState:
     scorer: Scorer
 
 
-def _state(request: Request) -> ServiceState:
+# Async on purpose: FastAPI runs a plain-function dependency in the thread pool, a thread hop per
+# request for an attribute read. These only read app state, so they run on the loop; anything
+# that may block (the ledger, key look-ups on a cache miss) stays in the thread pool where used.
+async def _state(request: Request) -> ServiceState:
+    return _state_of(request)
+
+
+async def _ledger(request: Request) -> Ledger:
+    return _state_of(request).ledger
+
+
+async def _scorer(request: Request) -> Scorer:
+    return _state_of(request).scorer
+
+
+def _state_of(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.frisk
     return state
-
-
-def _ledger(request: Request) -> Ledger:
-    return _state(request).ledger
-
-
-def _scorer(request: Request) -> Scorer:
-    return _state(request).scorer
 
 
 StateDep = Annotated[ServiceState, Depends(_state)]
