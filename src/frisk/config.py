@@ -66,6 +66,12 @@ class ApiSettings(BaseModel):
     alert_budget: float = Field(default=0.005, gt=0, le=1)
     # Latency percentiles in /v1/stats are over this many most recent requests.
     latency_window: int = Field(default=10_000, ge=100)
+    # POST /v1/uploads: the file is refused with 413 once it streams past this many bytes, or
+    # when it holds more rows than are scored within one request (scoring is synchronous).
+    upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    upload_max_rows: int = Field(default=100_000, ge=1)
+    # Column mappings an upload may name (by file stem); empty means ``<home>/mappings``.
+    mappings_dir: Path | None = None
 
 
 class RateLimitSettings(BaseModel):
@@ -122,6 +128,14 @@ class Settings(BaseSettings):
     @property
     def registry_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def mapping_dir(self) -> Path:
+        return self.api.mappings_dir or self.home / "mappings"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
 
     @classmethod
     def settings_customise_sources(
