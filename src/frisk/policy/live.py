@@ -1,0 +1,134 @@
+"""``LivePolicy``: the policy a running service decides with, changed without a restart.
+
+Every change is compiled against the resulting rules and lists before anything is changed, so a
+bad rule is refused with its position and the running policy stays as it was. A good change
+builds a new immutable ``Policy`` and swaps one reference: a decision in flight finishes with the
+policy it started with, the next one sees the change, and no request waits for a compile.
+Every change returns the audit records for the caller to persist.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from frisk.errors import NotFoundError
+from frisk.policy.audit import AuditRecord
+from frisk.policy.decision import Policy, PolicyDecision
+from frisk.policy.language import Type
+from frisk.policy.lists import ListEntry, ListSnapshot, ListStore, MemoryListStore, NamedList
+from frisk.policy.rules import Rule, RuleBook, load_rules
+
+__all__ = ["LivePolicy"]
+
+
+class LivePolicy:
+    """Rules and lists behind one ``decide`` call; changes take effect on the next decision."""
+
+    def __init__(
+        self,
+        variables: Mapping[str, Type],
+        book: RuleBook | None = None,
+        lists: ListStore | None = None,
+    ) -> None:
+        self.variables = dict(variables)
+        self.book = book if book is not None else RuleBook()
+        self.store: ListStore = lists if lists is not None else MemoryListStore()
+        self._write = threading.Lock()  # one change at a time; decisions never take it
+        self._policy = self._build(*self.book.state(), self.store.snapshot())
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def decide(
+        self,
+        fields: Mapping[str, Any],
+        features: Mapping[str, float | str | None],
+        score: float,
+        tier: str,
+        model_action: str,
+        now: datetime,
+        *,
+        risk_score: float | None = None,
+    ) -> PolicyDecision:
+        policy = self._policy  # one read: the whole decision uses one version
+        return policy.decide(
+            fields, features, score, tier, model_action, now, risk_score=risk_score
+        )
+
+    # -- rules -----------------------------------------------------------------------------
+
+    def put_rule(self, rule: Rule, *, actor: str, at: datetime) -> list[AuditRecord]:
+        with self._write:
+            version, rules = self.book.state()
+            others = [r for r in rules if r.name != rule.name]
+            self._build(version + 1, (*others, rule), self.store.snapshot())
+            record = self.book.put(rule, actor=actor, at=at)
+            self._refresh()
+            return [] if record is None else [record]
+
+    def remove_rule(self, name: str, *, actor: str, at: datetime) -> list[AuditRecord]:
+        with self._write:
+            record = self.book.remove(name, actor=actor, at=at)
+            self._refresh()
+            return [record]
+
+    def load_rules(self, text: str, *, source: str, actor: str, at: datetime) -> list[AuditRecord]:
+        """Rules-as-code: make the rule set exactly the rules of a YAML file."""
+        rules = load_rules(text, source)
+        with self._write:
+            self._build(self.book.version + 1, rules, self.store.snapshot())
+            records = self.book.replace_all(rules, actor=actor, at=at)
+            self._refresh()
+            return records
+
+    # -- lists -----------------------------------------------------------------------------
+
+    def create_list(self, spec: NamedList, *, actor: str, at: datetime) -> list[AuditRecord]:
+        with self._write:
+            current = self.store.snapshot()
+            candidate = replace(current, definitions={**current.definitions, spec.name: spec})
+            self._build(*self.book.state(), candidate)
+            record = self.store.create(spec, actor=actor, at=at)
+            self._refresh()
+            return [record]
+
+    def drop_list(self, name: str, *, actor: str, at: datetime) -> list[AuditRecord]:
+        with self._write:
+            current = self.store.snapshot()
+            if name not in current.definitions:
+                raise NotFoundError(f"no list named {name!r}")
+            # Refused (by compiling) while a rule still reads the list.
+            rest = {n: d for n, d in current.definitions.items() if n != name}
+            self._build(*self.book.state(), ListSnapshot(current.version, rest, current.values))
+            record = self.store.drop(name, actor=actor, at=at)
+            self._refresh()
+            return [record]
+
+    def add_entries(
+        self, name: str, entries: Iterable[ListEntry], *, actor: str, at: datetime
+    ) -> list[AuditRecord]:
+        with self._write:
+            record = self.store.add(name, entries, actor=actor, at=at)
+            self._refresh()
+            return [record]
+
+    def remove_entries(
+        self, name: str, values: Iterable[str], *, actor: str, at: datetime
+    ) -> list[AuditRecord]:
+        with self._write:
+            record = self.store.remove(name, values, actor=actor, at=at)
+            self._refresh()
+            return [record]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _build(self, version: int, rules: Iterable[Rule], lists: ListSnapshot) -> Policy:
+        return Policy(rules, self.variables, lists, version=version)
+
+    def _refresh(self) -> None:
+        self._policy = self._build(*self.book.state(), self.store.snapshot())
