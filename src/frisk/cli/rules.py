@@ -1,0 +1,166 @@
+"""``frisk rules check`` and ``frisk rules backtest``: rule files and what-if on history."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from frisk.cli.app import app
+from frisk.cli.options import (
+    EndOpt,
+    EventsOpt,
+    MappingOpt,
+    SkipInvalidOpt,
+    StartOpt,
+    parse_instant,
+)
+from frisk.errors import InputError
+
+if TYPE_CHECKING:
+    from frisk.policy import BacktestReport, ListSnapshot, Rule
+
+rules_app = typer.Typer(
+    help="Check rule files and backtest rules on history.", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
+
+CatalogueOpt = Annotated[
+    str, typer.Option("--catalogue", help="Feature catalogue rules may read: 'default' or a TOML.")
+]
+ListsOpt = Annotated[
+    Path | None, typer.Option("--lists", help="Lists file (JSON, as `frisk lists` writes it).")
+]
+
+
+@rules_app.command("check")
+def check(
+    file: Annotated[Path, typer.Option("--file", help="Rules file (YAML).", show_default=False)],
+    catalogue: CatalogueOpt = "default",
+    lists: ListsOpt = None,
+) -> None:
+    """Compile every rule of a file; report each error with its line and column."""
+    from frisk.features import resolve_catalogue
+    from frisk.policy import Policy, RuleError, load_rules, rule_variables
+
+    rules = load_rules(_read(file), str(file))
+    variables = rule_variables(resolve_catalogue(catalogue))
+    snapshot = _lists(lists)
+    failed = 0
+    for rule in rules:
+        try:
+            Policy([rule], variables, snapshot)
+        except RuleError as exc:
+            failed += 1
+            typer.echo(f"{file}: {exc}", err=True)
+        else:
+            typer.echo(f"ok  {rule.name}  [{rule.mode} {rule.action}, priority {rule.priority}]")
+    if failed:
+        raise InputError(f"{file}: {failed} of {len(rules)} rule(s) do not compile")
+    typer.echo(f"{file}: {len(rules)} rule(s) compile")
+
+
+@rules_app.command("backtest")
+def backtest(
+    events: EventsOpt,
+    rule: Annotated[
+        str | None, typer.Option("--rule", help="One expression to backtest (named 'candidate').")
+    ] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Rules file to backtest.")] = None,
+    mapping: MappingOpt = None,
+    skip_invalid: SkipInvalidOpt = False,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Model artifact: rules may read its score, and overlap."),
+    ] = None,
+    current: Annotated[
+        Path | None,
+        typer.Option("--current", help="Rules already in force (YAML), for what a rule adds."),
+    ] = None,
+    catalogue: CatalogueOpt = "default",
+    lists: ListsOpt = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Lists as of this instant (default: now).")
+    ] = None,
+    out_json: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON.")
+    ] = None,
+) -> None:
+    """Per day: hits, frauds, precision, fraud amount caught, and what each rule adds."""
+    from frisk.data.importer import load_events
+    from frisk.features import resolve_catalogue
+    from frisk.policy import Rule as RuleClass
+    from frisk.policy import load_rules
+    from frisk.policy.history import backtest_events
+
+    if (rule is None) == (file is None):
+        raise InputError("give exactly one of --rule EXPR or --file rules.yaml")
+    candidates: list[Rule] = (
+        [RuleClass("candidate", rule, "review")]
+        if rule is not None
+        else load_rules(_read(file), str(file))
+    )
+    now = parse_instant(as_of, "--as-of") or datetime.now(UTC)
+    table = load_events(events, mapping, skip_invalid)
+    loaded = None
+    if model is not None:
+        from frisk.models import load_model
+
+        loaded = load_model(model)
+    reports = backtest_events(
+        table,
+        candidates,
+        catalogue=resolve_catalogue(catalogue, table),
+        now=now,
+        model=loaded,
+        lists=_lists(lists),
+        current=load_rules(_read(current), str(current)) if current is not None else (),
+        start=parse_instant(start, "--start"),
+        end=parse_instant(end, "--end"),
+    )
+    for report in reports:
+        _show(report)
+    if out_json is not None:
+        body = [r.to_json() for r in reports]
+        out_json.write_text(json.dumps(body, indent=1, default=str), encoding="utf-8")
+        typer.echo(f"report -> {out_json}")
+
+
+def _show(report: BacktestReport) -> None:
+    t = report.totals
+    typer.echo(f"\n{report.rule}: {report.expression}")
+    precision = "n/a" if t["precision"] is None else f"{t['precision']:.3f}"
+    typer.echo(
+        f"  {t['events']:,} events, {t['hits']:,} hits, {t['frauds']:,} frauds "
+        f"(precision {precision}), fraud amount {t['fraud_amount'] or 0:,.2f}"
+    )
+    if t["new_hits"] is not None:
+        typer.echo(
+            f"  adds: {t['new_hits']:,} hits not already alerted, {t['new_frauds']:,} frauds, "
+            f"fraud amount {t['new_fraud_amount'] or 0:,.2f}"
+        )
+    for row in report.days.iter_rows(named=True):
+        p = "  -  " if row["precision"] is None else f"{row['precision']:.3f}"
+        new = "" if row["new_hits"] is None else f"  new {int(row['new_hits']):>6,}"
+        typer.echo(
+            f"  {row['day']}  hits {row['hits']:>7,}  frauds {row['frauds']:>6,}  p {p}{new}"
+        )
+
+
+def _read(path: Path | None) -> str:
+    assert path is not None
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{str(path)!r}: cannot read ({exc.strerror})") from exc
+
+
+def _lists(path: Path | None) -> ListSnapshot | None:
+    from frisk.policy import MemoryListStore
+
+    return None if path is None else MemoryListStore.load(path).snapshot()
