@@ -161,4 +161,18 @@ def _log_to_mlflow(
         row["scorer"]: {k: v for k, v in row.items() if k != "scorer"}
         for row in result.comparison()
     }
-    return log_run(params, metrics, artifacts, run_name=f"evaluate {model_dir.name}")
+    import os
+
+    from frisk.config import load_settings
+    from frisk.models.tracking import ENV_URI, default_uri
+
+    home = load_settings().home
+    uri = os.environ.get(ENV_URI) or default_uri(home)
+    return log_run(
+        params,
+        metrics,
+        [*artifacts, model_dir],
+        uri,
+        run_name=f"evaluate {model_dir.name}",
+        artifact_root=home / "mlartifacts",
+    )

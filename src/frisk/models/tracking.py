@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from frisk.errors import ConfigError, ModelError
 
-__all__ = ["ENV_URI", "flatten", "log_run", "require_mlflow", "tracking_wanted"]
+__all__ = ["ENV_URI", "default_uri", "flatten", "log_run", "require_mlflow", "tracking_wanted"]
 
 ENV_URI: Final = "MLFLOW_TRACKING_URI"
 # MLflow refuses longer parameter values (500 characters in the 2.x line we require).
@@ -29,6 +29,12 @@ def tracking_wanted(flag: bool, environ: Mapping[str, str] | None = None) -> boo
     return flag or bool(env.get(ENV_URI))
 
 
+def default_uri(home: Path) -> str:
+    """The local store under Frisk's home: an SQLite file (MLflow 3 refuses its old ./mlruns
+    file store unless told to allow it)."""
+    return f"sqlite:///{(home / 'mlflow.db').resolve()}"
+
+
 def log_run(
     params: Mapping[str, Any],
     metrics: Mapping[str, Any],
@@ -37,8 +43,13 @@ def log_run(
     *,
     experiment: str = "frisk",
     run_name: str | None = None,
+    artifact_root: Path | None = None,
 ) -> str:
-    """Log one run and return its id. Nested params and metrics are flattened to dotted keys."""
+    """Log one run and return its id. Nested params and metrics are flattened to dotted keys.
+
+    A directory among ``artifacts`` (a model artifact) is logged whole under its own name. A new
+    experiment keeps its artifacts under ``artifact_root`` when given, else MLflow's default.
+    """
     mlflow = require_mlflow()
     missing = [str(p) for p in artifacts if not p.exists()]
     if missing:
@@ -52,6 +63,8 @@ def log_run(
     try:
         if tracking_uri:
             mlflow.set_tracking_uri(tracking_uri)
+        if artifact_root is not None and mlflow.get_experiment_by_name(experiment) is None:
+            mlflow.create_experiment(experiment, artifact_location=artifact_root.resolve().as_uri())
         mlflow.set_experiment(experiment)
         with mlflow.start_run(run_name=run_name) as run:
             if flat_params:
@@ -59,12 +72,15 @@ def log_run(
             if flat_metrics:
                 mlflow.log_metrics(flat_metrics)
             for path in artifacts:
-                mlflow.log_artifact(str(path))
+                if path.is_dir():
+                    mlflow.log_artifacts(str(path), artifact_path=path.name)
+                else:
+                    mlflow.log_artifact(str(path))
             return str(run.info.run_id)
     except (ModelError, ConfigError):
         raise
     except Exception as exc:  # MLflow raises its own and its HTTP client's errors alike
-        where = tracking_uri or os.environ.get(ENV_URI) or "the default ./mlruns"
+        where = tracking_uri or os.environ.get(ENV_URI) or "MLflow's default store"
         raise ModelError(f"MLflow tracking at {where} failed: {exc}") from exc
 
 

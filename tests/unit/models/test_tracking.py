@@ -87,3 +87,10 @@ def test_mlflow_failures_become_model_errors(
         log_run({}, {}, tracking_uri="http://127.0.0.1:1")
     with pytest.raises(ModelError, match="missing artifact"):
         log_run({}, {}, [tmp_path / "nope.html"])
+
+
+def test_default_store_is_an_sqlite_file_under_the_frisk_home(tmp_path: Path) -> None:
+    from frisk.models.tracking import default_uri
+
+    uri = default_uri(tmp_path)
+    assert uri == f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
