@@ -15,11 +15,10 @@ with the values it read, whichever step decided. Shadow rules never change the a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -33,11 +32,21 @@ from frisk.policy.vectorised import to_polars
 __all__ = ["CompiledRule", "Policy", "PolicyDecision", "RuleMatch"]
 
 _RULE = "__rule__"
+_SHADOW, _TAGS, _DECIDES = 0, 1, 2
 
 
-@dataclass(frozen=True, slots=True)
-class RuleMatch:
-    """A rule that matched, with the values of the variables it read (None: missing)."""
+def _role(rule: Rule) -> int:
+    if rule.mode != "active":
+        return _SHADOW
+    return _TAGS if rule.action == "tag" else _DECIDES
+
+
+class RuleMatch(NamedTuple):
+    """A rule that matched, with the values of the variables it read (None: missing).
+
+    A named tuple rather than a frozen dataclass: one is made per matching rule per decision,
+    and a frozen dataclass's ``__init__`` costs over twice as much (~1.2 µs against ~0.5 µs).
+    """
 
     rule: str
     action: str
@@ -98,6 +107,19 @@ class Policy:
         self.variables = dict(variables)
         ordered = sorted(rules, key=lambda r: (r.priority, r.name))
         self.rules: tuple[CompiledRule, ...] = tuple(self._compile(r) for r in ordered)
+        # What the per-decision loop reads, flattened: attribute lookups cost more than the tests.
+        self._loop = tuple(
+            (
+                c.test,
+                c.reads,
+                c.rule.name,
+                c.rule.action,
+                c.rule.mode,
+                c.rule.priority,
+                _role(c.rule),
+            )
+            for c in self.rules
+        )
         self._hard: tuple[NamedList, ...] = tuple(self.lists.hard_lists())
         for spec in self._hard:
             if self.variables.get(spec.field or "") != "string":
@@ -143,18 +165,22 @@ class Policy:
         )
         matches: list[RuleMatch] = []
         tags: list[str] = []
-        decider: CompiledRule | None = None
-        for compiled in self.rules:
-            if not compiled.test(env, members):
+        decider: str | None = None
+        decision_action = model_action
+        for test, reads, rule_name, act, mode, priority, role in self._loop:
+            if not test(env, members):
                 continue
-            rule = compiled.rule
-            values = {name: _clean(env.get(name)) for name in compiled.reads}
-            matches.append(RuleMatch(rule.name, rule.action, rule.mode, rule.priority, values))
-            if rule.mode == "active":
-                if rule.action == "tag":
-                    tags.append(rule.name)
-                elif decider is None:
-                    decider = compiled
+            values: dict[str, Any] = {}
+            for n in reads:
+                v = env.get(n)
+                # NaN (a missing feature) as None, as the ledger records features: JSON has no
+                # NaN. Only NaN is unequal to itself.
+                values[n] = v if v == v else None
+            matches.append(RuleMatch(rule_name, act, mode, priority, values))
+            if role == _TAGS:
+                tags.append(rule_name)
+            elif role == _DECIDES and decider is None:
+                decider, decision_action = rule_name, act
         action: str
         by: str
         name: str | None
@@ -162,7 +188,7 @@ class Policy:
             first = next(s for s in self._hard if s.name == hits[0])
             action, by, name = first.kind, "list", first.name
         elif decider is not None:
-            action, by, name = decider.rule.action, "rule", decider.rule.name
+            action, by, name = decision_action, "rule", decider
         else:
             action, by, name = model_action, "model", None
         return PolicyDecision(
@@ -227,8 +253,3 @@ class Policy:
             by.otherwise(pl.lit("model")).alias("decided_by"),
             name.otherwise(pl.lit(None, dtype=pl.String)).alias("decider"),
         )
-
-
-def _clean(value: Any) -> Any:
-    # NaN (a missing feature) as None, as the ledger records features: JSON has no NaN.
-    return None if isinstance(value, float) and math.isnan(value) else value
