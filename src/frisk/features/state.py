@@ -23,7 +23,10 @@ __all__ = ["MemoryStore", "StateStore", "read_snapshot", "write_snapshot"]
 
 _MAGIC: Final = b"FRISK-FEATURE-STATE\n"
 # 2: flat entity records with cumulative logs; labels queued with their entity ids.
-SNAPSHOT_FORMAT: Final = 2
+# Bump on ANY change to the entity state layout (entity.py, compiled.py): a snapshot of another
+# layout must be refused (the service then rebuilds from the ledger), never read. 3: max queues
+# became lists.
+SNAPSHOT_FORMAT: Final = 3
 
 
 class StateStore(Protocol):
