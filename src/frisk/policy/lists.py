@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -142,78 +143,87 @@ class ListStore(Protocol):
 
 
 class MemoryListStore:
-    """Lists in memory, optionally saved to and loaded from a JSON file."""
+    """Lists in memory, optionally saved to and loaded from a JSON file; thread-safe."""
 
     def __init__(self) -> None:
         self._defs: dict[str, NamedList] = {}
         self._entries: dict[str, dict[str, ListEntry]] = {}
         self._version = 0
+        # A snapshot iterates every list: it must never see one half-changed.
+        self._lock = threading.Lock()
+        # Each list's value -> expiry as the last snapshot saw it, shared by later snapshots until
+        # the list changes: a change to one list copies that list, not all of them.
+        self._frozen: dict[str, dict[str, datetime | None]] = {}
 
     @property
     def version(self) -> int:
         return self._version
 
     def create(self, spec: NamedList, *, actor: str, at: datetime) -> AuditRecord:
-        before = self._defs.get(spec.name)
-        self._defs[spec.name] = spec
-        self._entries.setdefault(spec.name, {})
-        action = "list.create" if before is None else "list.update"
-        return self._changed(actor, action, spec.name, at, _def_json(before), _def_json(spec))
+        with self._lock:
+            before = self._defs.get(spec.name)
+            self._defs[spec.name] = spec
+            self._entries.setdefault(spec.name, {})
+            action = "list.create" if before is None else "list.update"
+            return self._changed(actor, action, spec.name, at, _def_json(before), _def_json(spec))
 
     def drop(self, name: str, *, actor: str, at: datetime) -> AuditRecord:
-        spec = self._require(name)
-        del self._defs[name]
-        count = len(self._entries.pop(name, {}))
-        before = {**(_def_json(spec) or {}), "entries": count}
-        return self._changed(actor, "list.drop", name, at, before, None)
+        with self._lock:
+            spec = self._require(name)
+            del self._defs[name]
+            count = len(self._entries.pop(name, {}))
+            before = {**(_def_json(spec) or {}), "entries": count}
+            return self._changed(actor, "list.drop", name, at, before, None)
 
     def add(
         self, name: str, entries: Iterable[ListEntry], *, actor: str, at: datetime
     ) -> AuditRecord:
-        self._require(name)
-        held = self._entries[name]
-        added = list(entries)
-        before = [held[e.value].to_json() for e in added if e.value in held]
-        for entry in added:
-            held[entry.value] = entry
-        after = [e.to_json() for e in added]
-        return self._changed(actor, "list.add", name, at, before or None, after)
+        with self._lock:
+            self._require(name)
+            held = self._entries[name]
+            added = list(entries)
+            before = [held[e.value].to_json() for e in added if e.value in held]
+            for entry in added:
+                held[entry.value] = entry
+            after = [e.to_json() for e in added]
+            return self._changed(actor, "list.add", name, at, before or None, after)
 
     def remove(self, name: str, values: Iterable[str], *, actor: str, at: datetime) -> AuditRecord:
-        self._require(name)
-        held = self._entries[name]
-        gone = [held.pop(v).to_json() for v in values if v in held]
-        return self._changed(actor, "list.remove", name, at, gone, None)
+        with self._lock:
+            self._require(name)
+            held = self._entries[name]
+            gone = [held.pop(v).to_json() for v in values if v in held]
+            return self._changed(actor, "list.remove", name, at, gone, None)
 
     def entries(self, name: str) -> list[ListEntry]:
-        self._require(name)
-        return list(self._entries[name].values())
+        with self._lock:
+            self._require(name)
+            return list(self._entries[name].values())
 
     def snapshot(self) -> ListSnapshot:
-        return ListSnapshot(
-            version=self._version,
-            definitions=dict(self._defs),
-            values={
-                name: {v: e.expires_at for v, e in entries.items()}
-                for name, entries in self._entries.items()
-            },
-        )
+        with self._lock:
+            return ListSnapshot(
+                version=self._version,
+                definitions=dict(self._defs),
+                values={name: self._frozen_values(name) for name in self._entries},
+            )
 
     def save(self, path: Path) -> None:
         """Write every list to ``path`` as JSON (atomically: a temporary file, then rename)."""
-        body = {
-            "version": self._version,
-            "lists": [
-                {
-                    **(_def_json(d) or {}),
-                    "entries": [e.to_json() for e in self._entries[n].values()],
-                }
-                for n, d in sorted(self._defs.items())
-            ],
-        }
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(body, indent=1), encoding="utf-8")
-        tmp.replace(path)
+        with self._lock:
+            body = {
+                "version": self._version,
+                "lists": [
+                    {
+                        **(_def_json(d) or {}),
+                        "entries": [e.to_json() for e in self._entries[n].values()],
+                    }
+                    for n, d in sorted(self._defs.items())
+                ],
+            }
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_text(json.dumps(body, indent=1), encoding="utf-8")
+            tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> MemoryListStore:
@@ -235,6 +245,13 @@ class MemoryListStore:
             raise RuleError(f"{str(path)!r}: not a list file ({exc})") from exc
         return store
 
+    def _frozen_values(self, name: str) -> dict[str, datetime | None]:
+        frozen = self._frozen.get(name)
+        if frozen is None:
+            frozen = {v: e.expires_at for v, e in self._entries[name].items()}
+            self._frozen[name] = frozen
+        return frozen
+
     def _require(self, name: str) -> NamedList:
         if name not in self._defs:
             raise NotFoundError(f"no list named {name!r}")
@@ -244,6 +261,7 @@ class MemoryListStore:
         self, actor: str, action: str, name: str, at: datetime, before: Any, after: Any
     ) -> AuditRecord:
         self._version += 1
+        self._frozen.pop(name, None)
         return AuditRecord(actor, action, f"list:{name}", at, before, after)
 
 

@@ -78,3 +78,17 @@ def test_names_and_kinds_are_checked() -> None:
         NamedList("x", "maybe")  # type: ignore[arg-type]
     with pytest.raises(RuleError, match="timezone"):
         ListEntry("x", datetime(2026, 1, 1))
+
+
+def test_a_snapshot_never_changes_after_it_is_taken() -> None:
+    store = MemoryListStore()
+    store.create(NamedList("mules", "block"), actor="a", at=NOW)
+    store.create(NamedList("devices", "block"), actor="a", at=NOW)
+    store.add("mules", [ListEntry("q1")], actor="a", at=NOW)
+    first = store.snapshot()
+    store.add("mules", [ListEntry("q2")], actor="a", at=NOW)
+    store.remove("mules", ["q1"], actor="a", at=NOW)
+    second = store.snapshot()
+    assert first.members(NOW)["mules"] == {"q1"}
+    assert second.members(NOW)["mules"] == {"q2"}
+    assert second.values["devices"] is first.values["devices"]  # unchanged lists are shared
