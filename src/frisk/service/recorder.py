@@ -31,6 +31,7 @@ from typing import Any
 
 from frisk.errors import FriskError, StoreError
 from frisk.store.ledger import DecisionRecord, Ledger
+from frisk.store.sql import decision_row
 
 __all__ = ["DecisionRecorder"]
 
@@ -193,7 +194,7 @@ def _sql_access(ledger: Ledger) -> tuple[_Writer, _Lookup]:
     def write(records: list[DecisionRecord]) -> list[DecisionRecord]:
         doing = f"recording {len(records)} decision(s)"
         with translate_errors(doing), engine.begin() as conn:
-            inserted = conn.execute(insert, [_row(r) for r in records]).rowcount
+            inserted = conn.execute(insert, [decision_row(r) for r in records]).rowcount
             if inserted == len(records):
                 return records
             # Some ids were recorded by another process first: hand back the recorded rows.
@@ -232,22 +233,3 @@ def _sqlite_lookup(database: str, full: _Lookup) -> _Lookup:
         return None if found is None else full(transaction_id)
 
     return lookup
-
-
-def _row(d: DecisionRecord) -> dict[str, Any]:
-    return {
-        "transaction_id": d.transaction_id,
-        "body_hash": d.body_hash,
-        "event_time": d.event_time,
-        "transaction": d.transaction,
-        "features": dict(d.features),
-        "score": d.score,
-        "risk_score": d.risk_score,
-        "tier": d.tier,
-        "action": d.action,
-        "reasons": list(d.reasons),
-        "model_version": d.model_version,
-        "timings": dict(d.timings),
-        "created_at": d.created_at,
-        "degraded": d.degraded,
-    }

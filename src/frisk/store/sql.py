@@ -24,7 +24,7 @@ from frisk.store.ledger import (
 from frisk.store.migrate import upgrade
 from frisk.store.tables import api_keys, audit_log, decisions, label_history, labels
 
-__all__ = ["SqlLedger", "open_ledger"]
+__all__ = ["SqlLedger", "decision_row", "open_ledger"]
 
 
 def open_ledger(url: str, *, migrate: bool = True) -> SqlLedger:
@@ -50,7 +50,7 @@ class SqlLedger:
     # Decisions
 
     def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
-        row = _decision_row(decision)
+        row = decision_row(decision)
         doing = f"recording decision {decision.transaction_id!r}"
         with translate_errors(doing), self.engine.begin() as conn:
             stmt = self._insert(decisions).values(row).on_conflict_do_nothing()
@@ -250,7 +250,8 @@ class SqlLedger:
         self.engine.dispose()
 
 
-def _decision_row(d: DecisionRecord) -> dict[str, Any]:
+def decision_row(d: DecisionRecord) -> dict[str, Any]:
+    """The decisions-table row of a record (shared with the service's group-commit writer)."""
     return {
         "transaction_id": d.transaction_id,
         "body_hash": d.body_hash,
