@@ -25,10 +25,25 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from frisk.policy.errors import RuleSyntaxError
+from frisk.policy.nodes import (
+    Arith,
+    Compare,
+    Const,
+    InList,
+    InLiteral,
+    IsMissing,
+    Logic,
+    Neg,
+    Node,
+    Not,
+    StrTest,
+    Type,
+    Var,
+    variables_of,
+)
 
 __all__ = [
     "MAX_EXPRESSION_CHARS",
@@ -49,7 +64,6 @@ __all__ = [
     "variables_of",
 ]
 
-Type = Literal["number", "string", "bool"]
 MAX_EXPRESSION_CHARS: Final = 4000
 MAX_NODES: Final = 400
 MAX_LITERAL_LIST: Final = 10_000
@@ -69,86 +83,6 @@ _ARITH: Final = {
 }
 _STRING_TESTS: Final = frozenset({"startsWith", "endsWith", "contains"})
 _MACROS: Final = frozenset({"all", "exists", "exists_one", "map", "filter", "has"})
-
-
-@dataclass(frozen=True, slots=True)
-class Const:
-    value: float | str | bool
-    type: Type
-
-
-@dataclass(frozen=True, slots=True)
-class Var:
-    name: str
-    type: Type
-
-
-@dataclass(frozen=True, slots=True)
-class Arith:
-    op: str
-    left: Node
-    right: Node
-    type: Type = "number"
-
-
-@dataclass(frozen=True, slots=True)
-class Neg:
-    operand: Node
-    type: Type = "number"
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    op: str
-    left: Node
-    right: Node
-    type: Type = "bool"
-
-
-@dataclass(frozen=True, slots=True)
-class Logic:
-    op: Literal["&&", "||"]
-    left: Node
-    right: Node
-    type: Type = "bool"
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    operand: Node
-    type: Type = "bool"
-
-
-@dataclass(frozen=True, slots=True)
-class InLiteral:
-    operand: Node
-    values: tuple[float | str, ...]
-    type: Type = "bool"
-
-
-@dataclass(frozen=True, slots=True)
-class InList:
-    operand: Node
-    list_name: str
-    kind: Literal["allow", "block"]
-    type: Type = "bool"
-
-
-@dataclass(frozen=True, slots=True)
-class StrTest:
-    method: str
-    operand: Node
-    arg: str
-    type: Type = "bool"
-
-
-@dataclass(frozen=True, slots=True)
-class IsMissing:
-    operand: Node
-    type: Type = "bool"
-
-
-Node = Const | Var | Arith | Neg | Compare | Logic | Not | InLiteral | InList | StrTest | IsMissing
 
 
 def parse_rule(
@@ -173,28 +107,6 @@ def parse_rule(
     if node.type != "bool":
         raise _error(expression, tree, f"a rule must be true or false, not a {node.type}")
     return node
-
-
-def variables_of(node: Node) -> tuple[str, ...]:
-    """The variable names ``node`` reads, in first-read order."""
-    names: dict[str, None] = {}
-
-    def walk(n: Node) -> None:
-        if isinstance(n, Var):
-            names[n.name] = None
-        for child in _children(n):
-            walk(child)
-
-    walk(node)
-    return tuple(names)
-
-
-def _children(n: Node) -> tuple[Node, ...]:
-    if isinstance(n, Arith | Compare | Logic):
-        return (n.left, n.right)
-    if isinstance(n, Neg | Not | InLiteral | InList | StrTest | IsMissing):
-        return (n.operand,)
-    return ()
 
 
 # -- parsing -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
-from frisk.policy.language import (
+from frisk.policy.nodes import (
     Arith,
     Compare,
     Const,

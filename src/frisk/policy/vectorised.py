@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from frisk.policy.language import (
+from frisk.policy.nodes import (
     Arith,
     Compare,
     Const,
