@@ -10,7 +10,9 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     │   ├── InvalidEventError    one event (field, value, reason)
     │   ├── InvalidRowsError     rows of an imported file (row, column, reason), refused as a whole
     │   ├── MappingError         a column-mapping file that cannot be applied
-    │   └── DataFormatError      a file that cannot be read at all
+    │   ├── DataFormatError      a file that cannot be read at all
+    │   └── RuleError            a rule, rule set or list that cannot be used (frisk.policy.errors)
+    │       └── RuleSyntaxError    an expression that does not parse or type-check (with position)
     ├── FeatureError           a feature catalogue or definition that cannot be built
     ├── ModelError             training, scoring or a model artifact
     │   └── ArtifactError        a missing, corrupt or mismatched artifact
