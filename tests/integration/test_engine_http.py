@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import uvicorn
 
 from frisk.config import load_settings
 from frisk.data.simulator import SimulationConfig, simulate
@@ -27,8 +26,10 @@ from frisk.models.pipeline import train_events
 from frisk.models.registry import Registry
 from frisk.service.app import create_app
 from frisk.service.engine import ModelEngine, load_engine
-from frisk.service.keys import create_key
-from frisk.store import Role, SqlLedger, default_url, open_ledger
+from frisk.store import SqlLedger, default_url, open_ledger
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import RoleKeys, StartServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("engine_http")]
 
@@ -97,15 +98,8 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-def _keys(ledger: SqlLedger) -> dict[str, dict[str, str]]:
-    return {
-        role.value: {"X-API-Key": create_key(ledger, role, role.value, actor="test")[0]}
-        for role in Role
-    }
-
-
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
+def serve(start_server: StartServer, role_keys: RoleKeys) -> Iterator[Callable[..., Server]]:
     """``serve(home, model=..., registry=..., database_url=...)``: a server in a thread."""
     running: list[Server] = []
 
@@ -121,16 +115,7 @@ def serve() -> Iterator[Callable[..., Server]]:
         ledger = open_ledger(url)
         engine = load_engine(model, registry, ledger=ledger, settings=settings)
         app = create_app(settings, engine, ledger=ledger)
-        sock = _free_socket()
-        config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the server did not start")
-            time.sleep(0.01)
+        threaded = start_server(app)
         stopped = False
 
         def stop() -> None:  # graceful: what `frisk serve` does on SIGTERM
@@ -138,14 +123,11 @@ def serve() -> Iterator[Callable[..., Server]]:
             if stopped:
                 return
             stopped = True
-            server.should_exit = True
-            thread.join(timeout=10)
-            sock.close()
+            threaded.stop()
             engine.close()
             ledger.close()
 
-        port = sock.getsockname()[1]
-        handle = Server(f"http://127.0.0.1:{port}", engine, ledger, _keys(ledger), stop)
+        handle = Server(threaded.url, engine, ledger, role_keys(ledger), stop)
         running.append(handle)
         return handle
 
@@ -345,9 +327,11 @@ def _wait_ready(url: str, headers: dict[str, str], process: subprocess.Popen[byt
     raise AssertionError("the server did not become ready")
 
 
-def test_sigkill_under_load_loses_no_returned_decision(models: Models, tmp_path: Path) -> None:
+def test_sigkill_under_load_loses_no_returned_decision(
+    models: Models, tmp_path: Path, role_keys: RoleKeys
+) -> None:
     ledger = open_ledger(default_url(tmp_path))
-    keys = _keys(ledger)
+    keys = role_keys(ledger)
     sock = _free_socket()
     port = sock.getsockname()[1]
     sock.close()

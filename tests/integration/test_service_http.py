@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import uvicorn
 
 from frisk.config import load_settings
 from frisk.service.app import create_app
-from frisk.service.keys import create_key
-from frisk.store import Role, SqlLedger, default_url, open_ledger
+from frisk.store import SqlLedger, default_url, open_ledger
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import RoleKeys, StartServer, ThreadedServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("service_http")]
 
@@ -37,44 +35,29 @@ class Running:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, amount_engine: Any) -> Iterator[Callable[..., Running]]:
+def serve(
+    tmp_path: Path, amount_engine: Any, start_server: StartServer, role_keys: RoleKeys
+) -> Iterator[Callable[..., Running]]:
     """``serve(database_url=None, **settings)``: start a server, stopped after the test."""
-    stops: list[Callable[[], None]] = []
+    ledgers: list[SqlLedger] = []
+    servers: list[ThreadedServer] = []
 
     def start(database_url: str | None = None, **overrides: Any) -> Running:
         url = database_url or default_url(tmp_path)
         settings = load_settings(home=tmp_path, database_url=url, **overrides)
         app = create_app(settings, amount_engine)  # opens and migrates the ledger itself
         ledger = open_ledger(url, migrate=False)
-        keys = {
-            role.value: {"X-API-Key": create_key(ledger, role, role.value, actor="test")[0]}
-            for role in Role
-        }
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, log_level="warning", ws="none", lifespan="on")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the server did not start")
-            time.sleep(0.01)
-
-        def stop() -> None:
-            server.should_exit = True
-            thread.join(timeout=10)
-            sock.close()
-            ledger.close()
-
-        stops.append(stop)
-        return Running(f"http://127.0.0.1:{port}", amount_engine, ledger, keys)
+        ledgers.append(ledger)
+        keys = role_keys(ledger)
+        server = start_server(app)
+        servers.append(server)
+        return Running(server.url, amount_engine, ledger, keys)
 
     yield start
-    for stop in stops:
-        stop()
+    for server in servers:
+        server.stop()
+    for ledger in ledgers:
+        ledger.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

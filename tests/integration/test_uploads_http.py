@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import uvicorn
 
 from frisk.config import load_settings
 from frisk.service.app import create_app
-from frisk.service.keys import create_key
-from frisk.store import Role, SqlLedger, default_url, open_ledger
+from frisk.store import SqlLedger, default_url, open_ledger
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import RoleKeys, StartServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("uploads_http")]
 
@@ -37,7 +35,9 @@ class Running:
 
 
 @pytest.fixture
-def running(tmp_path: Path, amount_engine: Any) -> Iterator[Running]:
+def running(
+    tmp_path: Path, amount_engine: Any, start_server: StartServer, role_keys: RoleKeys
+) -> Iterator[Running]:
     (tmp_path / "mappings").mkdir()
     (tmp_path / "mappings" / "bank.toml").write_text(
         '[columns]\ntransaction_id = "ref"\namount = "amt"\n[defaults]\ncurrency = "EUR"\n'
@@ -51,25 +51,9 @@ def running(tmp_path: Path, amount_engine: Any) -> Iterator[Running]:
     )
     app = create_app(settings, amount_engine)
     ledger = open_ledger(url, migrate=False)
-    keys = {
-        role.value: {"X-API-Key": create_key(ledger, role, role.value, actor="test")[0]}
-        for role in Role
-    }
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_config=None, log_level="warning", ws="none", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    yield Running(f"http://127.0.0.1:{sock.getsockname()[1]}", ledger, keys)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    server = start_server(app)
+    yield Running(server.url, ledger, role_keys(ledger))
+    server.stop()
     ledger.close()
 
 
