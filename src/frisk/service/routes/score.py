@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Response
 
 from frisk.errors import InvalidEventError
 from frisk.schema import Transaction
 from frisk.service.auth import ScorerKey, charge
 from frisk.service.deps import ScorerDep, StateDep
 from frisk.service.schemas import DecisionPublic, ErrorPublic
-from frisk.service.scoring import Scorer
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
@@ -20,21 +17,9 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-async def _scorer(request: Request) -> Scorer:
-    # ``ScorerDep``'s dependency is a plain function, which FastAPI runs in the thread pool: a
-    # thread hop per request that, at 16 connections, cost more than the decision (GIL hand-offs
-    # behind busy threads). An async one runs on the loop. (Making deps._scorer async would fix
-    # every route; deps.py is not this change's to edit.)
-    scorer: Scorer = request.app.state.frisk.scorer
-    return scorer
-
-
-LoopScorer = Annotated[Scorer, Depends(_scorer)]
-
-
 @router.post("/score", response_model=DecisionPublic, responses=_ERRORS)
 async def score(
-    txn: Transaction, scorer: LoopScorer, _key: ScorerKey, response: Response
+    txn: Transaction, scorer: ScorerDep, _key: ScorerKey, response: Response
 ) -> DecisionPublic:
     """Decide one transaction; a retry with the same id and body returns the recorded decision."""
     scored = await scorer.score_async(txn)
