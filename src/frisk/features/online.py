@@ -107,6 +107,12 @@ class OnlineFeatures:
         self._sweeps += [(space, deque(space), lp.horizon, True) for lp, _, space in self._labels]
         self._attributes = list(plan.attributes.items())
         self._calendar = list(plan.calendar.items())
+        self._numeric_extras = [
+            (c, slot) for c, slot, categorical in plan.extras if not categorical
+        ]
+        self._categorical_extras = [
+            (c, slot) for c, slot, categorical in plan.extras if categorical
+        ]
         meta = self.store.space(_META)
         meta.setdefault("clock", None)
         # heap of (arrival, seq, transaction_id, label, (timestamp, label keys...) or None)
@@ -232,6 +238,8 @@ class OnlineFeatures:
         if not isinstance(amount, int | float) or not amount > 0:
             raise InvalidEventError("amount", amount, "must be a number > 0")
         u = units_of(float(amount))
+        # Read before any state changes: a bad value must leave the executor as it was.
+        numbers = self._numbers(event)
         out = self._template.copy()
         for (runner, space), (_, queue, _, _) in zip(self._runners, self._sweeps, strict=False):
             key = runner.key_of(event)
@@ -256,7 +264,7 @@ class OnlineFeatures:
             record = space.get(str(value))
             if record is not None:
                 _label_features(record, groups, t, lp.horizon, out)
-        self._event_features(event, t_event, float(amount), out)
+        self._event_features(event, t_event, float(amount), numbers, out)
         if commit:
             meta["clock"] = t
             if self._labels and self.remember:
@@ -264,8 +272,27 @@ class OnlineFeatures:
             meta["updates"] += 1
         return out
 
+    def _numbers(self, event: Mapping[str, Any]) -> list[float]:
+        """The numeric extra attributes of ``event`` in plan order; NaN where absent."""
+        numbers: list[float] = []
+        for column, _ in self._numeric_extras:
+            value = event.get(column)
+            if value is None:
+                numbers.append(_NAN)
+                continue
+            try:
+                numbers.append(float(value))
+            except (TypeError, ValueError):
+                raise InvalidEventError(column, value, "must be a number") from None
+        return numbers
+
     def _event_features(
-        self, event: Mapping[str, Any], t: int, amount: float, out: list[Any]
+        self,
+        event: Mapping[str, Any],
+        t: int,
+        amount: float,
+        numbers: list[float],
+        out: list[Any],
     ) -> None:
         if self._calendar:
             hour = (t // HOUR) % 24
@@ -289,12 +316,11 @@ class OnlineFeatures:
             else:
                 value = event.get(name)
                 out[slot] = None if value is None else str(value)
-        for column, slot, categorical in self.plan.extras:
+        for (_, slot), number in zip(self._numeric_extras, numbers, strict=True):
+            out[slot] = number
+        for column, slot in self._categorical_extras:
             value = event.get(column)
-            if categorical:
-                out[slot] = None if value is None else str(value)
-            else:
-                out[slot] = _NAN if value is None else float(value)
+            out[slot] = None if value is None else str(value)
 
     def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
         keys = (event.get(lp.field) for lp, _, _ in self._labels)

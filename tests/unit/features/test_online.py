@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from frisk.data import conform
 from frisk.errors import FeatureError, InvalidEventError
 from frisk.features import OnlineFeatures, compute_offline, resolve_catalogue
 from frisk.features.testing import mismatches, random_events, to_frame
@@ -157,6 +158,19 @@ def test_bad_events_are_refused() -> None:
         online.update(_event(0, T0, amount=-1.0))
     with pytest.raises(InvalidEventError, match="label"):
         online.apply_label("t0", 2, T0)
+
+
+def test_a_non_number_in_a_numeric_extra_is_refused_and_changes_nothing() -> None:
+    events = [_event(i, T0 + timedelta(minutes=i), balance=100.0 * i) for i in range(3)]
+    catalogue = resolve_catalogue("default", conform(pl.DataFrame(events)))
+    assert "balance" not in catalogue.categorical
+    online, untouched = OnlineFeatures(catalogue), OnlineFeatures(catalogue)
+    for event in events[:2]:
+        online.update(event)
+        untouched.update(event)
+    with pytest.raises(InvalidEventError, match="balance"):
+        online.update(_event(7, T0 + timedelta(minutes=2), balance="plenty"))
+    assert online.update(events[2]) == untouched.update(events[2])
 
 
 def test_label_with_its_event_needs_no_memory_of_transactions() -> None:

@@ -235,8 +235,8 @@ class ModelEngine:
         features = self._features
         assert features is not None
         for name in active.numeric_extras:
-            # Checked before feature state is touched: a string here would fail half-way
-            # through an update (found by schemathesis as a 500).
+            # The API's contract is stricter than the feature executor's (which reads "12" as
+            # 12.0): a string is refused, named as the request field it came in.
             if isinstance(txn.extra.get(name), str):
                 raise InvalidEventError(
                     f"extra.{name}", txn.extra[name], "must be a number: the model reads it as one"
