@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frisk import __version__
 from frisk.config import Settings
@@ -85,7 +84,11 @@ def create_app(
     install_error_handlers(app)
     for module in (score, decisions, models, ops, uploads):
         app.include_router(module.router)
-    app.add_middleware(_BodyLimitButUploads, max_bytes=settings.security.max_body_bytes)
+    # An upload is tens of megabytes, streamed to disk and refused past api.upload_max_bytes: the
+    # general limit would refuse it, or buffer a chunked one in memory.
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.security.max_body_bytes, exempt={"/v1/uploads"}
+    )
     cors = settings.security.cors
     if cors.allow_origins:
         app.add_middleware(
@@ -98,21 +101,3 @@ def create_app(
     # Added last, so outermost: it sees every response, CORS refusals and 413s included.
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
-
-
-class _BodyLimitButUploads:
-    """``BodyLimitMiddleware`` for every path but uploads, which enforce their own limit.
-
-    An upload is tens of megabytes, streamed to disk and refused once it passes
-    ``api.upload_max_bytes``; the general limit would refuse it, or buffer a chunked one in memory.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.limited = BodyLimitMiddleware(app, max_bytes=max_bytes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/v1/uploads":
-            await self.app(scope, receive, send)
-        else:
-            await self.limited(scope, receive, send)

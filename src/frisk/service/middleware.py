@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -89,12 +90,18 @@ class BodyLimitMiddleware:
     reads the whole body anyway, and refusing before any of it is parsed keeps the error simple.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: Collection[str] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths that stream a large body and enforce their own limit (uploads).
+        self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD", "OPTIONS")
+            or scope["path"] in self.exempt
+        ):
             await self.app(scope, receive, send)
             return
         length = _content_length(scope)
