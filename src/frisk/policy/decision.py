@@ -23,8 +23,9 @@ from typing import Any, NamedTuple
 import polars as pl
 
 from frisk.policy.errors import RuleError, RuleSyntaxError
-from frisk.policy.language import Node, Type, parse_rule, variables_of
+from frisk.policy.language import parse_rule
 from frisk.policy.lists import ListSnapshot, NamedList
+from frisk.policy.nodes import Node, Type, variables_of
 from frisk.policy.online import Membership, compile_online
 from frisk.policy.rules import Rule
 from frisk.policy.vectorised import to_polars

@@ -42,27 +42,9 @@ from frisk.policy.nodes import (
     StrTest,
     Type,
     Var,
-    variables_of,
 )
 
-__all__ = [
-    "MAX_EXPRESSION_CHARS",
-    "Arith",
-    "Compare",
-    "Const",
-    "InList",
-    "InLiteral",
-    "IsMissing",
-    "Logic",
-    "Neg",
-    "Node",
-    "Not",
-    "StrTest",
-    "Type",
-    "Var",
-    "parse_rule",
-    "variables_of",
-]
+__all__ = ["MAX_EXPRESSION_CHARS", "parse_rule"]
 
 MAX_EXPRESSION_CHARS: Final = 4000
 MAX_NODES: Final = 400

@@ -18,8 +18,8 @@ from typing import Any
 from frisk.errors import NotFoundError
 from frisk.policy.audit import AuditRecord
 from frisk.policy.decision import Policy, PolicyDecision
-from frisk.policy.language import Type
 from frisk.policy.lists import ListEntry, ListSnapshot, ListStore, MemoryListStore, NamedList
+from frisk.policy.nodes import Type
 from frisk.policy.rules import Rule, RuleBook, load_rules
 
 __all__ = ["LivePolicy"]

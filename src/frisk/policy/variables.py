@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
-from frisk.policy.language import Type
+from frisk.policy.nodes import Type
 from frisk.schema import CORE_COLUMNS
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from frisk.policy import RuleSyntaxError, parse_rule
-from frisk.policy.language import Compare, Const, InList, Var, variables_of
+from frisk.policy.nodes import Compare, Const, InList, Var, variables_of
 
 VARS = {
     "amount": "number",
