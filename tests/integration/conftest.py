@@ -7,13 +7,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
 from frisk.service.keys import create_key
-from frisk.store import Role, SqlLedger
+from frisk.store import Role, SqlLedger, default_url
 
 StartServer = Callable[[Any], "ThreadedServer"]
 RoleKeys = Callable[[SqlLedger], dict[str, dict[str, str]]]
@@ -62,6 +63,15 @@ def start_server() -> Iterator[StartServer]:
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each ledger back end in turn: an SQLite file, then a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return default_url(tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -136,14 +136,6 @@ def serve(start_server: StartServer, role_keys: RoleKeys) -> Iterator[Callable[.
         handle.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return default_url(tmp_path)
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 def test_scoring_flow(
     serve: Callable[..., Server], models: Models, tmp_path: Path, database_url: str
 ) -> None:

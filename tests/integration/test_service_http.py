@@ -60,14 +60,6 @@ def serve(
         ledger.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return default_url(tmp_path)
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 def test_scoring_flow(serve: Callable[..., Running], database_url: str, txn_body: Body) -> None:
     running = serve(database_url)
     scorer = running.keys["scorer"]
