@@ -199,3 +199,18 @@ def test_driver_errors_become_store_errors(ledger: SqlLedger) -> None:
 def test_naive_datetimes_are_refused(ledger: SqlLedger) -> None:
     with pytest.raises(StoreError):
         ledger.record_decision(decision(created_at=datetime(2024, 1, 1)))
+
+
+def test_migrations_build_the_schema_the_tables_declare(ledger: SqlLedger) -> None:
+    # The migrations freeze the schema by repeating tables.py; this catches the two drifting apart
+    # (a column or index added in one place only) on each back end.
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from frisk.store.tables import metadata
+
+    with ledger.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    # Type spelling differences (JSON vs JSONB variants, DateTime flavours) are not drift.
+    structural = [d for d in diff if not (isinstance(d, list) and d and d[0][0] == "modify_type")]
+    assert structural == []

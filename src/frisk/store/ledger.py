@@ -51,6 +51,9 @@ class DecisionRecord:
     timings: Mapping[str, float]  # milliseconds per stage, including "total"
     created_at: datetime
     degraded: bool = False
+    # What the rules and lists did (matched rules with the values they read, which one decided);
+    # None for a decision made without a policy.
+    policy: JSON | None = None
 
 
 @dataclass(frozen=True, slots=True)

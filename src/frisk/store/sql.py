@@ -267,6 +267,7 @@ def decision_row(d: DecisionRecord) -> dict[str, Any]:
         "timings": dict(d.timings),
         "created_at": d.created_at,
         "degraded": d.degraded,
+        "policy": d.policy,
     }
 
 

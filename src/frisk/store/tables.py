@@ -9,7 +9,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-__all__ = ["api_keys", "audit_log", "decisions", "label_history", "labels", "metadata"]
+__all__ = [
+    "api_keys",
+    "audit_log",
+    "decisions",
+    "label_history",
+    "labels",
+    "list_entries",
+    "lists",
+    "metadata",
+    "policy_versions",
+    "reviews",
+    "rules",
+    "shadow_decisions",
+]
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -56,8 +69,13 @@ decisions = sa.Table(
     sa.Column("timings", _json(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("degraded", sa.Boolean(), nullable=False, default=False),
+    # What the rules and lists did: every rule that matched (shadow too), with the values it read,
+    # and which one decided. None for decisions made without a policy.
+    sa.Column("policy", _json(), nullable=True),
     sa.Index("ix_decisions_created_at", "created_at"),
     sa.Index("ix_decisions_event_time", "event_time", "transaction_id"),
+    # The review queue reads decisions by action, highest score first.
+    sa.Index("ix_decisions_action_score", "action", "score"),
 )
 
 labels = sa.Table(
@@ -106,4 +124,84 @@ audit_log = sa.Table(
     sa.Column("after", _json(), nullable=True),
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Index("ix_audit_log_target", "target", "id"),
+)
+
+# -- the feedback loop: review state and shadow decisions ---------------------------------------
+
+# A decision with action "review" is in the queue; its row here appears on the first change
+# (assignment, resolution). No row means open and unassigned.
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("transaction_id", sa.String(256), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # open / assigned / resolved
+    sa.Column("assignee", sa.String(128), nullable=True),
+    sa.Column("resolution", sa.String(16), nullable=True),  # fraud / legit once resolved
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("updated_by", sa.String(128), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False),  # optimistic concurrency
+    sa.Index("ix_reviews_status", "status", "transaction_id"),
+)
+
+# What a challenger in shadow decided on the same traffic: recorded, never returned.
+shadow_decisions = sa.Table(
+    "shadow_decisions",
+    metadata,
+    sa.Column("transaction_id", sa.String(256), primary_key=True),
+    sa.Column("model_version", sa.String(128), primary_key=True),
+    sa.Column("score", sa.Float(), nullable=False),
+    sa.Column("risk_score", sa.SmallInteger(), nullable=False),
+    sa.Column("tier", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_shadow_decisions_version", "model_version", "created_at"),
+)
+
+# -- analyst policy: rules and lists, versioned (history is in the audit log) -------------------
+
+rules = sa.Table(
+    "rules",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("expression", sa.Text(), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("priority", sa.Integer(), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("updated_by", sa.String(128), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+lists = sa.Table(
+    "lists",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # allow / block
+    sa.Column("field", sa.String(128), nullable=True),  # a hard list on this transaction field
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("updated_by", sa.String(128), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+list_entries = sa.Table(
+    "list_entries",
+    metadata,
+    sa.Column("list_name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), primary_key=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("note", sa.Text(), nullable=False),
+    sa.Column("added_by", sa.String(128), nullable=False),
+    sa.Column("added_at", UTCDateTime(), nullable=False),
+)
+
+# One row per versioned thing ("rules", "lists"): bumped in the same transaction as a change, so
+# every service process sees a change by comparing one number.
+policy_versions = sa.Table(
+    "policy_versions",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
