@@ -47,6 +47,7 @@ from frisk.models.scoring import FraudModel
 from frisk.models.thresholds import Thresholds
 from frisk.schema import Transaction
 from frisk.service.engine import Action, Reason, Verdict
+from frisk.service.engine._shadow import ShadowHook
 from frisk.service.engine._state import (
     MARGIN,
     SnapshotMeta,
@@ -146,6 +147,9 @@ class ModelEngine:
         self._stop = threading.Event()
         self._snapshotter: threading.Thread | None = None
         self.warmed_events = 0
+        # A challenger scoring the same vectors off the request path (``_shadow``); set by the
+        # service, None when no model is in shadow.
+        self.shadow: ShadowHook | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -219,6 +223,11 @@ class ModelEngine:
     def ready(self) -> bool:
         return self._active is not None and self._features is not None
 
+    @property
+    def model(self) -> FraudModel:
+        """The model deciding now (monitoring reads its drift reference)."""
+        return self._require().model
+
     def info(self) -> ModelInfo:
         active = self._require()
         return ModelInfo(
@@ -252,6 +261,9 @@ class ModelEngine:
             self._recent.append((time.monotonic(), txn.transaction_id))
         featured = time.perf_counter()
         verdict = self._verdict(active, vector, began, featured)
+        shadow = self.shadow
+        if shadow is not None and seen is None:
+            shadow.offer(txn.transaction_id, vector)
         self._remember(txn, verdict)
         return verdict
 
