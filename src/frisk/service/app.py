@@ -19,7 +19,7 @@ from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddlewa
 from frisk.service.monitor import ModelOps
 from frisk.service.ratelimit import RateLimiter
 from frisk.service.recorder import DecisionRecorder
-from frisk.service.routes import decisions, models, monitoring, ops, score, uploads
+from frisk.service.routes import decisions, labels, models, monitoring, ops, score, uploads
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
 from frisk.store import Ledger, default_url, open_ledger
@@ -87,7 +87,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.model_ops = model_ops
     install_error_handlers(app)
-    for module in (score, decisions, models, monitoring, ops, uploads):
+    for module in (score, decisions, labels, models, monitoring, ops, uploads):
         app.include_router(module.router)
     # An upload is tens of megabytes, streamed to disk and refused past api.upload_max_bytes: the
     # general limit would refuse it, or buffer a chunked one in memory.
