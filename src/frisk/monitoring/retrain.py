@@ -151,17 +151,19 @@ def point_in_time_labels(
     """
     table = table.filter(pl.col("timestamp") < cutoff)
     known = pl.col("label_timestamp").is_not_null() & (pl.col("label_timestamp") < cutoff)
-    own = [c for c in LABEL_COLUMNS if c in table.columns]
-    if len(own) == len(LABEL_COLUMNS):
-        table = table.with_columns(
-            pl.when(known).then(pl.col(c)).otherwise(None).alias(c) for c in LABEL_COLUMNS
-        )
-    else:
-        table = table.drop(own).with_columns(
-            pl.lit(None, dtype=pl.Int8).alias("label"),
-            pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("label_timestamp"),
-            pl.lit(None, dtype=pl.String).alias("label_source"),
-        )
+    dtypes = {
+        "label": pl.Int8,
+        "label_timestamp": pl.Datetime("us", "UTC"),
+        "label_source": pl.String,
+    }
+    table = table.with_columns(
+        pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in dtypes.items()
+        if name not in table.columns
+    )
+    table = table.with_columns(
+        pl.when(known).then(pl.col(c)).otherwise(None).alias(c) for c in LABEL_COLUMNS
+    )
     if engine is not None:
         recorded = _ledger_labels(engine, cutoff)
         if recorded.height:
