@@ -151,10 +151,10 @@ def point_in_time_labels(
     """
     table = table.filter(pl.col("timestamp") < cutoff)
     known = pl.col("label_timestamp").is_not_null() & (pl.col("label_timestamp") < cutoff)
-    dtypes = {
-        "label": pl.Int8,
+    dtypes: dict[str, pl.DataType] = {
+        "label": pl.Int8(),
         "label_timestamp": pl.Datetime("us", "UTC"),
-        "label_source": pl.String,
+        "label_source": pl.String(),
     }
     table = table.with_columns(
         pl.lit(None, dtype=dtype).alias(name)
