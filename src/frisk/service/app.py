@@ -74,7 +74,6 @@ def create_app(
             stats,
             record=recorder.record_decision,
             record_async=recorder.record_decision_async,
-            lookup=recorder.get_decision,
         ),
     )
     metrics.set_model_version(engine.model_version if engine is not None else None)
