@@ -47,7 +47,7 @@ class Stack:
 def chromium_path() -> Path:
     if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
-    reason = f"no Chromium at {CHROMIUM} (install it with `make browser` or deploy/local/browser.sh)"
+    reason = f"no Chromium at {CHROMIUM} (install it with `make browser`)"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason}; CI=true, so a missing browser is a failure")
     pytest.skip(reason)
