@@ -79,6 +79,29 @@ class PolicyDecision:
     def shadow_matches(self) -> tuple[RuleMatch, ...]:
         return tuple(m for m in self.matches if m.mode == "shadow")
 
+    @property
+    def decided_by_name(self) -> str:
+        """Who decided, as one string: the rule's name, ``list:<name>`` or ``model``."""
+        if self.decided_by == "rule":
+            return self.decider or "model"
+        return f"list:{self.decider}" if self.decided_by == "list" else "model"
+
+    def to_json(self) -> dict[str, Any]:
+        """What a decision records (the ledger's ``decisions.policy``) and the API returns."""
+        return {
+            "decided_by": self.decided_by_name,
+            "action": self.action,
+            "model_action": self.model_action,
+            "matched": [
+                {"rule": m.rule, "action": m.action, "mode": m.mode, "values": dict(m.values)}
+                for m in self.matches
+            ],
+            "tags": list(self.tags),
+            "lists": list(self.lists),
+            "rules_version": self.rules_version,
+            "lists_version": self.lists_version,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Action",
     "DecisionEngine",
+    "LearnsLabels",
     "ModelEngine",
     "ModelInfo",
     "ModelSource",
@@ -92,6 +94,26 @@ class DecisionEngine(Protocol):
 
     def reload(self) -> None:
         """Load the current model (e.g. after a registry promotion) without losing state."""
+        ...
+
+
+@runtime_checkable
+class LearnsLabels(Protocol):
+    """An engine whose features learn from labels; optional, so the service checks for it."""
+
+    def apply_label(
+        self,
+        transaction_id: str,
+        fraud: bool,
+        label_timestamp: datetime,
+        *,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """Queue a label: features of events after ``label_timestamp`` see it.
+
+        ``recorded_at`` is the ledger's ``updated_at`` of the label: feature state then counts
+        labels up to it as seen, so a restart does not queue them again.
+        """
         ...
 
 

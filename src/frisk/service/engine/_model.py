@@ -271,11 +271,26 @@ class ModelEngine:
             self._active = candidate
         log.info("model %s now serving (was %s)", candidate.version, current.version)
 
-    def apply_label(self, transaction_id: str, fraud: bool, label_timestamp: datetime) -> None:
-        """Queue a label for feature state (label features see it after its timestamp)."""
+    def apply_label(
+        self,
+        transaction_id: str,
+        fraud: bool,
+        label_timestamp: datetime,
+        *,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """Queue a label for feature state (label features see it after its timestamp).
+
+        ``recorded_at`` (the ledger row's ``updated_at``) advances the label watermark that
+        snapshots keep, so a restart does not queue a label the snapshot already holds again.
+        """
         with self._lock:
             assert self._features is not None
             self._features.apply_label(transaction_id, 1 if fraud else 0, label_timestamp)
+            if recorded_at is not None and (
+                self._labels_until is None or recorded_at > self._labels_until
+            ):
+                self._labels_until = recorded_at
 
     # -- internals -------------------------------------------------------------------------
 
