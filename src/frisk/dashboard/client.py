@@ -47,8 +47,10 @@ class ApiError(Exception):
         field: str | None = None,
         request_id: str | None = None,
         body: Any = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
+        self.retry_after = retry_after
         self.status = status
         self.message = message
         self.error = error
@@ -116,6 +118,12 @@ class FriskClient:
 
     def score(self, transaction: Json) -> Json:
         return self._post("/v1/score", transaction)
+
+    def score_batch(self, transactions: list[Json]) -> list[Json]:
+        got = self._request("POST", "/v1/score/batch", json=transactions).body
+        if not isinstance(got, list):
+            raise ApiError(200, "expected a JSON list from POST /v1/score/batch")
+        return got
 
     def decision(self, transaction_id: str) -> Json:
         return self._get(f"/v1/decisions/{_segment(transaction_id)}")
@@ -261,7 +269,15 @@ def _error(got: httpx.Response) -> ApiError:
         field=detail.get("field"),
         request_id=detail.get("request_id") or got.headers.get("X-Request-ID"),
         body=body,
+        retry_after=_seconds(got.headers.get("Retry-After")),
     )
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
 
 
 def _json(got: httpx.Response) -> Any:
