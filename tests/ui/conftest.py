@@ -62,7 +62,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("ui-home")
     table = simulate(SimulationConfig(days=10, payers=300, seed=5, fraud_rate=0.03))
     model = save_model(train_events(table), home / "model")

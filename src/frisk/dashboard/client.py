@@ -48,9 +48,11 @@ class ApiError(Exception):
         request_id: str | None = None,
         body: Any = None,
         retry_after: float | None = None,
+        route: str = "",
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.route = route  # "GET /v1/..." when known
         self.status = status
         self.message = message
         self.error = error
@@ -91,17 +93,31 @@ class Response:
 class FriskClient:
     """A thin synchronous client; one method per route the dashboard uses."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"X-API-Key": api_key} if api_key else {},
             timeout=timeout,
+            transport=transport,
         )
 
     def close(self) -> None:
         self._http.close()
+
+    def __enter__(self) -> FriskClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # -- operations ------------------------------------------------------------------------
 
@@ -245,7 +261,9 @@ class FriskClient:
             if got.status_code == 204 or not got.content:
                 return Response(None, replayed)
             return Response(got.text if text else _json(got), replayed)
-        raise _error(got)
+        error = _error(got)
+        error.route = f"{method} {path}"
+        raise error
 
 
 def _error(got: httpx.Response) -> ApiError:

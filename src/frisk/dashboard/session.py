@@ -71,7 +71,7 @@ def show_error(exc: ApiError, doing: str = "") -> None:
         )
     elif isinstance(exc, ApiNotFound) and exc.route_missing:
         st.info(
-            f"**This API does not offer this yet{what}.** {exc.message}.",
+            f"**This API does not offer this yet{what}:** it has no `{exc.route}`.",
             icon=":material/construction:",
         )
     else:

@@ -17,12 +17,19 @@ __all__ = ["render"]
 def render(client: FriskClient) -> None:
     st.title("Monitoring")
     st.button("Refresh")
+    stats: dict[str, Any] = {}
     with api_section("reading /v1/stats"):
-        _live(client.stats())
+        stats = client.stats()
+        _live(stats)
+    left, middle, right = st.columns(3)
+    if stats:
+        right.plotly_chart(
+            charts.latency_bar(stats.get("latency_ms_p50"), stats.get("latency_ms_p99")),
+            key="latency",
+        )
     with api_section("reading /metrics"):
         snapshot = parse_metrics(client.metrics())
         by_action = snapshot.by_action()
-        left, right = st.columns(2)
         if by_action:
             left.plotly_chart(
                 charts.actions_bar(by_action, "Decisions by action (since the API started)"),
@@ -31,12 +38,13 @@ def render(client: FriskClient) -> None:
         else:
             left.info("No decisions since the API started.")
         if any(count for _, _, count in snapshot.score_bins):
-            right.plotly_chart(charts.score_histogram(snapshot.score_bins), key="scores")
+            middle.plotly_chart(charts.score_histogram(snapshot.score_bins), key="scores")
         else:
-            right.info("No scores yet.")
+            middle.info("No scores yet.")
     with api_section("reading live performance"):
-        days = st.select_slider("Days", options=[7, 14, 30, 60, 90], value=30)
+        days = int(st.session_state.get("monitoring.days", 30))
         _performance(client.performance(days=days))
+        st.select_slider("Days", options=[7, 14, 30, 60, 90], key="monitoring.days", value=days)
     with api_section("reading drift"):
         _drift(client.drift())
 
@@ -60,10 +68,6 @@ def _live(stats: dict[str, Any]) -> None:
         f"model {stats.get('model_version') or 'none loaded'} · up "
         f"{stats['uptime_seconds'] / 60:.0f} min · latency over the last "
         f"{stats['latency_window']:,} decisions"
-    )
-    st.plotly_chart(
-        charts.latency_bar(stats.get("latency_ms_p50"), stats.get("latency_ms_p99")),
-        key="latency",
     )
 
 
