@@ -24,6 +24,7 @@ from frisk.errors import ConfigError
 __all__ = [
     "ApiSettings",
     "CorsSettings",
+    "PolicySettings",
     "RateLimitSettings",
     "SecuritySettings",
     "ServiceSettings",
@@ -75,6 +76,14 @@ class ApiSettings(BaseModel):
     mappings_dir: Path | None = None
 
 
+class PolicySettings(BaseModel):
+    """Analysts' rules and lists, kept in the ledger and changed through the API."""
+
+    # Rules-as-code: at start the ledger's rules become exactly this YAML file's (each change
+    # audited as the file's). Changes through the API still apply until the next start.
+    rules_file: Path | None = None
+
+
 class RateLimitSettings(BaseModel):
     """A token bucket per API key, in process; a batch costs one token per transaction."""
 
@@ -121,6 +130,7 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
 
     @property
     def data_dir(self) -> Path:

@@ -16,9 +16,20 @@ from frisk.service.engine import DecisionEngine
 from frisk.service.errors import install_error_handlers
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from frisk.service.policy import build_policy
 from frisk.service.ratelimit import RateLimiter
 from frisk.service.recorder import DecisionRecorder
-from frisk.service.routes import decisions, labels, models, ops, score, uploads
+from frisk.service.routes import (
+    audit,
+    decisions,
+    labels,
+    lists,
+    models,
+    ops,
+    rules,
+    score,
+    uploads,
+)
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
 from frisk.store import Ledger, default_url, open_ledger
@@ -65,6 +76,8 @@ def create_app(
         ),
     )
     metrics.set_model_version(engine.model_version if engine is not None else None)
+    # Rules and lists from the ledger, attached to the engine: they decide after the model.
+    policy = build_policy(settings, ledger, engine, metrics.registry)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,8 +94,9 @@ def create_app(
     )
     app.state.frisk = state
     app.state.metrics = metrics
+    app.state.policy = policy
     install_error_handlers(app)
-    for module in (score, decisions, labels, models, ops, uploads):
+    for module in (score, decisions, labels, models, ops, uploads, rules, lists, audit):
         app.include_router(module.router)
     # An upload is tens of megabytes, streamed to disk and refused past api.upload_max_bytes: the
     # general limit would refuse it, or buffer a chunked one in memory.

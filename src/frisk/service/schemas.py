@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -11,6 +11,15 @@ from frisk.schema import LabelValue, parse_label
 from frisk.store.ledger import DecisionRecord, LabelChange, LabelRecord
 
 __all__ = [
+    "AuditEntryPublic",
+    "AuditPublic",
+    "BacktestDayPublic",
+    "BacktestPublic",
+    "BacktestRequest",
+    "BacktestRulePublic",
+    "BacktestTotalsPublic",
+    "CandidateRule",
+    "DecisionPolicyPublic",
     "DecisionPublic",
     "ErrorPublic",
     "HealthPublic",
@@ -20,10 +29,27 @@ __all__ = [
     "LabelPublic",
     "LabelsCreated",
     "LabelsPublic",
+    "ListChangePublic",
+    "ListCreate",
+    "ListDetailPublic",
+    "ListEntriesCreate",
+    "ListEntryCreate",
+    "ListEntryPublic",
+    "ListPublic",
+    "ListUpdate",
+    "ListsPublic",
     "ModelPublic",
     "ModelsPublic",
     "ReadyPublic",
     "ReasonPublic",
+    "RuleCreate",
+    "RuleErrorPublic",
+    "RuleMatchPublic",
+    "RulePublic",
+    "RuleUpdate",
+    "RuleValidate",
+    "RuleValidationPublic",
+    "RulesPublic",
     "StatsPublic",
     "UploadProblemPublic",
     "UploadPublic",
@@ -49,6 +75,9 @@ class DecisionPublic(BaseModel):
     model_version: str
     latency_ms: float = Field(description="Server time to decide, measured when first decided.")
     degraded: bool
+    policy: DecisionPolicyPublic | None = Field(
+        default=None, description="What the rules and lists did; null when no policy ran."
+    )
 
     @classmethod
     def from_record(cls, record: DecisionRecord) -> DecisionPublic:
@@ -62,6 +91,9 @@ class DecisionPublic(BaseModel):
             model_version=record.model_version,
             latency_ms=float(record.timings.get("total", 0.0)),
             degraded=record.degraded,
+            policy=None
+            if record.policy is None
+            else DecisionPolicyPublic.model_validate(record.policy),
         )
 
 
@@ -273,3 +305,216 @@ class LabelsPublic(BaseModel):
 
     label: LabelPublic | None
     history: list[LabelChangePublic]
+
+
+# -- rules, lists, audit ---------------------------------------------------------------------
+
+# PostgreSQL text cannot hold NUL: refuse it at the edge rather than fail in the ledger.
+_Text = Annotated[str, Field(max_length=2000, pattern=r"^[^\x00]*$")]
+_RuleName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")]
+_ListName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+_Expression = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^[^\x00]*$")]
+_Priority = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+RuleActionName = Literal["block", "review", "allow", "tag"]
+RuleModeName = Literal["active", "shadow"]
+
+
+class RuleMatchPublic(BaseModel):
+    rule: str
+    action: str
+    mode: str
+    values: dict[str, Any] = Field(description="The variables the rule read (null: missing).")
+
+
+class DecisionPolicyPublic(BaseModel):
+    """Who decided (a rule's name, ``list:<name>`` or ``model``) and every rule that matched."""
+
+    decided_by: str
+    action: str | None = None
+    model_action: str | None = None
+    matched: list[RuleMatchPublic] = Field(description="Every matching rule, shadow ones too.")
+    tags: list[str] = Field(default_factory=list)
+    lists: list[str] = Field(default_factory=list, description="Hard lists holding the payment.")
+    rules_version: int | None = None
+    lists_version: int | None = None
+
+
+class RuleUpdate(BaseModel):
+    """A rule's definition (PUT /v1/rules/{name}: the name is the path's)."""
+
+    expression: _Expression
+    action: RuleActionName
+    priority: _Priority = 100
+    mode: RuleModeName = "active"
+    description: _Text = ""
+
+
+class RuleCreate(RuleUpdate):
+    name: _RuleName
+
+
+class RulePublic(BaseModel):
+    name: str
+    expression: str
+    action: str
+    priority: int
+    mode: str
+    description: str
+    updated_by: str
+    updated_at: datetime
+    hits: int = Field(description="Decisions the rule matched since the service started.")
+    version: int = Field(description="The rule set's version when this was read.")
+
+
+class RulesPublic(BaseModel):
+    version: int = Field(description="The rule set's version; every change makes a new one.")
+    rules: list[RulePublic] = Field(description="By priority, then name.")
+
+
+class RuleValidate(BaseModel):
+    expression: _Expression
+
+
+class RuleErrorPublic(BaseModel):
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+class RuleValidationPublic(BaseModel):
+    valid: bool
+    error: RuleErrorPublic | None = None
+
+
+class CandidateRule(BaseModel):
+    """A rule to backtest; hits are rows where the expression is true, whatever the action."""
+
+    name: _RuleName | None = None
+    expression: _Expression
+    action: RuleActionName = "review"
+    priority: _Priority = 100
+
+
+class BacktestRequest(BaseModel):
+    rule: CandidateRule | None = None
+    rules: list[CandidateRule] | None = Field(default=None, max_length=100)
+    start: date | None = Field(default=None, description="First day (UTC), inclusive.")
+    end: date | None = Field(default=None, description="Last day (UTC), exclusive.")
+
+
+class BacktestDayPublic(BaseModel):
+    day: date
+    transactions: int
+    hits: int
+    fraud_hits: int
+    amount_hit: float
+    fraud_amount_hit: float
+    added_hits: int = Field(description="Hits the current policy and model do not alert on.")
+    added_fraud: int
+
+
+class BacktestTotalsPublic(BaseModel):
+    transactions: int
+    hits: int
+    fraud_hits: int
+    labelled_hits: int
+    precision: float | None = Field(description="fraud_hits / labelled_hits; null without labels.")
+    fraud_amount_caught: float
+    fraud_amount_total: float
+    added_hits: int
+    added_fraud: int
+    added_fraud_amount: float
+
+
+class BacktestRulePublic(BaseModel):
+    name: str
+    expression: str
+    hits: int
+    fraud_hits: int
+    labelled_hits: int
+    precision: float | None
+    fraud_amount_caught: float
+    added_hits: int
+
+
+class BacktestPublic(BaseModel):
+    """A transaction is a hit when any candidate rule matches it."""
+
+    days: list[BacktestDayPublic]
+    totals: BacktestTotalsPublic
+    rules: list[BacktestRulePublic] = Field(description="Each candidate on its own.")
+
+
+class ListUpdate(BaseModel):
+    kind: Literal["allow", "block"]
+    field: Annotated[str, Field(max_length=128)] | None = Field(
+        default=None, description="Makes a hard list: this transaction field is checked first."
+    )
+    description: _Text = ""
+
+
+class ListCreate(ListUpdate):
+    name: _ListName
+
+
+class ListPublic(BaseModel):
+    name: str
+    kind: str
+    field: str | None
+    description: str
+    size: int = Field(description="Entries, expired ones included.")
+    updated_by: str
+    updated_at: datetime
+
+
+class ListsPublic(BaseModel):
+    version: int
+    lists: list[ListPublic]
+
+
+class ListEntryCreate(BaseModel):
+    value: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]+$")]
+    expires_at: AwareDatetime | None = Field(default=None, description="Stops matching then.")
+    note: _Text = ""
+
+
+class ListEntriesCreate(BaseModel):
+    entries: list[ListEntryCreate] = Field(min_length=1, max_length=10_000)
+
+
+class ListEntryPublic(BaseModel):
+    value: str
+    expires_at: datetime | None
+    note: str
+    added_by: str
+    added_at: datetime
+    expired: bool
+
+
+class ListDetailPublic(ListPublic):
+    entries: list[ListEntryPublic] = Field(description="By value; page with cursor.")
+    next_cursor: str | None
+
+
+class ListChangePublic(BaseModel):
+    list: str
+    changed: int
+    version: int = Field(description="The lists' version after the change.")
+
+
+class AuditEntryPublic(BaseModel):
+    id: int | None
+    actor: str
+    action: str
+    target: str
+    at: datetime
+    before: Any = None
+    after: Any = None
+
+
+class AuditPublic(BaseModel):
+    items: list[AuditEntryPublic] = Field(description="Newest first.")
+    next_cursor: str | None
+
+
+DecisionPublic.model_rebuild()  # its policy field's model is defined further down

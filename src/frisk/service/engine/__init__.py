@@ -73,6 +73,9 @@ class Verdict:
     # True when a fallback produced the verdict (e.g. a feature store timed out); counted.
     degraded: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)  # milliseconds per stage
+    # What the rules and lists did (``PolicyDecision.to_json``): who decided, every rule that
+    # matched with the values it read. None when the engine decides without a policy.
+    policy: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
