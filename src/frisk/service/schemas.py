@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from frisk.store.ledger import DecisionRecord
+from frisk.schema import LabelValue, parse_label
+from frisk.store.ledger import DecisionRecord, LabelChange, LabelRecord
 
 __all__ = [
     "AuditEntryPublic",
@@ -20,8 +21,15 @@ __all__ = [
     "CandidateRule",
     "DecisionPolicyPublic",
     "DecisionPublic",
+    "DriftPublic",
     "ErrorPublic",
     "HealthPublic",
+    "LabelChangePublic",
+    "LabelCreate",
+    "LabelOutcomePublic",
+    "LabelPublic",
+    "LabelsCreated",
+    "LabelsPublic",
     "ListChangePublic",
     "ListCreate",
     "ListDetailPublic",
@@ -32,7 +40,10 @@ __all__ = [
     "ListUpdate",
     "ListsPublic",
     "ModelPublic",
+    "ModelVersionPublic",
     "ModelsPublic",
+    "PerformancePublic",
+    "PromotePublic",
     "ReadyPublic",
     "ReasonPublic",
     "RuleCreate",
@@ -43,6 +54,7 @@ __all__ = [
     "RuleValidate",
     "RuleValidationPublic",
     "RulesPublic",
+    "ShadowCreate",
     "StatsPublic",
     "UploadProblemPublic",
     "UploadPublic",
@@ -123,6 +135,11 @@ class StatsPublic(BaseModel):
     latency_ms_p50: float | None
     latency_ms_p99: float | None
     latency_window: int = Field(description="Decisions the percentiles are taken over.")
+    live: list[PerformanceDayPublic] = Field(
+        default_factory=list,
+        description="Live performance per day and model over monitoring.live_days (by labels "
+        "received so far), as in GET /v1/monitoring/performance.",
+    )
 
 
 class ModelPublic(BaseModel):
@@ -138,8 +155,49 @@ class ModelPublic(BaseModel):
     features: int | None = None
 
 
+class ModelVersionPublic(BaseModel):
+    """A registered model version."""
+
+    version: str
+    stage: str = Field(description="production, shadow, archived (served once) or candidate.")
+    created_at: str | None = None
+    training: dict[str, Any] = Field(
+        default_factory=dict, description="Training window, rows and frauds."
+    )
+    metrics: dict[str, Any] = Field(
+        default_factory=dict, description="Validation metrics recorded at training."
+    )
+    report: bool = Field(description="GET /v1/models/{version}/report has an HTML report.")
+
+
 class ModelsPublic(BaseModel):
     serving: ModelPublic | None = Field(description="None while no engine is loaded.")
+    shadow: ModelPublic | None = Field(
+        default=None,
+        description="The challenger scoring in shadow; its decisions are recorded "
+        "in shadow_decisions, never returned.",
+    )
+    shadow_error: str | None = Field(
+        default=None, description="Why the configured shadow model is not loaded."
+    )
+    reload_error: str | None = Field(
+        default=None,
+        description="Why the registry's production version is not served (the previous model "
+        "keeps serving).",
+    )
+    versions: list[ModelVersionPublic] = Field(
+        default_factory=list, description="Registered versions, oldest first (registry only)."
+    )
+
+
+class PromotePublic(BaseModel):
+    version: str = Field(min_length=1, max_length=128, description="A registered version.")
+
+
+class ShadowCreate(BaseModel):
+    version: str | None = Field(
+        default=None, max_length=128, description="A registered version; null stops shadowing."
+    )
 
 
 class UploadProblemPublic(BaseModel):
@@ -166,10 +224,221 @@ class UploadPublic(BaseModel):
     problems: list[UploadProblemPublic] = Field(description="The first problems, in row order.")
 
 
+# -- monitoring ---------------------------------------------------------------------------------
+
+
+class PerformanceDayPublic(BaseModel):
+    """One model version on one day, by the labels received so far."""
+
+    day: date | None = Field(description="The transactions' day (UTC).")
+    model_version: str
+    role: str = Field(description="production, shadow or retired.")
+    decisions: int
+    alerts: int = Field(description="Review or block.")
+    alert_rate: float | None
+    labelled: int
+    fraud: int
+    alerted_fraud: int
+    precision: float | None = Field(description="Alerted fraud / alerts.")
+    recall: float | None = Field(description="Alerted fraud / labelled fraud.")
+    fraud_amount: float
+    amount_caught: float
+
+
+class PerformanceModelPublic(BaseModel):
+    """One model version's totals over the window."""
+
+    model_version: str
+    role: str
+    decisions: int
+    alerts: int
+    alert_rate: float | None
+    labelled: int
+    fraud: int
+    alerted_fraud: int
+    precision: float | None
+    recall: float | None
+    fraud_amount: float
+    amount_caught: float
+
+
+class PerformancePublic(BaseModel):
+    budget: float = Field(description="The alert budget alert_rate is compared with.")
+    start: date | None
+    end: date | None = Field(description="The newest decision's day; the window ends there.")
+    days: list[PerformanceDayPublic]
+    models: list[PerformanceModelPublic]
+
+
+class DriftWindowPublic(BaseModel):
+    start: datetime | None
+    end: datetime | None
+    decisions: int
+
+
+class DriftReferencePublic(BaseModel):
+    model_version: str
+    rows: int = Field(description="Held-out training rows the reference was built on.")
+
+
+class PsiPublic(BaseModel):
+    psi: float | None = Field(description="Null when the window has too few decisions.")
+    alert: bool
+
+
+class FeaturePsiPublic(PsiPublic):
+    name: str
+
+
+class DriftPublic(BaseModel):
+    alert_level: float
+    window: DriftWindowPublic
+    reference: DriftReferencePublic
+    score: PsiPublic
+    features: list[FeaturePsiPublic] = Field(description="Highest PSI first.")
+
+
+StatsPublic.model_rebuild()  # its "live" rows are declared below it
+
+
+# -- labels ---------------------------------------------------------------------------------
+
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class LabelCreate(BaseModel):
+    """One label as a client sends it (alone, or as an item of ``{"labels": [...]}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    transaction_id: Annotated[_Text, StringConstraints(max_length=256)]
+    label: LabelValue = Field(
+        description="fraud or legit; 1/0, true/false and yes/no are read as well."
+    )
+    source: Annotated[_Text, StringConstraints(max_length=64)] = Field(
+        default="api", description="Where the label comes from: chargeback, review, api, ..."
+    )
+    label_timestamp: AwareDatetime | None = Field(
+        default=None,
+        description="When the label became known (not in the future); default now. Features "
+        "of transactions after this time see it.",
+    )
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _label(cls, value: object) -> LabelValue:
+        return parse_label(value)
+
+    @field_validator("transaction_id", "source")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if any(ord(c) < 32 for c in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+
+def labels_body_schema(max_batch: int) -> dict[str, Any]:
+    """The OpenAPI request body of POST /v1/labels: one label, or {"labels": [...]}."""
+    one = LabelCreate.model_json_schema()
+    one.pop("title", None)
+    defs = one.pop("$defs", {})
+    # Inline the enum so the schema stands alone (the body is read by hand, see routes.labels).
+    one["properties"]["label"] = {
+        "anyOf": [
+            {"type": "string", "examples": [v.value for v in LabelValue]},
+            {"type": "integer", "enum": [0, 1]},
+            {"type": "boolean"},
+        ],
+        "description": one["properties"]["label"].get("description", ""),
+    }
+    assert all(name == "LabelValue" for name in defs)
+    many = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["labels"],
+        "properties": {
+            "labels": {"type": "array", "items": one, "minItems": 1, "maxItems": max_batch}
+        },
+    }
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"anyOf": [one, many]}}},
+    }
+
+
+class LabelOutcomePublic(BaseModel):
+    transaction_id: str
+    label: str
+    previous: str | None = Field(description="The label before this request (None: none).")
+    status: Literal["new", "changed", "unchanged", "unknown"] = Field(
+        description="unknown: the ledger holds no decision for this id; the label is stored."
+    )
+
+
+class LabelsCreated(BaseModel):
+    """What POST /v1/labels did, in total and per item (in the order sent)."""
+
+    received: int
+    applied: int = Field(
+        description="Labels handed to the running engine's label features (new or changed, "
+        "of a known transaction)."
+    )
+    new: int
+    changed: int
+    unchanged: int = Field(description="The same label again: nothing written.")
+    unknown: list[str] = Field(description="Ids without a decision in the ledger (stored).")
+    labels: list[LabelOutcomePublic]
+
+
+class LabelPublic(BaseModel):
+    transaction_id: str
+    label: str
+    label_timestamp: datetime
+    source: str
+    updated_by: str
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: LabelRecord) -> LabelPublic:
+        return cls(
+            transaction_id=record.transaction_id,
+            label=record.label,
+            label_timestamp=record.label_timestamp,
+            source=record.source,
+            updated_by=record.updated_by,
+            updated_at=record.updated_at,
+        )
+
+
+class LabelChangePublic(BaseModel):
+    previous: str | None
+    label: str
+    source: str
+    changed_by: str
+    changed_at: datetime
+
+    @classmethod
+    def from_change(cls, change: LabelChange) -> LabelChangePublic:
+        return cls(
+            previous=change.previous,
+            label=change.label,
+            source=change.source,
+            changed_by=change.changed_by,
+            changed_at=change.changed_at,
+        )
+
+
+class LabelsPublic(BaseModel):
+    """A transaction's label now, and every change of it, oldest first."""
+
+    label: LabelPublic | None
+    history: list[LabelChangePublic]
+
+
 # -- rules, lists, audit ---------------------------------------------------------------------
 
 # PostgreSQL text cannot hold NUL: refuse it at the edge rather than fail in the ledger.
-_Text = Annotated[str, Field(max_length=2000, pattern=r"^[^\x00]*$")]
+_FreeText = Annotated[str, Field(max_length=2000, pattern=r"^[^\x00]*$")]
 _RuleName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")]
 _ListName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 _Expression = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^[^\x00]*$")]
@@ -205,7 +474,7 @@ class RuleUpdate(BaseModel):
     action: RuleActionName
     priority: _Priority = 100
     mode: RuleModeName = "active"
-    description: _Text = ""
+    description: _FreeText = ""
 
 
 class RuleCreate(RuleUpdate):
@@ -309,7 +578,7 @@ class ListUpdate(BaseModel):
     field: Annotated[str, Field(max_length=128)] | None = Field(
         default=None, description="Makes a hard list: this transaction field is checked first."
     )
-    description: _Text = ""
+    description: _FreeText = ""
 
 
 class ListCreate(ListUpdate):
@@ -334,7 +603,7 @@ class ListsPublic(BaseModel):
 class ListEntryCreate(BaseModel):
     value: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]+$")]
     expires_at: AwareDatetime | None = Field(default=None, description="Stops matching then.")
-    note: _Text = ""
+    note: _FreeText = ""
 
 
 class ListEntriesCreate(BaseModel):

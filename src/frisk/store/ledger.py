@@ -17,7 +17,10 @@ __all__ = [
     "AuditEntry",
     "DecisionRecord",
     "LabelChange",
+    "LabelOutcome",
     "LabelRecord",
+    "LabelStatus",
+    "LabelWrite",
     "Ledger",
     "Role",
 ]
@@ -81,6 +84,35 @@ class LabelChange:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelWrite:
+    """A label to set: ``label`` is "fraud" or "legit", known from ``label_timestamp`` on."""
+
+    transaction_id: str
+    label: str
+    label_timestamp: datetime
+    source: str
+
+
+class LabelStatus(StrEnum):
+    """What setting a label did: a first label, a changed one, or the same value again."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelOutcome:
+    """One label write: the label now stored, the value it replaced, and whether a decision for
+    the transaction is in the ledger (``known``)."""
+
+    record: LabelRecord
+    previous: str | None
+    status: LabelStatus
+    known: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """An API key as stored: never the key itself, only its SHA-256."""
 
@@ -125,7 +157,22 @@ class Ledger(Protocol):
         """
         ...
 
+    def record_decisions(self, records: Sequence[DecisionRecord]) -> list[DecisionRecord]:
+        """``record_decision`` for many in one transaction (one commit, one fsync): the recorded
+        row of each, in order.
+
+        A decision that was inserted comes back as the very object given, so ``result[i] is
+        records[i]`` tells a new decision from one recorded before (by another process, or
+        earlier in the same call).
+        """
+        ...
+
     def get_decision(self, transaction_id: str) -> DecisionRecord | None: ...
+
+    def has_decision(self, transaction_id: str) -> bool:
+        """Whether ``transaction_id`` is recorded: far cheaper than ``get_decision``, for the
+        scoring path, which asks it of every request and mostly hears no."""
+        ...
 
     def recent_decisions(
         self, limit: int = 50, *, before: datetime | None = None, action: str | None = None
@@ -151,6 +198,15 @@ class Ledger(Protocol):
         actor: str,
     ) -> LabelRecord:
         """Set (or change) a label, keeping the previous value in the history."""
+        ...
+
+    def set_labels(self, writes: Sequence[LabelWrite], *, actor: str) -> list[LabelOutcome]:
+        """Set labels in order, in one transaction; one outcome per write.
+
+        A changed label keeps the value it replaced in the history; the same value again writes
+        nothing (the stored label and its timestamp stay). A label of a transaction the ledger
+        has no decision for is stored all the same (``known`` False).
+        """
         ...
 
     def get_label(self, transaction_id: str) -> LabelRecord | None: ...

@@ -1,30 +1,46 @@
-"""The SQL ledger: one implementation for SQLite and PostgreSQL through SQLAlchemy Core."""
+"""The SQL ledger: one implementation for SQLite and PostgreSQL through SQLAlchemy Core.
+
+Decisions are written on the scoring path, so their insert skips SQLAlchemy's per-row work: one
+driver-level statement built once, rows encoded here (JSON with orjson), many rows per
+transaction (``record_decisions``). Through the ``Table`` with its JSON types, ``json.dumps`` of
+~90 features and the bind processing cost ~2.5x the CPU of the insert itself. Everything else
+goes through the tables, where clarity matters more than microseconds.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from frisk.errors import NotFoundError
+from frisk.errors import ConflictError, NotFoundError, StoreError
 from frisk.store._driver_errors import translate_errors
-from frisk.store.database import make_engine
+from frisk.store.database import _SQLITE_BUSY_MS, make_engine
 from frisk.store.ledger import (
     ApiKeyRecord,
     AuditEntry,
     DecisionRecord,
     LabelChange,
+    LabelOutcome,
     LabelRecord,
+    LabelStatus,
+    LabelWrite,
     Role,
 )
 from frisk.store.migrate import upgrade
 from frisk.store.tables import api_keys, audit_log, decisions, label_history, labels
 
-__all__ = ["SqlLedger", "decision_row", "open_ledger"]
+__all__ = ["SqlLedger", "open_ledger", "write_labels"]
+
+# Ids per IN (...) list: well under SQLite's bound-parameter limit.
+_IN_CHUNK = 500
 
 
 def open_ledger(url: str, *, migrate: bool = True) -> SqlLedger:
@@ -46,28 +62,50 @@ class SqlLedger:
             self._insert = sqlite.insert
         else:  # make_engine refuses others; this guards engines built by hand
             raise ValueError(f"unsupported database {engine.dialect.name!r}")
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._insert_sql = _decision_insert_sql(self._sqlite)
+        self._probe = _IdProbe(engine)
 
     # Decisions
 
     def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
-        row = decision_row(decision)
-        doing = f"recording decision {decision.transaction_id!r}"
-        with translate_errors(doing), self.engine.begin() as conn:
-            stmt = self._insert(decisions).values(row).on_conflict_do_nothing()
-            if conn.execute(stmt).rowcount == 1:
-                return decision
-            # On PostgreSQL the insert waited for any concurrent writer of this id to commit,
-            # and this read sees its row: read committed takes a fresh snapshot per statement.
-            existing = conn.execute(
-                sa.select(decisions).where(decisions.c.transaction_id == decision.transaction_id)
-            ).one()
-        return _decision(existing._mapping)
+        return self.record_decisions([decision])[0]
+
+    def record_decisions(self, records: Sequence[DecisionRecord]) -> list[DecisionRecord]:
+        if not records:
+            return []
+        doing = (
+            f"recording decision {records[0].transaction_id!r}"
+            if len(records) == 1
+            else f"recording {len(records)} decisions"
+        )
+        rows = [_encode_decision(d, self._sqlite) for d in records]
+        with translate_errors(doing), self.engine.connect() as conn:
+            with conn.begin() as transaction:
+                if conn.exec_driver_sql(self._insert_sql, rows).rowcount == len(rows):
+                    return list(records)
+                # Some ids were recorded before (a retry racing its first attempt, or another
+                # process). Rare: undo, and insert row by row to learn which rows are ours.
+                transaction.rollback()
+            with conn.begin():
+                ours = [conn.exec_driver_sql(self._insert_sql, row).rowcount == 1 for row in rows]
+                # On PostgreSQL an insert that met a concurrent writer of its id waited for it to
+                # commit, and this read sees its row: read committed snapshots every statement.
+                pairs = list(zip(records, ours, strict=True))
+                theirs = [d.transaction_id for d, mine in pairs if not mine]
+                query = sa.select(decisions).where(decisions.c.transaction_id.in_(theirs))
+                stored = {r.transaction_id: _decision(r._mapping) for r in conn.execute(query)}
+        return [d if mine else stored[d.transaction_id] for d, mine in pairs]
 
     def get_decision(self, transaction_id: str) -> DecisionRecord | None:
         query = sa.select(decisions).where(decisions.c.transaction_id == transaction_id)
         with translate_errors("reading a decision"), self.engine.connect() as conn:
             row = conn.execute(query).one_or_none()
         return None if row is None else _decision(row._mapping)
+
+    def has_decision(self, transaction_id: str) -> bool:
+        with translate_errors("looking a decision up"):
+            return self._probe.has(transaction_id)
 
     def recent_decisions(
         self, limit: int = 50, *, before: datetime | None = None, action: str | None = None
@@ -125,44 +163,15 @@ class SqlLedger:
         source: str,
         actor: str,
     ) -> LabelRecord:
-        record = LabelRecord(
-            transaction_id=transaction_id,
-            label=label,
-            label_timestamp=label_timestamp,
-            source=source,
-            updated_by=actor,
-            updated_at=datetime.now(UTC),
-        )
-        values = {
-            "label": label,
-            "label_timestamp": label_timestamp,
-            "source": source,
-            "updated_by": actor,
-            "updated_at": record.updated_at,
-        }
-        with translate_errors(f"labelling {transaction_id!r}"), self.engine.begin() as conn:
-            previous = conn.execute(
-                sa.select(labels.c.label)
-                .where(labels.c.transaction_id == transaction_id)
-                .with_for_update()
-            ).scalar_one_or_none()
-            if previous is None:
-                conn.execute(labels.insert().values(transaction_id=transaction_id, **values))
-            else:
-                conn.execute(
-                    labels.update().where(labels.c.transaction_id == transaction_id).values(values)
-                )
-            conn.execute(
-                label_history.insert().values(
-                    transaction_id=transaction_id,
-                    previous=previous,
-                    label=label,
-                    source=source,
-                    changed_by=actor,
-                    changed_at=record.updated_at,
-                )
-            )
-        return record
+        write = LabelWrite(transaction_id, label, label_timestamp, source)
+        return self.set_labels([write], actor=actor)[0].record
+
+    def set_labels(self, writes: Sequence[LabelWrite], *, actor: str) -> list[LabelOutcome]:
+        if not writes:
+            return []
+        doing = f"labelling {len(writes)} transaction(s)"
+        with translate_errors(doing), self.engine.begin() as conn:
+            return write_labels(conn, writes, actor=actor, at=datetime.now(UTC))
 
     def get_label(self, transaction_id: str) -> LabelRecord | None:
         query = sa.select(labels).where(labels.c.transaction_id == transaction_id)
@@ -247,28 +256,210 @@ class SqlLedger:
             conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
+        self._probe.close()
         self.engine.dispose()
 
 
-def decision_row(d: DecisionRecord) -> dict[str, Any]:
-    """The decisions-table row of a record (shared with the service's group-commit writer)."""
-    return {
-        "transaction_id": d.transaction_id,
-        "body_hash": d.body_hash,
-        "event_time": d.event_time,
-        "transaction": d.transaction,
-        "features": dict(d.features),
-        "score": d.score,
-        "risk_score": d.risk_score,
-        "tier": d.tier,
-        "action": d.action,
-        "reasons": list(d.reasons),
-        "model_version": d.model_version,
-        "timings": dict(d.timings),
-        "created_at": d.created_at,
-        "degraded": d.degraded,
-        "policy": d.policy,
-    }
+_DECISION_COLUMNS = (
+    "transaction_id",
+    "body_hash",
+    "event_time",
+    "transaction",
+    "features",
+    "score",
+    "risk_score",
+    "tier",
+    "action",
+    "reasons",
+    "model_version",
+    "timings",
+    "created_at",
+    "degraded",
+    "policy",
+)
+_JSON_COLUMNS = frozenset({"transaction", "features", "reasons", "timings", "policy"})
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _decision_insert_sql(sqlite: bool) -> str:
+    """The driver's INSERT ... ON CONFLICT DO NOTHING for one decision row (``executemany``)."""
+    mark, cast = ("?", "") if sqlite else ("%s", "::jsonb")
+    columns = ", ".join(f'"{c}"' for c in _DECISION_COLUMNS)
+    values = ", ".join(mark + (cast if c in _JSON_COLUMNS else "") for c in _DECISION_COLUMNS)
+    return (
+        f"INSERT INTO decisions ({columns}) VALUES ({values}) "
+        "ON CONFLICT (transaction_id) DO NOTHING"
+    )
+
+
+def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
+    """The driver parameters of a decision row, in ``_DECISION_COLUMNS`` order.
+
+    As the table's own types would store them: JSON text (``None`` as JSON ``null``, as
+    ``sa.JSON`` does), aware UTC times (on SQLite the text SQLAlchemy writes and parses, without
+    an offset, so that stored times compare as text).
+    """
+    event_time, created_at = _utc(d.event_time, "event_time"), _utc(d.created_at, "created_at")
+    try:
+        transaction, features, reasons, timings, policy = (
+            orjson.dumps(v, default=_plain, option=_JSON_OPTIONS).decode()
+            for v in (d.transaction, d.features, d.reasons, d.timings, d.policy)
+        )
+    except TypeError as exc:  # orjson.JSONEncodeError included
+        raise StoreError(f"decision {d.transaction_id!r} does not encode as JSON: {exc}") from exc
+    return (
+        d.transaction_id,
+        d.body_hash,
+        _sqlite_time(event_time) if sqlite else event_time,
+        transaction,
+        features,
+        float(d.score),
+        int(d.risk_score),
+        d.tier,
+        d.action,
+        reasons,
+        d.model_version,
+        timings,
+        _sqlite_time(created_at) if sqlite else created_at,
+        bool(d.degraded),
+        policy,
+    )
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None:
+        raise StoreError(f"naive {name} {value!r}: the ledger stores aware UTC times")
+    return value.astimezone(UTC)
+
+
+def _sqlite_time(v: datetime) -> str:
+    # SQLAlchemy's SQLite DATETIME text, which ``UTCDateTime`` reads back.
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    )
+
+
+def _plain(value: Any) -> Any:
+    """What orjson cannot encode natively: mappings other than dict, numpy scalars."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class _IdProbe:
+    """``has_decision``: on SQLite a connection of its own asks the file directly (~5 µs against
+    ~100 µs of CPU through a pooled SQLAlchemy connection); elsewhere a statement built once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._query = sa.select(sa.literal(1)).where(
+            decisions.c.transaction_id == sa.bindparam("id")
+        )
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._file = engine.url.database if engine.dialect.name == "sqlite" else None
+
+    def has(self, transaction_id: str) -> bool:
+        if self._file is None:
+            with self._engine.connect() as conn:
+                return conn.execute(self._query, {"id": transaction_id}).first() is not None
+        with self._lock:
+            if self._conn is None:
+                # Autocommit: each SELECT sees the latest commit and holds no read transaction.
+                self._conn = sqlite3.connect(
+                    self._file, isolation_level=None, check_same_thread=False
+                )
+                self._conn.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+            found = self._conn.execute(
+                "SELECT 1 FROM decisions WHERE transaction_id = ?", (transaction_id,)
+            ).fetchone()
+        return found is not None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def write_labels(
+    conn: Connection, writes: Sequence[LabelWrite], *, actor: str, at: datetime
+) -> list[LabelOutcome]:
+    """Set labels in order within the caller's transaction (see ``Ledger.set_labels``).
+
+    Current labels and known ids are read in bulk; a label changed by someone else meanwhile
+    (the stored row no longer matches what was read) raises ``ConflictError``, so the caller's
+    transaction rolls back and nothing is written.
+    """
+    ids = list(dict.fromkeys(w.transaction_id for w in writes))
+    stored: dict[str, LabelRecord] = {}
+    known: set[str] = set()
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        rows = conn.execute(sa.select(labels).where(labels.c.transaction_id.in_(chunk))).all()
+        stored.update((row.transaction_id, LabelRecord(**row._mapping)) for row in rows)
+        found = sa.select(decisions.c.transaction_id).where(decisions.c.transaction_id.in_(chunk))
+        known.update(conn.execute(found).scalars())
+    current = dict(stored)
+    outcomes: list[LabelOutcome] = []
+    history: list[dict[str, Any]] = []
+    for w in writes:
+        before = current.get(w.transaction_id)
+        is_known = w.transaction_id in known
+        if before is not None and before.label == w.label:
+            outcomes.append(LabelOutcome(before, before.label, LabelStatus.UNCHANGED, is_known))
+            continue
+        record = LabelRecord(w.transaction_id, w.label, w.label_timestamp, w.source, actor, at)
+        current[w.transaction_id] = record
+        previous = None if before is None else before.label
+        history.append(
+            {
+                "transaction_id": w.transaction_id,
+                "previous": previous,
+                "label": w.label,
+                "source": w.source,
+                "changed_by": actor,
+                "changed_at": at,
+            }
+        )
+        status = LabelStatus.NEW if before is None else LabelStatus.CHANGED
+        outcomes.append(LabelOutcome(record, previous, status, is_known))
+    inserts = []
+    for txn, record in current.items():
+        old = stored.get(txn)
+        if record is old:
+            continue
+        values = {
+            "label": record.label,
+            "label_timestamp": record.label_timestamp,
+            "source": record.source,
+            "updated_by": record.updated_by,
+            "updated_at": record.updated_at,
+        }
+        if old is None:
+            inserts.append({"transaction_id": txn, **values})
+            continue
+        # Only if the row is still what was read: another writer's change is not overwritten.
+        changed = conn.execute(
+            labels.update()
+            .where(
+                labels.c.transaction_id == txn,
+                labels.c.label == old.label,
+                labels.c.updated_at == old.updated_at,
+            )
+            .values(values)
+        )
+        if changed.rowcount != 1:
+            raise ConflictError(f"the label of {txn!r} changed while it was being set; retry")
+    if inserts:  # a concurrent first label of the same id fails here: IntegrityError
+        conn.execute(labels.insert(), inserts)
+    if history:
+        conn.execute(label_history.insert(), history)
+    return outcomes
 
 
 def _decision(row: RowMapping) -> DecisionRecord:

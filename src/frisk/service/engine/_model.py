@@ -48,6 +48,7 @@ from frisk.models.scoring import FraudModel
 from frisk.models.thresholds import Thresholds
 from frisk.schema import Transaction
 from frisk.service.engine import Action, Reason, Verdict
+from frisk.service.engine._shadow import ShadowHook
 from frisk.service.engine._state import (
     MARGIN,
     SnapshotMeta,
@@ -152,6 +153,9 @@ class ModelEngine:
         self.warmed_events = 0
         # Rules and lists after the model (``use_policy``); None decides by thresholds alone.
         self.policy: LivePolicy | None = None
+        # A challenger scoring the same vectors off the request path (``_shadow``); set by the
+        # service, None when no model is in shadow.
+        self.shadow: ShadowHook | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -234,6 +238,10 @@ class ModelEngine:
         """Decide with ``policy`` after the model from the next decision on."""
         self.policy = policy
 
+    def model(self) -> FraudModel:
+        """The model deciding now (monitoring reads its drift reference)."""
+        return self._require().model
+
     def info(self) -> ModelInfo:
         active = self._require()
         return ModelInfo(
@@ -267,6 +275,9 @@ class ModelEngine:
             self._recent.append((time.monotonic(), txn.transaction_id))
         featured = time.perf_counter()
         verdict = self._verdict(active, vector, began, featured, event)
+        shadow = self.shadow
+        if shadow is not None and seen is None:
+            shadow.offer(txn.transaction_id, vector)
         self._remember(txn, verdict)
         return verdict
 
@@ -286,11 +297,26 @@ class ModelEngine:
             self._active = candidate
         log.info("model %s now serving (was %s)", candidate.version, current.version)
 
-    def apply_label(self, transaction_id: str, fraud: bool, label_timestamp: datetime) -> None:
-        """Queue a label for feature state (label features see it after its timestamp)."""
+    def apply_label(
+        self,
+        transaction_id: str,
+        fraud: bool,
+        label_timestamp: datetime,
+        *,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """Queue a label for feature state (label features see it after its timestamp).
+
+        ``recorded_at`` (the ledger row's ``updated_at``) advances the label watermark that
+        snapshots keep, so a restart does not queue a label the snapshot already holds again.
+        """
         with self._lock:
             assert self._features is not None
             self._features.apply_label(transaction_id, 1 if fraud else 0, label_timestamp)
+            if recorded_at is not None and (
+                self._labels_until is None or recorded_at > self._labels_until
+            ):
+                self._labels_until = recorded_at
 
     # -- internals -------------------------------------------------------------------------
 
