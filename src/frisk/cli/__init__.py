@@ -17,6 +17,7 @@ from frisk.cli import (
     features,  # noqa: F401  (registers its command)
     importing,  # noqa: F401  (registers its command)
     keys,  # noqa: F401  (registers its command)
+    labels,  # noqa: F401  (registers its command)
     lists,  # noqa: F401  (registers its command)
     models,  # noqa: F401  (registers its command)
     rules,  # noqa: F401  (registers its command)
