@@ -18,7 +18,7 @@ from frisk.service.metrics import ServiceMetrics
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from frisk.service.ratelimit import RateLimiter
 from frisk.service.recorder import DecisionRecorder
-from frisk.service.routes import decisions, labels, models, ops, score, uploads
+from frisk.service.routes import decisions, labels, models, ops, reviews, score, uploads
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
 from frisk.store import Ledger, default_url, open_ledger
@@ -82,7 +82,7 @@ def create_app(
     app.state.frisk = state
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (score, decisions, labels, models, ops, uploads):
+    for module in (score, decisions, labels, reviews, models, ops, uploads):
         app.include_router(module.router)
     # An upload is tens of megabytes, streamed to disk and refused past api.upload_max_bytes: the
     # general limit would refuse it, or buffer a chunked one in memory.

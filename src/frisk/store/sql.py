@@ -245,7 +245,13 @@ def decision_row(d: DecisionRecord) -> dict[str, Any]:
         "created_at": d.created_at,
         "degraded": d.degraded,
         "policy": d.policy,
+        "payer_id": d.payer_id or _party(d.transaction.get("payer_id")),
+        "payee_id": d.payee_id or _party(d.transaction.get("payee_id")),
     }
+
+
+def _party(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def write_labels(
