@@ -186,3 +186,43 @@ def test_labels_import_through_a_running_service(
     refused = CliRunner().invoke(app, args)
     assert refused.exit_code != 0
     assert "403" in str(refused.exception)
+
+
+def test_a_review_resolved_over_http_labels_the_features(
+    serve: Callable[..., Server], tmp_path: Path, database_url: str
+) -> None:
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    # Every decision is a review: the queue fills with whatever the model scores.
+    everything = {"thresholds": {"medium": 0.0, "review": 0.0, "block": 1.0}}
+    server = serve(tmp_path, database_url=database_url, service=everything)
+    analyst = server.keys["analyst"]
+    with server.client() as http:
+        for i in range(3):
+            score(server, http, txn(f"q{i}", base + timedelta(minutes=i), payer="p", payee="m"))
+        queue = http.get("/v1/reviews", params={"limit": 2}, headers=analyst).json()
+        assert queue["total"] == 3
+        scores = [i["score"] for i in queue["items"]]
+        assert scores == sorted(scores, reverse=True)
+        rest = http.get(
+            "/v1/reviews", params={"limit": 2, "cursor": queue["next_cursor"]}, headers=analyst
+        ).json()
+        listed = [i["transaction_id"] for i in queue["items"] + rest["items"]]
+        assert sorted(listed) == ["q0", "q1", "q2"]
+
+        r = http.post(
+            "/v1/reviews/q0",
+            json={"action": "resolve", "resolution": "fraud", "note": "victim called"},
+            headers=analyst,
+        )
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["version"]) == ("resolved", 1)
+        detail = http.get("/v1/reviews/q0", headers=analyst).json()
+        assert detail["label"]["source"] == "review"
+        assert [h["transaction_id"] for h in detail["payer_history"]] == ["q2", "q1", "q0"]
+        assert detail["audit"][0]["action"] == "review.resolve"
+        assert http.get("/v1/reviews/q0", headers=server.keys["scorer"]).status_code == 403
+        assert http.post("/v1/reviews/q0", json={"action": "reopen"}).status_code == 401
+
+        # The label arrived now: a later payment to the same payee sees it.
+        later = score(server, http, txn("q9", datetime.now(UTC), payer="p2", payee="m"))
+        assert later[PAYEE_FRAUD] == 1.0
