@@ -11,6 +11,7 @@ import sys
 import typer
 
 from frisk.cli import (
+    dashboard,  # noqa: F401  (registers its command)
     db,  # noqa: F401  (registers its command)
     demo,  # noqa: F401  (registers its command)
     evaluate,  # noqa: F401  (registers its command)
@@ -20,6 +21,8 @@ from frisk.cli import (
     labels,  # noqa: F401  (registers its command)
     lists,  # noqa: F401  (registers its command)
     models,  # noqa: F401  (registers its command)
+    report,  # noqa: F401  (registers its command)
+    retrain,  # noqa: F401  (registers its command)
     rules,  # noqa: F401  (registers its command)
     score,  # noqa: F401  (registers its command)
     serve,  # noqa: F401  (registers its command)

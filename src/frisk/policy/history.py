@@ -7,9 +7,9 @@ picks the rows to report on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from frisk.features import Catalogue
     from frisk.models import FraudModel
 
-__all__ = ["backtest_events", "history_frame"]
+__all__ = ["backtest_events", "history_frame", "recorded_frame"]
 
 
 def history_frame(
@@ -80,3 +80,54 @@ def backtest_events(
         baseline if (model is not None or baseline.rules or baseline.lists.definitions) else None
     )
     return backtest(frame, candidates, now=now, start=start, end=end, current=compare)
+
+
+_LABELS = {"fraud": 1, "legit": 0}
+
+
+def recorded_frame(rows: Iterable[Mapping[str, Any]], variables: Mapping[str, str]) -> pl.DataFrame:
+    """Recorded decisions as a backtest frame: what each rule read when it was decided.
+
+    ``rows`` carry a decision's ``transaction`` (JSON, extras under ``extra``), ``features``,
+    ``score``, ``risk_score``, ``tier``, ``action``, ``policy``, ``event_time`` and ``label``
+    (``fraud``/``legit``/None), as ``frisk.store.policy.recorded_decisions`` reads them. The
+    variables are laid out as the live path sees them: features, then the transaction's fields
+    and extra attributes over them. Every variable gets a column of its type, null where a
+    decision did not record it (a missing value, as live).
+    """
+    flat: list[dict[str, Any]] = []
+    for row in rows:
+        txn = dict(row["transaction"])
+        extra = txn.pop("extra", None) or {}
+        recorded: Mapping[str, Any] = row.get("policy") or {}
+        item: dict[str, Any] = dict(row["features"])
+        item.update(txn)
+        item.update(extra)
+        item.update(
+            timestamp=row["event_time"],
+            score=row["score"],
+            risk_score=float(row["risk_score"]),
+            tier=row["tier"],
+            risk_tier=row["tier"],
+            model_action=recorded.get("model_action", row["action"]),
+            action=row["action"],
+            label=_LABELS.get(row.get("label") or ""),
+        )
+        flat.append(item)
+    types: dict[str, pl.DataType] = {
+        "timestamp": pl.Datetime("us", "UTC"),
+        "label": pl.Int8(),
+        "action": pl.String(),
+    }
+    for name, kind in variables.items():
+        types[name] = pl.String() if kind == "string" else pl.Float64()
+    columns: dict[str, list[Any]] = {name: [] for name in types}
+    for item in flat:
+        for name, values in columns.items():
+            value = item.get(name)
+            if types[name] == pl.Float64 and isinstance(value, str):
+                value = None  # a string where a number belongs reads as missing, as live
+            elif types[name] == pl.String and value is not None and not isinstance(value, str):
+                value = None
+            values.append(value)
+    return pl.DataFrame(columns, schema=types)

@@ -24,6 +24,7 @@ from frisk.store.ledger import (
 if TYPE_CHECKING:
     from frisk.store.database import default_url, make_engine
     from frisk.store.migrate import current_revision, head_revision, upgrade
+    from frisk.store.policy import SqlListStore, SqlRuleStore
     from frisk.store.reviews import (
         HistoryItem,
         ReviewAction,
@@ -60,6 +61,8 @@ _LAZY = {
         ),
         "frisk.store.reviews",
     ),
+    "SqlListStore": "frisk.store.policy",
+    "SqlRuleStore": "frisk.store.policy",
     "open_ledger": "frisk.store.sql",
 }
 
@@ -84,6 +87,8 @@ __all__ = [
     "ReviewUpdate",
     "Role",
     "SqlLedger",
+    "SqlListStore",
+    "SqlRuleStore",
     "current_revision",
     "default_url",
     "head_revision",

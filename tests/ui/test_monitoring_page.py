@@ -1,0 +1,56 @@
+"""Monitoring and Models pages in a real browser, after payments went through the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from playwright.sync_api import expect
+
+from frisk.dashboard.examples import random_transaction
+
+if TYPE_CHECKING:
+    from tests.ui.conftest import Ui
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow, pytest.mark.xdist_group("ui")]
+
+
+def test_the_monitoring_page_shows_the_live_figures(ui: Ui) -> None:
+    import random
+
+    rng = random.Random(11)
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    payments = [random_transaction(rng, start + timedelta(seconds=10 * i)) for i in range(60)]
+    with ui.stack.http("admin") as http:
+        scored = http.post("/v1/score/batch", json=payments)
+        assert scored.status_code == 200, scored.text
+        stats = http.get("/v1/stats").json()
+    assert stats["decisions_today"] >= 60
+
+    ui.login("analyst")
+    ui.open("Monitoring")
+    page = ui.page
+    main = page.get_by_test_id("stMain")
+    expect(page.get_by_role("heading", name="Monitoring")).to_be_visible()
+    figures = main.get_by_test_id("stMetric")
+    decided = figures.filter(has_text="Decisions today").get_by_test_id("stMetricValue")
+    assert int(decided.inner_text().replace(",", "")) >= 60
+    expect(figures.filter(has_text="Latency p99")).to_contain_text("ms")
+    # Actions since start, the score distribution and the latency, as Plotly charts.
+    expect(main.locator(".js-plotly-plot").first).to_be_visible()
+    assert main.locator(".js-plotly-plot").count() >= 3
+    expect(main.get_by_text("Decisions by action (since the API started)")).to_be_visible()
+    expect(main.get_by_text("Score distribution")).to_be_visible()
+    ui.shot("monitoring")
+
+
+def test_the_models_page_shows_the_serving_model(ui: Ui) -> None:
+    with ui.stack.http("analyst") as http:
+        serving = http.get("/v1/models").json()["serving"]
+    ui.login("analyst")
+    ui.open("Models")
+    main = ui.page.get_by_test_id("stMain")
+    expect(main.get_by_text("In production")).to_be_visible()
+    expect(main.get_by_text(serving["version"]).first).to_be_visible()
+    ui.shot("models")
