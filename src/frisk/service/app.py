@@ -28,6 +28,7 @@ from frisk.service.routes import (
     models,
     monitoring,
     ops,
+    reviews,
     rules,
     score,
     uploads,
@@ -101,7 +102,19 @@ def create_app(
     app.state.policy = policy
     app.state.model_ops = model_ops
     install_error_handlers(app)
-    modules = (score, decisions, labels, models, monitoring, ops, uploads, rules, lists, audit)
+    modules = (
+        score,
+        decisions,
+        labels,
+        reviews,
+        models,
+        monitoring,
+        ops,
+        uploads,
+        rules,
+        lists,
+        audit,
+    )
     for module in modules:
         app.include_router(module.router)
     # An upload is tens of megabytes, streamed to disk and refused past api.upload_max_bytes: the
