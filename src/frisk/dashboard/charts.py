@@ -201,7 +201,9 @@ def backtest_chart(days: Sequence[Mapping[str, Any]]) -> Any:
             ),
         ]
     )
-    figure.update_layout(**_LAYOUT, title="Rule hits by day", barmode="overlay")
+    figure.update_layout(
+        **_LAYOUT, title="Rule hits by day", barmode="overlay", xaxis_type="category"
+    )
     return figure
 
 
