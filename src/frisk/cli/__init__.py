@@ -20,6 +20,8 @@ from frisk.cli import (
     keys,  # noqa: F401  (registers its command)
     lists,  # noqa: F401  (registers its command)
     models,  # noqa: F401  (registers its command)
+    report,  # noqa: F401  (registers its command)
+    retrain,  # noqa: F401  (registers its command)
     rules,  # noqa: F401  (registers its command)
     score,  # noqa: F401  (registers its command)
     serve,  # noqa: F401  (registers its command)

@@ -16,6 +16,7 @@ from frisk.service.engine import DecisionEngine
 from frisk.service.errors import install_error_handlers
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from frisk.service.monitor import ModelOps
 from frisk.service.policy import build_policy
 from frisk.service.ratelimit import RateLimiter
 from frisk.service.recorder import DecisionRecorder
@@ -25,6 +26,7 @@ from frisk.service.routes import (
     labels,
     lists,
     models,
+    monitoring,
     ops,
     rules,
     score,
@@ -72,16 +74,18 @@ def create_app(
             stats,
             record=recorder.record_decision,
             record_async=recorder.record_decision_async,
-            lookup=recorder.get_decision,
         ),
     )
     metrics.set_model_version(engine.model_version if engine is not None else None)
     # Rules and lists from the ledger, attached to the engine: they decide after the model.
     policy = build_policy(settings, ledger, engine, metrics.registry)
+    # Promotions, rollbacks and the shadow model without a restart; live figures and drift.
+    model_ops = ModelOps(settings, ledger, engine, metrics).start()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        model_ops.close()
         recorder.close()
         if owns_ledger:
             state.ledger.close()
@@ -95,8 +99,10 @@ def create_app(
     app.state.frisk = state
     app.state.metrics = metrics
     app.state.policy = policy
+    app.state.model_ops = model_ops
     install_error_handlers(app)
-    for module in (score, decisions, labels, models, ops, uploads, rules, lists, audit):
+    modules = (score, decisions, labels, models, monitoring, ops, uploads, rules, lists, audit)
+    for module in modules:
         app.include_router(module.router)
     # An upload is tens of megabytes, streamed to disk and refused past api.upload_max_bytes: the
     # general limit would refuse it, or buffer a chunked one in memory.

@@ -21,6 +21,7 @@ __all__ = [
     "CandidateRule",
     "DecisionPolicyPublic",
     "DecisionPublic",
+    "DriftPublic",
     "ErrorPublic",
     "HealthPublic",
     "LabelChangePublic",
@@ -39,7 +40,10 @@ __all__ = [
     "ListUpdate",
     "ListsPublic",
     "ModelPublic",
+    "ModelVersionPublic",
     "ModelsPublic",
+    "PerformancePublic",
+    "PromotePublic",
     "ReadyPublic",
     "ReasonPublic",
     "RuleCreate",
@@ -50,6 +54,7 @@ __all__ = [
     "RuleValidate",
     "RuleValidationPublic",
     "RulesPublic",
+    "ShadowCreate",
     "StatsPublic",
     "UploadProblemPublic",
     "UploadPublic",
@@ -130,6 +135,11 @@ class StatsPublic(BaseModel):
     latency_ms_p50: float | None
     latency_ms_p99: float | None
     latency_window: int = Field(description="Decisions the percentiles are taken over.")
+    live: list[PerformanceDayPublic] = Field(
+        default_factory=list,
+        description="Live performance per day and model over monitoring.live_days (by labels "
+        "received so far), as in GET /v1/monitoring/performance.",
+    )
 
 
 class ModelPublic(BaseModel):
@@ -145,8 +155,49 @@ class ModelPublic(BaseModel):
     features: int | None = None
 
 
+class ModelVersionPublic(BaseModel):
+    """A registered model version."""
+
+    version: str
+    stage: str = Field(description="production, shadow, archived (served once) or candidate.")
+    created_at: str | None = None
+    training: dict[str, Any] = Field(
+        default_factory=dict, description="Training window, rows and frauds."
+    )
+    metrics: dict[str, Any] = Field(
+        default_factory=dict, description="Validation metrics recorded at training."
+    )
+    report: bool = Field(description="GET /v1/models/{version}/report has an HTML report.")
+
+
 class ModelsPublic(BaseModel):
     serving: ModelPublic | None = Field(description="None while no engine is loaded.")
+    shadow: ModelPublic | None = Field(
+        default=None,
+        description="The challenger scoring in shadow; its decisions are recorded "
+        "in shadow_decisions, never returned.",
+    )
+    shadow_error: str | None = Field(
+        default=None, description="Why the configured shadow model is not loaded."
+    )
+    reload_error: str | None = Field(
+        default=None,
+        description="Why the registry's production version is not served (the previous model "
+        "keeps serving).",
+    )
+    versions: list[ModelVersionPublic] = Field(
+        default_factory=list, description="Registered versions, oldest first (registry only)."
+    )
+
+
+class PromotePublic(BaseModel):
+    version: str = Field(min_length=1, max_length=128, description="A registered version.")
+
+
+class ShadowCreate(BaseModel):
+    version: str | None = Field(
+        default=None, max_length=128, description="A registered version; null stops shadowing."
+    )
 
 
 class UploadProblemPublic(BaseModel):
@@ -171,6 +222,83 @@ class UploadPublic(BaseModel):
     duplicates_dropped: int = Field(description="Rows dropped by the mapping's duplicates option.")
     actions: dict[str, int] = Field(description="Scored rows by action.")
     problems: list[UploadProblemPublic] = Field(description="The first problems, in row order.")
+
+
+# -- monitoring ---------------------------------------------------------------------------------
+
+
+class PerformanceDayPublic(BaseModel):
+    """One model version on one day, by the labels received so far."""
+
+    day: date | None = Field(description="The transactions' day (UTC).")
+    model_version: str
+    role: str = Field(description="production, shadow or retired.")
+    decisions: int
+    alerts: int = Field(description="Review or block.")
+    alert_rate: float | None
+    labelled: int
+    fraud: int
+    alerted_fraud: int
+    precision: float | None = Field(description="Alerted fraud / alerts.")
+    recall: float | None = Field(description="Alerted fraud / labelled fraud.")
+    fraud_amount: float
+    amount_caught: float
+
+
+class PerformanceModelPublic(BaseModel):
+    """One model version's totals over the window."""
+
+    model_version: str
+    role: str
+    decisions: int
+    alerts: int
+    alert_rate: float | None
+    labelled: int
+    fraud: int
+    alerted_fraud: int
+    precision: float | None
+    recall: float | None
+    fraud_amount: float
+    amount_caught: float
+
+
+class PerformancePublic(BaseModel):
+    budget: float = Field(description="The alert budget alert_rate is compared with.")
+    start: date | None
+    end: date | None = Field(description="The newest decision's day; the window ends there.")
+    days: list[PerformanceDayPublic]
+    models: list[PerformanceModelPublic]
+
+
+class DriftWindowPublic(BaseModel):
+    start: datetime | None
+    end: datetime | None
+    decisions: int
+
+
+class DriftReferencePublic(BaseModel):
+    model_version: str
+    rows: int = Field(description="Held-out training rows the reference was built on.")
+
+
+class PsiPublic(BaseModel):
+    psi: float | None = Field(description="Null when the window has too few decisions.")
+    alert: bool
+
+
+class FeaturePsiPublic(PsiPublic):
+    name: str
+
+
+class DriftPublic(BaseModel):
+    alert_level: float
+    window: DriftWindowPublic
+    reference: DriftReferencePublic
+    score: PsiPublic
+    features: list[FeaturePsiPublic] = Field(description="Highest PSI first.")
+
+
+StatsPublic.model_rebuild()  # its "live" rows are declared below it
 
 
 # -- labels ---------------------------------------------------------------------------------
@@ -310,7 +438,7 @@ class LabelsPublic(BaseModel):
 # -- rules, lists, audit ---------------------------------------------------------------------
 
 # PostgreSQL text cannot hold NUL: refuse it at the edge rather than fail in the ledger.
-_Text = Annotated[str, Field(max_length=2000, pattern=r"^[^\x00]*$")]
+_FreeText = Annotated[str, Field(max_length=2000, pattern=r"^[^\x00]*$")]
 _RuleName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")]
 _ListName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 _Expression = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^[^\x00]*$")]
@@ -346,7 +474,7 @@ class RuleUpdate(BaseModel):
     action: RuleActionName
     priority: _Priority = 100
     mode: RuleModeName = "active"
-    description: _Text = ""
+    description: _FreeText = ""
 
 
 class RuleCreate(RuleUpdate):
@@ -450,7 +578,7 @@ class ListUpdate(BaseModel):
     field: Annotated[str, Field(max_length=128)] | None = Field(
         default=None, description="Makes a hard list: this transaction field is checked first."
     )
-    description: _Text = ""
+    description: _FreeText = ""
 
 
 class ListCreate(ListUpdate):
@@ -475,7 +603,7 @@ class ListsPublic(BaseModel):
 class ListEntryCreate(BaseModel):
     value: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]+$")]
     expires_at: AwareDatetime | None = Field(default=None, description="Stops matching then.")
-    note: _Text = ""
+    note: _FreeText = ""
 
 
 class ListEntriesCreate(BaseModel):

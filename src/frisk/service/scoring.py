@@ -19,8 +19,9 @@ import hashlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -57,13 +58,11 @@ class Scorer:
         *,
         record: Callable[[DecisionRecord], DecisionRecord] | None = None,
         record_async: Callable[[DecisionRecord], Awaitable[DecisionRecord]] | None = None,
-        lookup: Callable[[str], DecisionRecord | None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.engine = engine
-        # The ledger itself, or faster paths in front of it (group commit, a compiled lookup).
+        # The ledger itself, or the group commit in front of it (service.recorder).
         self._record_decision = record or ledger.record_decision
-        self._get_decision = lookup or ledger.get_decision
         self._record_async = record_async
         self.metrics = metrics
         self.stats = stats
@@ -74,15 +73,16 @@ class Scorer:
     def score(self, txn: Transaction) -> Scored:
         """The recorded decision for ``txn``, deciding it first if it is new."""
         started = time.perf_counter()
-        digest = body_hash(txn)
+        body = txn.model_dump(mode="json")
+        digest = _digest(body)
         with self._id_locks[hash(txn.transaction_id) % _STRIPES]:
-            existing = self._get_decision(txn.transaction_id)
+            existing = self._recorded(txn.transaction_id)
             if existing is not None:
                 return self._replay(existing, digest)
             engine = self._engine()
             with self._engine_lock:
                 verdict = engine.decide(txn)
-            record = _record(txn, digest, verdict, started)
+            record = _record(txn, body, digest, verdict, started)
             recorded = self._record_decision(record)
             if recorded is not record:  # another process recorded this id first
                 return self._replay(recorded, digest)
@@ -96,8 +96,9 @@ class Scorer:
             return await run_in_threadpool(self.score, txn)
         started = time.perf_counter()
         try:
-            digest = body_hash(txn)
-            existing = self._get_decision(txn.transaction_id)
+            body = txn.model_dump(mode="json")
+            digest = _digest(body)
+            existing = self._recorded(txn.transaction_id)
             if existing is not None:
                 return self._replay(existing, digest)
             engine = self._engine()
@@ -108,7 +109,7 @@ class Scorer:
                     self._engine_lock.release()
             else:  # a batch or a snapshot holds the engine: wait in a thread, not on the loop
                 verdict = await run_in_threadpool(self._decide, engine, txn)
-            record = _record(txn, digest, verdict, started)
+            record = _record(txn, body, digest, verdict, started)
             recorded = await self._record_async(record)
             if recorded is not record:
                 return self._replay(recorded, digest)
@@ -120,6 +121,12 @@ class Scorer:
     def _decide(self, engine: DecisionEngine, txn: Transaction) -> Verdict:
         with self._engine_lock:
             return engine.decide(txn)
+
+    def _recorded(self, transaction_id: str) -> DecisionRecord | None:
+        # Most ids are new: ask cheaply, read the whole record only for a retry.
+        if not self.ledger.has_decision(transaction_id):
+            return None
+        return self.ledger.get_decision(transaction_id)
 
     def _engine(self) -> DecisionEngine:
         if self.engine is None:
@@ -147,24 +154,37 @@ class Scorer:
 
 def body_hash(txn: Transaction) -> str:
     """SHA-256 of the validated transaction, so key order and spacing do not make a new body."""
-    canonical = orjson.dumps(txn.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+    return _digest(txn.model_dump(mode="json"))
 
 
-def _record(txn: Transaction, digest: str, verdict: Verdict, started: float) -> DecisionRecord:
+def _digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _record(
+    txn: Transaction, body: dict[str, Any], digest: str, verdict: Verdict, started: float
+) -> DecisionRecord:
     # "total" is the time to a verdict; the ledger write that follows is in the HTTP latency.
     total_ms = (time.perf_counter() - started) * 1000
     return DecisionRecord(
         transaction_id=txn.transaction_id,
         body_hash=digest,
         event_time=txn.timestamp.astimezone(UTC),
-        transaction=txn.model_dump(mode="json"),
-        features=dict(verdict.features),
+        transaction=body,
+        features=verdict.features,  # a fresh mapping per verdict, never changed afterwards
         score=verdict.score,
         risk_score=verdict.risk_score,
         tier=verdict.risk_tier,
         action=str(verdict.action),
-        reasons=[asdict(r) for r in verdict.reasons],
+        reasons=[
+            {
+                "feature": r.feature,
+                "value": r.value,
+                "contribution": r.contribution,
+                "sentence": r.sentence,
+            }
+            for r in verdict.reasons
+        ],
         model_version=verdict.model_version,
         timings={**verdict.timings, "total": round(total_ms, 3)},
         created_at=datetime.now(UTC),

@@ -157,7 +157,22 @@ class Ledger(Protocol):
         """
         ...
 
+    def record_decisions(self, records: Sequence[DecisionRecord]) -> list[DecisionRecord]:
+        """``record_decision`` for many in one transaction (one commit, one fsync): the recorded
+        row of each, in order.
+
+        A decision that was inserted comes back as the very object given, so ``result[i] is
+        records[i]`` tells a new decision from one recorded before (by another process, or
+        earlier in the same call).
+        """
+        ...
+
     def get_decision(self, transaction_id: str) -> DecisionRecord | None: ...
+
+    def has_decision(self, transaction_id: str) -> bool:
+        """Whether ``transaction_id`` is recorded: far cheaper than ``get_decision``, for the
+        scoring path, which asks it of every request and mostly hears no."""
+        ...
 
     def recent_decisions(
         self, limit: int = 50, *, before: datetime | None = None, action: str | None = None

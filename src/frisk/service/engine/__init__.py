@@ -8,7 +8,8 @@ transaction once.
 
 ``ModelEngine`` (``_model``) is the real engine: online features, a trained model, thresholds and
 reasons; ``_state`` keeps its feature state across restarts (snapshots, then the ledger).
-``load_engine`` builds and starts one for ``frisk serve``.
+``load_engine`` builds and starts one for ``frisk serve``. ``_shadow`` scores a challenger on
+the same feature vectors, off the request path, and records what it would have decided.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from frisk.schema import Transaction
 if TYPE_CHECKING:
     from frisk.config import Settings
     from frisk.service.engine._model import ModelEngine, ModelInfo, ModelSource
+    from frisk.service.engine._shadow import ShadowScorer, load_shadow
     from frisk.store.ledger import Ledger
 
 __all__ = [
@@ -36,8 +38,10 @@ __all__ = [
     "ModelInfo",
     "ModelSource",
     "Reason",
+    "ShadowScorer",
     "Verdict",
     "load_engine",
+    "load_shadow",
 ]
 
 
@@ -163,4 +167,8 @@ def __getattr__(name: str) -> Any:
         from frisk.service.engine import _model
 
         return getattr(_model, name)
+    if name in ("ShadowScorer", "load_shadow"):
+        from frisk.service.engine import _shadow
+
+        return getattr(_shadow, name)
     raise AttributeError(f"module 'frisk.service.engine' has no attribute {name!r}")

@@ -48,6 +48,7 @@ from frisk.models.scoring import FraudModel
 from frisk.models.thresholds import Thresholds
 from frisk.schema import Transaction
 from frisk.service.engine import Action, Reason, Verdict
+from frisk.service.engine._shadow import ShadowHook
 from frisk.service.engine._state import (
     MARGIN,
     SnapshotMeta,
@@ -152,6 +153,9 @@ class ModelEngine:
         self.warmed_events = 0
         # Rules and lists after the model (``use_policy``); None decides by thresholds alone.
         self.policy: LivePolicy | None = None
+        # A challenger scoring the same vectors off the request path (``_shadow``); set by the
+        # service, None when no model is in shadow.
+        self.shadow: ShadowHook | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -234,6 +238,10 @@ class ModelEngine:
         """Decide with ``policy`` after the model from the next decision on."""
         self.policy = policy
 
+    def model(self) -> FraudModel:
+        """The model deciding now (monitoring reads its drift reference)."""
+        return self._require().model
+
     def info(self) -> ModelInfo:
         active = self._require()
         return ModelInfo(
@@ -267,6 +275,9 @@ class ModelEngine:
             self._recent.append((time.monotonic(), txn.transaction_id))
         featured = time.perf_counter()
         verdict = self._verdict(active, vector, began, featured, event)
+        shadow = self.shadow
+        if shadow is not None and seen is None:
+            shadow.offer(txn.transaction_id, vector)
         self._remember(txn, verdict)
         return verdict
 
