@@ -1,4 +1,4 @@
-"""Rules page in a real browser: write a rule, see a syntax error inline, backtest it, activate it."""
+"""Rules page in a real browser: a rule with a syntax error shown inline, backtested, activated."""
 
 from __future__ import annotations
 
