@@ -186,8 +186,18 @@ class Ui:
 
 
 @pytest.fixture
-def ui(page: Any, stack: Stack, artifacts: Path) -> Ui:
-    return Ui(page, stack, artifacts)
+def ui(request: pytest.FixtureRequest, page: Any, stack: Stack, artifacts: Path) -> Iterator[Ui]:
+    yield Ui(page, stack, artifacts)
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:  # what the browser showed, for the failure report
+        page.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"), full_page=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)
 
 
 def _free_port() -> int:
