@@ -25,7 +25,16 @@ def test_the_monitoring_page_shows_the_live_figures(ui: Ui) -> None:
     with ui.stack.http("admin") as http:
         scored = http.post("/v1/score/batch", json=payments)
         assert scored.status_code == 200, scored.text
+        labels = [
+            {
+                "transaction_id": d["transaction_id"],
+                "label": "fraud" if d["score"] > 0.3 else "legit",
+            }
+            for d in scored.json()
+        ]
+        assert http.post("/v1/labels", json={"labels": labels}).status_code == 200
         stats = http.get("/v1/stats").json()
+        performance = http.get("/v1/monitoring/performance").json()
     assert stats["decisions_today"] >= 60
 
     ui.login("analyst")
@@ -38,10 +47,16 @@ def test_the_monitoring_page_shows_the_live_figures(ui: Ui) -> None:
     assert int(decided.inner_text().replace(",", "")) >= 60
     expect(figures.filter(has_text="Latency p99")).to_contain_text("ms")
     # Actions since start, the score distribution and the latency, as Plotly charts.
-    expect(main.locator(".js-plotly-plot").first).to_be_visible()
+    ui.settle()
     assert main.locator(".js-plotly-plot").count() >= 3
     expect(main.get_by_text("Decisions by action (since the API started)")).to_be_visible()
     expect(main.get_by_text("Score distribution")).to_be_visible()
+    # Live precision and recall by day and model version, from the labels just posted.
+    assert performance["days"]
+    expect(main.get_by_text("Live precision and recall")).to_be_visible()
+    expect(main.get_by_text("Alert rate by day")).to_be_visible()
+    expect(main.get_by_role("heading", name="Drift")).to_be_visible()
+    expect(main.get_by_text("Drift per feature")).to_be_visible()
     ui.shot("monitoring")
 
 
