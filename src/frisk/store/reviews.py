@@ -441,7 +441,7 @@ def _decode(cursor: str) -> tuple[float, str]:
         score, txn = json.loads(raw)
         if not isinstance(score, int | float) or isinstance(score, bool):
             raise TypeError
-        if not isinstance(txn, str):
+        if not isinstance(txn, str) or "\x00" in txn:
             raise TypeError
     except (ValueError, TypeError, UnicodeDecodeError):
         raise InvalidEventError("cursor", cursor, "not a cursor this listing returned") from None

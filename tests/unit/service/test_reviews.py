@@ -143,3 +143,13 @@ def test_only_analysts_and_admins(app: TestClient, keys: Keys) -> None:
     assert app.post("/v1/reviews/r1", json=change).status_code == 401
     assert app.post("/v1/reviews/r1", json=change, headers=keys["scorer"]).status_code == 403
     assert app.post("/v1/reviews/r1", json=change, headers=keys["admin"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/reviews?assignee=a%00", "/v1/reviews?tier=%00", "/v1/reviews/a%00", "/v1/labels/a%00"],
+)
+def test_a_nul_in_an_id_or_filter_is_a_422(app: TestClient, keys: Keys, path: str) -> None:
+    # PostgreSQL refuses NUL in text: without the check this was a 503 there.
+    r = app.get(path, headers=keys["analyst"])
+    assert r.status_code == 422

@@ -17,7 +17,7 @@ from frisk.errors import InvalidEventError, NotFoundError
 from frisk.service.auth import AnalystKey
 from frisk.service.deps import StateDep
 from frisk.service.errors import NotReadyError
-from frisk.service.routes.labels import LABEL_WRITES, actor_of, apply_labels
+from frisk.service.routes.labels import LABEL_WRITES, actor_of, apply_labels, checked_text
 from frisk.service.schemas import (
     AuditEntryPublic,
     DecisionPublic,
@@ -78,6 +78,8 @@ async def list_reviews(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> ReviewsPublic:
     """The queue by score, highest first; ``next_cursor`` pages on (stable under new decisions)."""
+    for field, value in (("status", status), ("tier", tier), ("assignee", assignee)):
+        checked_text(value, field)
     where = ReviewFilter(
         statuses=_statuses(status),
         tiers=frozenset(t.strip() for t in (tier or "").split(",") if t.strip()),
@@ -99,6 +101,7 @@ async def get_review(
     transaction_id: str, store: ReviewsDep, state: StateDep, _key: AnalystKey
 ) -> ReviewDetailPublic:
     """A review with its decision and reasons, label, audit, and the parties' recent history."""
+    checked_text(transaction_id, "transaction_id")
 
     def read() -> ReviewDetailPublic:
         item = store.get(transaction_id)
@@ -148,6 +151,7 @@ async def change_review(
 
     409 when ``version`` is stale, or the review's status does not allow the action.
     """
+    checked_text(transaction_id, "transaction_id")
     change = ReviewChange(
         action=ReviewAction(body.action),
         assignee=body.assignee,
