@@ -25,7 +25,12 @@ async def audit(
     policy: PolicyDep,
     _key: AnalystKey,
     target: Annotated[
-        str | None, Query(max_length=256, description="e.g. rule:<name>, list:<name>, model")
+        str | None,
+        Query(
+            max_length=256,
+            pattern=r"^[^\x00]*$",
+            description="e.g. rule:<name>, list:<name>, model",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,

@@ -12,7 +12,7 @@ import binascii
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from frisk.errors import ConflictError, InvalidEventError, NotFoundError
@@ -41,6 +41,8 @@ _WRITE: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorPublic} for code in (401, 403, 404, 409, 422, 429, 503)
 }
 Limit = Annotated[int, Query(ge=1, le=500)]
+ListName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Value = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\x00]+$")]
 
 
 @router.get("/lists", response_model=ListsPublic, responses=_READ)
@@ -66,7 +68,7 @@ async def create_list(body: ListCreate, policy: PolicyDep, key: AdminKey) -> Lis
 
 @router.get("/lists/{name}", response_model=ListDetailPublic, responses=_READ)
 async def get_list(
-    name: str,
+    name: ListName,
     policy: PolicyDep,
     _key: AnalystKey,
     limit: Limit = 50,
@@ -98,14 +100,16 @@ async def get_list(
 
 
 @router.put("/lists/{name}", response_model=ListPublic, responses=_WRITE)
-async def put_list(name: str, body: ListUpdate, policy: PolicyDep, key: AdminKey) -> ListPublic:
+async def put_list(
+    name: ListName, body: ListUpdate, policy: PolicyDep, key: AdminKey
+) -> ListPublic:
     """Create a list or redefine one (its entries stay); refused if a rule would break."""
     spec = NamedList(name, body.kind, body.field, body.description)
     return await run_in_threadpool(_define, policy, spec, key)
 
 
 @router.delete("/lists/{name}", status_code=204, responses=_WRITE)
-async def delete_list(name: str, policy: PolicyDep, key: AdminKey) -> Response:
+async def delete_list(name: ListName, policy: PolicyDep, key: AdminKey) -> Response:
     """Drop a list and its entries; 409 while a rule reads it."""
 
     def drop() -> None:
@@ -120,7 +124,7 @@ async def delete_list(name: str, policy: PolicyDep, key: AdminKey) -> Response:
 
 @router.post("/lists/{name}/entries", response_model=ListChangePublic, responses=_WRITE)
 async def add_entries(
-    name: str, body: ListEntriesCreate, policy: PolicyDep, key: AdminKey
+    name: ListName, body: ListEntriesCreate, policy: PolicyDep, key: AdminKey
 ) -> ListChangePublic:
     """Add entries, or renew the expiry and note of ones already there."""
     entries = [ListEntry(e.value, e.expires_at, e.note) for e in body.entries]
@@ -137,7 +141,7 @@ async def add_entries(
 
 
 @router.delete("/lists/{name}/entries/{value}", status_code=204, responses=_WRITE)
-async def remove_entry(name: str, value: str, policy: PolicyDep, key: AdminKey) -> Response:
+async def remove_entry(name: ListName, value: Value, policy: PolicyDep, key: AdminKey) -> Response:
     """Remove one value; 404 when the list does not hold it."""
     await run_in_threadpool(
         lambda: policy.live.remove_entries(name, [value], actor=key.log_id, at=datetime.now(UTC))
@@ -180,6 +184,9 @@ def _decode(cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if "\x00" in after:
+            raise ValueError(cursor)
+        return after
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidEventError("cursor", cursor, "not a cursor this API gave") from None

@@ -8,9 +8,9 @@ with its audit entry in one transaction and decides from the next transaction on
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -36,6 +36,8 @@ from frisk.service.schemas import (
 from frisk.store.policy import recorded_decisions
 
 router = APIRouter(prefix="/v1", tags=["rules"])
+
+RuleName = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")]
 
 _READ: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorPublic} for code in (401, 403, 404, 429, 503)
@@ -104,7 +106,7 @@ async def backtest(
 
 
 @router.get("/rules/{name}", response_model=RulePublic, responses=_READ)
-async def get_rule(name: str, policy: PolicyDep, _key: AnalystKey) -> RulePublic:
+async def get_rule(name: RuleName, policy: PolicyDep, _key: AnalystKey) -> RulePublic:
     return await run_in_threadpool(_described, policy, name)
 
 
@@ -130,7 +132,7 @@ async def create_rule(
 
 @router.put("/rules/{name}", response_model=RulePublic, responses=_WRITE)
 async def put_rule(
-    request: Request, name: str, body: RuleUpdate, policy: PolicyDep, key: AdminKey
+    request: Request, name: RuleName, body: RuleUpdate, policy: PolicyDep, key: AdminKey
 ) -> RulePublic | JSONResponse:
     """Create or replace a rule."""
     rule = Rule(name, body.expression, body.action, body.priority, body.mode, body.description)
@@ -141,7 +143,7 @@ async def put_rule(
 
 
 @router.delete("/rules/{name}", status_code=204, responses=_WRITE)
-async def delete_rule(name: str, policy: PolicyDep, key: AdminKey) -> Response:
+async def delete_rule(name: RuleName, policy: PolicyDep, key: AdminKey) -> Response:
     await run_in_threadpool(
         lambda: policy.live.remove_rule(name, actor=key.log_id, at=datetime.now(UTC))
     )
