@@ -98,7 +98,9 @@ def test_record_many_in_one_call(ledger: SqlLedger) -> None:
     ]
     got = ledger.record_decisions(batch)
     assert [g.transaction_id for g in got] == ["m-0", "m-1", "m-2", "m-3"]
-    assert got[0] is batch[0] and got[2] is batch[2] and got[3] is batch[3]
+    assert got[0] is batch[0]
+    assert got[2] is batch[2]
+    assert got[3] is batch[3]
     assert got[1] == first
     assert ledger.get_decision("m-0") == batch[0]
     assert ledger.get_decision("m-2") == replace(

@@ -27,7 +27,7 @@ from frisk.policy.lists import (
     read_entries,
 )
 from frisk.policy.live import LivePolicy
-from frisk.policy.rules import Rule, RuleBook, load_rules, rules_to_yaml
+from frisk.policy.rules import Rule, RuleBook, RuleStore, load_rules, rules_to_yaml
 from frisk.policy.variables import rule_variables, variables_of_frame
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "RuleBook",
     "RuleError",
     "RuleMatch",
+    "RuleStore",
     "RuleSyntaxError",
     "backtest",
     "backtest_frame",

@@ -4,12 +4,17 @@ Every change is compiled against the resulting rules and lists before anything i
 bad rule is refused with its position and the running policy stays as it was. A good change
 builds a new immutable ``Policy`` and swaps one reference: a decision in flight finishes with the
 policy it started with, the next one sees the change, and no request waits for a compile.
-Every change returns the audit records for the caller to persist.
+Every change returns its audit records: the in-memory stores leave persisting them to the caller,
+the SQL ones (``frisk.store.policy``) have stored them with the change.
+
+``hits`` counts, per rule name, the decisions it matched since this object was made (shadow
+rules too); ``sync`` picks up changes another process made to shared stores.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -20,7 +25,7 @@ from frisk.policy.audit import AuditRecord
 from frisk.policy.decision import Policy, PolicyDecision
 from frisk.policy.lists import ListEntry, ListSnapshot, ListStore, MemoryListStore, NamedList
 from frisk.policy.nodes import Type
-from frisk.policy.rules import Rule, RuleBook, load_rules
+from frisk.policy.rules import Rule, RuleBook, RuleStore, load_rules
 
 __all__ = ["LivePolicy"]
 
@@ -31,12 +36,15 @@ class LivePolicy:
     def __init__(
         self,
         variables: Mapping[str, Type],
-        book: RuleBook | None = None,
+        book: RuleStore | None = None,
         lists: ListStore | None = None,
     ) -> None:
         self.variables = dict(variables)
-        self.book = book if book is not None else RuleBook()
+        self.book: RuleStore = book if book is not None else RuleBook()
         self.store: ListStore = lists if lists is not None else MemoryListStore()
+        # Matches per rule name. Updated without a lock: the service decides one transaction
+        # at a time (its engine lock), and a lost increment elsewhere would cost a count only.
+        self.hits: Counter[str] = Counter()
         self._write = threading.Lock()  # one change at a time; decisions never take it
         self._policy = self._build(*self.book.state(), self.store.snapshot())
 
@@ -56,9 +64,23 @@ class LivePolicy:
         risk_score: float | None = None,
     ) -> PolicyDecision:
         policy = self._policy  # one read: the whole decision uses one version
-        return policy.decide(
+        decision = policy.decide(
             fields, features, score, tier, model_action, now, risk_score=risk_score
         )
+        if decision.matches:
+            hits = self.hits
+            for match in decision.matches:
+                hits[match.rule] += 1
+        return decision
+
+    def sync(self) -> bool:
+        """Rebuild the policy if the stores moved on (a change by another process); True if so."""
+        with self._write:
+            policy = self._policy
+            if self.book.version == policy.version and self.store.version == policy.lists.version:
+                return False
+            self._refresh()
+            return True
 
     # -- rules -----------------------------------------------------------------------------
 
@@ -66,7 +88,7 @@ class LivePolicy:
         with self._write:
             version, rules = self.book.state()
             others = [r for r in rules if r.name != rule.name]
-            self._build(version + 1, (*others, rule), self.store.snapshot())
+            self._build(version + 1, (*others, rule), self._lists())
             record = self.book.put(rule, actor=actor, at=at)
             self._refresh()
             return [] if record is None else [record]
@@ -81,7 +103,7 @@ class LivePolicy:
         """Rules-as-code: make the rule set exactly the rules of a YAML file."""
         rules = load_rules(text, source)
         with self._write:
-            self._build(self.book.version + 1, rules, self.store.snapshot())
+            self._build(self.book.version + 1, rules, self._lists())
             records = self.book.replace_all(rules, actor=actor, at=at)
             self._refresh()
             return records
@@ -90,7 +112,7 @@ class LivePolicy:
 
     def create_list(self, spec: NamedList, *, actor: str, at: datetime) -> list[AuditRecord]:
         with self._write:
-            current = self.store.snapshot()
+            current = self._lists()
             candidate = replace(current, definitions={**current.definitions, spec.name: spec})
             self._build(*self.book.state(), candidate)
             record = self.store.create(spec, actor=actor, at=at)
@@ -99,7 +121,7 @@ class LivePolicy:
 
     def drop_list(self, name: str, *, actor: str, at: datetime) -> list[AuditRecord]:
         with self._write:
-            current = self.store.snapshot()
+            current = self._lists()
             if name not in current.definitions:
                 raise NotFoundError(f"no list named {name!r}")
             # Refused (by compiling) while a rule still reads the list.
@@ -130,5 +152,10 @@ class LivePolicy:
     def _build(self, version: int, rules: Iterable[Rule], lists: ListSnapshot) -> Policy:
         return Policy(rules, self.variables, lists, version=version)
 
+    def _lists(self) -> ListSnapshot:
+        """The lists as stored: the running policy's snapshot unless they changed since."""
+        held = self._policy.lists
+        return held if self.store.version == held.version else self.store.snapshot()
+
     def _refresh(self) -> None:
-        self._policy = self._build(*self.book.state(), self.store.snapshot())
+        self._policy = self._build(*self.book.state(), self._lists())

@@ -17,13 +17,21 @@ import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from frisk.errors import NotFoundError
 from frisk.policy.audit import AuditRecord
 from frisk.policy.errors import RuleError
 
-__all__ = ["Rule", "RuleAction", "RuleBook", "RuleMode", "load_rules", "rules_to_yaml"]
+__all__ = [
+    "Rule",
+    "RuleAction",
+    "RuleBook",
+    "RuleMode",
+    "RuleStore",
+    "load_rules",
+    "rules_to_yaml",
+]
 
 RuleAction = Literal["block", "review", "allow", "tag"]
 RuleMode = Literal["active", "shadow"]
@@ -31,6 +39,8 @@ _ACTIONS: Final = ("block", "review", "allow", "tag")
 _MODES: Final = ("active", "shadow")
 _NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 _FIELDS: Final = ("name", "expression", "action", "priority", "mode", "description")
+# A decision's ``decided_by`` is a rule's name, ``list:<name>`` or ``model``: no rule is "model".
+_RESERVED: Final = ("model",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,8 @@ class Rule:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise RuleError(f"rule name {self.name!r}: letters, digits, _ . - (at most 100)")
+        if self.name in _RESERVED:
+            raise RuleError(f"rule name {self.name!r} is reserved")
         if self.action not in _ACTIONS:
             raise RuleError(f"rule {self.name!r}: action {self.action!r} is not one of {_ACTIONS}")
         if self.mode not in _MODES:
@@ -106,6 +118,29 @@ def rules_to_yaml(rules: Iterable[Rule]) -> str:
 
     dumped: str = yaml.safe_dump([r.to_json() for r in rules], sort_keys=False)
     return dumped
+
+
+class RuleStore(Protocol):
+    """Where the rule set lives (``RuleBook`` in memory, the SQL ledger's ``SqlRuleStore``).
+
+    Every change returns its audit record (a store that persists changes persists it too) and,
+    unless it changes nothing, makes a new version.
+    """
+
+    @property
+    def version(self) -> int: ...
+
+    def state(self) -> tuple[int, tuple[Rule, ...]]: ...
+
+    def get(self, name: str) -> Rule: ...
+
+    def put(self, rule: Rule, *, actor: str, at: datetime) -> AuditRecord | None: ...
+
+    def remove(self, name: str, *, actor: str, at: datetime) -> AuditRecord: ...
+
+    def replace_all(
+        self, rules: Iterable[Rule], *, actor: str, at: datetime
+    ) -> list[AuditRecord]: ...
 
 
 class RuleBook:

@@ -268,4 +268,5 @@ def _record(
         timings={**verdict.timings, "total": round(total_ms, 3)},
         created_at=datetime.now(UTC),
         degraded=verdict.degraded,
+        policy=None if verdict.policy is None else dict(verdict.policy),
     )

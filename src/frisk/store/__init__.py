@@ -13,7 +13,10 @@ from frisk.store.ledger import (
     AuditEntry,
     DecisionRecord,
     LabelChange,
+    LabelOutcome,
     LabelRecord,
+    LabelStatus,
+    LabelWrite,
     Ledger,
     Role,
 )
@@ -21,6 +24,18 @@ from frisk.store.ledger import (
 if TYPE_CHECKING:
     from frisk.store.database import default_url, make_engine
     from frisk.store.migrate import current_revision, head_revision, upgrade
+    from frisk.store.policy import SqlListStore, SqlRuleStore
+    from frisk.store.reviews import (
+        HistoryItem,
+        ReviewAction,
+        ReviewChange,
+        ReviewFilter,
+        ReviewItem,
+        ReviewPage,
+        ReviewStatus,
+        ReviewStore,
+        ReviewUpdate,
+    )
     from frisk.store.sql import SqlLedger, open_ledger
 
 # SQLAlchemy and Alembic cost ~0.5 s to import; load them only when the ledger is really used, so
@@ -32,6 +47,22 @@ _LAZY = {
     "head_revision": "frisk.store.migrate",
     "upgrade": "frisk.store.migrate",
     "SqlLedger": "frisk.store.sql",
+    **dict.fromkeys(
+        (
+            "HistoryItem",
+            "ReviewAction",
+            "ReviewChange",
+            "ReviewFilter",
+            "ReviewItem",
+            "ReviewPage",
+            "ReviewStatus",
+            "ReviewStore",
+            "ReviewUpdate",
+        ),
+        "frisk.store.reviews",
+    ),
+    "SqlListStore": "frisk.store.policy",
+    "SqlRuleStore": "frisk.store.policy",
     "open_ledger": "frisk.store.sql",
 }
 
@@ -39,11 +70,25 @@ __all__ = [
     "ApiKeyRecord",
     "AuditEntry",
     "DecisionRecord",
+    "HistoryItem",
     "LabelChange",
+    "LabelOutcome",
     "LabelRecord",
+    "LabelStatus",
+    "LabelWrite",
     "Ledger",
+    "ReviewAction",
+    "ReviewChange",
+    "ReviewFilter",
+    "ReviewItem",
+    "ReviewPage",
+    "ReviewStatus",
+    "ReviewStore",
+    "ReviewUpdate",
     "Role",
     "SqlLedger",
+    "SqlListStore",
+    "SqlRuleStore",
     "current_revision",
     "default_url",
     "head_revision",

@@ -17,7 +17,10 @@ __all__ = [
     "AuditEntry",
     "DecisionRecord",
     "LabelChange",
+    "LabelOutcome",
     "LabelRecord",
+    "LabelStatus",
+    "LabelWrite",
     "Ledger",
     "Role",
 ]
@@ -54,6 +57,10 @@ class DecisionRecord:
     # What the rules and lists did (matched rules with the values they read, which one decided);
     # None for a decision made without a policy.
     policy: JSON | None = None
+    # The transaction's parties, which the ledger copies out of ``transaction`` into indexed
+    # columns (a review shows each one's history). Not part of a record's identity.
+    payer_id: str | None = field(default=None, compare=False)
+    payee_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,35 @@ class LabelChange:
     source: str
     changed_by: str
     changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LabelWrite:
+    """A label to set: ``label`` is "fraud" or "legit", known from ``label_timestamp`` on."""
+
+    transaction_id: str
+    label: str
+    label_timestamp: datetime
+    source: str
+
+
+class LabelStatus(StrEnum):
+    """What setting a label did: a first label, a changed one, or the same value again."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelOutcome:
+    """One label write: the label now stored, the value it replaced, and whether a decision for
+    the transaction is in the ledger (``known``)."""
+
+    record: LabelRecord
+    previous: str | None
+    status: LabelStatus
+    known: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +202,15 @@ class Ledger(Protocol):
         actor: str,
     ) -> LabelRecord:
         """Set (or change) a label, keeping the previous value in the history."""
+        ...
+
+    def set_labels(self, writes: Sequence[LabelWrite], *, actor: str) -> list[LabelOutcome]:
+        """Set labels in order, in one transaction; one outcome per write.
+
+        A changed label keeps the value it replaced in the history; the same value again writes
+        nothing (the stored label and its timestamp stay). A label of a transaction the ledger
+        has no decision for is stored all the same (``known`` False).
+        """
         ...
 
     def get_label(self, transaction_id: str) -> LabelRecord | None: ...

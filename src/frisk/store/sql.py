@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from frisk.errors import NotFoundError, StoreError
+from frisk.errors import ConflictError, NotFoundError, StoreError
 from frisk.store._driver_errors import translate_errors
 from frisk.store.database import _SQLITE_BUSY_MS, make_engine
 from frisk.store.ledger import (
@@ -28,13 +28,19 @@ from frisk.store.ledger import (
     AuditEntry,
     DecisionRecord,
     LabelChange,
+    LabelOutcome,
     LabelRecord,
+    LabelStatus,
+    LabelWrite,
     Role,
 )
 from frisk.store.migrate import upgrade
 from frisk.store.tables import api_keys, audit_log, decisions, label_history, labels
 
-__all__ = ["SqlLedger", "open_ledger"]
+__all__ = ["SqlLedger", "open_ledger", "write_labels"]
+
+# Ids per IN (...) list: well under SQLite's bound-parameter limit.
+_IN_CHUNK = 500
 
 
 def open_ledger(url: str, *, migrate: bool = True) -> SqlLedger:
@@ -157,44 +163,15 @@ class SqlLedger:
         source: str,
         actor: str,
     ) -> LabelRecord:
-        record = LabelRecord(
-            transaction_id=transaction_id,
-            label=label,
-            label_timestamp=label_timestamp,
-            source=source,
-            updated_by=actor,
-            updated_at=datetime.now(UTC),
-        )
-        values = {
-            "label": label,
-            "label_timestamp": label_timestamp,
-            "source": source,
-            "updated_by": actor,
-            "updated_at": record.updated_at,
-        }
-        with translate_errors(f"labelling {transaction_id!r}"), self.engine.begin() as conn:
-            previous = conn.execute(
-                sa.select(labels.c.label)
-                .where(labels.c.transaction_id == transaction_id)
-                .with_for_update()
-            ).scalar_one_or_none()
-            if previous is None:
-                conn.execute(labels.insert().values(transaction_id=transaction_id, **values))
-            else:
-                conn.execute(
-                    labels.update().where(labels.c.transaction_id == transaction_id).values(values)
-                )
-            conn.execute(
-                label_history.insert().values(
-                    transaction_id=transaction_id,
-                    previous=previous,
-                    label=label,
-                    source=source,
-                    changed_by=actor,
-                    changed_at=record.updated_at,
-                )
-            )
-        return record
+        write = LabelWrite(transaction_id, label, label_timestamp, source)
+        return self.set_labels([write], actor=actor)[0].record
+
+    def set_labels(self, writes: Sequence[LabelWrite], *, actor: str) -> list[LabelOutcome]:
+        if not writes:
+            return []
+        doing = f"labelling {len(writes)} transaction(s)"
+        with translate_errors(doing), self.engine.begin() as conn:
+            return write_labels(conn, writes, actor=actor, at=datetime.now(UTC))
 
     def get_label(self, transaction_id: str) -> LabelRecord | None:
         query = sa.select(labels).where(labels.c.transaction_id == transaction_id)
@@ -299,6 +276,9 @@ _DECISION_COLUMNS = (
     "created_at",
     "degraded",
     "policy",
+    # The parties, copied out of the transaction into indexed columns (a review's history).
+    "payer_id",
+    "payee_id",
 )
 _JSON_COLUMNS = frozenset({"transaction", "features", "reasons", "timings", "policy"})
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -346,6 +326,8 @@ def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
         _sqlite_time(created_at) if sqlite else created_at,
         bool(d.degraded),
         policy,
+        d.payer_id or _party(d.transaction.get("payer_id")),
+        d.payee_id or _party(d.transaction.get("payee_id")),
     )
 
 
@@ -407,6 +389,86 @@ class _IdProbe:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _party(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def write_labels(
+    conn: Connection, writes: Sequence[LabelWrite], *, actor: str, at: datetime
+) -> list[LabelOutcome]:
+    """Set labels in order within the caller's transaction (see ``Ledger.set_labels``).
+
+    Current labels and known ids are read in bulk; a label changed by someone else meanwhile
+    (the stored row no longer matches what was read) raises ``ConflictError``, so the caller's
+    transaction rolls back and nothing is written.
+    """
+    ids = list(dict.fromkeys(w.transaction_id for w in writes))
+    stored: dict[str, LabelRecord] = {}
+    known: set[str] = set()
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        rows = conn.execute(sa.select(labels).where(labels.c.transaction_id.in_(chunk))).all()
+        stored.update((row.transaction_id, LabelRecord(**row._mapping)) for row in rows)
+        found = sa.select(decisions.c.transaction_id).where(decisions.c.transaction_id.in_(chunk))
+        known.update(conn.execute(found).scalars())
+    current = dict(stored)
+    outcomes: list[LabelOutcome] = []
+    history: list[dict[str, Any]] = []
+    for w in writes:
+        before = current.get(w.transaction_id)
+        is_known = w.transaction_id in known
+        if before is not None and before.label == w.label:
+            outcomes.append(LabelOutcome(before, before.label, LabelStatus.UNCHANGED, is_known))
+            continue
+        record = LabelRecord(w.transaction_id, w.label, w.label_timestamp, w.source, actor, at)
+        current[w.transaction_id] = record
+        previous = None if before is None else before.label
+        history.append(
+            {
+                "transaction_id": w.transaction_id,
+                "previous": previous,
+                "label": w.label,
+                "source": w.source,
+                "changed_by": actor,
+                "changed_at": at,
+            }
+        )
+        status = LabelStatus.NEW if before is None else LabelStatus.CHANGED
+        outcomes.append(LabelOutcome(record, previous, status, is_known))
+    inserts = []
+    for txn, record in current.items():
+        old = stored.get(txn)
+        if record is old:
+            continue
+        values = {
+            "label": record.label,
+            "label_timestamp": record.label_timestamp,
+            "source": record.source,
+            "updated_by": record.updated_by,
+            "updated_at": record.updated_at,
+        }
+        if old is None:
+            inserts.append({"transaction_id": txn, **values})
+            continue
+        # Only if the row is still what was read: another writer's change is not overwritten.
+        changed = conn.execute(
+            labels.update()
+            .where(
+                labels.c.transaction_id == txn,
+                labels.c.label == old.label,
+                labels.c.updated_at == old.updated_at,
+            )
+            .values(values)
+        )
+        if changed.rowcount != 1:
+            raise ConflictError(f"the label of {txn!r} changed while it was being set; retry")
+    if inserts:  # a concurrent first label of the same id fails here: IntegrityError
+        conn.execute(labels.insert(), inserts)
+    if history:
+        conn.execute(label_history.insert(), history)
+    return outcomes
 
 
 def _decision(row: RowMapping) -> DecisionRecord:

@@ -8,13 +8,15 @@ transaction once.
 
 ``ModelEngine`` (``_model``) is the real engine: online features, a trained model, thresholds and
 reasons; ``_state`` keeps its feature state across restarts (snapshots, then the ledger).
-``load_engine`` builds and starts one for ``frisk serve``.
+``load_engine`` builds and starts one for ``frisk serve``. ``_shadow`` scores a challenger on
+the same feature vectors, off the request path, and records what it would have decided.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -25,17 +27,21 @@ from frisk.schema import Transaction
 if TYPE_CHECKING:
     from frisk.config import Settings
     from frisk.service.engine._model import ModelEngine, ModelInfo, ModelSource
+    from frisk.service.engine._shadow import ShadowScorer, load_shadow
     from frisk.store.ledger import Ledger
 
 __all__ = [
     "Action",
     "DecisionEngine",
+    "LearnsLabels",
     "ModelEngine",
     "ModelInfo",
     "ModelSource",
     "Reason",
+    "ShadowScorer",
     "Verdict",
     "load_engine",
+    "load_shadow",
 ]
 
 
@@ -71,6 +77,9 @@ class Verdict:
     # True when a fallback produced the verdict (e.g. a feature store timed out); counted.
     degraded: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)  # milliseconds per stage
+    # What the rules and lists did (``PolicyDecision.to_json``): who decided, every rule that
+    # matched with the values it read. None when the engine decides without a policy.
+    policy: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
@@ -92,6 +101,26 @@ class DecisionEngine(Protocol):
 
     def reload(self) -> None:
         """Load the current model (e.g. after a registry promotion) without losing state."""
+        ...
+
+
+@runtime_checkable
+class LearnsLabels(Protocol):
+    """An engine whose features learn from labels; optional, so the service checks for it."""
+
+    def apply_label(
+        self,
+        transaction_id: str,
+        fraud: bool,
+        label_timestamp: datetime,
+        *,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """Queue a label: features of events after ``label_timestamp`` see it.
+
+        ``recorded_at`` is the ledger's ``updated_at`` of the label: feature state then counts
+        labels up to it as seen, so a restart does not queue them again.
+        """
         ...
 
 
@@ -138,4 +167,8 @@ def __getattr__(name: str) -> Any:
         from frisk.service.engine import _model
 
         return getattr(_model, name)
+    if name in ("ShadowScorer", "load_shadow"):
+        from frisk.service.engine import _shadow
+
+        return getattr(_shadow, name)
     raise AttributeError(f"module 'frisk.service.engine' has no attribute {name!r}")

@@ -1,0 +1,525 @@
+"""Rules and lists in the ledger (``rules``, ``lists``, ``list_entries``) versioned and audited.
+
+``SqlRuleStore`` and ``SqlListStore`` implement ``frisk.policy``'s ``RuleStore`` and ``ListStore``
+on SQLite and PostgreSQL. Every change runs in one transaction that also bumps the kind's row of
+``policy_versions`` and appends the audit entry (who, when, before, after) to ``audit_log``: a
+change is recorded with its audit entry or not at all. Bumping the version first takes the write
+lock (a row lock on PostgreSQL, the database lock on SQLite), so concurrent changes queue and each
+sees the state the previous one left. The returned ``AuditRecord`` is already stored.
+
+``audit_page`` pages the audit log; ``decisions_frame`` reads recorded decisions and their labels
+for backtests over the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from frisk.errors import NotFoundError
+from frisk.policy.audit import AuditRecord
+from frisk.policy.lists import ListEntry, ListSnapshot, NamedList
+from frisk.policy.rules import Rule
+from frisk.store._driver_errors import translate_errors
+from frisk.store.ledger import AuditEntry
+from frisk.store.tables import (
+    audit_log,
+    decisions,
+    labels,
+    list_entries,
+    lists,
+    policy_versions,
+    rules,
+)
+
+__all__ = [
+    "ListInfo",
+    "RuleInfo",
+    "SqlListStore",
+    "SqlRuleStore",
+    "audit_page",
+    "recorded_decisions",
+    "versions",
+]
+
+_RULES, _LISTS = "rules", "lists"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    rule: Rule
+    updated_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ListInfo:
+    spec: NamedList
+    size: int
+    updated_by: str
+    updated_at: datetime
+
+
+class _Unchanged(Exception):
+    """Raised inside a transaction to roll it back when a change changes nothing."""
+
+
+def versions(engine: Engine) -> dict[str, int]:
+    """The current version of each kind (``rules``, ``lists``); 0 for one never changed."""
+    with translate_errors("reading policy versions"), engine.connect() as conn:
+        return _versions(conn)
+
+
+def audit_page(
+    engine: Engine, *, target: str | None = None, limit: int = 50, before: int | None = None
+) -> list[AuditEntry]:
+    """Audit entries newest first, optionally of one target; ``before`` is an entry id (paging)."""
+    query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if target is not None:
+        query = query.where(audit_log.c.target == target)
+    if before is not None:
+        query = query.where(audit_log.c.id < before)
+    with translate_errors("reading the audit log"), engine.connect() as conn:
+        return [AuditEntry(**row._mapping) for row in conn.execute(query).all()]
+
+
+class _Versioned:
+    kind: str
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert: Any = (
+            postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        )
+
+    @property
+    def version(self) -> int:
+        return versions(self.engine).get(self.kind, 0)
+
+    def _bump(self, conn: Connection, at: datetime) -> int:
+        stmt = self._insert(policy_versions).values(kind=self.kind, version=1, updated_at=at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["kind"],
+            set_={"version": policy_versions.c.version + 1, "updated_at": at},
+        )
+        conn.execute(stmt)
+        return int(
+            conn.execute(
+                sa.select(policy_versions.c.version).where(policy_versions.c.kind == self.kind)
+            ).scalar_one()
+        )
+
+    def _consistent(self, read: Any) -> Any:
+        """``read(conn)`` with the version it saw, re-read until no change slipped in between."""
+        with translate_errors(f"reading {self.kind}"), self.engine.connect() as conn:
+            while True:
+                before = _versions(conn).get(self.kind, 0)
+                got = read(conn)
+                if _versions(conn).get(self.kind, 0) == before:
+                    return before, got
+                conn.rollback()
+
+
+class SqlRuleStore(_Versioned):
+    """The rule set in the ledger; the same verbs as ``RuleBook``."""
+
+    kind = _RULES
+
+    def state(self) -> tuple[int, tuple[Rule, ...]]:
+        version, infos = self._consistent(_read_rules)
+        return version, tuple(i.rule for i in infos)
+
+    def describe(self) -> tuple[int, list[RuleInfo]]:
+        """The version and every rule with who changed it last, and when (by priority)."""
+        version, infos = self._consistent(_read_rules)
+        return version, list(infos)
+
+    def get(self, name: str) -> Rule:
+        with translate_errors("reading a rule"), self.engine.connect() as conn:
+            row = conn.execute(sa.select(rules).where(rules.c.name == name)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no rule named {name!r}")
+        return _rule(row._mapping).rule
+
+    def put(self, rule: Rule, *, actor: str, at: datetime) -> AuditRecord | None:
+        """Create or replace one rule; None (and no new version) when nothing changes."""
+        try:
+            with translate_errors(f"saving rule {rule.name!r}"), self.engine.begin() as conn:
+                version = self._bump(conn, at)
+                before = _one_rule(conn, rule.name)
+                if before == rule:
+                    raise _Unchanged
+                self._write(conn, rule, actor, at, exists=before is not None)
+                action = "rule.create" if before is None else "rule.update"
+                return _audit(conn, actor, action, f"rule:{rule.name}", at, before, rule, version)
+        except _Unchanged:
+            return None
+
+    def remove(self, name: str, *, actor: str, at: datetime) -> AuditRecord:
+        try:
+            with translate_errors(f"deleting rule {name!r}"), self.engine.begin() as conn:
+                version = self._bump(conn, at)
+                before = _one_rule(conn, name)
+                if before is None:
+                    raise _Unchanged
+                conn.execute(rules.delete().where(rules.c.name == name))
+                return _audit(conn, actor, "rule.delete", f"rule:{name}", at, before, None, version)
+        except _Unchanged:
+            raise NotFoundError(f"no rule named {name!r}") from None
+
+    def replace_all(self, new: Iterable[Rule], *, actor: str, at: datetime) -> list[AuditRecord]:
+        """Make the stored rules exactly ``new`` (a rules file applied); one version for all."""
+        wanted = {r.name: r for r in new}
+        try:
+            with translate_errors("replacing the rule set"), self.engine.begin() as conn:
+                version = self._bump(conn, at)
+                old = {i.rule.name: i.rule for i in _read_rules(conn)}
+                changed = sorted(
+                    n for n in old.keys() | wanted.keys() if old.get(n) != wanted.get(n)
+                )
+                if not changed:
+                    raise _Unchanged
+                records = []
+                for name in changed:
+                    before, after = old.get(name), wanted.get(name)
+                    if after is None:
+                        conn.execute(rules.delete().where(rules.c.name == name))
+                        action = "rule.delete"
+                    else:
+                        self._write(conn, after, actor, at, exists=before is not None)
+                        action = "rule.create" if before is None else "rule.update"
+                    target = f"rule:{name}"
+                    records.append(_audit(conn, actor, action, target, at, before, after, version))
+                return records
+        except _Unchanged:
+            return []
+
+    def _write(
+        self, conn: Connection, rule: Rule, actor: str, at: datetime, *, exists: bool
+    ) -> None:
+        values = {**rule.to_json(), "updated_by": actor, "updated_at": at}
+        if exists:
+            conn.execute(rules.update().where(rules.c.name == rule.name).values(values))
+        else:
+            conn.execute(rules.insert().values(values))
+
+
+class SqlListStore(_Versioned):
+    """Allow and block lists in the ledger; a ``ListStore``."""
+
+    kind = _LISTS
+
+    def create(self, spec: NamedList, *, actor: str, at: datetime) -> AuditRecord:
+        """Create a list, or redefine one (its entries are kept)."""
+        values = {
+            "kind": spec.kind,
+            "field": spec.field,
+            "description": spec.description,
+            "updated_by": actor,
+            "updated_at": at,
+        }
+        with translate_errors(f"saving list {spec.name!r}"), self.engine.begin() as conn:
+            version = self._bump(conn, at)
+            before = _one_list(conn, spec.name)
+            if before is None:
+                conn.execute(lists.insert().values(name=spec.name, **values))
+            else:
+                conn.execute(lists.update().where(lists.c.name == spec.name).values(values))
+            action = "list.create" if before is None else "list.update"
+            return _audit(conn, actor, action, f"list:{spec.name}", at, before, spec, version)
+
+    def drop(self, name: str, *, actor: str, at: datetime) -> AuditRecord:
+        try:
+            with translate_errors(f"dropping list {name!r}"), self.engine.begin() as conn:
+                self._bump(conn, at)
+                spec = _one_list(conn, name)
+                if spec is None:
+                    raise _Unchanged
+                count = conn.execute(
+                    list_entries.delete().where(list_entries.c.list_name == name)
+                ).rowcount
+                conn.execute(lists.delete().where(lists.c.name == name))
+                before = {**_list_json(spec), "entries": int(count)}
+                return _record(conn, actor, "list.drop", f"list:{name}", at, before, None)
+        except _Unchanged:
+            raise NotFoundError(f"no list named {name!r}") from None
+
+    def add(
+        self, name: str, entries: Iterable[ListEntry], *, actor: str, at: datetime
+    ) -> AuditRecord:
+        """Add entries, or renew the expiry and note of ones already there."""
+        added = {e.value: e for e in entries}  # the last of a repeated value wins
+        try:
+            with translate_errors(f"adding to list {name!r}"), self.engine.begin() as conn:
+                self._bump(conn, at)
+                if _one_list(conn, name) is None:
+                    raise _Unchanged
+                before = _entries(conn, name, list(added))
+                if added:
+                    stmt = self._insert(list_entries).values(
+                        [
+                            {
+                                "list_name": name,
+                                "value": e.value,
+                                "expires_at": e.expires_at,
+                                "note": e.note,
+                                "added_by": actor,
+                                "added_at": at,
+                            }
+                            for e in added.values()
+                        ]
+                    )
+                    excluded = stmt.excluded
+                    conn.execute(
+                        stmt.on_conflict_do_update(
+                            index_elements=["list_name", "value"],
+                            set_={
+                                c: excluded[c]
+                                for c in ("expires_at", "note", "added_by", "added_at")
+                            },
+                        )
+                    )
+                after = {"entries": [e.to_json() for e in added.values()]}
+                prior = {"entries": [e.to_json() for e in before]} if before else None
+                return _record(conn, actor, "list.add", f"list:{name}", at, prior, after)
+        except _Unchanged:
+            raise NotFoundError(f"no list named {name!r}") from None
+
+    def remove(self, name: str, values: Iterable[str], *, actor: str, at: datetime) -> AuditRecord:
+        """Remove values; ``NotFoundError`` when the list holds none of them (nothing changes)."""
+        wanted = list(dict.fromkeys(values))
+        try:
+            with translate_errors(f"removing from list {name!r}"), self.engine.begin() as conn:
+                self._bump(conn, at)
+                if _one_list(conn, name) is None:
+                    raise _Unchanged(f"no list named {name!r}")
+                gone = _entries(conn, name, wanted)
+                if not gone:
+                    raise _Unchanged(f"list {name!r} holds none of {', '.join(wanted[:5])}")
+                conn.execute(
+                    list_entries.delete().where(
+                        list_entries.c.list_name == name,
+                        list_entries.c.value.in_([e.value for e in gone]),
+                    )
+                )
+                before = {"entries": [e.to_json() for e in gone]}
+                return _record(conn, actor, "list.remove", f"list:{name}", at, before, None)
+        except _Unchanged as exc:
+            raise NotFoundError(str(exc)) from None
+
+    def entries(self, name: str) -> list[ListEntry]:
+        with translate_errors("reading list entries"), self.engine.connect() as conn:
+            if _one_list(conn, name) is None:
+                raise NotFoundError(f"no list named {name!r}")
+            query = (
+                sa.select(list_entries)
+                .where(list_entries.c.list_name == name)
+                .order_by(list_entries.c.value)
+            )
+            return [_entry(r._mapping) for r in conn.execute(query).all()]
+
+    def page(
+        self, name: str, *, limit: int = 50, after: str | None = None
+    ) -> tuple[ListInfo, list[tuple[ListEntry, str, datetime]]]:
+        """A list and up to ``limit`` entries by value after ``after``, with who added each."""
+        with translate_errors("reading list entries"), self.engine.connect() as conn:
+            infos = _read_lists(conn, name)
+            if not infos:
+                raise NotFoundError(f"no list named {name!r}")
+            query = (
+                sa.select(list_entries)
+                .where(list_entries.c.list_name == name)
+                .order_by(list_entries.c.value)
+                .limit(limit)
+            )
+            if after is not None:
+                query = query.where(list_entries.c.value > after)
+            rows = [r._mapping for r in conn.execute(query).all()]
+        return infos[0], [(_entry(r), r["added_by"], r["added_at"]) for r in rows]
+
+    def describe(self) -> tuple[int, list[ListInfo]]:
+        """The version and every list with its size, by name."""
+        version, infos = self._consistent(_read_lists)
+        return version, list(infos)
+
+    def snapshot(self) -> ListSnapshot:
+        version, (specs, values) = self._consistent(_read_snapshot)
+        return ListSnapshot(version=version, definitions=specs, values=values)
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def _versions(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(sa.select(policy_versions.c.kind, policy_versions.c.version)).all()
+    return {kind: int(version) for kind, version in rows}
+
+
+def _read_rules(conn: Connection) -> list[RuleInfo]:
+    query = sa.select(rules).order_by(rules.c.priority, rules.c.name)
+    return [_rule(r._mapping) for r in conn.execute(query).all()]
+
+
+def _one_rule(conn: Connection, name: str) -> Rule | None:
+    row = conn.execute(sa.select(rules).where(rules.c.name == name)).one_or_none()
+    return None if row is None else _rule(row._mapping).rule
+
+
+def _rule(row: RowMapping) -> RuleInfo:
+    rule = Rule(
+        name=row["name"],
+        expression=row["expression"],
+        action=row["action"],
+        priority=int(row["priority"]),
+        mode=row["mode"],
+        description=row["description"],
+    )
+    return RuleInfo(rule, row["updated_by"], row["updated_at"])
+
+
+def _read_lists(conn: Connection, name: str | None = None) -> list[ListInfo]:
+    size = (
+        sa.select(sa.func.count())
+        .where(list_entries.c.list_name == lists.c.name)
+        .scalar_subquery()
+        .label("size")
+    )
+    query = sa.select(lists, size).order_by(lists.c.name)
+    if name is not None:
+        query = query.where(lists.c.name == name)
+    return [
+        ListInfo(_spec(r._mapping), int(r.size), r.updated_by, r.updated_at)
+        for r in conn.execute(query).all()
+    ]
+
+
+def _one_list(conn: Connection, name: str) -> NamedList | None:
+    row = conn.execute(sa.select(lists).where(lists.c.name == name)).one_or_none()
+    return None if row is None else _spec(row._mapping)
+
+
+def _spec(row: RowMapping) -> NamedList:
+    return NamedList(row["name"], row["kind"], row["field"], row["description"])
+
+
+def _entries(conn: Connection, name: str, values: Sequence[str]) -> list[ListEntry]:
+    out: list[ListEntry] = []
+    for start in range(0, len(values), 500):  # bounded IN lists
+        query = sa.select(list_entries).where(
+            list_entries.c.list_name == name,
+            list_entries.c.value.in_(values[start : start + 500]),
+        )
+        out.extend(_entry(r._mapping) for r in conn.execute(query).all())
+    return out
+
+
+def _entry(row: RowMapping) -> ListEntry:
+    return ListEntry(row["value"], row["expires_at"], row["note"])
+
+
+def _read_snapshot(
+    conn: Connection,
+) -> tuple[dict[str, NamedList], dict[str, dict[str, datetime | None]]]:
+    specs = {s.name: s for s in (_spec(r._mapping) for r in conn.execute(sa.select(lists)))}
+    values: dict[str, dict[str, datetime | None]] = {name: {} for name in specs}
+    query = sa.select(list_entries.c.list_name, list_entries.c.value, list_entries.c.expires_at)
+    for name, value, expires in conn.execute(query):
+        if name in values:
+            values[name][value] = expires
+    return specs, values
+
+
+# -- writing the audit entry ----------------------------------------------------------------------
+
+
+def _audit(
+    conn: Connection,
+    actor: str,
+    action: str,
+    target: str,
+    at: datetime,
+    before: Rule | NamedList | None,
+    after: Rule | NamedList | None,
+    version: int,
+) -> AuditRecord:
+    def as_json(thing: Rule | NamedList | None) -> dict[str, Any] | None:
+        if thing is None:
+            return None
+        return thing.to_json() if isinstance(thing, Rule) else _list_json(thing)
+
+    state = as_json(after)
+    # The version this change made: what decisions made under it record.
+    return _record(
+        conn,
+        actor,
+        action,
+        target,
+        at,
+        as_json(before),
+        None if state is None else {**state, "version": version},
+    )
+
+
+def _record(
+    conn: Connection,
+    actor: str,
+    action: str,
+    target: str,
+    at: datetime,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditRecord:
+    conn.execute(
+        audit_log.insert().values(
+            actor=actor, action=action, target=target, before=before, after=after, at=at
+        )
+    )
+    return AuditRecord(actor, action, target, at, before, after)
+
+
+def _list_json(spec: NamedList) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "field": spec.field,
+        "description": spec.description,
+    }
+
+
+def recorded_decisions(
+    engine: Engine, *, start: datetime | None = None, end: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Decisions whose transaction happened in ``[start, end)``, with their labels, in event order.
+
+    What a backtest over the ledger reads (``frisk.policy.history.recorded_frame``).
+    """
+    query = (
+        sa.select(
+            decisions.c.transaction_id,
+            decisions.c.event_time,
+            decisions.c.transaction,
+            decisions.c.features,
+            decisions.c.score,
+            decisions.c.risk_score,
+            decisions.c.tier,
+            decisions.c.action,
+            decisions.c.policy,
+            labels.c.label,
+        )
+        .select_from(
+            decisions.outerjoin(labels, labels.c.transaction_id == decisions.c.transaction_id)
+        )
+        .order_by(decisions.c.event_time, decisions.c.transaction_id)
+    )
+    if start is not None:
+        query = query.where(decisions.c.event_time >= start)
+    if end is not None:
+        query = query.where(decisions.c.event_time < end)
+    with translate_errors("reading decisions to backtest"), engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]

@@ -1,0 +1,208 @@
+"""Rules and lists in the ledger, on every back end: SQLite (a file) and PostgreSQL (a schema).
+
+Each change bumps its kind's version and writes its audit entry in the same transaction; a change
+that changes nothing, or is refused, writes neither.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from frisk.errors import NotFoundError
+from frisk.policy import ListEntry, LivePolicy, NamedList, Rule, RuleSyntaxError, rule_variables
+from frisk.store import SqlLedger, default_url, open_ledger
+from frisk.store.policy import SqlListStore, SqlRuleStore, audit_page, versions
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+VARIABLES = rule_variables(None, extras={"txn_count_by_payer_1h": "number"})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return default_url(tmp_path)
+    found: str = request.getfixturevalue("postgres_url")
+    return found
+
+
+@pytest.fixture
+def ledger(url: str) -> Iterator[SqlLedger]:
+    store = open_ledger(url)
+    yield store
+    store.close()
+
+
+def test_rule_changes_are_versioned_and_audited_with_the_change(ledger: SqlLedger) -> None:
+    book = SqlRuleStore(ledger.engine)
+    assert book.state() == (0, ())
+    big = Rule("big", "amount > 5000", "review", 20, description="Large payments.")
+    created = book.put(big, actor="alice", at=T0)
+    assert created is not None
+    assert (created.action, created.target, created.before) == ("rule.create", "rule:big", None)
+    assert created.after == {**big.to_json(), "version": 1}
+    assert book.put(big, actor="alice", at=T0) is None  # nothing changes: no version, no audit
+    assert book.version == 1
+    stricter = Rule("big", "amount > 3000", "block", 20)
+    updated = book.put(stricter, actor="bob", at=T0 + timedelta(minutes=1))
+    assert updated is not None
+    assert updated.before == big.to_json()
+    assert book.get("big") == stricter
+    version, infos = book.describe()
+    assert version == 2
+    assert [(i.rule, i.updated_by, i.updated_at) for i in infos] == [
+        (stricter, "bob", T0 + timedelta(minutes=1))
+    ]
+    book.remove("big", actor="carol", at=T0 + timedelta(minutes=2))
+    with pytest.raises(NotFoundError):
+        book.remove("big", actor="carol", at=T0)
+    with pytest.raises(NotFoundError):
+        book.get("big")
+    assert versions(ledger.engine)["rules"] == 3
+
+    log = ledger.audit_log(target="rule:big")
+    assert [(e.actor, e.action) for e in log] == [
+        ("carol", "rule.delete"),
+        ("bob", "rule.update"),
+        ("alice", "rule.create"),
+    ]
+    assert log[0].before == stricter.to_json()
+    assert log[0].after is None
+    assert log[0].at == T0 + timedelta(minutes=2)
+
+
+def test_replace_all_is_one_version_with_an_entry_per_changed_rule(ledger: SqlLedger) -> None:
+    book = SqlRuleStore(ledger.engine)
+    book.put(Rule("a", "amount > 1", "tag"), actor="x", at=T0)
+    book.put(Rule("b", "amount > 2", "tag"), actor="x", at=T0)
+    records = book.replace_all(
+        [Rule("b", "amount > 2", "tag"), Rule("c", "amount > 3", "review")], actor="ci", at=T0
+    )
+    assert [(r.action, r.target) for r in records] == [
+        ("rule.delete", "rule:a"),
+        ("rule.create", "rule:c"),
+    ]
+    assert book.state() == (3, (Rule("b", "amount > 2", "tag"), Rule("c", "amount > 3", "review")))
+    assert book.replace_all(book.state()[1], actor="ci", at=T0) == []
+    assert book.version == 3
+
+
+def test_lists_with_expiry_round_trip(ledger: SqlLedger) -> None:
+    store = SqlListStore(ledger.engine)
+    store.create(NamedList("mules", "block", description="Mule accounts."), actor="a", at=T0)
+    store.create(NamedList("vip", "allow", field="payer_id"), actor="a", at=T0)
+    later = T0 + timedelta(days=1)
+    store.add(
+        "mules", [ListEntry("p1"), ListEntry("p2", later, "until tomorrow")], actor="a", at=T0
+    )
+    snap = store.snapshot()
+    assert snap.version == 3
+    assert snap.definitions["vip"] == NamedList("vip", "allow", field="payer_id")
+    assert snap.at(T0).contains("mules", "p2")
+    assert not snap.at(later).contains("mules", "p2")  # expired: never matches
+    assert snap.at(later).contains("mules", "p1")
+    assert snap.members(later) == {"mules": frozenset({"p1"}), "vip": frozenset()}
+    assert store.entries("mules") == [ListEntry("p1"), ListEntry("p2", later, "until tomorrow")]
+
+    renewed = store.add("mules", [ListEntry("p2")], actor="b", at=T0)  # renew: never expires
+    assert renewed.before == {"entries": [ListEntry("p2", later, "until tomorrow").to_json()]}
+    assert store.snapshot().at(later).contains("mules", "p2")
+
+    info, page = store.page("mules", limit=1)
+    assert (info.size, [e.value for e, _, _ in page]) == (2, ["p1"])
+    _, rest = store.page("mules", limit=5, after="p1")
+    assert [(e.value, who) for e, who, _ in rest] == [("p2", "b")]
+
+    store.remove("mules", ["p1", "nope"], actor="c", at=T0)
+    version = store.version
+    with pytest.raises(NotFoundError):
+        store.remove("mules", ["p1"], actor="c", at=T0)
+    with pytest.raises(NotFoundError):
+        store.add("ghost", [ListEntry("x")], actor="c", at=T0)
+    assert store.version == version  # refused changes change nothing
+    _, described = store.describe()
+    assert [(i.spec.name, i.size) for i in described] == [("mules", 1), ("vip", 0)]
+
+    dropped = store.drop("mules", actor="d", at=T0)
+    assert dropped.before == {
+        "name": "mules",
+        "kind": "block",
+        "field": None,
+        "description": "Mule accounts.",
+        "entries": 1,
+    }
+    with pytest.raises(NotFoundError):
+        store.entries("mules")
+    actions = [e.action for e in ledger.audit_log(target="list:mules")]
+    assert actions == ["list.drop", "list.remove", "list.add", "list.add", "list.create"]
+    assert [e.id for e in audit_page(ledger.engine, limit=2)] == [
+        e.id for e in ledger.audit_log(limit=2)
+    ]
+    oldest = audit_page(ledger.engine, limit=100)[-1]
+    assert oldest.action == "list.create"
+    assert audit_page(ledger.engine, before=oldest.id) == []
+
+
+def test_a_refused_rule_writes_nothing_and_the_state_survives_a_restart(url: str) -> None:
+    ledger = open_ledger(url)
+    live = LivePolicy(VARIABLES, SqlRuleStore(ledger.engine), SqlListStore(ledger.engine))
+    live.create_list(NamedList("mules", "block"), actor="a", at=T0)
+    live.put_rule(Rule("mule", 'payee_id in blocklist("mules")', "block", 1), actor="a", at=T0)
+    with pytest.raises(RuleSyntaxError):
+        live.put_rule(Rule("bad", 'amount > "x"', "block"), actor="a", at=T0)
+    with pytest.raises(Exception, match="mules"):
+        live.drop_list("mules", actor="a", at=T0)  # a rule reads it
+    assert [e.action for e in ledger.audit_log()] == ["rule.create", "list.create"]
+    ledger.close()
+
+    reopened = open_ledger(url)
+    try:
+        again = LivePolicy(VARIABLES, SqlRuleStore(reopened.engine), SqlListStore(reopened.engine))
+        assert [c.rule.name for c in again.policy.rules] == ["mule"]
+        assert (again.policy.version, again.policy.lists.version) == (1, 1)
+    finally:
+        reopened.close()
+
+
+def test_another_process_change_is_picked_up_by_sync(url: str) -> None:
+    first, second = open_ledger(url), open_ledger(url)
+    try:
+        a = LivePolicy(VARIABLES, SqlRuleStore(first.engine), SqlListStore(first.engine))
+        b = LivePolicy(VARIABLES, SqlRuleStore(second.engine), SqlListStore(second.engine))
+        a.put_rule(Rule("big", "amount > 10", "block"), actor="a", at=T0)
+        assert b.policy.rules == ()
+        assert b.sync()
+        assert [c.rule.name for c in b.policy.rules] == ["big"]
+        assert not b.sync()
+        decision = b.decide({"amount": 20.0}, {}, 0.1, "low", "allow", T0)
+        assert (decision.action, decision.decided_by_name, b.hits["big"]) == ("block", "big", 1)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_concurrent_changes_lose_nothing(ledger: SqlLedger) -> None:
+    book = SqlRuleStore(ledger.engine)
+    errors: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            for j in range(5):
+                book.put(Rule(f"r{i}_{j}", f"amount > {j}", "tag"), actor=f"w{i}", at=T0)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    version, stored = book.state()
+    assert (version, len(stored)) == (20, 20)
+    after_versions = sorted(e.after["version"] for e in ledger.audit_log(limit=100) if e.after)
+    assert after_versions == list(range(1, 21))  # each change saw the one before it
