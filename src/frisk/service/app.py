@@ -75,6 +75,7 @@ def create_app(
             stats,
             record=recorder.record_decision,
             record_async=recorder.record_decision_async,
+            record_many=recorder.record_decisions,
         ),
     )
     metrics.set_model_version(engine.model_version if engine is not None else None)
