@@ -91,7 +91,10 @@ def backtest(
     rows = frame.filter(keep)
     hits = candidates.match_many(rows, now)
     if current is not None:
-        alerted = current.decide_many(rows, now).get_column("action").is_in(["review", "block"])
+        # Rows the model did not score (``history_frame(score_only=...)``) are never hits, so
+        # whether they are alerted does not count.
+        actions = current.decide_many(rows, now).get_column("action")
+        alerted = actions.is_in(["review", "block"]).fill_null(False)
     else:
         alerted = pl.Series("alerted", [None] * rows.height, dtype=pl.Boolean)
     label = rows.get_column("label") if "label" in rows.columns else None

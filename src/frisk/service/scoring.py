@@ -69,6 +69,7 @@ class Scorer:
         self._id_locks = [threading.Lock() for _ in range(_STRIPES)]
         # Engines keep per-entity state; one decision at a time keeps them free of locking.
         self._engine_lock = threading.Lock()
+        self._by_outcome: dict[tuple[str, str], Any] = {}
 
     def score(self, txn: Transaction) -> Scored:
         """The recorded decision for ``txn``, deciding it first if it is new."""
@@ -145,7 +146,11 @@ class Scorer:
         return Scored(record, replayed=True)
 
     def _count(self, record: DecisionRecord, elapsed_ms: float) -> None:
-        self.metrics.decisions.labels(action=record.action, tier=record.tier).inc()
+        counter = self._by_outcome.get((record.action, record.tier))
+        if counter is None:  # a handful of (action, tier) pairs: labels() once for each
+            counter = self.metrics.decisions.labels(action=record.action, tier=record.tier)
+            self._by_outcome[(record.action, record.tier)] = counter
+        counter.inc()
         self.metrics.scores.observe(record.score)
         if record.degraded:
             self.metrics.degraded.inc()

@@ -34,13 +34,13 @@ from frisk.service.schemas import (
 )
 from frisk.store.ledger import LabelOutcome, LabelStatus, LabelWrite
 
-__all__ = ["actor_of", "apply_labels", "parse_labels", "record_labels", "router"]
+__all__ = ["LABEL_WRITES", "actor_of", "apply_labels", "parse_labels", "record_labels", "router"]
 
 router = APIRouter(prefix="/v1", tags=["labels"])
 
 # Documented bound of a batch; the configured one (settings.api.max_batch) is enforced.
 _DOC_MAX_BATCH = 10_000
-_write_lock = threading.Lock()
+LABEL_WRITES = threading.Lock()
 
 
 @router.post(
@@ -136,7 +136,7 @@ def record_labels(
     state: ServiceState, writes: Sequence[LabelWrite], actor: str
 ) -> tuple[list[LabelOutcome], int]:
     """Write labels to the ledger, then apply them to the engine; outcomes and how many applied."""
-    with _write_lock:
+    with LABEL_WRITES:
         outcomes = state.ledger.set_labels(writes, actor=actor)
         return outcomes, apply_labels(state, outcomes)
 
