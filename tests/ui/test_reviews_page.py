@@ -80,4 +80,7 @@ def _open_case(ui: Ui, transaction_id: str) -> None:
     box = ui.page.get_by_test_id("stMain").get_by_test_id("stSelectbox").last
     box.click()
     ui.page.get_by_role("option", name=transaction_id, exact=True).click()
+    main = ui.page.get_by_test_id("stMain")
+    expect(main.get_by_text(f"Case {transaction_id}")).to_be_visible()
+    expect(main.get_by_label("Note")).to_have_count(1)  # the previous case's form is gone
     ui.settle()
