@@ -67,6 +67,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     table = simulate(SimulationConfig(days=10, payers=300, seed=5, fraud_rate=0.03))
     registry = Registry(home / "models")
     registry.promote(registry.register(train_events(table)))
+    time.sleep(1.01)  # version ids carry the second they were registered
+    other = simulate(SimulationConfig(days=10, payers=300, seed=6, fraud_rate=0.03))
+    registry.register(train_events(other))  # a candidate for the Models page to promote
     ledger = open_ledger(default_url(home))
     try:
         keys = {role.value: create_key(ledger, role, role.value, actor="test")[0] for role in Role}

@@ -48,7 +48,7 @@ def test_backtest_a_rule_and_activate_it(ui: Ui) -> None:
     ui.open("Rules & lists")
     page = ui.page
     main = page.get_by_test_id("stMain")
-    page.get_by_label("Name").fill(RULE)
+    page.get_by_label("Name", exact=True).fill(RULE)
     expression = page.get_by_label("Expression (CEL)")
     expression.fill("amount > ")
     expression.press("Tab")

@@ -191,10 +191,10 @@ def _lists(client: FriskClient) -> None:
         st.info("No lists yet.")
     with st.expander("New list"), st.form("new_list"):
         a, b, c = st.columns(3)
-        name = a.text_input("Name")
+        name = a.text_input("List name")
         kind = b.selectbox("Kind", ("block", "allow"))
         field = c.text_input("Field (for a hard list, e.g. payer_id)")
-        description = st.text_input("Description", key="list.description")
+        description = st.text_input("List description", key="list.description")
         if st.form_submit_button("Create"):
             body = {"name": name, "kind": kind, "description": description}
             if field.strip():
