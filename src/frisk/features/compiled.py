@@ -15,7 +15,7 @@ from bisect import bisect_left, insort
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from frisk.features.numeric import SCALE, std_units
+from frisk.features.numeric import NAN, SCALE, std_units
 
 if TYPE_CHECKING:
     from frisk.features.entity import Entity, KeyRunner
@@ -44,8 +44,8 @@ def compile_run(runner: KeyRunner) -> tuple[RunFunction, str]:
         lines.append("    maxes = entity.maxes")
     for g, (res, windows) in enumerate(runner.logs):
         lines += _log(g, res, windows, runner.max_slots)
-    for d, (field, counted) in enumerate(runner.distinct):
-        lines += _distinct(d, field, counted)
+    for d, (field, base, counted) in enumerate(runner.distinct):
+        lines += _distinct(d, field, counted, base)
     for e, relative in enumerate(runner.relative):
         lines += _relative(e, *relative)
     lines += ["    if commit:", "        entity.last = t"]
@@ -53,7 +53,7 @@ def compile_run(runner: KeyRunner) -> tuple[RunFunction, str]:
     filename = f"<frisk.features.compiled run of {plan.key}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {
-        "NAN": float("nan"),
+        "NAN": NAN,
         "std_units": std_units,
         "bisect_left": bisect_left,
         "insort": insort,
@@ -135,17 +135,22 @@ def _log(
     return lines
 
 
-def _distinct(d: int, field: str, counted: list[tuple[int, int, int, int]]) -> list[str]:
+def _distinct(d: int, field: str, counted: list[tuple[int, int, int, int]], base: int) -> list[str]:
+    """Distinct values of ``field``: occurrences ``[time, value, ...]`` in ``order``, the value
+    of an occurrence replaced by None once the value occurs again; ``last`` maps each value to
+    the position (plus ``nums[base]``, the occurrences dropped so far) of its latest occurrence.
+    A window's count drops by one for each live occurrence its cursor passes: no lookups."""
     lines = [f"    last, order = entity.distinct[{d}]", "    size = len(order)"]
-    for res, k, at, slot in counted:
-        passed = "order[i] <= limit" if res == 1 else f"order[i] // {res} <= limit"
+    for w, (res, k, at, slot) in enumerate(counted):
+        # ts // res <= t // res - k  <=>  ts <= (t // res - k + 1) * res - 1
+        bound = f"t - {k}" if res == 1 else f"(t // {res} - {k - 1}) * {res} - 1"
+        lines.append(f"    limit{w} = {bound}")
         lines += [
-            f"    limit = t - {k}" if res == 1 else f"    limit = t // {res} - {k}",
             f"    i = nums[{at}]",
-            f"    if i < size and {passed}:",
+            f"    if i < size and order[i] <= limit{w}:",
             f"        count = nums[{at + 1}]",
-            f"        while i < size and {passed}:",
-            "            if last.get(order[i + 1]) == order[i]:",
+            f"        while i < size and order[i] <= limit{w}:",
+            "            if order[i + 1] is not None:",
             "                count -= 1",
             "            i += 2",
             f"        nums[{at}] = i",
@@ -157,25 +162,40 @@ def _distinct(d: int, field: str, counted: list[tuple[int, int, int, int]]) -> l
         "    if commit:",
         f"        cut = nums[{counted[-1][2]}]",
         f"        if cut >= {COMPACT} and 2 * cut >= size:",
-        "            for j in range(0, cut, 2):",
-        "                if last.get(order[j + 1]) == order[j]:",
-        "                    del last[order[j + 1]]",
+        "            for j in range(1, cut, 2):",
+        "                value = order[j]",
+        "                if value is not None:",
+        "                    del last[value]",
         "            del order[:cut]",
+        f"            nums[{base}] += cut",
     ]
     lines += [f"            nums[{at}] -= cut" for _, _, at, _ in counted]
     lines += [
         f"        value = event.get({field!r})",
         "        if value is not None:",
         "            value = str(value)",
-        "            previous = last.get(value)",
-        "            if previous != t:",
+        "            p = last.get(value)",
+        "            if p is None:",
     ]
-    for res, k, at, _ in counted:
+    lines += [f"                nums[{at + 1}] += 1" for _, _, at, _ in counted]
+    lines += [
+        f"                last[value] = nums[{base}] + len(order)",
+        "                order += (t, value)",
+        "            else:",
+        f"                p -= nums[{base}]",
+        "                previous = order[p]",
+        "                if previous != t:",
+    ]
+    for w, (_, _, at, _) in enumerate(counted):
         lines += [
-            f"                if previous is None or previous // {res} <= t // {res} - {k}:",
-            f"                    nums[{at + 1}] += 1",
+            f"                    if previous <= limit{w}:",
+            f"                        nums[{at + 1}] += 1",
         ]
-    lines += ["                last[value] = t", "                order += (t, value)"]
+    lines += [
+        "                    order[p + 1] = None",
+        f"                    last[value] = nums[{base}] + len(order)",
+        "                    order += (t, value)",
+    ]
     return lines
 
 
