@@ -58,14 +58,13 @@ def compile_event(online: OnlineFeatures) -> tuple[StepFunction, str]:
         queue = online._sweeps[r][1]
         namespace.update(
             {f"space{r}": space, f"queue{r}": queue, f"run{r}": runner.run}
-            | {f"create{r}": runner.create, f"slots{r}": tuple(runner.slots)}
+            | {f"create{r}": runner.create}
         )
         names = [field(f) for f in runner.fields]
         key = ' + "\\x1f" + '.join(names)
         body += [
             f"    if {' is None or '.join(names)} is None:",
-            f"        for slot in slots{r}:",
-            "            out[slot] = NAN",
+            f"        {_nan(runner.slots)}",
             "    else:",
             f"        key = {key}",
             f"        entity = space{r}.get(key)",
@@ -84,11 +83,9 @@ def compile_event(online: OnlineFeatures) -> tuple[StepFunction, str]:
         name = field(lp.field)
         label_keys.append(name)
         namespace[f"labels{j}"] = space
-        namespace[f"label_slots{j}"] = tuple(slots)
         body += [
             f"    if {name} is None:",
-            f"        for slot in label_slots{j}:",
-            "            out[slot] = NAN",
+            f"        {_nan(slots)}",
             "    else:",
             f"        record = labels{j}.get({name})",
             f"        if record is not None and record[0] > t - {lp.horizon}:",
@@ -96,9 +93,26 @@ def compile_event(online: OnlineFeatures) -> tuple[StepFunction, str]:
         for g, (res, buckets, window_slots) in enumerate(groups):
             body += [
                 f"            label_log = record[1][{g}]",
-                f"            label_log.expire(t // {res}, {buckets!r})",
+                "            entries = label_log.entries",
                 "            windows = label_log.windows",
+                "            size = len(entries)",
             ]
+            # Log.expire, unrolled: drop from each window the buckets it has passed.
+            for w, k in enumerate(buckets):
+                o = 4 * w
+                body += [
+                    f"            limit = t // {res} - {k}",
+                    f"            i = windows[{o}]",
+                    "            if i < size and entries[i] <= limit:",
+                    f"                labelled, frauds = windows[{o + 1}], windows[{o + 2}]",
+                    "                while i < size and entries[i] <= limit:",
+                    "                    labelled -= entries[i + 1]",
+                    "                    frauds -= entries[i + 2]",
+                    "                    i += 4",
+                    f"                windows[{o}] = i",
+                    f"                windows[{o + 1}] = labelled",
+                    f"                windows[{o + 2}] = frauds",
+                ]
             for w, (count_slot, rate_slot) in enumerate(window_slots):
                 body.append(f"            frauds = windows[{4 * w + 2}]")
                 if count_slot >= 0:
@@ -152,6 +166,11 @@ def compile_event(online: OnlineFeatures) -> tuple[StepFunction, str]:
     exec(compile(source, filename, "exec"), namespace)
     function: StepFunction = namespace["step"]
     return function, source
+
+
+def _nan(slots: list[int]) -> str:
+    """One statement setting ``slots`` of ``out`` to NaN."""
+    return " = ".join([f"out[{slot}]" for slot in slots] + ["NAN"])
 
 
 def _event_features(online: OnlineFeatures) -> list[str]:
