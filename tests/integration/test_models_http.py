@@ -270,9 +270,12 @@ def test_the_service_follows_the_registry_pointer(
         # A broken version put in production behind the service's back: reported, not served.
         _corrupt(server.registry, trained.a)
         pointer = server.registry / "production.json"
-        pointer.write_text(
+        edited = pointer.with_suffix(".edit")
+        edited.write_text(
             pointer.read_text().replace(f'"version": "{trained.b}"', f'"version": "{trained.a}"', 1)
         )
+        # Atomically, as the registry writes it: the service polls and must not read half a file.
+        edited.replace(pointer)
         _wait_for(lambda: http.get("/v1/models", headers=analyst).json()["reload_error"])
         listing = http.get("/v1/models", headers=analyst).json()
         assert listing["serving"]["version"] == trained.b
