@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format typecheck services browser bench clean
+.PHONY: install demo test test-fast lint format typecheck services browser tools bench clean
 
 # Playwright (a dev dependency) drives Debian's chromium; it must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -46,8 +46,14 @@ services:
 browser:
 	bash deploy/local/browser.sh
 
-bench: install
-	$(BIN)/python -m benchmarks
+# The load tool of the service benchmark (wrk), from Debian's packages when missing.
+tools:
+	bash deploy/local/tools.sh
+
+# The decision API under load against the bare-FastAPI floor; the other benchmarks run as
+# `$(BIN)/python -m benchmarks.<name>` (see docs/BENCHMARKS.md).
+bench: install tools
+	$(BIN)/python -m benchmarks.bench_service
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -73,6 +73,8 @@ class ApiSettings(BaseModel):
     upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     # Uploads are scored synchronously at roughly 1,000 rows/s: keep one request to seconds.
     upload_max_rows: int = Field(default=10_000, ge=1)
+    # An upload's result file (GET /v1/uploads/{id}) is deleted this many hours after it is made.
+    upload_result_hours: float = Field(default=24.0, gt=0)
     # Column mappings an upload may name (by file stem); empty means ``<home>/mappings``.
     mappings_dir: Path | None = None
 

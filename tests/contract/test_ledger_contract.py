@@ -112,6 +112,22 @@ def test_record_many_in_one_call(ledger: SqlLedger) -> None:
     assert len(list(ledger.decisions_since(T0, batch=2))) == 4
 
 
+def test_new_decisions_are_one_statement(ledger: SqlLedger) -> None:
+    # The scoring path's fast case: no read-back, no row-by-row retry (both back ends report the
+    # rows an executemany inserted).
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(ledger.engine, "before_cursor_execute", seen)
+    try:
+        ledger.record_decisions([decision(f"one-{i}") for i in range(5)])
+    finally:
+        sa.event.remove(ledger.engine, "before_cursor_execute", seen)
+    assert [s.split()[0] for s in statements] == ["INSERT"]
+
+
 def test_the_same_id_twice_in_one_call_is_recorded_once(ledger: SqlLedger) -> None:
     a, b = decision("twice", score=0.1), decision("twice", score=0.2, created_at=T0)
     got = ledger.record_decisions([a, b])

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from frisk.data.simulator import SimulationConfig, simulate
-from frisk.models import save_model
 from frisk.models.pipeline import train_events
+from frisk.models.registry import Registry
 from frisk.service.keys import create_key
 from frisk.store import Role, default_url, open_ledger
 
@@ -65,7 +65,11 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("ui-home")
     table = simulate(SimulationConfig(days=10, payers=300, seed=5, fraud_rate=0.03))
-    model = save_model(train_events(table), home / "model")
+    registry = Registry(home / "models")
+    registry.promote(registry.register(train_events(table)))
+    time.sleep(1.01)  # version ids carry the second they were registered
+    other = simulate(SimulationConfig(days=10, payers=300, seed=6, fraud_rate=0.03))
+    registry.register(train_events(other))  # a candidate for the Models page to promote
     ledger = open_ledger(default_url(home))
     try:
         keys = {role.value: create_key(ledger, role, role.value, actor="test")[0] for role in Role}
@@ -86,7 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         try:
             processes.append(
                 subprocess.Popen(
-                    [frisk, "serve", "--model", str(model), "--port", str(api_port)],
+                    [frisk, "serve", "--registry", str(registry.root), "--port", str(api_port)],
                     env=env,
                     stdout=api_log,
                     stderr=subprocess.STDOUT,
@@ -115,7 +119,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     process.kill()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running in this thread
+# while it is open, and later tests in the same worker that call asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser(chromium_path: Path) -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
@@ -185,8 +191,18 @@ class Ui:
 
 
 @pytest.fixture
-def ui(page: Any, stack: Stack, artifacts: Path) -> Ui:
-    return Ui(page, stack, artifacts)
+def ui(request: pytest.FixtureRequest, page: Any, stack: Stack, artifacts: Path) -> Iterator[Ui]:
+    yield Ui(page, stack, artifacts)
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:  # what the browser showed, for the failure report
+        page.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"), full_page=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)
 
 
 def _free_port() -> int:

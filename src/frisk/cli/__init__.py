@@ -18,6 +18,7 @@ from frisk.cli import (
     features,  # noqa: F401  (registers its command)
     importing,  # noqa: F401  (registers its command)
     keys,  # noqa: F401  (registers its command)
+    labels,  # noqa: F401  (registers its command)
     lists,  # noqa: F401  (registers its command)
     models,  # noqa: F401  (registers its command)
     report,  # noqa: F401  (registers its command)

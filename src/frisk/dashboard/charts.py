@@ -19,6 +19,7 @@ __all__ = [
     "reasons_bar",
     "risk_gauge",
     "score_histogram",
+    "volume_chart",
 ]
 
 ACTION_COLOURS = {"allow": "#2e7d32", "review": "#f9a825", "block": "#c62828"}
@@ -141,7 +142,27 @@ def alert_rate_chart(days: Sequence[Mapping[str, Any]], budget: float) -> Any:
             )
         )
     figure.add_hline(y=budget, line_dash="dash", line_color="#c62828", annotation_text="budget")
-    figure.update_layout(**_LAYOUT, title="Alert rate by day", yaxis_tickformat=".2%")
+    figure.update_layout(
+        **_LAYOUT, title="Alert rate by day", yaxis_tickformat=".2%", xaxis_type="category"
+    )
+    return figure
+
+
+def volume_chart(days: Sequence[Mapping[str, Any]]) -> Any:
+    """Decisions per day, stacked by model version."""
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=[str(r["day"]) for r in rows],
+                y=[r.get("decisions", 0) for r in rows],
+                name=version,
+            )
+            for version, rows in _by_version(days).items()
+        ]
+    )
+    figure.update_layout(
+        **_LAYOUT, title="Decisions by day", barmode="stack", xaxis_type="category"
+    )
     return figure
 
 
@@ -162,7 +183,12 @@ def performance_chart(days: Sequence[Mapping[str, Any]]) -> Any:
             )
         )
     figure.update_layout(
-        **_LAYOUT, title="Live precision and recall", yaxis_range=[0, 1], yaxis_tickformat=".0%"
+        **_LAYOUT,
+        title="Live precision and recall",
+        yaxis_range=[0, 1],
+        yaxis_tickformat=".0%",
+        xaxis_type="category",
+        legend={"orientation": "h", "y": -0.2},
     )
     return figure
 
@@ -201,7 +227,9 @@ def backtest_chart(days: Sequence[Mapping[str, Any]]) -> Any:
             ),
         ]
     )
-    figure.update_layout(**_LAYOUT, title="Rule hits by day", barmode="overlay")
+    figure.update_layout(
+        **_LAYOUT, title="Rule hits by day", barmode="overlay", xaxis_type="category"
+    )
     return figure
 
 

@@ -11,11 +11,12 @@ source is kept (``KeyRunner.source``) and registered with ``linecache`` so trace
 from __future__ import annotations
 
 import linecache
+import math
 from bisect import bisect_left, insort
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from frisk.features.numeric import SCALE, std_units
+from frisk.features.numeric import LIMB, NAN, SCALE
 
 if TYPE_CHECKING:
     from frisk.features.entity import Entity, KeyRunner
@@ -30,31 +31,41 @@ COMPACT = 256
 
 
 def compile_run(runner: KeyRunner) -> tuple[RunFunction, str]:
-    """The compiled ``run`` of ``runner`` and its source."""
+    """The compiled ``run`` of ``runner`` and its source.
+
+    Every part reads first (features into ``out``), then, only if ``commit``, every part learns
+    the event; each part's locals carry its number so the two halves can be apart.
+    """
     lines = ["def run(entity, event, t, u, out, commit):"]
     plan = runner.plan
     if plan.recency is not None:
-        lines.append(f"    out[{plan.recency}] = float(t - entity.last) / {_MICROS!r}")
+        lines.append(f"    out[{plan.recency}] = (t - entity.last) / {_MICROS!r}")
     if plan.age is not None:
-        lines.append(f"    out[{plan.age}] = float(t - entity.first) / {_MICROS!r}")
+        lines.append(f"    out[{plan.age}] = (t - entity.first) / {_MICROS!r}")
     if plan.first_time is not None:
         lines.append(f"    out[{plan.first_time}] = 0.0")
-    lines += ["    nums = entity.nums", "    uu = u * u"]
+    lines.append("    nums = entity.nums")
     if runner.n_max:
         lines.append("    maxes = entity.maxes")
+    learn = ["    if not commit:", "        return", "    uu = u * u", "    entity.last = t"]
     for g, (res, windows) in enumerate(runner.logs):
-        lines += _log(g, res, windows, runner.max_slots)
-    for d, (field, counted) in enumerate(runner.distinct):
-        lines += _distinct(d, field, counted)
+        read, write = _log(g, res, windows, runner.max_slots)
+        lines += read
+        learn += write
+    for d, (field, base, counted) in enumerate(runner.distinct):
+        read, write = _distinct(d, field, counted, base)
+        lines += read
+        learn += write
     for e, relative in enumerate(runner.relative):
-        lines += _relative(e, *relative)
-    lines += ["    if commit:", "        entity.last = t"]
-    source = "\n".join(lines) + "\n"
+        read, write = _relative(e, *relative)
+        lines += read
+        learn += write
+    source = "\n".join(lines + learn) + "\n"
     filename = f"<frisk.features.compiled run of {plan.key}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {
-        "NAN": float("nan"),
-        "std_units": std_units,
+        "NAN": NAN,
+        "sqrt": math.sqrt,
         "bisect_left": bisect_left,
         "insort": insort,
     }
@@ -63,89 +74,108 @@ def compile_run(runner: KeyRunner) -> tuple[RunFunction, str]:
     return function, source
 
 
+def std_source(n: str, s1: str, s2: str) -> str:
+    """An expression equal to ``numeric.std_units(n, s1, s2)`` for ``n >= 2`` (inlined: a call
+    costs more than the arithmetic), given the names of its arguments."""
+    s2f = f"(float({s2} >> {LIMB}) * {float(1 << LIMB)!r} + float({s2} & {(1 << LIMB) - 1}))"
+    m2 = f"({s2f} - float({s1}) * (float({s1}) / {n}))"
+    return f"(sqrt(m2 / ({n} - 1)) if (m2 := {m2}) > 0.0 else 0.0)"
+
+
+_Lines = tuple[list[str], list[str]]
+
+
 def _log(
     g: int, res: int, windows: list[tuple[int, int, int, int, int, int, int]], max_slots: list[int]
-) -> list[str]:
+) -> _Lines:
     scale = repr(SCALE)
-    lines = [
-        f"    log = entity.logs[{g}]",
-        "    bucket = t" if res == 1 else f"    bucket = t // {res}",
-        "    size = len(log)",
-        "    count = log[size - 3]",
-        "    total = log[size - 2]",
-        "    squares = log[size - 1]",
+    log, bucket, size = f"log{g}", f"bucket{g}", f"size{g}"
+    count, total, squares = f"count{g}", f"total{g}", f"squares{g}"
+    read = [
+        f"    {log} = entity.logs[{g}]",
+        f"    {bucket} = t" if res == 1 else f"    {bucket} = t // {res}",
+        f"    {size} = len({log})",
+        f"    {count} = {log}[{size} - 3]",
+        f"    {total} = {log}[{size} - 2]",
+        f"    {squares} = {log}[{size} - 1]",
     ]
     for k, c, s_count, s_sum, s_mean, s_std, s_max in windows:
-        lines += [
-            f"    limit = bucket - {k}",
+        read += [
+            f"    limit = {bucket} - {k}",
             f"    i = nums[{c}]",
-            "    if i < size and log[i] <= limit:",
+            f"    if i < {size} and {log}[i] <= limit:",
             "        i += 4",
-            "        while i < size and log[i] <= limit:",
+            f"        while i < {size} and {log}[i] <= limit:",
             "            i += 4",
             f"        nums[{c}] = i",
         ]
         if s_count >= 0 or s_mean >= 0 or s_std >= 0:
-            lines.append("    n = count - log[i - 3]")
+            read.append(f"    n = {count} - {log}[i - 3]")
         if s_count >= 0:
-            lines.append(f"    out[{s_count}] = float(n)")
+            read.append(f"    out[{s_count}] = float(n)")
         if s_sum >= 0 or s_mean >= 0 or s_std >= 0:
-            lines.append("    s1 = total - log[i - 2]")
+            read.append(f"    s1 = {total} - {log}[i - 2]")
         if s_sum >= 0:
-            lines.append(f"    out[{s_sum}] = float(s1) / {scale}")
+            read.append(f"    out[{s_sum}] = s1 / {scale}")  # int / float: float(s1) / 100.0
         if s_mean >= 0:
-            lines.append(f"    out[{s_mean}] = float(s1) / n / {scale} if n else NAN")
+            read.append(f"    out[{s_mean}] = float(s1) / n / {scale} if n else NAN")
         if s_std >= 0:
-            lines.append(
-                f"    out[{s_std}] = "
-                f"std_units(n, s1, squares - log[i - 1]) / {scale} if n >= 2 else NAN"
-            )
+            read += [
+                f"    s2 = {squares} - {log}[i - 1]",
+                f"    out[{s_std}] = {std_source('n', 's1', 's2')} / {scale} if n >= 2 else NAN",
+            ]
         if s_max >= 0:
-            lines += [
+            read += [
                 f"    dq = maxes[{s_max}]",
                 "    while dq and dq[0] <= limit:",
                 "        del dq[:2]",
-                f"    out[{max_slots[s_max]}] = float(dq[1]) / {scale} if dq else NAN",
+                f"    out[{max_slots[s_max]}] = dq[1] / {scale} if dq else NAN",
             ]
-    lines += [
-        "    if commit:",
-        "        if log[size - 4] == bucket:",
-        "            log[size - 3] = count + 1",
-        "            log[size - 2] = total + u",
-        "            log[size - 1] = squares + uu",
-        "        else:",
-        "            log += (bucket, count + 1, total + u, squares + uu)",
+    write = [
+        f"    if {log}[{size} - 4] == {bucket}:",
+        f"        {log}[{size} - 3] = {count} + 1",
+        f"        {log}[{size} - 2] = {total} + u",
+        f"        {log}[{size} - 1] = {squares} + uu",
+        "    else:",
+        f"        {log} += ({bucket}, {count} + 1, {total} + u, {squares} + uu)",
     ]
     for _, _, _, _, _, _, s_max in windows:
         if s_max >= 0:
-            lines += [
-                f"        dq = maxes[{s_max}]",
-                "        while dq and dq[-1] <= u:",
-                "            del dq[-2:]",
-                "        dq += (bucket, u)",
+            write += [
+                f"    dq = maxes[{s_max}]",
+                "    while dq and dq[-1] <= u:",
+                "        del dq[-2:]",
+                f"    dq += ({bucket}, u)",
             ]
     # The longest window (last) has the smallest cursor; drop what it has passed, keeping the
     # entry before it as the new sentinel.
-    lines += [
-        f"        cut = nums[{windows[-1][1]}] - 4",
-        f"        if cut >= {COMPACT} and 2 * cut >= size:",
-        "            del log[:cut]",
+    write += [
+        f"    cut = nums[{windows[-1][1]}] - 4",
+        f"    if cut >= {COMPACT} and 2 * cut >= {size}:",
+        f"        del {log}[:cut]",
     ]
-    lines += [f"            nums[{c}] -= cut" for _, c, *_ in windows]
-    return lines
+    write += [f"        nums[{c}] -= cut" for _, c, *_ in windows]
+    return read, write
 
 
-def _distinct(d: int, field: str, counted: list[tuple[int, int, int, int]]) -> list[str]:
-    lines = [f"    last, order = entity.distinct[{d}]", "    size = len(order)"]
-    for res, k, at, slot in counted:
-        passed = "order[i] <= limit" if res == 1 else f"order[i] // {res} <= limit"
-        lines += [
-            f"    limit = t - {k}" if res == 1 else f"    limit = t // {res} - {k}",
+def _distinct(d: int, field: str, counted: list[tuple[int, int, int, int]], base: int) -> _Lines:
+    """Distinct values of ``field``: occurrences ``[time, value, ...]`` in ``order``, the value
+    of an occurrence replaced by None once the value occurs again; ``last`` maps each value to
+    the position (plus ``nums[base]``, the occurrences dropped so far) of its latest occurrence.
+    A window's count drops by one for each live occurrence its cursor passes: no lookups."""
+    last, order, size = f"last{d}", f"order{d}", f"occurrences{d}"
+    read = [f"    {last}, {order} = entity.distinct[{d}]", f"    {size} = len({order})"]
+    for w, (res, k, at, slot) in enumerate(counted):
+        limit = f"limit{d}_{w}"
+        # ts // res <= t // res - k  <=>  ts <= (t // res - k + 1) * res - 1
+        bound = f"t - {k}" if res == 1 else f"(t // {res} - {k - 1}) * {res} - 1"
+        read += [
+            f"    {limit} = {bound}",
             f"    i = nums[{at}]",
-            f"    if i < size and {passed}:",
+            f"    if i < {size} and {order}[i] <= {limit}:",
             f"        count = nums[{at + 1}]",
-            f"        while i < size and {passed}:",
-            "            if last.get(order[i + 1]) == order[i]:",
+            f"        while i < {size} and {order}[i] <= {limit}:",
+            f"            if {order}[i + 1] is not None:",
             "                count -= 1",
             "            i += 2",
             f"        nums[{at}] = i",
@@ -153,65 +183,81 @@ def _distinct(d: int, field: str, counted: list[tuple[int, int, int, int]]) -> l
             f"    out[{slot}] = float(nums[{at + 1}])",
         ]
     # The longest window (last) forgets the values it has passed.
-    lines += [
-        "    if commit:",
-        f"        cut = nums[{counted[-1][2]}]",
-        f"        if cut >= {COMPACT} and 2 * cut >= size:",
-        "            for j in range(0, cut, 2):",
-        "                if last.get(order[j + 1]) == order[j]:",
-        "                    del last[order[j + 1]]",
-        "            del order[:cut]",
+    write = [
+        f"    cut = nums[{counted[-1][2]}]",
+        f"    if cut >= {COMPACT} and 2 * cut >= {size}:",
+        "        for j in range(1, cut, 2):",
+        f"            value = {order}[j]",
+        "            if value is not None:",
+        f"                del {last}[value]",
+        f"        del {order}[:cut]",
+        f"        nums[{base}] += cut",
     ]
-    lines += [f"            nums[{at}] -= cut" for _, _, at, _ in counted]
-    lines += [
-        f"        value = event.get({field!r})",
-        "        if value is not None:",
-        "            value = str(value)",
-        "            previous = last.get(value)",
+    write += [f"        nums[{at}] -= cut" for _, _, at, _ in counted]
+    write += [
+        f"    value = event.get({field!r})",
+        "    if value is not None:",
+        "        value = str(value)",
+        f"        p = {last}.get(value)",
+        "        if p is None:",
+    ]
+    write += [f"            nums[{at + 1}] += 1" for _, _, at, _ in counted]
+    write += [
+        f"            {last}[value] = nums[{base}] + len({order})",
+        f"            {order} += (t, value)",
+        "        else:",
+        f"            p -= nums[{base}]",
+        f"            previous = {order}[p]",
         "            if previous != t:",
     ]
-    for res, k, at, _ in counted:
-        lines += [
-            f"                if previous is None or previous // {res} <= t // {res} - {k}:",
+    for w, (_, _, at, _) in enumerate(counted):
+        write += [
+            f"                if previous <= limit{d}_{w}:",
             f"                    nums[{at + 1}] += 1",
         ]
-    lines += ["                last[value] = t", "                order += (t, value)"]
-    return lines
+    write += [
+        f"                {order}[p + 1] = None",
+        f"                {last}[value] = nums[{base}] + len({order})",
+        f"                {order} += (t, value)",
+    ]
+    return read, write
 
 
-def _relative(e: int, n: int, at: int, s_mean: int, s_median: int, s_z: int) -> list[str]:
-    lines = [
-        f"    ring, ordered = entity.recent[{e}]",
-        "    k = len(ring)",
+def _relative(e: int, n: int, at: int, s_mean: int, s_median: int, s_z: int) -> _Lines:
+    ring, ordered, k = f"ring{e}", f"ordered{e}", f"k{e}"
+    read = [
+        f"    {ring}, {ordered} = entity.recent[{e}]",
+        f"    {k} = len({ring})",
         f"    total = nums[{at}]",
-        "    mean = float(total) / k",
+        f"    mean = float(total) / {k}",
         "    uf = float(u)",
     ]
     if s_mean >= 0:
-        lines.append(f"    out[{s_mean}] = uf / mean if total > 0 else NAN")
+        read.append(f"    out[{s_mean}] = uf / mean if total > 0 else NAN")
     if s_median >= 0:
-        lines += [
-            "    half = k // 2",
+        read += [
+            f"    half = {k} // 2",
             "    median = (",
-            "        float(ordered[half]) if k % 2 else (ordered[half - 1] + ordered[half]) / 2",
+            f"        float({ordered}[half]) if {k} % 2 else ({ordered}[half - 1] + "
+            f"{ordered}[half]) / 2",
             "    )",
             f"    out[{s_median}] = uf / median if median > 0 else NAN",
         ]
     if s_z >= 0:
-        lines += [
-            f"    std = std_units(k, total, nums[{at + 1}]) if k >= 2 else 0.0",
+        read += [
+            f"    s2 = nums[{at + 1}]",
+            f"    std = {std_source(k, 'total', 's2')} if {k} >= 2 else 0.0",
             f"    out[{s_z}] = (uf - mean) / std if std > 0 else NAN",
         ]
-    return [
-        *lines,
-        "    if commit:",
-        f"        if k == {n}:",
-        "            old = ring[0]",
-        "            del ordered[bisect_left(ordered, old)]",
-        "            total -= old",
-        f"            nums[{at + 1}] -= old * old",
-        "        ring.append(u)",
-        "        insort(ordered, u)",
-        f"        nums[{at}] = total + u",
-        f"        nums[{at + 1}] += uu",
+    write = [
+        f"    if {k} == {n}:",
+        f"        old = {ring}[0]",
+        f"        del {ordered}[bisect_left({ordered}, old)]",
+        f"        nums[{at}] -= old",
+        f"        nums[{at + 1}] -= old * old",
+        f"    {ring}.append(u)",
+        f"    insort({ordered}, u)",
+        f"    nums[{at}] += u",
+        f"    nums[{at + 1}] += uu",
     ]
+    return read, write

@@ -11,8 +11,10 @@ event touches only the last entry, whatever the number of windows; sums are exac
 they never drift. Windows move their cursors lazily when the entity is next seen, and a log drops
 its prefix once the longest window has passed it.
 
-Distinct counts share, per counted field, one dict ``value -> time last seen`` and one list of
-occurrences across all windows; each window keeps a cursor into the list and its count.
+Distinct counts share, per counted field, one list of occurrences ``[time, value, ...]`` across
+all windows, where an occurrence's value becomes None once the value occurs again, and one dict
+``value -> position of its latest occurrence``; each window keeps a cursor into the list and its
+count, which drops by one for each occurrence still carrying its value that the cursor passes.
 
 An entity that is new (or idle past the retention) has known features: count 0, mean NaN, ...;
 ``KeyRunner.fresh`` lists them, and the executor starts every output vector from those values, so
@@ -26,11 +28,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from frisk.features.compiled import COMPACT, RunFunction, compile_run
+from frisk.features.numeric import NAN
 from frisk.features.plan import KeyPlan
 
 __all__ = ["Entity", "KeyRunner", "Log"]
 
-_NAN = float("nan")
+_NAN = NAN
 _NONE: tuple[Any, ...] = ()
 # Below any bucket: the sentinel entry of a log, never inside a window.
 _SENTINEL = -(1 << 62)
@@ -48,7 +51,7 @@ class Entity:
     # Per max window: a monotone queue as a list, bucket and value alternating (a list is a tenth
     # of a deque's size, and the queue is short). Empty sequences are one shared tuple.
     maxes: Sequence[list[int]]
-    distinct: Sequence[Any]  # per counted field: (dict value -> last time, [time, value, ...])
+    distinct: Sequence[Any]  # per counted field: (dict value -> position, [time, value, ...])
     recent: Sequence[Any]  # per relative group: (last n amounts, the same sorted)
 
 
@@ -100,13 +103,15 @@ class KeyRunner:
         for d in sorted(plan.distinct, key=lambda d: d.window.length):
             by_field.setdefault(d.of, []).append((d.window.res, d.window.buckets, d.slot))
             fresh[d.slot] = 0.0
-        self.distinct: list[tuple[str, list[tuple[int, int, int, int]]]] = []
+        self.distinct: list[tuple[str, int, list[tuple[int, int, int, int]]]] = []
         for field, items in by_field.items():
+            base = cursor  # occurrences dropped so far (positions in ``last`` are offset by it)
+            cursor += 1
             rows2 = []
             for res, k, slot in items:
                 rows2.append((res, k, cursor, slot))
                 cursor += 2
-            self.distinct.append((field, rows2))
+            self.distinct.append((field, base, rows2))
         self.relative: list[tuple[int, int, int, int, int]] = []
         for r in plan.relative:
             s = r.slots
@@ -164,13 +169,13 @@ class KeyRunner:
             else _NONE
         )
         distinct: list[Any] = []
-        for field, counted in self.distinct:
+        for field, _, counted in self.distinct:
             value = event.get(field)
             if value is None:
                 distinct.append(({}, []))
                 continue
             value = str(value)
-            distinct.append(({value: t}, [t, value]))
+            distinct.append(({value: 0}, [t, value]))
             for _, _, at, _ in counted:
                 nums[at + 1] = 1
         entity.distinct = distinct or _NONE

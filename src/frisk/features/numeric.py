@@ -22,6 +22,7 @@ import numpy.typing as npt
 __all__ = [
     "LIMB",
     "MAX_UNITS",
+    "NAN",
     "SCALE",
     "std_units",
     "std_units_array",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 SCALE: Final = 100.0
+#: the one NaN every executor writes, so that vectors compare equal element by element (``==``
+#: on lists takes an object as equal to itself)
+NAN: Final = float("nan")
 LIMB: Final = 42
 MAX_UNITS: Final = (1 << LIMB) - 1
 _MASK: Final = (1 << LIMB) - 1

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import gc
 import heapq
-import math
 from collections import deque
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
@@ -47,17 +46,17 @@ import polars as pl
 
 from frisk.errors import InvalidEventError
 from frisk.features.catalogue import Catalogue
+from frisk.features.compiled_event import StepFunction, compile_event
 from frisk.features.entity import KeyRunner, Log
-from frisk.features.numeric import units_of
+from frisk.features.numeric import NAN
 from frisk.features.plan import LabelPlan, compile_plan
-from frisk.features.spec import DAY, HOUR
 from frisk.features.state import MemoryStore, StateStore, read_snapshot, write_snapshot
 
 __all__ = ["OnlineFeatures"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
-_NAN = float("nan")
+_NAN = NAN
 #: transactions remembered by default to route labels (about 200 bytes each)
 DEFAULT_REMEMBER = 1_000_000
 _META = "_meta"
@@ -122,6 +121,10 @@ class OnlineFeatures:
         meta.setdefault("txn_order", deque())  # transaction ids, oldest first
         self._meta = meta
         self._txns = self.store.space(_TXNS)  # transaction_id -> (timestamp, label keys...)
+        #: ``step(event, t_event, commit)``: everything ``update`` does once the event's time is
+        #: known, as straight-line code generated for this plan (see ``compiled_event``)
+        self._step: StepFunction
+        self._step, self.step_source = compile_event(self)
 
     def update(self, event: Mapping[str, Any]) -> list[float | str | None]:
         """The event's features before it, then learn it."""
@@ -227,122 +230,12 @@ class OnlineFeatures:
             stamp = event.get("timestamp")
             if not isinstance(stamp, datetime) or stamp.tzinfo is None:
                 raise InvalidEventError("timestamp", stamp, "must be a timezone-aware datetime")
-            t_event = _micros(stamp)
-        meta = self._meta
-        clock = meta["clock"]
-        t = t_event if clock is None or t_event > clock else clock
-        pending = meta["pending"]
-        if pending and pending[0][0] < t:
-            self._apply_due(t)
-        amount = event.get("amount")
-        if not isinstance(amount, int | float) or not amount > 0:
-            raise InvalidEventError("amount", amount, "must be a number > 0")
-        u = units_of(float(amount))
-        # Read before any state changes: a bad value must leave the executor as it was.
-        numbers = self._numbers(event)
-        out = self._template.copy()
-        for (runner, space), (_, queue, _, _) in zip(self._runners, self._sweeps, strict=False):
-            key = runner.key_of(event)
-            if key is None:
-                for slot in runner.slots:
-                    out[slot] = _NAN
-                continue
-            entity = space.get(key)
-            if entity is not None and entity.last > t - runner.retention:
-                runner.run(entity, event, t, u, out, commit)
-            elif commit:
-                space[key] = runner.create(event, t, u)
-                if entity is None:
-                    queue.append(key)
-                    _sweep(space, queue, t - runner.retention, False)
-        for (lp, groups, space), slots in zip(self._labels, self._label_slots, strict=True):
-            value = event.get(lp.field)
-            if value is None:
-                for slot in slots:
-                    out[slot] = _NAN
-                continue
-            record = space.get(str(value))
-            if record is not None:
-                _label_features(record, groups, t, lp.horizon, out)
-        self._event_features(event, t_event, float(amount), numbers, out)
-        if commit:
-            meta["clock"] = t
-            if self._labels and self.remember:
-                self._remember(event, t)
-            meta["updates"] += 1
-        return out
-
-    def _numbers(self, event: Mapping[str, Any]) -> list[float]:
-        """The numeric extra attributes of ``event`` in plan order; NaN where absent."""
-        numbers: list[float] = []
-        for column, _ in self._numeric_extras:
-            value = event.get(column)
-            if value is None:
-                numbers.append(_NAN)
-                continue
-            try:
-                numbers.append(float(value))
-            except (TypeError, ValueError):
-                raise InvalidEventError(column, value, "must be a number") from None
-        return numbers
-
-    def _event_features(
-        self,
-        event: Mapping[str, Any],
-        t: int,
-        amount: float,
-        numbers: list[float],
-        out: list[Any],
-    ) -> None:
-        if self._calendar:
-            hour = (t // HOUR) % 24
-            weekday = (t // DAY + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-            values = {
-                "hour_of_day": float(hour),
-                "day_of_week": float(weekday),
-                "is_night": 1.0 if hour < 6 else 0.0,
-                "is_weekend": 1.0 if weekday >= 5 else 0.0,
-            }
-            for name, slot in self._calendar:
-                out[slot] = values[name]
-        for name, slot in self._attributes:
-            if name == "amount":
-                out[slot] = amount
-            elif name == "log_amount":
-                out[slot] = math.log(amount)
-            elif name == "is_cross_border":
-                a, b = event.get("payer_country"), event.get("payee_country")
-                out[slot] = _NAN if a is None or b is None else float(a != b)
-            else:
-                value = event.get(name)
-                out[slot] = None if value is None else str(value)
-        for (_, slot), number in zip(self._numeric_extras, numbers, strict=True):
-            out[slot] = number
-        for column, slot in self._categorical_extras:
-            value = event.get(column)
-            out[slot] = None if value is None else str(value)
+            t_event = (stamp - _EPOCH) // _ONE_US
+        return self._step(event, t_event, commit)
 
     def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
         keys = (event.get(lp.field) for lp, _, _ in self._labels)
         return (t, *(None if k is None else str(k) for k in keys))
-
-    def _remember(self, event: Mapping[str, Any], t: int) -> None:
-        """Keep a transaction's label keys until no label may arrive for it any more, and at
-        most ``remember`` transactions (the oldest are forgotten first)."""
-        order = self._meta["txn_order"]
-        txns = self._txns
-        limit = t - self.plan.label_horizon
-        while order:
-            found = txns.get(order[0])
-            if found is not None and found[0] > limit and len(order) < self.remember:
-                break
-            old = order.popleft()
-            if found is not None:
-                del txns[old]
-        txn = str(event.get("transaction_id"))
-        if txn not in txns:
-            order.append(txn)
-        txns[txn] = self._label_keys(event, t)
 
     def _apply_due(self, t: int) -> None:
         pending = self._meta["pending"]
@@ -412,23 +305,6 @@ def _label_groups(lp: LabelPlan) -> list[_LabelGroup]:
         (res, tuple(k for k, _, _ in items), tuple((c, r) for _, c, r in items))
         for res, items in sorted(groups.items())
     ]
-
-
-def _label_features(
-    record: list[Any] | None, groups: list[_LabelGroup], t: int, horizon: int, out: list[Any]
-) -> None:
-    live = record is not None and record[0] > t - horizon
-    for g, (res, buckets, slots) in enumerate(groups):
-        log = record[1][g] if live and record is not None else None
-        if log is not None:
-            log.expire(t // res, buckets)
-        for j, (count_slot, rate_slot) in enumerate(slots):
-            labels = log.windows[4 * j + 1] if log is not None else 0
-            frauds = log.windows[4 * j + 2] if log is not None else 0
-            if count_slot >= 0:
-                out[count_slot] = float(frauds)
-            if rate_slot >= 0:
-                out[rate_slot] = frauds / labels if labels else _NAN
 
 
 def to_frame(ids: pl.Series, rows: list[list[Any]], catalogue: Catalogue) -> pl.DataFrame:

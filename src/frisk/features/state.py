@@ -25,8 +25,8 @@ _MAGIC: Final = b"FRISK-FEATURE-STATE\n"
 # 2: flat entity records with cumulative logs; labels queued with their entity ids.
 # Bump on ANY change to the entity state layout (entity.py, compiled.py): a snapshot of another
 # layout must be refused (the service then rebuilds from the ledger), never read. 3: max queues
-# became lists.
-SNAPSHOT_FORMAT: Final = 3
+# became lists. 4: distinct counts mark superseded occurrences; ``last`` holds positions.
+SNAPSHOT_FORMAT: Final = 4
 
 
 class StateStore(Protocol):

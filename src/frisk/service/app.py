@@ -28,6 +28,7 @@ from frisk.service.routes import (
     models,
     monitoring,
     ops,
+    reviews,
     rules,
     score,
     uploads,
@@ -74,6 +75,7 @@ def create_app(
             stats,
             record=recorder.record_decision,
             record_async=recorder.record_decision_async,
+            record_many=recorder.record_decisions,
         ),
     )
     metrics.set_model_version(engine.model_version if engine is not None else None)
@@ -95,13 +97,28 @@ def create_app(
         version=__version__,
         summary="Real-time payment fraud decisions.",
         lifespan=lifespan,
+        # Frisk exports its own Prometheus metrics and logs. FastAPI's OpenTelemetry hooks would
+        # look for a configured provider on every request (~11 µs each, measured).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.frisk = state
     app.state.metrics = metrics
     app.state.policy = policy
     app.state.model_ops = model_ops
     install_error_handlers(app)
-    modules = (score, decisions, labels, models, monitoring, ops, uploads, rules, lists, audit)
+    modules = (
+        score,
+        decisions,
+        labels,
+        reviews,
+        models,
+        monitoring,
+        ops,
+        uploads,
+        rules,
+        lists,
+        audit,
+    )
     for module in modules:
         app.include_router(module.router)
     # An upload is tens of megabytes, streamed to disk and refused past api.upload_max_bytes: the

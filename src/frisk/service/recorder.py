@@ -39,10 +39,10 @@ _LINGER = 0.001  # seconds
 
 @dataclass(slots=True)
 class _Pending:
-    record: DecisionRecord
+    records: list[DecisionRecord]
     done: threading.Event | None = None  # a waiting thread's
-    future: asyncio.Future[DecisionRecord] | None = None  # or a waiting coroutine's
-    result: DecisionRecord | None = None
+    future: asyncio.Future[list[DecisionRecord]] | None = None  # or a waiting coroutine's
+    result: list[DecisionRecord] | None = None
     error: BaseException | None = None
 
     def settle(self) -> None:
@@ -78,9 +78,15 @@ class DecisionRecorder:
 
     def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
         """Insert ``decision`` unless its id is recorded, once durable; return the recorded row."""
+        return self.record_decisions([decision])[0]
+
+    def record_decisions(self, records: list[DecisionRecord]) -> list[DecisionRecord]:
+        """The ledger's ``record_decisions``, committed with whatever else is queued."""
         if not self._thread.is_alive():
             raise StoreError("the decision recorder is stopped")
-        pending = _Pending(decision, done=threading.Event())
+        if not records:
+            return []
+        pending = _Pending(records, done=threading.Event())
         self._queue.put(pending)
         assert pending.done is not None
         pending.done.wait()
@@ -93,9 +99,10 @@ class DecisionRecorder:
         """``record_decision`` for the event loop: awaits the commit without holding a thread."""
         if not self._thread.is_alive():
             raise StoreError("the decision recorder is stopped")
-        future: asyncio.Future[DecisionRecord] = asyncio.get_running_loop().create_future()
-        self._queue.put(_Pending(decision, future=future))
-        return await future
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[DecisionRecord]] = loop.create_future()
+        self._queue.put(_Pending([decision], future=future))
+        return (await future)[0]
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer."""
@@ -115,12 +122,13 @@ class DecisionRecorder:
             if first is None:
                 return
             batch = [first]
+            size = len(first.records)
             stop = False
             # Under load (the last commit was shared) linger briefly for more records: a commit
             # costs ~1 ms of CPU (fsync) whatever its size. Alone, commit at once.
             linger = _LINGER if self._last_batch > 1 else 0.0
             deadline = time.monotonic() + linger
-            while len(batch) < self.max_batch:
+            while size < self.max_batch:
                 try:
                     wait = deadline - time.monotonic()
                     more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
@@ -130,14 +138,15 @@ class DecisionRecorder:
                     stop = True
                     break
                 batch.append(more)
-            self._last_batch = len(batch)
+                size += len(more.records)
+            self._last_batch = size
             self._commit(batch)
             if stop:
                 return
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            results = self.ledger.record_decisions([p.record for p in batch])
+            results = self.ledger.record_decisions([r for p in batch for r in p.records])
         except BaseException as exc:  # every waiter must wake, whatever went wrong
             error = exc if isinstance(exc, FriskError) else StoreError(f"recording failed: {exc}")
             if not isinstance(exc, FriskError):
@@ -147,7 +156,9 @@ class DecisionRecorder:
                 p.settle()
             return
         self.commits += 1
-        self.recorded += len(batch)
-        for p, result in zip(batch, results, strict=True):
-            p.result = result
+        self.recorded += len(results)
+        start = 0
+        for p in batch:
+            p.result = results[start : start + len(p.records)]
+            start += len(p.records)
             p.settle()

@@ -57,6 +57,10 @@ class DecisionRecord:
     # What the rules and lists did (matched rules with the values they read, which one decided);
     # None for a decision made without a policy.
     policy: JSON | None = None
+    # The transaction's parties, which the ledger copies out of ``transaction`` into indexed
+    # columns (a review shows each one's history). Not part of a record's identity.
+    payer_id: str | None = field(default=None, compare=False)
+    payee_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

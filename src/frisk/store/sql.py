@@ -276,6 +276,9 @@ _DECISION_COLUMNS = (
     "created_at",
     "degraded",
     "policy",
+    # The parties, copied out of the transaction into indexed columns (a review's history).
+    "payer_id",
+    "payee_id",
 )
 _JSON_COLUMNS = frozenset({"transaction", "features", "reasons", "timings", "policy"})
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -323,6 +326,8 @@ def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
         _sqlite_time(created_at) if sqlite else created_at,
         bool(d.degraded),
         policy,
+        d.payer_id or _party(d.transaction.get("payer_id")),
+        d.payee_id or _party(d.transaction.get("payee_id")),
     )
 
 
@@ -384,6 +389,10 @@ class _IdProbe:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _party(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def write_labels(

@@ -15,6 +15,9 @@ __all__ = ["render"]
 
 def render(client: FriskClient) -> None:
     st.title("Models")
+    flash = st.session_state.pop("models.flash", None)
+    if flash:
+        st.success(flash)
     models = client.models()
     serving = models.get("serving")
     shadow = models.get("shadow")
@@ -25,6 +28,10 @@ def render(client: FriskClient) -> None:
     with right:
         st.subheader("In shadow")
         _describe(shadow)
+    if models.get("shadow_error"):
+        st.warning(f"The shadow model is not loaded: {models['shadow_error']}")
+    if models.get("reload_error"):
+        st.warning(f"The registry's production version is not served: {models['reload_error']}")
     versions = models.get("versions")
     if versions is None:
         st.info(
@@ -71,21 +78,25 @@ def _versions(client: FriskClient, versions: list[dict[str, Any]]) -> None:
     names = [v["version"] for v in versions]
     chosen = st.selectbox("Version", names, key="models.version")
     a, b, c, d = st.columns(4)
+    done = None
     try:
         if a.button("Promote to production", type="primary", disabled=chosen is None):
             client.promote(str(chosen))
-            st.success(f"{chosen} is now in production.")
+            done = f"{chosen} is now in production."
         if b.button("Roll back production"):
             got = client.rollback()
-            st.success(f"rolled back; serving {(got.get('serving') or {}).get('version')}.")
+            done = f"Rolled back: {(got.get('serving') or {}).get('version')} serves."
         if c.button("Shadow this version", disabled=chosen is None):
             client.set_shadow(str(chosen))
-            st.success(f"{chosen} now scores in shadow.")
+            done = f"{chosen} now scores in shadow."
         if d.button("Stop shadowing"):
             client.set_shadow(None)
-            st.success("no model in shadow.")
+            done = "No model in shadow."
     except ApiError as exc:
         show_error(exc, "changing models")
+    if done:
+        st.session_state["models.flash"] = done
+        st.rerun()
     report = next((v for v in versions if v["version"] == chosen), {})
     if report.get("report"):
         with st.expander(f"Evaluation report of {chosen}"), api_section("reading the report"):

@@ -77,13 +77,10 @@ def _performance(perf: dict[str, Any]) -> None:
         st.info("No decisions in this period yet.")
         return
     budget = float(perf.get("budget") or 0.0)
-    volume: dict[str, int] = {}
-    for row in days:
-        volume[str(row["day"])] = volume.get(str(row["day"]), 0) + int(row.get("decisions") or 0)
-    left, right = st.columns(2)
-    left.plotly_chart(charts.alert_rate_chart(days, budget), key="alert_rate")
+    left, middle, right = st.columns(3)
+    left.plotly_chart(charts.volume_chart(days), key="volume")
+    middle.plotly_chart(charts.alert_rate_chart(days, budget), key="alert_rate")
     right.plotly_chart(charts.performance_chart(days), key="precision_recall")
-    st.bar_chart({"decisions": volume}, x_label="day", y_label="decisions")
     models = perf.get("models") or []
     if models:
         st.markdown("**By model version**")

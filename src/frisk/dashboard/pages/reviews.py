@@ -47,7 +47,7 @@ def render(client: FriskClient) -> None:
         current = ids[picked[0]]
     if current not in ids:
         current = ids[0]
-    up, down, choose = st.columns([1, 1, 6])
+    up, down, choose = st.columns([1.3, 1.3, 5])
     index = ids.index(current)
     if up.button("Previous", shortcut="Alt+Up", disabled=index == 0):
         index -= 1
@@ -98,7 +98,7 @@ def _case(client: FriskClient, transaction_id: str) -> None:
     cols = st.columns(5)
     cols[0].metric("Risk score", review.get("risk_score"))
     cols[1].metric("Tier", review.get("tier"))
-    cols[2].metric("Amount", f"{review.get('amount', 0):,.2f} {review.get('currency', '')}")
+    cols[2].metric(f"Amount ({review.get('currency') or '?'})", f"{review.get('amount') or 0:,.2f}")
     cols[3].metric("Status", review.get("status"))
     cols[4].metric("Age", _age(review.get("age_seconds")))
     st.caption(

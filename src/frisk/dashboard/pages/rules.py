@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -26,9 +26,11 @@ def render(client: FriskClient) -> None:
     with lists_tab, api_section("reading lists"):
         _lists(client)
     with audit_tab, api_section("reading the audit log"):
-        entries = client.audit(limit=100)
-        rows = entries.get("entries") if isinstance(entries.get("entries"), list) else None
-        st.dataframe(rows or entries.get("items") or [], hide_index=True, key="audit")
+        items = client.audit(limit=100).get("items") or []
+        if items:
+            st.dataframe(items, hide_index=True, key="audit")
+        else:
+            st.info("No changes audited yet.")
 
 
 # -- rules -----------------------------------------------------------------------------------
@@ -50,6 +52,8 @@ def _rules(client: FriskClient) -> None:
     else:
         st.info("No rules yet: write the first one below.")
     names = [_NEW, *(r["name"] for r in rules)]
+    if st.session_state.get("rules.show") in names:  # the rule just saved
+        st.session_state["rules.chosen"] = st.session_state.pop("rules.show")
     chosen = st.selectbox("Edit", names, key="rules.chosen")
     rule = next((r for r in rules if r["name"] == chosen), None)
     _editor(client, rule)
@@ -89,8 +93,8 @@ def _editor(client: FriskClient, rule: dict[str, Any] | None) -> None:
     save, switch, delete = st.columns(3)
     try:
         if save.button("Save", type="primary", disabled=not (valid and body["name"])):
-            client.put_rule(body["name"], body)
-            st.success(f"saved {body['name']} ({mode})")
+            client.put_rule(body["name"], _stored(body))
+            st.session_state["rules.show"] = body["name"]
             st.rerun()
         if rule is not None:
             other = "active" if rule["mode"] == "shadow" else "shadow"
@@ -126,11 +130,15 @@ def _check(client: FriskClient, expression: str) -> bool:
 
 def _backtest(client: FriskClient, rule: dict[str, Any]) -> None:
     st.subheader("Backtest")
-    today = date.today()
+    today = datetime.now(UTC).date()
     period = st.date_input(
-        "Period", value=(today - timedelta(days=30), today), key="rules.period", format="YYYY-MM-DD"
+        "Period (UTC days, both included)",
+        value=(today - timedelta(days=30), today),
+        key="rules.period",
+        format="YYYY-MM-DD",
     )
-    start, end = period if isinstance(period, tuple) and len(period) == 2 else (None, None)
+    start, last = period if isinstance(period, tuple) and len(period) == 2 else (None, None)
+    end = last + timedelta(days=1) if last else None  # the API's end is exclusive
     if not st.button("Run backtest", key="rules.backtest"):
         return
     with api_section("backtesting"):
@@ -148,12 +156,14 @@ def _backtest(client: FriskClient, rule: dict[str, Any]) -> None:
         precision = totals.get("precision")
         cols[3].metric("Precision", "-" if precision is None else f"{precision:.1%}")
         caught, total = totals.get("fraud_amount_caught") or 0, totals.get("fraud_amount_total")
-        cols[4].metric(
-            "Fraud amount caught",
-            f"{caught:,.0f}" + (f" of {total:,.0f}" if total else ""),
-        )
+        cols[4].metric("Fraud amount caught", f"{caught:,.0f}")
         st.caption(
-            f"beyond the current policy: {totals.get('added_hits', 0):,} hits, "
+            (
+                f"{caught / total:.1%} of the {total:,.0f} fraud amount in the period; "
+                if total
+                else ""
+            )
+            + f"beyond the current policy: {totals.get('added_hits', 0):,} hits, "
             f"{totals.get('added_fraud', 0):,} fraudulent, "
             f"{totals.get('added_fraud_amount', 0) or 0:,.0f} fraud amount"
         )
@@ -164,7 +174,8 @@ def _backtest(client: FriskClient, rule: dict[str, Any]) -> None:
 
 
 def _stored(rule: dict[str, Any]) -> dict[str, Any]:
-    fields = ("name", "expression", "action", "priority", "mode", "description")
+    """A rule as PUT /v1/rules/{name} takes it (the name is the path's)."""
+    fields = ("expression", "action", "priority", "mode", "description")
     return {k: rule[k] for k in fields if k in rule}
 
 
@@ -180,10 +191,10 @@ def _lists(client: FriskClient) -> None:
         st.info("No lists yet.")
     with st.expander("New list"), st.form("new_list"):
         a, b, c = st.columns(3)
-        name = a.text_input("Name")
+        name = a.text_input("List name")
         kind = b.selectbox("Kind", ("block", "allow"))
         field = c.text_input("Field (for a hard list, e.g. payer_id)")
-        description = st.text_input("Description", key="list.description")
+        description = st.text_input("List description", key="list.description")
         if st.form_submit_button("Create"):
             body = {"name": name, "kind": kind, "description": description}
             if field.strip():
@@ -211,7 +222,7 @@ def _entries(client: FriskClient, name: str) -> None:
         add = st.form_submit_button("Add entry")
     try:
         if add and value.strip():
-            client.add_list_entries(name, [{"value": value.strip(), "note": note or None}])
+            client.add_list_entries(name, [{"value": value.strip(), "note": note.strip()}])
             st.rerun()
         if entries:
             values = [str(e.get("value")) for e in entries]

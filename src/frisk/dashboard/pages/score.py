@@ -83,6 +83,13 @@ def _show_decision(decision: dict[str, Any]) -> None:
     figures.caption(
         f"model {decision['model_version']}" + (" · degraded" if decision.get("degraded") else "")
     )
+    policy = decision.get("policy") or {}
+    if policy.get("decided_by") not in (None, "model"):
+        st.info(
+            f"Decided by **{policy['decided_by']}** (the model said {policy.get('model_action')})."
+        )
+    for match in policy.get("matched") or []:
+        st.caption(f"rule {match['rule']} matched ({match['mode']}, {match['action']})")
     reasons = decision.get("reasons") or []
     if not reasons:
         st.info("No reasons: the model gives them with alerts and high scores.")

@@ -238,6 +238,7 @@ class ModelEngine:
         """Decide with ``policy`` after the model from the next decision on."""
         self.policy = policy
 
+    @property
     def model(self) -> FraudModel:
         """The model deciding now (monitoring reads its drift reference)."""
         return self._require().model
