@@ -173,6 +173,20 @@ def test_a_non_number_in_a_numeric_extra_is_refused_and_changes_nothing() -> Non
     assert online.update(events[2]) == untouched.update(events[2])
 
 
+def test_a_refused_event_applies_no_queued_label() -> None:
+    """A bad event far in the future must not apply labels early: the next event at its own
+    time still does not see a label arriving after it."""
+    catalogue = resolve_catalogue("default")
+    online = OnlineFeatures(catalogue)
+    online.update(_event(0, T0))
+    online.apply_label("t0", 1, T0 + timedelta(days=1))
+    with pytest.raises(InvalidEventError, match="amount"):
+        online.update(_event(1, T0 + timedelta(days=9), amount=0.0))
+    out = dict(zip(catalogue.names, online.update(_event(2, T0 + timedelta(hours=1))), strict=True))
+    assert out["fraud_count_by_payee_30d"] == 0.0
+    assert math.isnan(out["fraud_rate_by_payee_30d"])
+
+
 def test_label_with_its_event_needs_no_memory_of_transactions() -> None:
     catalogue = resolve_catalogue("default")
     online = OnlineFeatures(catalogue, remember=0)
