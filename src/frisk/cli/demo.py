@@ -103,9 +103,14 @@ def demo(
     import polars as pl
 
     later = table.filter(pl.col("timestamp") >= split).head(replay)
+    # The API starts knowing the payments before the replay (as a service that has been running
+    # would), with only the labels that had arrived by then: payer history, velocity, label risk.
+    history = data_dir / "demo-history.parquet"
+    write_table(_known_before(table, split), history)
     _serve_and_replay(
         settings,
         later,
+        history,
         labels_known_by=config.start + timedelta(days=days),
         api_port=api_port or settings.service.port,
         dashboard_port=dashboard_port,
@@ -116,6 +121,7 @@ def demo(
 def _serve_and_replay(
     settings: Settings,
     payments: pl.DataFrame,
+    history: Path,
     *,
     labels_known_by: datetime,
     api_port: int,
@@ -141,7 +147,7 @@ def _serve_and_replay(
     processes: list[subprocess.Popen[bytes]] = []
     with (logs / "api.log").open("ab") as api_log, (logs / "dashboard.log").open("ab") as ui_log:
         try:
-            processes.append(_start_api(settings, host, api_port, api_log))
+            processes.append(_start_api(settings, host, api_port, api_log, history))
             _wait_for_api(api_url, processes[0], logs / "api.log")
             processes.append(
                 start_dashboard(api_url, host=host, port=dashboard_port, api_key=key, log=ui_log)
@@ -189,7 +195,9 @@ def _serve_and_replay(
                     process.kill()
 
 
-def _start_api(settings: Settings, host: str, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
+def _start_api(
+    settings: Settings, host: str, port: int, log: IO[bytes], history: Path
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "FRISK_HOME": str(settings.home),
@@ -198,11 +206,36 @@ def _start_api(settings: Settings, host: str, port: int, log: IO[bytes]) -> subp
     }
     command = [sys.executable, "-c", "from frisk.cli import main; main()", "serve"]
     return subprocess.Popen(
-        [*command, "--registry", str(settings.registry_dir), "--host", host, "--port", str(port)],
+        [
+            *command,
+            "--registry",
+            str(settings.registry_dir),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--warm-from",
+            str(history),
+        ],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
+    )
+
+
+def _known_before(table: pl.DataFrame, cutoff: datetime) -> pl.DataFrame:
+    """The payments before ``cutoff`` with only the labels that had arrived by then."""
+    import polars as pl
+
+    from frisk.schema import LABEL_COLUMNS
+
+    arrived = pl.col("label_timestamp") < cutoff
+    earlier = table.filter(pl.col("timestamp") < cutoff)
+    return earlier.with_columns(
+        pl.when(arrived).then(pl.col(c)).otherwise(None).alias(c)
+        for c in LABEL_COLUMNS
+        if c in table.columns
     )
 
 

@@ -130,12 +130,15 @@ def load_engine(
     *,
     ledger: Ledger | None = None,
     settings: Settings | None = None,
+    history: Path | None = None,
 ) -> ModelEngine:
     """A started ``ModelEngine`` for a model directory, or the registry's production model.
 
     With ``settings``, feature state is restored from ``settings.home / "state"`` and snapshotted
     there, and the thresholds ``settings.service.thresholds`` names override the artifact's. With
     a ``ledger``, decisions the snapshot missed are replayed from it before the engine is ready.
+    ``history`` (a canonical events file of the payments before the service's first decision) is
+    learnt first when there is no snapshot, which would already hold it.
     """
     from frisk.service.engine._model import ModelEngine, ModelSource
 
@@ -157,6 +160,7 @@ def load_engine(
         thresholds=overrides,
         explain="alerts" if settings is None else settings.service.explain,
         snapshot_seconds=300.0 if settings is None else settings.service.snapshot_seconds,
+        history=history,
     )
     return engine.start()
 

@@ -132,6 +132,7 @@ class ModelEngine:
         explain: Explain = "alerts",
         top_reasons: int = 3,
         snapshot_seconds: float = 300.0,
+        history: Path | None = None,
     ) -> None:
         self.source = source
         self.ledger = ledger
@@ -140,6 +141,10 @@ class ModelEngine:
         self.explain = explain
         self.top_reasons = top_reasons
         self.snapshot_seconds = snapshot_seconds
+        # Payments before this service's first decision (a canonical events file), learnt at
+        # start when no snapshot holds them already; then the ledger's decisions follow.
+        self.history = history
+        self.history_events = 0
         self._active: _Active | None = None
         self._features: OnlineFeatures | None = None
         # Guards feature state: decide, snapshots and the reload swap. Uncontended in service,
@@ -170,6 +175,8 @@ class ModelEngine:
                 features, meta = restored
         if features is None:
             features = OnlineFeatures(active.catalogue)
+        if meta is None and self.history is not None:
+            self.history_events = _warm_from_history(features, self.history)
         if self.ledger is not None:
             began = time.perf_counter()
             self.warmed_events, self._labels_until = warm_from_ledger(features, self.ledger, meta)
@@ -403,6 +410,22 @@ class ModelEngine:
             horizon = time.monotonic() - 2 * MARGIN.total_seconds()
             while self._recent and self._recent[0][0] < horizon:
                 self._recent.popleft()
+
+
+def _warm_from_history(features: OnlineFeatures, path: Path) -> int:
+    """Learn a canonical events file's payments (and labels at their arrival) in event order."""
+    from frisk.data import read_table
+
+    began = time.perf_counter()
+    table = read_table(path)
+    features.warm(table)
+    log.info(
+        "feature state warm: %d payments learnt from %s in %.2f s",
+        table.height,
+        path,
+        time.perf_counter() - began,
+    )
+    return table.height
 
 
 def _clean(value: Any) -> Any:
