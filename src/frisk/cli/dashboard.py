@@ -24,7 +24,7 @@ def dashboard(
 ) -> None:
     """Serve the dashboard; the API key comes from FRISK_API_KEY or its login form."""
     from frisk.dashboard.client import API_KEY_ENV
-    from frisk.dashboard.launch import start_dashboard
+    from frisk.dashboard.launch import dashboard_command, dashboard_env
 
     key = os.environ.get(API_KEY_ENV)
     typer.echo(
@@ -32,10 +32,7 @@ def dashboard(
         + ("" if key else f" (no {API_KEY_ENV}: log in with a key in the browser)"),
         err=True,
     )
-    process = start_dashboard(api, host=host, port=port, api_key=key, log=None)
-    try:
-        code = process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        code = process.wait(timeout=10)
-    raise typer.Exit(code)
+    # Streamlit replaces this process, so a supervisor's SIGTERM reaches the server itself (a
+    # child would be orphaned when this process is terminated).
+    command = dashboard_command(host, port)
+    os.execve(command[0], command, dashboard_env(api, key))

@@ -13,7 +13,7 @@ import httpx
 
 from frisk.dashboard.client import API_KEY_ENV, API_URL_ENV
 
-__all__ = ["APP", "dashboard_command", "start_dashboard", "wait_until_up"]
+__all__ = ["APP", "dashboard_command", "dashboard_env", "start_dashboard", "wait_until_up"]
 
 APP = Path(__file__).with_name("app.py")
 
@@ -55,16 +55,21 @@ def start_dashboard(
 
     ``log`` takes its output (None: this process's terminal).
     """
-    env = {**os.environ, API_URL_ENV: api_url}
-    if api_key is not None:
-        env[API_KEY_ENV] = api_key
     return subprocess.Popen(
         dashboard_command(host, port),
-        env=env,
+        env=dashboard_env(api_url, api_key),
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT if log is not None else None,
     )
+
+
+def dashboard_env(api_url: str, api_key: str | None) -> dict[str, str]:
+    """This process's environment plus the API's URL and, when given, its key."""
+    env = {**os.environ, API_URL_ENV: api_url}
+    if api_key is not None:
+        env[API_KEY_ENV] = api_key
+    return env
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
