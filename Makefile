@@ -4,7 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format typecheck services bench clean
+.PHONY: install demo test test-fast lint format typecheck services browser tools bench clean
+
+# Playwright (a dev dependency) drives Debian's chromium; it must never fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +20,8 @@ install: $(STAMP)
 demo: install
 	$(BIN)/frisk demo
 
-# The whole suite: lint, types, then tests against the real local services.
-test: install services
+# The whole suite: lint, types, then tests against the real local services and a real browser.
+test: install services browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
@@ -40,8 +43,17 @@ typecheck: install
 services:
 	bash deploy/local/services.sh
 
-bench: install
-	$(BIN)/python -m benchmarks
+browser:
+	bash deploy/local/browser.sh
+
+# The load tool of the service benchmark (wrk), from Debian's packages when missing.
+tools:
+	bash deploy/local/tools.sh
+
+# The decision API under load against the bare-FastAPI floor; the other benchmarks run as
+# `$(BIN)/python -m benchmarks.<name>` (see docs/BENCHMARKS.md).
+bench: install tools
+	$(BIN)/python -m benchmarks.bench_service
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

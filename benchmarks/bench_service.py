@@ -6,12 +6,20 @@ Starts two servers on free 127.0.0.1 ports, each in its own process:
 - ``frisk serve`` with a model (trained here on simulated data with the default catalogue unless
   ``--model`` names one), a fresh SQLite ledger and rate limits off.
 
-Then, from other processes, measures each with unique transactions:
+The traffic (``--traffic``): ``simulated`` (default) replays the simulator's payments of the days
+after the training window, in time order, each a new transaction; the model sees the traffic it
+was trained for and alerts on ~1 % of it. ``synthetic`` is the generator of earlier runs (amounts
+uniform up to 50,000 EUR, which the model flags ~75 % of the time, so nearly every decision pays
+for TreeSHAP reasons).
+
+Then, from other processes, measures each server:
 
 - sequential latency: one client on one keep-alive connection (raw sockets, so the client costs
   little), p50 and p99 over ``--requests`` after a warm-up;
 - throughput: ``wrk`` with ``--connections`` connections for ``--duration`` seconds, a Lua script
-  posting a new transaction per request (``apt-get install wrk``; skipped with a message if absent).
+  posting the next transaction per request (``make bench`` installs wrk; skipped if absent);
+- the server process's CPU time per request during the wrk run (from /proc), which other load on
+  the machine disturbs far less than the rates.
 
 Prints both side by side with the ratio to the floor, and the load average next to each run: on a
 shared two-core machine the numbers mean little without it.
@@ -31,35 +39,35 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_709_294_400  # 2024-03-01T12:00:00Z
 
 _LUA = r"""
-local count = 0
-local thread_id = 0
-local next_id = 0
-function setup(thread)
-  thread:set("thread_id", next_id)
-  next_id = next_id + 1
-end
+local bodies = {}
+local next_body = 0
+local round = 0
 function init(args)
-  prefix = args[1]
   wrk.headers["Content-Type"] = "application/json"
   if args[2] ~= nil and args[2] ~= "" then wrk.headers["X-API-Key"] = args[2] end
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
 end
 request = function()
-  count = count + 1
-  local n = count * 64 + thread_id
-  local body = string.format(
-    '{"transaction_id":"%s-%d-%d","timestamp":"%s","amount":%d.%02d,"currency":"EUR",'
-    .. '"payer_id":"p%d","payee_id":"m%d","device_id":"d%d","channel":"card",'
-    .. '"extra":{"account_age_days":%d,"entry_mode":"chip"}}',
-    prefix, thread_id, count, os.date("!%Y-%m-%dT%H:%M:%S+00:00", %d + n),
-    1 + (n * 7919) % 50000, n % 100, (n * 31) % 5000, (n * 17) % 800, (n * 31) % 5000,
-    (n * 13) % 2000)
+  next_body = next_body + 1
+  if next_body > #bodies then  -- out of prepared transactions: new ids, as new payments
+    next_body = 1
+    round = round + 1
+  end
+  local body = bodies[next_body]
+  if round > 0 then
+    body = body:gsub('"transaction_id":"', '"transaction_id":"r' .. round .. '-', 1)
+  end
   return wrk.format("POST", "/v1/score", nil, body)
 end
 done = function(summary, latency, requests)
@@ -83,6 +91,14 @@ class Result:
     throughput_p99_ms: float | None = None
     failures: int = 0
     throughput_load: float | None = None
+    cpu_ms: float | None = None  # server CPU per request during the wrk run
+
+
+@dataclass
+class Traffic:
+    sequential: Path  # JSON bodies, one a line: the sequential client's (warm-up included)
+    load: Path  # then wrk's
+    load_events: int
 
 
 def main() -> None:
@@ -90,6 +106,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a model directory (default: train one)")
     parser.add_argument("--days", type=int, default=20, help="simulated days to train on")
     parser.add_argument("--payers", type=int, default=2000, help="simulated payers")
+    parser.add_argument("--traffic", choices=["simulated", "synthetic"], default="simulated")
     parser.add_argument("--requests", type=int, default=2000, help="sequential requests")
     parser.add_argument("--duration", type=int, default=10, help="seconds of the wrk run")
     parser.add_argument("--connections", type=int, default=16)
@@ -102,7 +119,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="frisk-bench-"))
     try:
-        model = args.model or _train(work / "model", args.days, args.payers)
+        model, traffic = _prepare(work, args)
         key = _scorer_key(work / "home")
         results: dict[str, Result] = {}
         servers = {"floor": _floor_command, "frisk": _frisk_command}
@@ -115,10 +132,11 @@ def main() -> None:
                 url = f"http://127.0.0.1:{port}"
                 _wait(url, process, work / f"{name}.log")
                 headers = "" if name == "floor" else key
-                results[name] = _sequential(port, headers, args.requests, name)
-                _throughput(results[name], url, headers, args, name)
+                results[name] = _sequential(port, headers, traffic.sequential, args.requests, name)
+                _throughput(results[name], url, headers, args, name, traffic, process.pid)
                 if name == "frisk":
                     print(f"  frisk log: {work / 'frisk.log'}")
+                    _decision_mix(work / "home")
         _report(results, args)
     finally:
         if args.keep:
@@ -127,16 +145,82 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _prepare(work: Path, args: argparse.Namespace) -> tuple[Path, Traffic]:
+    """The model to serve and the request bodies: enough for the wrk run at ~3,000 req/s."""
+    import polars as pl
+
+    from frisk.data.simulator import SimulationConfig, simulate
+
+    warmup = min(200, args.requests)
+    sequential = warmup + args.requests
+    wanted = sequential + args.duration * 3000
+    per_day = max(1, args.payers)  # the simulator makes ~1.1 payments per payer and day
+    extra_days = -(-wanted // per_day) + 1
+    began = time.perf_counter()
+    table = simulate(SimulationConfig(days=args.days + extra_days, payers=args.payers, seed=7))
+    cutoff = table["timestamp"].min() + timedelta(days=args.days)
+    history = table.filter(pl.col("timestamp") < cutoff)
+    print(f"simulated {table.height:,} events in {time.perf_counter() - began:.1f} s")
+    model = args.model or _train(work / "model", history)
+    if args.traffic == "simulated":
+        later = table.filter(pl.col("timestamp") >= cutoff).head(wanted)
+        bodies = [_body(row) for row in later.iter_rows(named=True)]
+    else:
+        bodies = [_synthetic(i) for i in range(wanted)]
+    traffic = Traffic(work / "sequential.jsonl", work / "load.jsonl", len(bodies) - sequential)
+    traffic.sequential.write_bytes(b"\n".join(bodies[:sequential]) + b"\n")
+    traffic.load.write_bytes(b"\n".join(bodies[sequential:]) + b"\n")
+    return model, traffic
+
+
+_CORE = ("transaction_id", "amount", "currency", "payer_id", "payee_id", "device_id", "channel",
+         "merchant_category", "payer_country", "payee_country")  # fmt: skip
+_NOT_EXTRA = {*_CORE, "timestamp", "label", "label_timestamp", "label_source", "scenario"}
+
+
+def _body(row: dict[str, Any]) -> bytes:
+    """A simulated event as the JSON a payment system would send."""
+    body = {k: row[k] for k in _CORE if row.get(k) is not None}
+    body["timestamp"] = row["timestamp"].isoformat()
+    body["extra"] = {k: v for k, v in row.items() if k not in _NOT_EXTRA and v is not None}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _synthetic(i: int) -> bytes:
+    """The traffic of earlier runs: mostly amounts the model has never seen."""
+    n = i * 64 + 63
+    body = {
+        "transaction_id": f"s-{i}",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(T0 + n)),
+        "amount": 1 + (n * 7919) % 50000 + (n % 100) / 100,
+        "currency": "EUR",
+        "payer_id": f"p{(n * 31) % 5000}",
+        "payee_id": f"m{(n * 17) % 800}",
+        "device_id": f"d{(n * 31) % 5000}",
+        "channel": "card",
+        "extra": {"account_age_days": (n * 13) % 2000, "entry_mode": "chip"},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _decision_mix(home: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(home / "ledger.sqlite") as conn:
+        rows = dict(conn.execute("SELECT action, COUNT(*) FROM decisions GROUP BY action"))
+    total = sum(rows.values()) or 1
+    mix = ", ".join(f"{a} {100 * n / total:.1f} %" for a, n in sorted(rows.items()))
+    print(f"  frisk decisions recorded: {total:,} ({mix})")
+
+
 # -- servers ---------------------------------------------------------------------------------
 
 
-def _train(path: Path, days: int, payers: int) -> Path:
-    from frisk.data.simulator import SimulationConfig, simulate
+def _train(path: Path, table: pl.DataFrame) -> Path:
     from frisk.models import save_model
     from frisk.models.pipeline import train_events
 
     began = time.perf_counter()
-    table = simulate(SimulationConfig(days=days, payers=payers, seed=7))
     model = train_events(table)
     save_model(model, path)
     trees = model.booster.num_trees()
@@ -215,11 +299,11 @@ def _free_port() -> int:
 # -- load ------------------------------------------------------------------------------------
 
 
-def _sequential(port: int, key: str, requests: int, name: str) -> Result:
+def _sequential(port: int, key: str, bodies: Path, requests: int, name: str) -> Result:
     """One keep-alive connection, one request at a time, from a separate process."""
     load = os.getloadavg()[0]
     command = [sys.executable, "-m", "benchmarks.bench_service", "client"]
-    args = [str(port), key, str(requests), f"seq-{name}-{time.time_ns()}"]
+    args = [str(port), key, str(bodies), str(requests)]
     out = subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"sequential client failed: {out.stderr.strip()}")
@@ -231,20 +315,30 @@ def _sequential(port: int, key: str, requests: int, name: str) -> Result:
     return Result(got["p50_ms"], got["p99_ms"], load, failures=got["failures"])
 
 
-def _throughput(result: Result, url: str, key: str, args: argparse.Namespace, name: str) -> None:
+def _throughput(
+    result: Result,
+    url: str,
+    key: str,
+    args: argparse.Namespace,
+    name: str,
+    traffic: Traffic,
+    pid: int,
+) -> None:
     wrk = shutil.which("wrk")
     if wrk is None:
-        print("wrk is not installed (apt-get install -y wrk): throughput not measured")
+        print("wrk is not installed (make bench installs it): throughput not measured")
         return
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_LUA.replace("%d + n", f"{T0} + n"))
+        script.write(_LUA)
     load = os.getloadavg()[0]
     command = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s"]
-    command += ["--latency", "-s", script.name, url, "--", f"wrk-{name}-{time.time_ns()}", key]
+    command += ["--latency", "-s", script.name, url, "--", str(traffic.load), key]
+    cpu_before = _cpu_seconds(pid)
     try:
         out = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
     finally:
         os.unlink(script.name)
+    cpu = _cpu_seconds(pid) - cpu_before
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"wrk failed: {out.stdout}\n{out.stderr}")
@@ -253,11 +347,20 @@ def _throughput(result: Result, url: str, key: str, args: argparse.Namespace, na
     result.throughput_p99_ms = got["p99_us"] / 1000
     result.failures += got["non2xx"] + got["errors"]
     result.throughput_load = load
+    result.cpu_ms = 1000 * cpu / max(1, got["requests"])
+    wrapped = " (ran out of prepared transactions: later ones reused with new ids)"
     print(
         f"{name}: {result.per_second:,.0f} req/s at {args.connections} connections, "
         f"p99 {result.throughput_p99_ms:.1f} ms, {got['non2xx']} non-2xx, "
-        f"{got['errors']} socket errors (load {load:.2f})"
+        f"{got['errors']} socket errors, server CPU {result.cpu_ms:.2f} ms/request "
+        f"(load {load:.2f}){wrapped if got['requests'] > traffic.load_events else ''}"
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
@@ -280,6 +383,7 @@ def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
         get(frisk, "per_second"), ",.0f")  # fmt: skip
     row("p99 under load (ms)", get(floor, "throughput_p99_ms"),
         get(frisk, "throughput_p99_ms"), ".1f")  # fmt: skip
+    row("server CPU per request (ms)", get(floor, "cpu_ms"), get(frisk, "cpu_ms"), ".2f")
     row("load average (1 min)", get(floor, "load"), get(frisk, "load"), ".2f")
     if frisk is not None:
         ok_latency = frisk.p99_ms <= 5.0
@@ -294,30 +398,17 @@ def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
 # -- the sequential client (a separate process) -----------------------------------------------
 
 
-def client(port: int, key: str, requests: int, prefix: str) -> None:
-    """Post ``requests`` new transactions one at a time on one connection; print percentiles."""
+def client(port: int, key: str, bodies_file: str, requests: int) -> None:
+    """Post the bodies in ``bodies_file`` one at a time on one connection; print percentiles."""
+    bodies = Path(bodies_file).read_bytes().splitlines()
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     reader = sock.makefile("rb")
     auth = f"X-API-Key: {key}\r\n" if key else ""
     latencies: list[float] = []
     failures = 0
-    warmup = min(200, requests)
-    for i in range(warmup + requests):
-        n = i * 64 + 63
-        body = json.dumps(
-            {
-                "transaction_id": f"{prefix}-{i}",
-                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(T0 + n)),
-                "amount": 1 + (n * 7919) % 50000 + (n % 100) / 100,
-                "currency": "EUR",
-                "payer_id": f"p{(n * 31) % 5000}",
-                "payee_id": f"m{(n * 17) % 800}",
-                "device_id": f"d{(n * 31) % 5000}",
-                "channel": "card",
-                "extra": {"account_age_days": (n * 13) % 2000, "entry_mode": "chip"},
-            }
-        ).encode()
+    warmup = len(bodies) - requests
+    for i, body in enumerate(bodies):
         head = (
             f"POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -354,6 +445,6 @@ def client(port: int, key: str, requests: int, prefix: str) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "client":
-        client(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        client(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:
         main()

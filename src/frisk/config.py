@@ -24,6 +24,8 @@ from frisk.errors import ConfigError
 __all__ = [
     "ApiSettings",
     "CorsSettings",
+    "MonitoringSettings",
+    "PolicySettings",
     "RateLimitSettings",
     "SecuritySettings",
     "ServiceSettings",
@@ -71,8 +73,18 @@ class ApiSettings(BaseModel):
     upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     # Uploads are scored synchronously at roughly 1,000 rows/s: keep one request to seconds.
     upload_max_rows: int = Field(default=10_000, ge=1)
+    # An upload's result file (GET /v1/uploads/{id}) is deleted this many hours after it is made.
+    upload_result_hours: float = Field(default=24.0, gt=0)
     # Column mappings an upload may name (by file stem); empty means ``<home>/mappings``.
     mappings_dir: Path | None = None
+
+
+class PolicySettings(BaseModel):
+    """Analysts' rules and lists, kept in the ledger and changed through the API."""
+
+    # Rules-as-code: at start the ledger's rules become exactly this YAML file's (each change
+    # audited as the file's). Changes through the API still apply until the next start.
+    rules_file: Path | None = None
 
 
 class RateLimitSettings(BaseModel):
@@ -104,6 +116,34 @@ class SecuritySettings(BaseModel):
     cors: CorsSettings = Field(default_factory=CorsSettings)
 
 
+class MonitoringSettings(BaseModel):
+    """Live performance, drift, retraining and shadow scoring (the feedback loop)."""
+
+    # A PSI at or above this marks the score or a feature as drifted (0.1 watch, 0.25 act).
+    psi_alert: float = Field(default=0.2, gt=0)
+    # The live window drift compares with the training reference: the last N decisions of the
+    # serving model, or, when set, those recorded in the last ``drift_hours``.
+    drift_window: int = Field(default=5000, ge=10, le=1_000_000)
+    drift_hours: float | None = Field(default=None, gt=0)
+    # Below this many decisions in the window PSI is noise: it is reported as null.
+    drift_min_decisions: int = Field(default=100, ge=1)
+    # /v1/stats "live" and the Prometheus gauges cover this many most recent days.
+    live_days: int = Field(default=7, ge=1, le=366)
+    # /metrics recomputes live performance and drift at most this often (SQL over the ledger).
+    refresh_seconds: float = Field(default=30.0, ge=0)
+    # The service checks the registry's production pointer this often and swaps in a promotion
+    # or rollback without a restart; 0 turns polling off (POST /v1/models/* still swaps).
+    registry_poll_seconds: float = Field(default=5.0, ge=0)
+    # A registered version scored in shadow from start-up (POST /v1/models/shadow changes it).
+    shadow_version: str | None = None
+    # frisk retrain: the challenger is promoted (--promote auto) only when its metric on the
+    # most recent labelled period beats the champion's by more than this margin.
+    retrain_metric: Literal["average_precision", "recall", "amount_recall"] = "average_precision"
+    retrain_margin: float = Field(default=0.01, ge=0)
+    # frisk retrain evaluates on the last this-many days before the cut-off.
+    retrain_eval_days: float = Field(default=7.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything Frisk can be configured with."""
 
@@ -121,6 +161,8 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @property
     def data_dir(self) -> Path:

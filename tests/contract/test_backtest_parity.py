@@ -102,3 +102,28 @@ def test_backtest_counts_equal_the_live_replay() -> None:
         pl.col("timestamp").is_between(window[0], window[1], closed="left")
     )
     assert live.decide_many(frame, NOW).get_column("action").to_list() == live_actions
+
+
+@pytest.mark.slow
+def test_scoring_only_the_hit_rows_changes_no_count() -> None:
+    # Candidates that do not read the model's verdict get it only on rows they hit; a rule that
+    # reads the score forces every row to be scored. Both must report the same.
+    table = simulate(SimulationConfig(days=10, payers=300, seed=12, fraud_rate=0.03))
+    model = train_events(table, end=START + timedelta(days=7))
+    catalogue = model_catalogue(model)
+    candidates = [
+        r for r in CANDIDATES if "score" not in r.expression and "mules" not in r.expression
+    ]
+    forced = Rule("reads_score", "score > 2", "tag")  # never true: only forces scoring
+    window = {"start": START + timedelta(days=7), "end": START + timedelta(days=9)}
+    common = {"catalogue": catalogue, "now": NOW, "model": model, "current": CURRENT, **window}
+    fast = backtest_events(table, candidates, **common)  # type: ignore[arg-type]
+    full = backtest_events(table, [*candidates, forced], **common)  # type: ignore[arg-type]
+    assert sorted(r.rule for r in fast) == sorted(r.name for r in candidates)
+    by_name = {r.rule: r for r in full}
+    for a in fast:
+        b = by_name[a.rule]
+        assert a.days.equals(b.days), a.rule
+        assert a.totals == b.totals
+        assert a.totals["new_hits"] is not None
+        assert 0 < a.totals["new_hits"] <= a.totals["hits"]

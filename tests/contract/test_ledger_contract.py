@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -84,6 +85,70 @@ def test_record_is_idempotent_and_returns_the_first(ledger: SqlLedger) -> None:
     again = ledger.record_decision(decision(score=0.9, body_hash="b" * 64))
     assert again == first
     assert ledger.get_decision("t1") == first
+
+
+def test_record_many_in_one_call(ledger: SqlLedger) -> None:
+    assert ledger.record_decisions([]) == []
+    first = ledger.record_decision(decision("m-1", score=0.5))
+    batch = [
+        decision("m-0", policy={"decided_by": "model", "matched": []}),
+        decision("m-1", score=0.9, body_hash="b" * 64),  # recorded before: the first comes back
+        decision("m-2", features={"a": np.float64(0.25), "b": None, "c": "FR"}),
+        decision("m-3", created_at=T0 + timedelta(seconds=5), reasons=()),
+    ]
+    got = ledger.record_decisions(batch)
+    assert [g.transaction_id for g in got] == ["m-0", "m-1", "m-2", "m-3"]
+    assert got[0] is batch[0]
+    assert got[2] is batch[2]
+    assert got[3] is batch[3]
+    assert got[1] == first
+    assert ledger.get_decision("m-0") == batch[0]
+    assert ledger.get_decision("m-2") == replace(
+        batch[2], features={"a": 0.25, "b": None, "c": "FR"}
+    )
+    assert ledger.get_decision("m-3") == replace(batch[3], reasons=[])
+    # Rows written in a batch sort and page like any other.
+    assert [d.transaction_id for d in ledger.recent_decisions(2)] == ["m-3", "m-2"]
+    assert len(list(ledger.decisions_since(T0, batch=2))) == 4
+
+
+def test_new_decisions_are_one_statement(ledger: SqlLedger) -> None:
+    # The scoring path's fast case: no read-back, no row-by-row retry (both back ends report the
+    # rows an executemany inserted).
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(ledger.engine, "before_cursor_execute", seen)
+    try:
+        ledger.record_decisions([decision(f"one-{i}") for i in range(5)])
+    finally:
+        sa.event.remove(ledger.engine, "before_cursor_execute", seen)
+    assert [s.split()[0] for s in statements] == ["INSERT"]
+
+
+def test_the_same_id_twice_in_one_call_is_recorded_once(ledger: SqlLedger) -> None:
+    a, b = decision("twice", score=0.1), decision("twice", score=0.2, created_at=T0)
+    got = ledger.record_decisions([a, b])
+    assert got[0] is a
+    assert got[1] == a
+    assert ledger.get_decision("twice") == a
+
+
+def test_has_decision(ledger: SqlLedger) -> None:
+    assert not ledger.has_decision("h-1")
+    ledger.record_decisions([decision("h-1")])
+    assert ledger.has_decision("h-1")
+    assert not ledger.has_decision("h-2")
+
+
+def test_a_decision_that_is_not_json_is_refused_and_nothing_is_recorded(
+    ledger: SqlLedger,
+) -> None:
+    with pytest.raises(StoreError, match="does not encode as JSON"):
+        ledger.record_decisions([decision("j-1"), decision("j-2", transaction={"x": object()})])
+    assert not ledger.has_decision("j-1")
 
 
 def test_concurrent_records_of_one_id_agree(ledger: SqlLedger) -> None:
@@ -193,12 +258,19 @@ def test_driver_errors_become_store_errors(ledger: SqlLedger) -> None:
     with pytest.raises(StoreError, match="the ledger failed") as info:
         ledger.get_decision("t1")
     assert not isinstance(info.value.__cause__, StoreError)
+    with pytest.raises(StoreError, match="the ledger failed"):
+        ledger.has_decision("t1")
+    with pytest.raises(StoreError, match="the ledger failed"):
+        ledger.record_decisions([decision("t1"), decision("t2")])
     ledger.ping()
 
 
 def test_naive_datetimes_are_refused(ledger: SqlLedger) -> None:
     with pytest.raises(StoreError):
         ledger.record_decision(decision(created_at=datetime(2024, 1, 1)))
+    with pytest.raises(StoreError, match="naive event_time"):
+        ledger.record_decisions([decision("n-1"), decision("n-2", event_time=datetime(2024, 1, 1))])
+    assert not ledger.has_decision("n-1")
 
 
 def test_migrations_build_the_schema_the_tables_declare(ledger: SqlLedger) -> None:

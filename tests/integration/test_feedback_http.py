@@ -145,3 +145,84 @@ def test_a_label_reaches_features_at_its_arrival_time_and_once_across_restarts(
             again, http, txn("e", arrived + timedelta(hours=3), payer="p-e", payee="shop")
         )
         assert later[PAYEE_FRAUD] == 1.0
+
+
+def test_labels_import_through_a_running_service(
+    serve: Callable[..., Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from frisk.cli import app
+
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    server = serve(tmp_path / "home")
+    with server.client() as http:
+        score(server, http, txn("cb-1", base, payer="p-1", payee="shop"))
+        score(server, http, txn("cb-2", base + timedelta(minutes=1), payer="p-2", payee="shop"))
+    labels = tmp_path / "chargebacks.csv"
+    arrived = (base + timedelta(hours=5)).isoformat()
+    labels.write_text(
+        "transaction_id,label,label_timestamp,label_source\n"
+        f"cb-1,fraud,{arrived},chargeback\ncb-2,legit,{arrived},chargeback\n"
+        f"cb-404,fraud,{arrived},chargeback\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FRISK_API_KEY", server.keys["analyst"]["X-API-Key"])
+    args = ["labels", "import", "--events", str(labels), "--api", server.url, "--batch", "2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 labels from 3 rows (0 skipped): 2 new, 0 changed, 0 unchanged, 1 unknown" in (
+        result.output
+    )
+    stored = server.ledger.get_label("cb-1")
+    assert stored is not None
+    assert (stored.source, stored.updated_by) == ("chargeback", "analyst")
+    with server.client() as http:
+        later = score(
+            server, http, txn("cb-3", base + timedelta(hours=6), payer="p-3", payee="shop")
+        )
+    assert later[PAYEE_FRAUD] == 1.0  # applied to the running service's features
+    monkeypatch.setenv("FRISK_API_KEY", server.keys["scorer"]["X-API-Key"])
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code != 0
+    assert "403" in str(refused.exception)
+
+
+def test_a_review_resolved_over_http_labels_the_features(
+    serve: Callable[..., Server], tmp_path: Path, database_url: str
+) -> None:
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    # Every decision is a review: the queue fills with whatever the model scores.
+    everything = {"thresholds": {"medium": 0.0, "review": 0.0, "block": 1.0}}
+    server = serve(tmp_path, database_url=database_url, service=everything)
+    analyst = server.keys["analyst"]
+    with server.client() as http:
+        for i in range(3):
+            score(server, http, txn(f"q{i}", base + timedelta(minutes=i), payer="p", payee="m"))
+        queue = http.get("/v1/reviews", params={"limit": 2}, headers=analyst).json()
+        assert queue["total"] == 3
+        scores = [i["score"] for i in queue["items"]]
+        assert scores == sorted(scores, reverse=True)
+        rest = http.get(
+            "/v1/reviews", params={"limit": 2, "cursor": queue["next_cursor"]}, headers=analyst
+        ).json()
+        listed = [i["transaction_id"] for i in queue["items"] + rest["items"]]
+        assert sorted(listed) == ["q0", "q1", "q2"]
+
+        r = http.post(
+            "/v1/reviews/q0",
+            json={"action": "resolve", "resolution": "fraud", "note": "victim called"},
+            headers=analyst,
+        )
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["version"]) == ("resolved", 1)
+        detail = http.get("/v1/reviews/q0", headers=analyst).json()
+        assert detail["label"]["source"] == "review"
+        assert [h["transaction_id"] for h in detail["payer_history"]] == ["q2", "q1", "q0"]
+        assert detail["audit"][0]["action"] == "review.resolve"
+        assert http.get("/v1/reviews/q0", headers=server.keys["scorer"]).status_code == 403
+        assert http.post("/v1/reviews/q0", json={"action": "reopen"}).status_code == 401
+
+        # The label arrived now: a later payment to the same payee sees it.
+        later = score(server, http, txn("q9", datetime.now(UTC), payer="p2", payee="m"))
+        assert later[PAYEE_FRAUD] == 1.0

@@ -11,14 +11,18 @@ import sys
 import typer
 
 from frisk.cli import (
+    dashboard,  # noqa: F401  (registers its command)
     db,  # noqa: F401  (registers its command)
     demo,  # noqa: F401  (registers its command)
     evaluate,  # noqa: F401  (registers its command)
     features,  # noqa: F401  (registers its command)
     importing,  # noqa: F401  (registers its command)
     keys,  # noqa: F401  (registers its command)
+    labels,  # noqa: F401  (registers its command)
     lists,  # noqa: F401  (registers its command)
     models,  # noqa: F401  (registers its command)
+    report,  # noqa: F401  (registers its command)
+    retrain,  # noqa: F401  (registers its command)
     rules,  # noqa: F401  (registers its command)
     score,  # noqa: F401  (registers its command)
     serve,  # noqa: F401  (registers its command)

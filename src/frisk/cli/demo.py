@@ -1,21 +1,32 @@
 """``frisk demo``: the README's main command, end to end on the embedded defaults.
 
 Simulates a labelled payment stream, trains a model on its first weeks, registers and promotes it,
-and evaluates it on the weeks after, writing an HTML report. Everything goes under the Frisk home
-directory (``FRISK_HOME``, default ``.frisk``).
+and evaluates it on the weeks after, writing an HTML report. Then it starts the API (``frisk
+serve``) and the dashboard, replays the weeks after training into the API as a payment system
+would, sends the labels of those payments known by the end of the simulation, prints the URLs and
+a demo key, and runs until Ctrl-C. Everything goes under the Frisk home directory
+(``FRISK_HOME``, default ``.frisk``).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
 from frisk.cli.app import app
-from frisk.config import load_settings
+from frisk.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["demo"]
 
 
 @app.command()
@@ -26,8 +37,21 @@ def demo(
     home: Annotated[
         Path | None, typer.Option("--home", help="Where data, models and reports go.")
     ] = None,
+    replay: Annotated[
+        int, typer.Option("--replay", min=0, help="Payments to replay into the API.")
+    ] = 10_000,
+    api_port: Annotated[int | None, typer.Option("--api-port", help="Default: service.port.")] = (
+        None
+    ),
+    dashboard_port: Annotated[int, typer.Option("--dashboard-port")] = 8501,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the API and dashboard after training.")
+    ] = True,
+    exit_after_replay: Annotated[
+        bool, typer.Option("--exit-after-replay", help="Stop the API and dashboard after it.")
+    ] = False,
 ) -> None:
-    """Simulate payments, train and register a model, evaluate it on later weeks."""
+    """Simulate, train, evaluate; then serve the API and dashboard and replay payments into them."""
     from frisk.data import write_table
     from frisk.data.simulator import SimulationConfig, simulate
     from frisk.models import TrainConfig
@@ -39,6 +63,7 @@ def demo(
     settings = load_settings(**({"home": home} if home is not None else {}))
     data_dir, reports = settings.data_dir, settings.home / "reports"
     reports.mkdir(parents=True, exist_ok=True)
+    steps = 5 if serve else 3
 
     began = time.perf_counter()
     config = SimulationConfig(days=days, payers=payers, seed=seed)
@@ -47,7 +72,7 @@ def demo(
     write_table(table, events)
     frauds = int(table.get_column("label").sum())
     typer.echo(
-        f"1/3 simulated {table.height:,} payments over {days} days, {frauds:,} fraudulent "
+        f"1/{steps} simulated {table.height:,} payments over {days} days, {frauds:,} fraudulent "
         f"({frauds / table.height:.2%}) -> {events}"
     )
 
@@ -59,16 +84,179 @@ def demo(
     registry.promote(version)
     training = model.metadata["training"]
     typer.echo(
-        f"2/3 trained {version} on {training['rows']:,} payments before {split:%Y-%m-%d} "
+        f"2/{steps} trained {version} on {training['rows']:,} payments before {split:%Y-%m-%d} "
         f"({training['num_trees']} trees), promoted to production in {settings.registry_dir}"
     )
 
     result = evaluate_artifact(model, table, split, None, 0.005)
     report = write_report(result, reports / f"evaluation-{version}.html")
-    typer.echo(f"3/3 evaluated on payments from {split:%Y-%m-%d} on -> {report}")
+    typer.echo(f"3/{steps} evaluated on payments from {split:%Y-%m-%d} on -> {report}")
     for row in result.comparison():
         typer.echo(
             f"    {row['scorer']:<22} AUC {row['roc_auc']:.3f}  AP {row['average_precision']:.3f}"
             f"  recall@0.5% {row['recall']:.3f}  precision@0.5% {row['precision']:.3f}"
         )
-    typer.echo(f"done in {time.perf_counter() - began:.1f}s")
+    if not serve:
+        typer.echo(f"done in {time.perf_counter() - began:.1f}s")
+        return
+
+    import polars as pl
+
+    later = table.filter(pl.col("timestamp") >= split).head(replay)
+    # The API starts knowing the payments before the replay (as a service that has been running
+    # would), with only the labels that had arrived by then: payer history, velocity, label risk.
+    history = data_dir / "demo-history.parquet"
+    write_table(_known_before(table, split), history)
+    _serve_and_replay(
+        settings,
+        later,
+        history,
+        labels_known_by=config.start + timedelta(days=days),
+        api_port=api_port or settings.service.port,
+        dashboard_port=dashboard_port,
+        exit_after_replay=exit_after_replay,
+    )
+
+
+def _serve_and_replay(
+    settings: Settings,
+    payments: pl.DataFrame,
+    history: Path,
+    *,
+    labels_known_by: datetime,
+    api_port: int,
+    dashboard_port: int,
+    exit_after_replay: bool,
+) -> None:
+    from frisk.dashboard.client import FriskClient
+    from frisk.dashboard.launch import start_dashboard, wait_until_up
+    from frisk.dashboard.replay import replay_labels, replay_payments
+    from frisk.service.keys import create_key
+    from frisk.store import Role, default_url, open_ledger
+
+    host = settings.service.host
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    ledger = open_ledger(settings.database_url or default_url(settings.home))
+    try:  # migrated here, before the API opens the same database
+        key, _ = create_key(ledger, Role.ADMIN, "demo", actor="cli:demo")
+    finally:
+        ledger.close()
+
+    api_url, dashboard_url = f"http://{host}:{api_port}", f"http://{host}:{dashboard_port}"
+    processes: list[subprocess.Popen[bytes]] = []
+    with (logs / "api.log").open("ab") as api_log, (logs / "dashboard.log").open("ab") as ui_log:
+        try:
+            processes.append(_start_api(settings, host, api_port, api_log, history))
+            _wait_for_api(api_url, processes[0], logs / "api.log")
+            processes.append(
+                start_dashboard(api_url, host=host, port=dashboard_port, api_key=key, log=ui_log)
+            )
+            wait_until_up(dashboard_url, processes[1])
+            typer.echo(
+                f"4/5 API on {api_url} (docs at {api_url}/docs), dashboard on {dashboard_url}"
+            )
+
+            client = FriskClient(api_url, key, timeout=60.0)
+            try:
+                done = replay_payments(
+                    client, payments, progress=lambda r: _progress(r.decisions, payments.height)
+                )
+                replay_labels(client, payments, labels_known_by, result=done)
+            finally:
+                client.close()
+            actions = ", ".join(f"{n:,} {a}" for a, n in sorted(done.actions.items()))
+            typer.echo(
+                f"\r5/5 replayed {done.decisions:,} payments in {done.seconds:.1f}s ({actions}) "
+                f"and the {done.labels:,} labels of these payments known by "
+                f"{labels_known_by:%Y-%m-%d}"
+            )
+            typer.echo(
+                f"\n    dashboard  {dashboard_url}\n    API        {api_url}/docs\n"
+                f"    demo key   {key}   (admin; export FRISK_API_KEY=... for curl)\n"
+                f"    logs       {logs}"
+            )
+            if exit_after_replay:
+                return
+            typer.echo("\nrunning; Ctrl-C stops the API and the dashboard")
+            while all(p.poll() is None for p in processes):
+                time.sleep(0.5)
+            typer.echo("a server stopped; see the logs above", err=True)
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            typer.echo("\nstopping")
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def _start_api(
+    settings: Settings, host: str, port: int, log: IO[bytes], history: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "FRISK_HOME": str(settings.home),
+        # The replay is one client sending a backlog as fast as it can, not a misbehaving key.
+        "FRISK_SECURITY__RATE_LIMIT__ENABLED": "false",
+    }
+    command = [sys.executable, "-c", "from frisk.cli import main; main()", "serve"]
+    return subprocess.Popen(
+        [
+            *command,
+            "--registry",
+            str(settings.registry_dir),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--warm-from",
+            str(history),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _known_before(table: pl.DataFrame, cutoff: datetime) -> pl.DataFrame:
+    """The payments before ``cutoff`` with only the labels that had arrived by then."""
+    import polars as pl
+
+    from frisk.schema import LABEL_COLUMNS
+
+    arrived = pl.col("label_timestamp") < cutoff
+    earlier = table.filter(pl.col("timestamp") < cutoff)
+    return earlier.with_columns(
+        pl.when(arrived).then(pl.col(c)).otherwise(None).alias(c)
+        for c in LABEL_COLUMNS
+        if c in table.columns
+    )
+
+
+def _wait_for_api(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    import httpx
+
+    from frisk.errors import ConfigError
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ConfigError(f"the API exited with code {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise ConfigError(f"the API did not answer at {url} within 120 s; see {log}")
+
+
+def _progress(done: int, total: int) -> None:
+    if sys.stdout.isatty():
+        typer.echo(f"\r5/5 replaying payments: {done:,} of {total:,}", nl=False)

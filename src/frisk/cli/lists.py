@@ -1,7 +1,8 @@
 """``frisk lists``: named allow and block lists in a lists file (JSON), with bulk import.
 
 Every change appends its audit record (who, when, before, after) to ``--audit`` as JSON Lines.
-The service manages the same lists over HTTP once it is wired to ``frisk.policy``.
+These are files for backtests (``frisk rules backtest --lists``); the service keeps its lists in
+the ledger and manages them over HTTP (``/v1/lists``).
 """
 
 from __future__ import annotations

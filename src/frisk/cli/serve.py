@@ -27,6 +27,15 @@ def serve(
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Default: service.host.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Default: service.port.")] = None,
+    warm_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--warm-from",
+            help="A canonical events file (frisk simulate / frisk import) of the payments before "
+            "this service's first decision: feature state learns them, and their labels at their "
+            "arrival, when no snapshot exists yet. Later payments come from the ledger.",
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes; only 1 is supported for now.")
     ] = None,
@@ -62,6 +71,7 @@ def serve(
             None if model is not None else registry or settings.registry_dir,
             ledger=ledger,
             settings=settings,
+            history=warm_from,
         )
         try:
             uvicorn.run(

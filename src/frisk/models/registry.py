@@ -2,12 +2,15 @@
 
     <root>/versions/<version>/     an artifact directory (see ``artifact``), never changed
     <root>/production.json         {"version": ..., "history": [{"version", "at", "action"}, ...]}
+    <root>/reports/<version>.html  the evaluation report of a version (e.g. from ``frisk retrain``)
 
 A version id is ``m-YYYYmmdd-HHMMSS-<hash6>``: registration time (UTC) and the first six hex
 digits of the artifact id, so ids sort by age and name their content. ``production.json`` is
 replaced atomically (write a temporary file, ``os.replace``) under an exclusive lock, so a reader
 sees the old pointer or the new one, never half of either, and two promotions never interleave.
-``rollback`` returns to the version that was in production before the current one.
+``rollback`` returns to the version that was in production before the current one. A version's
+stage is ``production`` (the pointer), ``archived`` (was in production once) or ``candidate``
+(never promoted).
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from frisk.errors import ArtifactError, ConflictError, NotFoundError
 from frisk.models.artifact import load_model, save_model
 from frisk.models.scoring import FraudModel
 
-__all__ = ["ModelEntry", "Registry"]
+__all__ = ["STAGES", "ModelEntry", "Registry"]
 
 POINTER = "production.json"
+REPORTS = "reports"
+STAGES = ("production", "archived", "candidate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +149,40 @@ class Registry:
             self._write(pointer, previous, "rollback")
             return previous
 
+    def stages(self) -> dict[str, str]:
+        """Every registered version's stage, oldest first (see the module docstring)."""
+        production = self.production()
+        served = {str(step.get("version")) for step in self.history()}
+        return {
+            v: "production" if v == production else "archived" if v in served else "candidate"
+            for v in self.versions()
+        }
+
+    def save_report(self, version: str, html: str) -> Path:
+        """Store ``version``'s evaluation report (replacing an older one); returns its path."""
+        self.path(version)  # refuse a report for a version that does not exist
+        folder = self.root / REPORTS
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=f".{version}.", dir=folder)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(html)
+            os.replace(temporary, folder / f"{version}.html")
+        except OSError as exc:
+            raise ArtifactError(f"cannot store the report of {version}: {exc}") from exc
+        return folder / f"{version}.html"
+
+    def report_path(self, version: str) -> Path | None:
+        """The stored report of ``version``, or None when it has none."""
+        path = self.root / REPORTS / f"{version}.html"
+        return path if self.path(version) and path.is_file() else None
+
     def remove(self, version: str) -> None:
         """Delete a version that is not in production."""
         if version == self.production():
             raise ConflictError(f"model version {version} is in production; promote another first")
         shutil.rmtree(self.path(version))
+        (self.root / REPORTS / f"{version}.html").unlink(missing_ok=True)
 
     def _entry(self, version: str, in_production: bool) -> ModelEntry:
         try:

@@ -18,7 +18,7 @@ import polars as pl
 
 from frisk.policy.decision import Policy
 
-__all__ = ["BacktestReport", "backtest", "backtest_frame", "reports_table"]
+__all__ = ["BacktestReport", "backtest", "backtest_frame", "backtest_summary", "reports_table"]
 
 _ADDS = ("new_hits", "new_frauds", "new_fraud_amount")
 
@@ -91,7 +91,10 @@ def backtest(
     rows = frame.filter(keep)
     hits = candidates.match_many(rows, now)
     if current is not None:
-        alerted = current.decide_many(rows, now).get_column("action").is_in(["review", "block"])
+        # Rows the model did not score (``history_frame(score_only=...)``) are never hits, so
+        # whether they are alerted does not count.
+        actions = current.decide_many(rows, now).get_column("action")
+        alerted = actions.is_in(["review", "block"]).fill_null(False)
     else:
         alerted = pl.Series("alerted", [None] * rows.height, dtype=pl.Boolean)
     label = rows.get_column("label") if "label" in rows.columns else None
@@ -149,3 +152,95 @@ def _precision() -> pl.Expr:
 def reports_table(reports: Sequence[BacktestReport]) -> pl.DataFrame:
     """Totals of several reports, one row per rule."""
     return pl.DataFrame([{"rule": r.rule, **r.totals} for r in reports])
+
+
+def backtest_summary(
+    frame: pl.DataFrame, candidates: Policy, *, now: datetime, current: Policy | None = None
+) -> dict[str, Any]:
+    """The candidates together over ``frame``: a row is a hit when any of them matches it.
+
+    ``{"days": [...], "totals": {...}, "rules": [...]}`` (the API's backtest answer); "added"
+    counts hits that ``current`` (lists, rules and the model's actions) does not alert on.
+    ``frame`` needs ``timestamp``, ``amount``, ``label`` and what the rules read.
+    """
+    matched = candidates.match_many(frame, now)
+    if current is not None:
+        alerted = current.decide_many(frame, now).get_column("action").is_in(["review", "block"])
+    else:
+        alerted = pl.repeat(False, frame.height, eager=True)
+    label = frame.get_column("label")
+    base = pl.DataFrame(
+        {
+            "day": frame.get_column("timestamp").dt.date(),
+            "amount": frame.get_column("amount").cast(pl.Float64),
+            "fraud": (label == 1).fill_null(False),
+            "labelled": label.is_not_null(),
+            "alerted": alerted.fill_null(False),
+        }
+    )
+    flags = (
+        matched.with_columns(pl.any_horizontal(pl.all()).alias("_any")) if matched.width else None
+    )
+    hit_any = (
+        flags.get_column("_any")
+        if flags is not None
+        else pl.repeat(False, frame.height, eager=True)
+    )
+    day_sums = _sums(pl.col("hit"))
+    with_hit = base.with_columns(hit=hit_any.fill_null(False))
+    days = with_hit.group_by("day").agg(day_sums).sort("day")
+    totals = with_hit.select([*day_sums, *_total_sums(pl.col("hit"))]).with_columns(
+        _ratio("fraud_hits", "labelled_hits").alias("precision")
+    )
+    total = totals.row(0, named=True)
+    total["fraud_amount_caught"] = total.pop("fraud_amount_hit")
+    total.pop("amount_hit")
+    rules = []
+    for c in candidates.rules:
+        one = base.with_columns(hit=matched.get_column(c.rule.name).fill_null(False))
+        row = one.select([*_sums(pl.col("hit")), *_total_sums(pl.col("hit"))]).row(0, named=True)
+        rules.append(
+            {
+                "name": c.rule.name,
+                "expression": c.rule.expression,
+                "hits": row["hits"],
+                "fraud_hits": row["fraud_hits"],
+                "labelled_hits": row["labelled_hits"],
+                "precision": row["fraud_hits"] / row["labelled_hits"]
+                if row["labelled_hits"]
+                else None,
+                "fraud_amount_caught": row["fraud_amount_hit"],
+                "added_hits": row["added_hits"],
+            }
+        )
+    return {"days": days.to_dicts(), "totals": total, "rules": rules}
+
+
+def _sums(hit: pl.Expr) -> list[pl.Expr]:
+    fraud, added = hit & pl.col("fraud"), hit & ~pl.col("alerted")
+    return [
+        pl.len().alias("transactions"),
+        hit.sum().alias("hits"),
+        fraud.sum().alias("fraud_hits"),
+        pl.col("amount").filter(hit).sum().alias("amount_hit"),
+        pl.col("amount").filter(fraud).sum().alias("fraud_amount_hit"),
+        added.sum().alias("added_hits"),
+        (added & pl.col("fraud")).sum().alias("added_fraud"),
+    ]
+
+
+def _total_sums(hit: pl.Expr) -> list[pl.Expr]:
+    added_fraud = hit & ~pl.col("alerted") & pl.col("fraud")
+    return [
+        (hit & pl.col("labelled")).sum().alias("labelled_hits"),
+        pl.col("amount").filter(pl.col("fraud")).sum().alias("fraud_amount_total"),
+        pl.col("amount").filter(added_fraud).sum().alias("added_fraud_amount"),
+    ]
+
+
+def _ratio(numerator: str, denominator: str) -> pl.Expr:
+    return (
+        pl.when(pl.col(denominator) > 0)
+        .then(pl.col(numerator) / pl.col(denominator))
+        .otherwise(None)
+    )

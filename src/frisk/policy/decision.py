@@ -86,6 +86,22 @@ class PolicyDecision:
             return self.decider or "model"
         return f"list:{self.decider}" if self.decided_by == "list" else "model"
 
+    def sentence(self) -> str:
+        """Why the policy, not the model, decided: a reason an analyst can read."""
+        if self.decided_by == "list":
+            return (
+                f"on the {self.action} list {self.decider!r} "
+                f"(the model alone would {self.model_action})"
+            )
+        if self.decided_by == "rule":
+            read = next((m.values for m in self.matches if m.rule == self.decider), {})
+            shown = ", ".join(f"{k} = {_shown(v)}" for k, v in read.items())
+            return (
+                f"rule {self.decider!r} says {self.action} (the model alone would "
+                f"{self.model_action})" + (f": {shown}" if shown else "")
+            )
+        return f"the model's thresholds: {self.action}"
+
     def to_json(self) -> dict[str, Any]:
         """What a decision records (the ledger's ``decisions.policy``) and the API returns."""
         return {
@@ -277,3 +293,11 @@ class Policy:
             by.otherwise(pl.lit("model")).alias("decided_by"),
             name.otherwise(pl.lit(None, dtype=pl.String)).alias("decider"),
         )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:g}"
+    return repr(value)

@@ -33,6 +33,7 @@ __all__ = [
     "Principal",
     "ScorerKey",
     "authenticate",
+    "authorise",
     "charge",
     "require",
 ]
@@ -109,13 +110,18 @@ def charge(state: ServiceState, principal: Principal, cost: float) -> None:
         raise RateLimitedError(limiter.retry_after(wait))
 
 
+def authorise(principal: Principal, permission: Permission) -> Principal:
+    """``principal`` if its role grants ``permission``; 403 otherwise."""
+    if permission not in GRANTS[principal.role]:
+        raise PermissionDeniedError(f"role {principal.role.value!r} may not {permission.value}")
+    return principal
+
+
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only keys whose role grants ``permission`` through."""
 
     async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if permission not in GRANTS[principal.role]:
-            raise PermissionDeniedError(f"role {principal.role.value!r} may not {permission.value}")
-        return principal
+        return authorise(principal, permission)
 
     return check
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from frisk.monitoring import DriftReport, PerformanceRow
 
 __all__ = ["CONTENT_TYPE", "ServiceMetrics"]
 
@@ -45,6 +51,54 @@ class ServiceMetrics:
             "frisk_model_info", "The model in use (value 1).", ["version"], registry=r
         )
         self._model_version: str | None = None
+        # The feedback loop: live performance per model over the last days, and drift. Set from
+        # the ledger when /metrics is scraped (at most every monitoring.refresh_seconds).
+        live = ["model_version", "role"]
+        self.live = {
+            name: Gauge(f"frisk_live_{name}", text, live, registry=r)
+            for name, text in (
+                ("decisions", "Decisions over the live window (monitoring.live_days)."),
+                ("alerts", "Of which review or block."),
+                ("alert_rate", "Alerts / decisions."),
+                ("labelled", "Of the decisions, labelled so far."),
+                ("fraud", "Of the decisions, labelled fraud so far."),
+                ("alerted_fraud", "Labelled fraud that was alerted."),
+                ("precision", "Alerted fraud / alerts (labels so far)."),
+                ("recall", "Alerted fraud / labelled fraud."),
+                ("fraud_amount", "Amount of labelled fraud."),
+                ("amount_caught", "Amount of labelled fraud that was alerted."),
+            )
+        }
+        self.alert_budget = Gauge(
+            "frisk_alert_budget", "Share of decisions the team can review.", registry=r
+        )
+        self.drift_score = Gauge(
+            "frisk_drift_score_psi", "PSI of the score, live window vs training.", registry=r
+        )
+        self.drift_feature = Gauge(
+            "frisk_drift_feature_psi",
+            "PSI of a top feature, live vs training.",
+            ["feature"],
+            registry=r,
+        )
+        self.drift_alert_level = Gauge(
+            "frisk_drift_psi_alert_level", "PSI at which drift is alerted.", registry=r
+        )
+        self.drift_window = Gauge(
+            "frisk_drift_window_decisions", "Decisions in the live drift window.", registry=r
+        )
+        self.shadow_scored = Gauge(
+            "frisk_shadow_scored",
+            "Decisions the shadow model recorded.",
+            ["model_version"],
+            registry=r,
+        )
+        self.shadow_dropped = Gauge(
+            "frisk_shadow_dropped",
+            "Vectors the shadow dropped (queue full).",
+            ["model_version"],
+            registry=r,
+        )
 
     def set_model_version(self, version: str | None) -> None:
         if version == self._model_version:
@@ -54,6 +108,38 @@ class ServiceMetrics:
         if version is not None:
             self.model.labels(version=version).set(1)
         self._model_version = version
+
+    def set_live(self, models: Sequence[PerformanceRow], budget: float) -> None:
+        """Replace the live gauges with these per-model totals (None rates are left out)."""
+        self.alert_budget.set(budget)
+        for gauge in self.live.values():
+            gauge.clear()
+        for row in models:
+            for name, gauge in self.live.items():
+                value = getattr(row, name)
+                if value is not None:
+                    gauge.labels(model_version=row.model_version, role=row.role).set(value)
+
+    def set_drift(self, report: DriftReport | None, alert_level: float) -> None:
+        """Replace the drift gauges; a None PSI (too few decisions) is left out."""
+        self.drift_alert_level.set(alert_level)
+        self.drift_feature.clear()
+        if report is None:
+            self.drift_window.set(0)
+            return
+        self.drift_window.set(report.window.decisions)
+        if report.score.psi is not None:
+            self.drift_score.set(report.score.psi)
+        for feature in report.features:
+            if feature.psi is not None:
+                self.drift_feature.labels(feature=feature.name).set(feature.psi)
+
+    def set_shadow(self, version: str | None, scored: int, dropped: int) -> None:
+        self.shadow_scored.clear()
+        self.shadow_dropped.clear()
+        if version is not None:
+            self.shadow_scored.labels(model_version=version).set(scored)
+            self.shadow_dropped.labels(model_version=version).set(dropped)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

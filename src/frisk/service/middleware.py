@@ -7,11 +7,13 @@ its traceback). ``BodyLimitMiddleware`` refuses large bodies with 413 before the
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Collection
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,12 +26,19 @@ access_log = logging.getLogger("frisk.access")
 error_log = logging.getLogger("frisk.service")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Request ids: 16 random hex digits per process, then a counter (32 hex digits, like a UUID's).
+# Unique without a system call per request (uuid4 reads the kernel's random source each time).
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count()
 
 
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Labelled children by label values: ``labels()`` validates and locks on every call.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,8 +75,7 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = _route(scope)
-            self.metrics.requests.labels(route=route, method=scope["method"], status=status).inc()
-            self.metrics.latency.labels(route=route).observe(elapsed)
+            self._count(route, scope["method"], status, elapsed)
             access_log.info(
                 "request",
                 extra={
@@ -81,6 +89,18 @@ class RequestContextMiddleware:
                     }
                 },
             )
+
+    def _count(self, route: str, method: str, status: int, elapsed: float) -> None:
+        counter = self._counters.get((route, method, status))
+        if counter is None:
+            counter = self.metrics.requests.labels(route=route, method=method, status=status)
+            if len(self._counters) < 10_000:  # routes are templates, so this stays small
+                self._counters[(route, method, status)] = counter
+        counter.inc()
+        histogram = self._histograms.get(route)
+        if histogram is None:
+            histogram = self._histograms[route] = self.metrics.latency.labels(route=route)
+        histogram.observe(elapsed)
 
 
 class BodyLimitMiddleware:
@@ -165,7 +185,7 @@ def _request_id(scope: Scope) -> str:
             if _REQUEST_ID.match(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 def _route(scope: Scope) -> str:

@@ -13,9 +13,8 @@ under load, records that arrive during a commit share the next one. Durability i
 no request returns before the commit holding its row has succeeded; if it fails, every request in
 the batch gets the error (and the client a 503), none a decision.
 
-The ``Ledger`` Protocol records one decision per call; batching needs one transaction around many
-inserts, so this reads the SQL ledger's table directly (a ``record_decisions`` in ``frisk.store``
-would be the better home). Other ledgers are called one record at a time, from the one thread.
+The writing itself is the ledger's ``record_decisions`` (many rows, one transaction); this module
+only gathers the records and wakes their waiters.
 """
 
 from __future__ import annotations
@@ -25,13 +24,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from frisk.errors import FriskError, StoreError
 from frisk.store.ledger import DecisionRecord, Ledger
-from frisk.store.sql import decision_row
 
 __all__ = ["DecisionRecorder"]
 
@@ -39,16 +35,14 @@ log = logging.getLogger("frisk.service")
 
 _MAX_BATCH = 256
 _LINGER = 0.001  # seconds
-_Writer = Callable[[list[DecisionRecord]], list[DecisionRecord]]
-_Lookup = Callable[[str], DecisionRecord | None]
 
 
 @dataclass(slots=True)
 class _Pending:
-    record: DecisionRecord
+    records: list[DecisionRecord]
     done: threading.Event | None = None  # a waiting thread's
-    future: asyncio.Future[DecisionRecord] | None = None  # or a waiting coroutine's
-    result: DecisionRecord | None = None
+    future: asyncio.Future[list[DecisionRecord]] | None = None  # or a waiting coroutine's
+    result: list[DecisionRecord] | None = None
     error: BaseException | None = None
 
     def settle(self) -> None:
@@ -76,7 +70,6 @@ class DecisionRecorder:
         self.ledger = ledger
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._write, self._lookup = _sql_access(ledger)
         self._thread = threading.Thread(target=self._run, name="frisk-recorder", daemon=True)
         self._thread.start()
         self.commits = 0
@@ -85,9 +78,15 @@ class DecisionRecorder:
 
     def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
         """Insert ``decision`` unless its id is recorded, once durable; return the recorded row."""
+        return self.record_decisions([decision])[0]
+
+    def record_decisions(self, records: list[DecisionRecord]) -> list[DecisionRecord]:
+        """The ledger's ``record_decisions``, committed with whatever else is queued."""
         if not self._thread.is_alive():
             raise StoreError("the decision recorder is stopped")
-        pending = _Pending(decision, done=threading.Event())
+        if not records:
+            return []
+        pending = _Pending(records, done=threading.Event())
         self._queue.put(pending)
         assert pending.done is not None
         pending.done.wait()
@@ -100,13 +99,10 @@ class DecisionRecorder:
         """``record_decision`` for the event loop: awaits the commit without holding a thread."""
         if not self._thread.is_alive():
             raise StoreError("the decision recorder is stopped")
-        future: asyncio.Future[DecisionRecord] = asyncio.get_running_loop().create_future()
-        self._queue.put(_Pending(decision, future=future))
-        return await future
-
-    def get_decision(self, transaction_id: str) -> DecisionRecord | None:
-        """The ledger's ``get_decision`` through a statement compiled once (the hot path's read)."""
-        return self._lookup(transaction_id)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[DecisionRecord]] = loop.create_future()
+        self._queue.put(_Pending([decision], future=future))
+        return (await future)[0]
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer."""
@@ -126,12 +122,13 @@ class DecisionRecorder:
             if first is None:
                 return
             batch = [first]
+            size = len(first.records)
             stop = False
             # Under load (the last commit was shared) linger briefly for more records: a commit
             # costs ~1 ms of CPU (fsync) whatever its size. Alone, commit at once.
             linger = _LINGER if self._last_batch > 1 else 0.0
             deadline = time.monotonic() + linger
-            while len(batch) < self.max_batch:
+            while size < self.max_batch:
                 try:
                     wait = deadline - time.monotonic()
                     more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
@@ -141,14 +138,15 @@ class DecisionRecorder:
                     stop = True
                     break
                 batch.append(more)
-            self._last_batch = len(batch)
+                size += len(more.records)
+            self._last_batch = size
             self._commit(batch)
             if stop:
                 return
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            results = self._write([p.record for p in batch])
+            results = self.ledger.record_decisions([r for p in batch for r in p.records])
         except BaseException as exc:  # every waiter must wake, whatever went wrong
             error = exc if isinstance(exc, FriskError) else StoreError(f"recording failed: {exc}")
             if not isinstance(exc, FriskError):
@@ -158,78 +156,9 @@ class DecisionRecorder:
                 p.settle()
             return
         self.commits += 1
-        self.recorded += len(batch)
-        for p, result in zip(batch, results, strict=True):
-            p.result = result
+        self.recorded += len(results)
+        start = 0
+        for p in batch:
+            p.result = results[start : start + len(p.records)]
+            start += len(p.records)
             p.settle()
-
-
-def _sql_access(ledger: Ledger) -> tuple[_Writer, _Lookup]:
-    """(write a batch in one transaction, look one id up); one at a time for non-SQL ledgers."""
-    from frisk.store.sql import SqlLedger
-
-    if not isinstance(ledger, SqlLedger):
-        return (lambda records: [ledger.record_decision(r) for r in records]), ledger.get_decision
-
-    import sqlalchemy as sa
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    from frisk.store._driver_errors import translate_errors
-    from frisk.store.tables import decisions
-
-    engine = ledger.engine
-    dialect: Any = postgresql if engine.dialect.name == "postgresql" else sqlite
-    # Built once: building and coercing a statement per row cost more CPU than the insert.
-    insert = dialect.insert(decisions).on_conflict_do_nothing()
-    select = sa.select(decisions).where(
-        decisions.c.transaction_id.in_(sa.bindparam("ids", expanding=True))
-    )
-    one = sa.select(decisions).where(decisions.c.transaction_id == sa.bindparam("id"))
-
-    def lookup(transaction_id: str) -> DecisionRecord | None:
-        with translate_errors("reading a decision"), engine.connect() as conn:
-            row = conn.execute(one, {"id": transaction_id}).one_or_none()
-        return None if row is None else DecisionRecord(**row._mapping)
-
-    def write(records: list[DecisionRecord]) -> list[DecisionRecord]:
-        doing = f"recording {len(records)} decision(s)"
-        with translate_errors(doing), engine.begin() as conn:
-            inserted = conn.execute(insert, [decision_row(r) for r in records]).rowcount
-            if inserted == len(records):
-                return records
-            # Some ids were recorded by another process first: hand back the recorded rows.
-            ids = [r.transaction_id for r in records]
-            rows = {row.transaction_id: row for row in conn.execute(select, {"ids": ids})}
-        out = []
-        for record in records:
-            stored = DecisionRecord(**rows[record.transaction_id]._mapping)
-            mine = stored.created_at == record.created_at and stored.body_hash == record.body_hash
-            out.append(record if mine else stored)
-        return out
-
-    if engine.dialect.name == "sqlite" and engine.url.database:
-        return write, _sqlite_lookup(engine.url.database, lookup)
-    return write, lookup
-
-
-def _sqlite_lookup(database: str, full: _Lookup) -> _Lookup:
-    """Most ids are new: ask SQLite directly whether one is recorded (~5 us against ~100 us of
-    CPU through SQLAlchemy), and read the whole record through the ledger only when it is."""
-    import sqlite3
-
-    # Autocommit: each SELECT sees the latest commit and holds no read transaction open.
-    conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=5000")
-    lock = threading.Lock()
-
-    def lookup(transaction_id: str) -> DecisionRecord | None:
-        try:
-            with lock:
-                found = conn.execute(
-                    "SELECT 1 FROM decisions WHERE transaction_id = ?", (transaction_id,)
-                ).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"reading a decision: {exc}") from exc
-        return None if found is None else full(transaction_id)
-
-    return lookup

@@ -6,7 +6,8 @@ size limit, so a large upload never sits in memory. ``score_upload`` reads it wi
 refusing the file, and decides each valid row through the same ``Scorer`` as ``POST /v1/score``:
 an id already decided answers from the ledger, one reused for another body is a per-row conflict.
 Rows are decided in event-time order (the importer's order; ties keep file order), the order
-feature state must see them in. The outcome per row is kept as ``<home>/uploads/<id>.csv``.
+feature state must see them in, and recorded many per commit (``Scorer.score_many``). The outcome
+per row is kept as ``<home>/uploads/<id>.csv`` for ``api.upload_result_hours``.
 
 The multipart parser is our own, about 80 lines: python-multipart is not a dependency, and the
 size limit has to act on the file part while it streams, which ``Request.form()`` does not do.
@@ -18,6 +19,7 @@ import codecs
 import csv
 import re
 import secrets
+import time
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from frisk.data.importer import read_events
 from frisk.data.mapping import Mapping
 from frisk.data.table import extra_columns
 from frisk.errors import (
-    ConflictError,
+    FriskError,
     InputError,
     InvalidEventError,
     MappingError,
@@ -37,7 +39,7 @@ from frisk.errors import (
     RowProblem,
 )
 from frisk.schema import CORE_COLUMNS, Transaction
-from frisk.service.scoring import Scorer
+from frisk.service.scoring import Scored, Scorer
 
 __all__ = [
     "Received",
@@ -45,6 +47,7 @@ __all__ = [
     "UploadOutcome",
     "UploadProblem",
     "UploadTooLargeError",
+    "expire_results",
     "find_mapping",
     "receive_upload",
     "result_path",
@@ -308,36 +311,44 @@ def score_upload(
     extras = extra_columns(table)
     actions: Counter[str] = Counter()
     replayed = conflicts = failed = 0
-    upload_id = secrets.token_hex(16)
+    rows: list[tuple[str, Transaction | InvalidEventError]] = []
+    for values in table.select(*CORE_COLUMNS, *extras).iter_rows(named=True):
+        try:  # the importer's checks are the model's; belt and braces
+            rows.append((str(values["transaction_id"]), Transaction.parse(_event(values, extras))))
+        except InvalidEventError as exc:
+            rows.append((str(values["transaction_id"]), exc))
+    # Decided in file order, many per commit (Scorer.score_many): ~1,000 rows/s one commit each.
+    outcomes = iter(scorer.score_many([t for _, t in rows if isinstance(t, Transaction)]))
     directory = settings.uploads_dir
     directory.mkdir(parents=True, exist_ok=True)
+    expire_results(settings)
+    upload_id = secrets.token_hex(16)
     partial = directory / f"{upload_id}.csv.partial"
     with partial.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(RESULT_COLUMNS)
-        for values in table.select(*CORE_COLUMNS, *extras).iter_rows(named=True):
-            txn_id = str(values["transaction_id"])
-            try:
-                txn = Transaction.parse(_event(values, extras))
-                scored = scorer.score(txn)
-            except (
-                InvalidEventError
-            ) as exc:  # the importer's checks are the model's; belt and braces
+        for txn_id, parsed in rows:
+            outcome: Scored | FriskError = (
+                parsed if isinstance(parsed, FriskError) else next(outcomes)
+            )
+            if isinstance(outcome, InvalidEventError):
                 failed += 1
-                problems.append(UploadProblem(exc.reason, column=exc.field, transaction_id=txn_id))
+                problems.append(
+                    UploadProblem(outcome.reason, column=outcome.field, transaction_id=txn_id)
+                )
                 continue
-            except ConflictError as exc:
+            if isinstance(outcome, FriskError):  # a conflict: the id was decided for another body
                 conflicts += 1
-                problems.append(UploadProblem(str(exc), transaction_id=txn_id))
+                problems.append(UploadProblem(str(outcome), transaction_id=txn_id))
                 writer.writerow([txn_id, "conflict", "", "", "", "", "", ""])
                 continue
-            record = scored.record
-            replayed += scored.replayed
+            record = outcome.record
+            replayed += outcome.replayed
             actions[record.action] += 1
             writer.writerow(
                 [
                     txn_id,
-                    "replayed" if scored.replayed else "decided",
+                    "replayed" if outcome.replayed else "decided",
                     record.action,
                     record.tier,
                     record.risk_score,
@@ -361,11 +372,35 @@ def score_upload(
 
 
 def result_path(settings: Settings, upload_id: str) -> Path:
-    """Where the result of upload ``upload_id`` is kept; ``NotFoundError`` for unknown ids."""
+    """Where the result of upload ``upload_id`` is kept; ``NotFoundError`` for unknown ids and
+    for results past ``api.upload_result_hours`` (which are deleted)."""
     path = settings.uploads_dir / f"{upload_id}.csv"
-    if not _UPLOAD_ID.match(upload_id) or not path.is_file():
-        raise NotFoundError(f"no upload {upload_id!r}")
+    if not _UPLOAD_ID.match(upload_id) or not path.is_file() or _expired(path, settings):
+        path.unlink(missing_ok=True)
+        raise NotFoundError(f"no upload {upload_id!r} (results are kept for a limited time)")
     return path
+
+
+def expire_results(settings: Settings) -> int:
+    """Delete result files (and partial ones a crash left) older than ``api.upload_result_hours``;
+    the number deleted. Run on every upload, so the directory holds about a day's results."""
+    deleted = 0
+    directory = settings.uploads_dir
+    if not directory.is_dir():
+        return 0
+    for path in directory.iterdir():
+        if path.name.endswith((".csv", ".csv.partial")) and _expired(path, settings):
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
+def _expired(path: Path, settings: Settings) -> bool:
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    return age > settings.api.upload_result_hours * 3600
 
 
 def _event(values: dict[str, object], extras: list[str]) -> dict[str, object]:

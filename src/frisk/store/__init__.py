@@ -25,6 +25,17 @@ if TYPE_CHECKING:
     from frisk.store.database import default_url, make_engine
     from frisk.store.migrate import current_revision, head_revision, upgrade
     from frisk.store.policy import SqlListStore, SqlRuleStore
+    from frisk.store.reviews import (
+        HistoryItem,
+        ReviewAction,
+        ReviewChange,
+        ReviewFilter,
+        ReviewItem,
+        ReviewPage,
+        ReviewStatus,
+        ReviewStore,
+        ReviewUpdate,
+    )
     from frisk.store.sql import SqlLedger, open_ledger
 
 # SQLAlchemy and Alembic cost ~0.5 s to import; load them only when the ledger is really used, so
@@ -36,6 +47,20 @@ _LAZY = {
     "head_revision": "frisk.store.migrate",
     "upgrade": "frisk.store.migrate",
     "SqlLedger": "frisk.store.sql",
+    **dict.fromkeys(
+        (
+            "HistoryItem",
+            "ReviewAction",
+            "ReviewChange",
+            "ReviewFilter",
+            "ReviewItem",
+            "ReviewPage",
+            "ReviewStatus",
+            "ReviewStore",
+            "ReviewUpdate",
+        ),
+        "frisk.store.reviews",
+    ),
     "SqlListStore": "frisk.store.policy",
     "SqlRuleStore": "frisk.store.policy",
     "open_ledger": "frisk.store.sql",
@@ -45,12 +70,21 @@ __all__ = [
     "ApiKeyRecord",
     "AuditEntry",
     "DecisionRecord",
+    "HistoryItem",
     "LabelChange",
     "LabelOutcome",
     "LabelRecord",
     "LabelStatus",
     "LabelWrite",
     "Ledger",
+    "ReviewAction",
+    "ReviewChange",
+    "ReviewFilter",
+    "ReviewItem",
+    "ReviewPage",
+    "ReviewStatus",
+    "ReviewStore",
+    "ReviewUpdate",
     "Role",
     "SqlLedger",
     "SqlListStore",

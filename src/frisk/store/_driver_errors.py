@@ -1,11 +1,13 @@
 """The one place where database driver errors become Frisk errors.
 
 SQLAlchemy wraps sqlite3's and psycopg's exceptions in its own classes, so translating those covers
-every driver: an integrity violation is a ``ConflictError``, anything else a ``StoreError``.
+every driver: an integrity violation is a ``ConflictError``, anything else a ``StoreError``. The one
+place that talks to sqlite3 directly (``sql._IdProbe``) gets its errors translated here too.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,13 +23,13 @@ def translate_errors(doing: str) -> Iterator[None]:
     """Re-raise database errors met while ``doing`` something as Frisk errors."""
     try:
         yield
-    except sa_exc.IntegrityError as exc:
+    except (sa_exc.IntegrityError, sqlite3.IntegrityError) as exc:
         raise ConflictError(f"{doing}: conflicts with what is recorded ({describe(exc)})") from exc
-    except sa_exc.SQLAlchemyError as exc:
+    except (sa_exc.SQLAlchemyError, sqlite3.Error) as exc:
         raise StoreError(f"{doing}: the ledger failed ({describe(exc)})") from exc
 
 
-def describe(exc: sa_exc.SQLAlchemyError) -> str:
+def describe(exc: Exception) -> str:
     """The driver's own message in one line, without SQL or parameters (which may hold ids)."""
     orig = getattr(exc, "orig", None)
     source = orig if orig is not None else exc

@@ -57,6 +57,10 @@ class DecisionRecord:
     # What the rules and lists did (matched rules with the values they read, which one decided);
     # None for a decision made without a policy.
     policy: JSON | None = None
+    # The transaction's parties, which the ledger copies out of ``transaction`` into indexed
+    # columns (a review shows each one's history). Not part of a record's identity.
+    payer_id: str | None = field(default=None, compare=False)
+    payee_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +161,22 @@ class Ledger(Protocol):
         """
         ...
 
+    def record_decisions(self, records: Sequence[DecisionRecord]) -> list[DecisionRecord]:
+        """``record_decision`` for many in one transaction (one commit, one fsync): the recorded
+        row of each, in order.
+
+        A decision that was inserted comes back as the very object given, so ``result[i] is
+        records[i]`` tells a new decision from one recorded before (by another process, or
+        earlier in the same call).
+        """
+        ...
+
     def get_decision(self, transaction_id: str) -> DecisionRecord | None: ...
+
+    def has_decision(self, transaction_id: str) -> bool:
+        """Whether ``transaction_id`` is recorded: far cheaper than ``get_decision``, for the
+        scoring path, which asks it of every request and mostly hears no."""
+        ...
 
     def recent_decisions(
         self, limit: int = 50, *, before: datetime | None = None, action: str | None = None

@@ -28,9 +28,25 @@ from frisk.policy.lists import ListEntry, ListSnapshot, NamedList
 from frisk.policy.rules import Rule
 from frisk.store._driver_errors import translate_errors
 from frisk.store.ledger import AuditEntry
-from frisk.store.tables import audit_log, list_entries, lists, policy_versions, rules
+from frisk.store.tables import (
+    audit_log,
+    decisions,
+    labels,
+    list_entries,
+    lists,
+    policy_versions,
+    rules,
+)
 
-__all__ = ["ListInfo", "RuleInfo", "SqlListStore", "SqlRuleStore", "audit_page", "versions"]
+__all__ = [
+    "ListInfo",
+    "RuleInfo",
+    "SqlListStore",
+    "SqlRuleStore",
+    "audit_page",
+    "recorded_decisions",
+    "versions",
+]
 
 _RULES, _LISTS = "rules", "lists"
 
@@ -474,3 +490,36 @@ def _list_json(spec: NamedList) -> dict[str, Any]:
         "field": spec.field,
         "description": spec.description,
     }
+
+
+def recorded_decisions(
+    engine: Engine, *, start: datetime | None = None, end: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Decisions whose transaction happened in ``[start, end)``, with their labels, in event order.
+
+    What a backtest over the ledger reads (``frisk.policy.history.recorded_frame``).
+    """
+    query = (
+        sa.select(
+            decisions.c.transaction_id,
+            decisions.c.event_time,
+            decisions.c.transaction,
+            decisions.c.features,
+            decisions.c.score,
+            decisions.c.risk_score,
+            decisions.c.tier,
+            decisions.c.action,
+            decisions.c.policy,
+            labels.c.label,
+        )
+        .select_from(
+            decisions.outerjoin(labels, labels.c.transaction_id == decisions.c.transaction_id)
+        )
+        .order_by(decisions.c.event_time, decisions.c.transaction_id)
+    )
+    if start is not None:
+        query = query.where(decisions.c.event_time >= start)
+    if end is not None:
+        query = query.where(decisions.c.event_time < end)
+    with translate_errors("reading decisions to backtest"), engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]

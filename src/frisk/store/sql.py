@@ -1,18 +1,28 @@
-"""The SQL ledger: one implementation for SQLite and PostgreSQL through SQLAlchemy Core."""
+"""The SQL ledger: one implementation for SQLite and PostgreSQL through SQLAlchemy Core.
+
+Decisions are written on the scoring path, so their insert skips SQLAlchemy's per-row work: one
+driver-level statement built once, rows encoded here (JSON with orjson), many rows per
+transaction (``record_decisions``). Through the ``Table`` with its JSON types, ``json.dumps`` of
+~90 features and the bind processing cost ~2.5x the CPU of the insert itself. Everything else
+goes through the tables, where clarity matters more than microseconds.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from frisk.errors import ConflictError, NotFoundError
+from frisk.errors import ConflictError, NotFoundError, StoreError
 from frisk.store._driver_errors import translate_errors
-from frisk.store.database import make_engine
+from frisk.store.database import _SQLITE_BUSY_MS, make_engine
 from frisk.store.ledger import (
     ApiKeyRecord,
     AuditEntry,
@@ -27,7 +37,7 @@ from frisk.store.ledger import (
 from frisk.store.migrate import upgrade
 from frisk.store.tables import api_keys, audit_log, decisions, label_history, labels
 
-__all__ = ["SqlLedger", "decision_row", "open_ledger", "write_labels"]
+__all__ = ["SqlLedger", "open_ledger", "write_labels"]
 
 # Ids per IN (...) list: well under SQLite's bound-parameter limit.
 _IN_CHUNK = 500
@@ -52,28 +62,50 @@ class SqlLedger:
             self._insert = sqlite.insert
         else:  # make_engine refuses others; this guards engines built by hand
             raise ValueError(f"unsupported database {engine.dialect.name!r}")
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._insert_sql = _decision_insert_sql(self._sqlite)
+        self._probe = _IdProbe(engine)
 
     # Decisions
 
     def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
-        row = decision_row(decision)
-        doing = f"recording decision {decision.transaction_id!r}"
-        with translate_errors(doing), self.engine.begin() as conn:
-            stmt = self._insert(decisions).values(row).on_conflict_do_nothing()
-            if conn.execute(stmt).rowcount == 1:
-                return decision
-            # On PostgreSQL the insert waited for any concurrent writer of this id to commit,
-            # and this read sees its row: read committed takes a fresh snapshot per statement.
-            existing = conn.execute(
-                sa.select(decisions).where(decisions.c.transaction_id == decision.transaction_id)
-            ).one()
-        return _decision(existing._mapping)
+        return self.record_decisions([decision])[0]
+
+    def record_decisions(self, records: Sequence[DecisionRecord]) -> list[DecisionRecord]:
+        if not records:
+            return []
+        doing = (
+            f"recording decision {records[0].transaction_id!r}"
+            if len(records) == 1
+            else f"recording {len(records)} decisions"
+        )
+        rows = [_encode_decision(d, self._sqlite) for d in records]
+        with translate_errors(doing), self.engine.connect() as conn:
+            with conn.begin() as transaction:
+                if conn.exec_driver_sql(self._insert_sql, rows).rowcount == len(rows):
+                    return list(records)
+                # Some ids were recorded before (a retry racing its first attempt, or another
+                # process). Rare: undo, and insert row by row to learn which rows are ours.
+                transaction.rollback()
+            with conn.begin():
+                ours = [conn.exec_driver_sql(self._insert_sql, row).rowcount == 1 for row in rows]
+                # On PostgreSQL an insert that met a concurrent writer of its id waited for it to
+                # commit, and this read sees its row: read committed snapshots every statement.
+                pairs = list(zip(records, ours, strict=True))
+                theirs = [d.transaction_id for d, mine in pairs if not mine]
+                query = sa.select(decisions).where(decisions.c.transaction_id.in_(theirs))
+                stored = {r.transaction_id: _decision(r._mapping) for r in conn.execute(query)}
+        return [d if mine else stored[d.transaction_id] for d, mine in pairs]
 
     def get_decision(self, transaction_id: str) -> DecisionRecord | None:
         query = sa.select(decisions).where(decisions.c.transaction_id == transaction_id)
         with translate_errors("reading a decision"), self.engine.connect() as conn:
             row = conn.execute(query).one_or_none()
         return None if row is None else _decision(row._mapping)
+
+    def has_decision(self, transaction_id: str) -> bool:
+        with translate_errors("looking a decision up"):
+            return self._probe.has(transaction_id)
 
     def recent_decisions(
         self, limit: int = 50, *, before: datetime | None = None, action: str | None = None
@@ -224,28 +256,143 @@ class SqlLedger:
             conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
+        self._probe.close()
         self.engine.dispose()
 
 
-def decision_row(d: DecisionRecord) -> dict[str, Any]:
-    """The decisions-table row of a record (shared with the service's group-commit writer)."""
-    return {
-        "transaction_id": d.transaction_id,
-        "body_hash": d.body_hash,
-        "event_time": d.event_time,
-        "transaction": d.transaction,
-        "features": dict(d.features),
-        "score": d.score,
-        "risk_score": d.risk_score,
-        "tier": d.tier,
-        "action": d.action,
-        "reasons": list(d.reasons),
-        "model_version": d.model_version,
-        "timings": dict(d.timings),
-        "created_at": d.created_at,
-        "degraded": d.degraded,
-        "policy": d.policy,
-    }
+_DECISION_COLUMNS = (
+    "transaction_id",
+    "body_hash",
+    "event_time",
+    "transaction",
+    "features",
+    "score",
+    "risk_score",
+    "tier",
+    "action",
+    "reasons",
+    "model_version",
+    "timings",
+    "created_at",
+    "degraded",
+    "policy",
+    # The parties, copied out of the transaction into indexed columns (a review's history).
+    "payer_id",
+    "payee_id",
+)
+_JSON_COLUMNS = frozenset({"transaction", "features", "reasons", "timings", "policy"})
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _decision_insert_sql(sqlite: bool) -> str:
+    """The driver's INSERT ... ON CONFLICT DO NOTHING for one decision row (``executemany``)."""
+    mark, cast = ("?", "") if sqlite else ("%s", "::jsonb")
+    columns = ", ".join(f'"{c}"' for c in _DECISION_COLUMNS)
+    values = ", ".join(mark + (cast if c in _JSON_COLUMNS else "") for c in _DECISION_COLUMNS)
+    return (
+        f"INSERT INTO decisions ({columns}) VALUES ({values}) "
+        "ON CONFLICT (transaction_id) DO NOTHING"
+    )
+
+
+def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
+    """The driver parameters of a decision row, in ``_DECISION_COLUMNS`` order.
+
+    As the table's own types would store them: JSON text (``None`` as JSON ``null``, as
+    ``sa.JSON`` does), aware UTC times (on SQLite the text SQLAlchemy writes and parses, without
+    an offset, so that stored times compare as text).
+    """
+    event_time, created_at = _utc(d.event_time, "event_time"), _utc(d.created_at, "created_at")
+    try:
+        transaction, features, reasons, timings, policy = (
+            orjson.dumps(v, default=_plain, option=_JSON_OPTIONS).decode()
+            for v in (d.transaction, d.features, d.reasons, d.timings, d.policy)
+        )
+    except TypeError as exc:  # orjson.JSONEncodeError included
+        raise StoreError(f"decision {d.transaction_id!r} does not encode as JSON: {exc}") from exc
+    return (
+        d.transaction_id,
+        d.body_hash,
+        _sqlite_time(event_time) if sqlite else event_time,
+        transaction,
+        features,
+        float(d.score),
+        int(d.risk_score),
+        d.tier,
+        d.action,
+        reasons,
+        d.model_version,
+        timings,
+        _sqlite_time(created_at) if sqlite else created_at,
+        bool(d.degraded),
+        policy,
+        d.payer_id or _party(d.transaction.get("payer_id")),
+        d.payee_id or _party(d.transaction.get("payee_id")),
+    )
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None:
+        raise StoreError(f"naive {name} {value!r}: the ledger stores aware UTC times")
+    return value.astimezone(UTC)
+
+
+def _sqlite_time(v: datetime) -> str:
+    # SQLAlchemy's SQLite DATETIME text, which ``UTCDateTime`` reads back.
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    )
+
+
+def _plain(value: Any) -> Any:
+    """What orjson cannot encode natively: mappings other than dict, numpy scalars."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class _IdProbe:
+    """``has_decision``: on SQLite a connection of its own asks the file directly (~5 µs against
+    ~100 µs of CPU through a pooled SQLAlchemy connection); elsewhere a statement built once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._query = sa.select(sa.literal(1)).where(
+            decisions.c.transaction_id == sa.bindparam("id")
+        )
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._file = engine.url.database if engine.dialect.name == "sqlite" else None
+
+    def has(self, transaction_id: str) -> bool:
+        if self._file is None:
+            with self._engine.connect() as conn:
+                return conn.execute(self._query, {"id": transaction_id}).first() is not None
+        with self._lock:
+            if self._conn is None:
+                # Autocommit: each SELECT sees the latest commit and holds no read transaction.
+                self._conn = sqlite3.connect(
+                    self._file, isolation_level=None, check_same_thread=False
+                )
+                self._conn.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+            found = self._conn.execute(
+                "SELECT 1 FROM decisions WHERE transaction_id = ?", (transaction_id,)
+            ).fetchone()
+        return found is not None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _party(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def write_labels(

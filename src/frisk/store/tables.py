@@ -72,10 +72,17 @@ decisions = sa.Table(
     # What the rules and lists did: every rule that matched (shadow too), with the values it read,
     # and which one decided. None for decisions made without a policy.
     sa.Column("policy", _json(), nullable=True),
+    # The parties, copied out of the transaction so that a review can show each one's recent
+    # history through an index (an index on a JSON expression is invisible to SQLite reflection
+    # and lost by Alembic's batch migrations there).
+    sa.Column("payer_id", sa.String(256), nullable=True),
+    sa.Column("payee_id", sa.String(256), nullable=True),
     sa.Index("ix_decisions_created_at", "created_at"),
     sa.Index("ix_decisions_event_time", "event_time", "transaction_id"),
     # The review queue reads decisions by action, highest score first.
     sa.Index("ix_decisions_action_score", "action", "score"),
+    sa.Index("ix_decisions_payer", "payer_id", "event_time"),
+    sa.Index("ix_decisions_payee", "payee_id", "event_time"),
 )
 
 labels = sa.Table(

@@ -150,3 +150,34 @@ def test_snapshot_then_ledger_rebuild_the_same_state(
     assert rebuilt.decide(txn(9)).features == expected
     assert expected[VELOCITY] == 4.0
     ledger.close()
+
+
+def test_history_is_learnt_at_start_unless_a_snapshot_holds_it(
+    trained: dict[str, Path], tmp_path: Path
+) -> None:
+    import polars as pl
+
+    from frisk.data import write_table
+
+    history = simulate(SimulationConfig(days=2, payers=50, seed=3, fraud_rate=0.03))
+    path = tmp_path / "history.parquet"
+    write_table(history, path)
+    newest = history.sort("timestamp").row(-1, named=True)
+    payer, last = newest["payer_id"], newest["timestamp"]
+    seen = history.filter(
+        (pl.col("payer_id") == payer) & (pl.col("timestamp") > last - timedelta(hours=24))
+    ).height
+    assert seen >= 1
+    after = txn(0, payer=payer, timestamp=(last + timedelta(seconds=1)).isoformat())
+
+    cold = engine_for(trained["a"]).decide(after)
+    warm_engine = engine_for(trained["a"], history=path, state_dir=tmp_path / "state")
+    warm = warm_engine.decide(after)
+    assert warm_engine.history_events == history.height
+    assert (cold.features[VELOCITY], warm.features[VELOCITY]) == (0.0, float(seen))
+    warm_engine.close()  # a snapshot: it holds the history and the decision above
+
+    restarted = engine_for(trained["a"], history=path, state_dir=tmp_path / "state")
+    assert restarted.history_events == 0  # not learnt twice
+    later = txn(1, payer=payer, timestamp=(last + timedelta(seconds=2)).isoformat())
+    assert restarted.decide(later).features[VELOCITY] == float(seen + 1)

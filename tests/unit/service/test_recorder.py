@@ -58,8 +58,6 @@ def test_a_recorded_id_returns_the_recorded_row(ledger: SqlLedger) -> None:
     assert recorder.record_decision(mine) is mine
     other = recorder.record_decision(record("c-1", body_hash="other"))
     assert other.body_hash == "h"
-    assert recorder.get_decision("c-1") == ledger.get_decision("c-1")
-    assert recorder.get_decision("nope") is None
 
     async def from_the_loop() -> DecisionRecord:
         return await recorder.record_decision_async(record("c-2"))
@@ -69,11 +67,8 @@ def test_a_recorded_id_returns_the_recorded_row(ledger: SqlLedger) -> None:
 
 
 class _BrokenLedger:
-    def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
+    def record_decisions(self, records: list[DecisionRecord]) -> list[DecisionRecord]:
         raise StoreError("disk full")
-
-    def get_decision(self, transaction_id: str) -> None:
-        return None
 
 
 def test_a_failed_commit_fails_its_waiters() -> None:

@@ -212,3 +212,78 @@ def test_a_truncated_form_is_invalid(tmp_path: Path) -> None:
         asyncio.run(
             receive_upload(_chunked(body, 50), "multipart/form-data; boundary=b", tmp_path, 10**6)
         )
+
+
+def test_many_rows_share_commits_and_retries_replay(
+    client: TestClient, keys: dict[str, dict[str, str]], ledger: Any, amount_engine: Any
+) -> None:
+    lines = [row(f"m-{i}", f"{10 + i}.5", i % 60) for i in range(300)]
+    first = post(client, keys["scorer"], rows(*lines)).json()
+    assert (first["rows"], first["scored"], first["replayed"]) == (300, 300, 0)
+    assert amount_engine.calls == 300
+    assert all(ledger.has_decision(f"m-{i}") for i in range(300))
+    again = post(client, keys["scorer"], rows(*lines)).json()
+    assert (again["scored"], again["replayed"]) == (300, 300)
+    assert amount_engine.calls == 300
+
+
+def test_score_many_commits_in_chunks_and_reports_each_row(ledger: Any, amount_engine: Any) -> None:
+    from frisk.errors import ConflictError
+    from frisk.schema import Transaction
+    from frisk.service.metrics import ServiceMetrics
+    from frisk.service.scoring import Scored, Scorer
+    from frisk.service.stats import LiveStats
+
+    commits: list[int] = []
+
+    def record_many(records: list[Any]) -> list[Any]:
+        commits.append(len(records))
+        return ledger.record_decisions(records)
+
+    scorer = Scorer(
+        ledger, amount_engine, ServiceMetrics(), LiveStats(100), record_many=record_many
+    )
+
+    def txn(i: int, amount: float = 10.0) -> Transaction:
+        return Transaction.parse(
+            {"transaction_id": f"s-{i}", "timestamp": "2024-03-01T12:00:00+00:00",
+             "amount": amount, "currency": "EUR", "payer_id": "p", "payee_id": "q"}
+        )  # fmt: skip
+
+    txns = [txn(i) for i in range(300)]
+    txns[10] = txn(5)  # the same id and body again within a chunk: decided once, then replayed
+    txns[20] = txn(6, amount=99.0)  # the same id, another body: a conflict of that row
+    got = scorer.score_many(txns)
+    # The repeat of s-5 flushed the 10 pending; s-5 and s-6 again were not decided.
+    assert commits == [10, 128 - 10 - 2, 128, 44]
+    assert isinstance(got[5], Scored)
+    assert not got[5].replayed
+    assert isinstance(got[10], Scored)
+    assert got[10].replayed
+    assert isinstance(got[20], ConflictError)
+    assert amount_engine.calls == 298
+    assert sum(isinstance(g, Scored) and not g.replayed for g in got) == 298
+
+
+def test_results_expire(
+    make_client: Callable[..., TestClient], keys: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    import os
+    import time
+
+    client = make_client(api={"upload_result_hours": 1})
+    body = post(client, keys["scorer"], rows(row("e-1"))).json()
+    assert client.get(body["download"], headers=keys["scorer"]).status_code == 200
+    directory = tmp_path / "uploads"
+    result = directory / f"{body['upload_id']}.csv"
+    stale = directory / f"{'0' * 32}.csv.partial"  # what a crash mid-upload leaves
+    stale.write_text("transaction_id\n")
+    old = time.time() - 2 * 3600
+    os.utime(result, (old, old))
+    os.utime(stale, (old, old))
+    r = client.get(body["download"], headers=keys["scorer"])
+    assert r.status_code == 404
+    assert not result.exists()
+    post(client, keys["scorer"], rows(row("e-2")))  # every upload sweeps what has expired
+    assert not stale.exists()
+    assert len(list(directory.glob("*.csv"))) == 1

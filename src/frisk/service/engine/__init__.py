@@ -8,7 +8,8 @@ transaction once.
 
 ``ModelEngine`` (``_model``) is the real engine: online features, a trained model, thresholds and
 reasons; ``_state`` keeps its feature state across restarts (snapshots, then the ledger).
-``load_engine`` builds and starts one for ``frisk serve``.
+``load_engine`` builds and starts one for ``frisk serve``. ``_shadow`` scores a challenger on
+the same feature vectors, off the request path, and records what it would have decided.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from frisk.schema import Transaction
 if TYPE_CHECKING:
     from frisk.config import Settings
     from frisk.service.engine._model import ModelEngine, ModelInfo, ModelSource
+    from frisk.service.engine._shadow import ShadowScorer, load_shadow
     from frisk.store.ledger import Ledger
 
 __all__ = [
@@ -36,8 +38,10 @@ __all__ = [
     "ModelInfo",
     "ModelSource",
     "Reason",
+    "ShadowScorer",
     "Verdict",
     "load_engine",
+    "load_shadow",
 ]
 
 
@@ -73,6 +77,9 @@ class Verdict:
     # True when a fallback produced the verdict (e.g. a feature store timed out); counted.
     degraded: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)  # milliseconds per stage
+    # What the rules and lists did (``PolicyDecision.to_json``): who decided, every rule that
+    # matched with the values it read. None when the engine decides without a policy.
+    policy: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
@@ -123,12 +130,15 @@ def load_engine(
     *,
     ledger: Ledger | None = None,
     settings: Settings | None = None,
+    history: Path | None = None,
 ) -> ModelEngine:
     """A started ``ModelEngine`` for a model directory, or the registry's production model.
 
     With ``settings``, feature state is restored from ``settings.home / "state"`` and snapshotted
     there, and the thresholds ``settings.service.thresholds`` names override the artifact's. With
     a ``ledger``, decisions the snapshot missed are replayed from it before the engine is ready.
+    ``history`` (a canonical events file of the payments before the service's first decision) is
+    learnt first when there is no snapshot, which would already hold it.
     """
     from frisk.service.engine._model import ModelEngine, ModelSource
 
@@ -150,6 +160,7 @@ def load_engine(
         thresholds=overrides,
         explain="alerts" if settings is None else settings.service.explain,
         snapshot_seconds=300.0 if settings is None else settings.service.snapshot_seconds,
+        history=history,
     )
     return engine.start()
 
@@ -160,4 +171,8 @@ def __getattr__(name: str) -> Any:
         from frisk.service.engine import _model
 
         return getattr(_model, name)
+    if name in ("ShadowScorer", "load_shadow"):
+        from frisk.service.engine import _shadow
+
+        return getattr(_shadow, name)
     raise AttributeError(f"module 'frisk.service.engine' has no attribute {name!r}")

@@ -2,7 +2,8 @@
 
 One decision is: the transaction as a canonical event -> ``OnlineFeatures.update`` (features
 before the event, then learn it) -> the model's single-row fast path (one LightGBM thread) ->
-calibrated probability -> risk score, tier and action from the thresholds -> reasons.
+calibrated probability -> risk score, tier and action from the thresholds -> the policy's final
+action (hard lists, rules by priority, else the model's; ``use_policy``) -> reasons.
 
 Reasons are TreeSHAP contributions, which cost far more than the prediction. Measured on a
 129-tree model trained on simulated data (2 shared cores, load ~3): prediction p50 0.07 ms,
@@ -36,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from frisk.errors import ConflictError, InvalidEventError, ModelError
 from frisk.features import Catalogue, OnlineFeatures
@@ -47,6 +48,7 @@ from frisk.models.scoring import FraudModel
 from frisk.models.thresholds import Thresholds
 from frisk.schema import Transaction
 from frisk.service.engine import Action, Reason, Verdict
+from frisk.service.engine._shadow import ShadowHook
 from frisk.service.engine._state import (
     MARGIN,
     SnapshotMeta,
@@ -56,6 +58,9 @@ from frisk.service.engine._state import (
     write_state,
 )
 from frisk.store.ledger import Ledger
+
+if TYPE_CHECKING:
+    from frisk.policy import LivePolicy, PolicyDecision
 
 __all__ = ["Explain", "ModelEngine", "ModelInfo", "ModelSource"]
 
@@ -127,6 +132,7 @@ class ModelEngine:
         explain: Explain = "alerts",
         top_reasons: int = 3,
         snapshot_seconds: float = 300.0,
+        history: Path | None = None,
     ) -> None:
         self.source = source
         self.ledger = ledger
@@ -135,6 +141,10 @@ class ModelEngine:
         self.explain = explain
         self.top_reasons = top_reasons
         self.snapshot_seconds = snapshot_seconds
+        # Payments before this service's first decision (a canonical events file), learnt at
+        # start when no snapshot holds them already; then the ledger's decisions follow.
+        self.history = history
+        self.history_events = 0
         self._active: _Active | None = None
         self._features: OnlineFeatures | None = None
         # Guards feature state: decide, snapshots and the reload swap. Uncontended in service,
@@ -146,6 +156,11 @@ class ModelEngine:
         self._stop = threading.Event()
         self._snapshotter: threading.Thread | None = None
         self.warmed_events = 0
+        # Rules and lists after the model (``use_policy``); None decides by thresholds alone.
+        self.policy: LivePolicy | None = None
+        # A challenger scoring the same vectors off the request path (``_shadow``); set by the
+        # service, None when no model is in shadow.
+        self.shadow: ShadowHook | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -160,6 +175,8 @@ class ModelEngine:
                 features, meta = restored
         if features is None:
             features = OnlineFeatures(active.catalogue)
+        if meta is None and self.history is not None:
+            self.history_events = _warm_from_history(features, self.history)
         if self.ledger is not None:
             began = time.perf_counter()
             self.warmed_events, self._labels_until = warm_from_ledger(features, self.ledger, meta)
@@ -219,6 +236,20 @@ class ModelEngine:
     def ready(self) -> bool:
         return self._active is not None and self._features is not None
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """The feature catalogue of the serving model: what rules may read."""
+        return self._require().catalogue
+
+    def use_policy(self, policy: LivePolicy | None) -> None:
+        """Decide with ``policy`` after the model from the next decision on."""
+        self.policy = policy
+
+    @property
+    def model(self) -> FraudModel:
+        """The model deciding now (monitoring reads its drift reference)."""
+        return self._require().model
+
     def info(self) -> ModelInfo:
         active = self._require()
         return ModelInfo(
@@ -251,7 +282,10 @@ class ModelEngine:
             vector = features.update(event) if seen is None else features.peek(event)
             self._recent.append((time.monotonic(), txn.transaction_id))
         featured = time.perf_counter()
-        verdict = self._verdict(active, vector, began, featured)
+        verdict = self._verdict(active, vector, began, featured, event)
+        shadow = self.shadow
+        if shadow is not None and seen is None:
+            shadow.offer(txn.transaction_id, vector)
         self._remember(txn, verdict)
         return verdict
 
@@ -314,35 +348,58 @@ class ModelEngine:
         return _Active(model, version, catalogue, tuple(catalogue.names), numeric)
 
     def _verdict(
-        self, active: _Active, vector: list[Any], began: float, featured: float
+        self,
+        active: _Active,
+        vector: list[Any],
+        began: float,
+        featured: float,
+        event: Mapping[str, Any],
     ) -> Verdict:
         model = active.model
         probability = model.score_one(vector)
         t: Thresholds = model.thresholds
         action = _ACTIONS[t.action(probability).value]
+        risk_score, tier = t.risk_score(probability), t.tier(probability).value
+        # NaN (a missing feature) as None: JSON, and PostgreSQL's jsonb, have no NaN. Only
+        # NaN is unequal to itself; this is ~3x cheaper than isinstance + isnan per value.
+        features = {n: None if v != v else v for n, v in zip(active.names, vector, strict=True)}
         scored = time.perf_counter()
+        # The policy decides the final action (hard lists, rules, then the model's thresholds);
+        # reasons are then for that action, so a rule's alert is explained like the model's.
+        ruling: PolicyDecision | None = None
+        if self.policy is not None:
+            ruling = self.policy.decide(
+                event, features, probability, tier, action.value, datetime.now(UTC),
+                risk_score=risk_score,
+            )  # fmt: skip
+            action = _ACTIONS[ruling.action]
+        ruled = time.perf_counter()
         reasons: tuple[Reason, ...] = ()
         if self.explain == "all" or (self.explain == "alerts" and action is not Action.ALLOW):
             reasons = tuple(
                 Reason(r.feature, _clean(r.value), r.contribution, r.text)
                 for r in explain_one(model, vector, self.top_reasons)
             )
+        if ruling is not None and ruling.decided_by != "model":
+            reasons = (Reason(ruling.decided_by_name, None, 0.0, ruling.sentence()), *reasons)
         explained = time.perf_counter()
+        timings = {
+            "features": round((featured - began) * 1000, 3),
+            "model": round((scored - featured) * 1000, 3),
+            "reasons": round((explained - ruled) * 1000, 3),
+        }
+        if ruling is not None:
+            timings["policy"] = round((ruled - scored) * 1000, 3)
         return Verdict(
             score=probability,
-            risk_score=t.risk_score(probability),
-            risk_tier=t.tier(probability).value,
+            risk_score=risk_score,
+            risk_tier=tier,
             action=action,
             reasons=reasons,
-            # NaN (a missing feature) as None: JSON, and PostgreSQL's jsonb, have no NaN. Only
-            # NaN is unequal to itself; this is ~3x cheaper than isinstance + isnan per value.
-            features={n: None if v != v else v for n, v in zip(active.names, vector, strict=True)},
+            features=features,
             model_version=active.version,
-            timings={
-                "features": round((featured - began) * 1000, 3),
-                "model": round((scored - featured) * 1000, 3),
-                "reasons": round((explained - scored) * 1000, 3),
-            },
+            timings=timings,
+            policy=None if ruling is None else ruling.to_json(),
         )
 
     def _remember(self, txn: Transaction, verdict: Verdict) -> None:
@@ -353,6 +410,22 @@ class ModelEngine:
             horizon = time.monotonic() - 2 * MARGIN.total_seconds()
             while self._recent and self._recent[0][0] < horizon:
                 self._recent.popleft()
+
+
+def _warm_from_history(features: OnlineFeatures, path: Path) -> int:
+    """Learn a canonical events file's payments (and labels at their arrival) in event order."""
+    from frisk.data import read_table
+
+    began = time.perf_counter()
+    table = read_table(path)
+    features.warm(table)
+    log.info(
+        "feature state warm: %d payments learnt from %s in %.2f s",
+        table.height,
+        path,
+        time.perf_counter() - began,
+    )
+    return table.height
 
 
 def _clean(value: Any) -> Any:

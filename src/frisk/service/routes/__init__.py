@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from frisk.service.routes import decisions, labels, models, ops, score, uploads
+from frisk.service.routes import decisions, labels, models, monitoring, ops, reviews, score, uploads
 
-__all__ = ["decisions", "labels", "models", "ops", "score", "uploads"]
+__all__ = ["decisions", "labels", "models", "monitoring", "ops", "reviews", "score", "uploads"]

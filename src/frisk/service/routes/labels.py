@@ -34,13 +34,21 @@ from frisk.service.schemas import (
 )
 from frisk.store.ledger import LabelOutcome, LabelStatus, LabelWrite
 
-__all__ = ["actor_of", "apply_labels", "parse_labels", "record_labels", "router"]
+__all__ = [
+    "LABEL_WRITES",
+    "actor_of",
+    "apply_labels",
+    "checked_text",
+    "parse_labels",
+    "record_labels",
+    "router",
+]
 
 router = APIRouter(prefix="/v1", tags=["labels"])
 
 # Documented bound of a batch; the configured one (settings.api.max_batch) is enforced.
 _DOC_MAX_BATCH = 10_000
-_write_lock = threading.Lock()
+LABEL_WRITES = threading.Lock()
 
 
 @router.post(
@@ -87,6 +95,7 @@ async def post_labels(request: Request, state: StateDep, key: AnalystKey) -> Lab
 )
 async def get_label(transaction_id: str, ledger: LedgerDep, _key: AnalystKey) -> LabelsPublic:
     """The transaction's label and its history (who changed it, when, from what)."""
+    checked_text(transaction_id, "transaction_id")
 
     def read() -> LabelsPublic:
         record = ledger.get_label(transaction_id)
@@ -136,7 +145,7 @@ def record_labels(
     state: ServiceState, writes: Sequence[LabelWrite], actor: str
 ) -> tuple[list[LabelOutcome], int]:
     """Write labels to the ledger, then apply them to the engine; outcomes and how many applied."""
-    with _write_lock:
+    with LABEL_WRITES:
         outcomes = state.ledger.set_labels(writes, actor=actor)
         return outcomes, apply_labels(state, outcomes)
 
@@ -169,6 +178,13 @@ async def actor_of(state: ServiceState, key: Principal) -> str:
     """Who a key is in histories and the audit log: its name (its log id if it is gone)."""
     record = await state.keys.get(key.key_id)
     return record.name if record is not None else key.log_id
+
+
+def checked_text(value: str | None, field: str) -> str | None:
+    """``value`` unless it holds a NUL, which no stored text can (PostgreSQL refuses it)."""
+    if value is not None and "\x00" in value:
+        raise InvalidEventError(field, value, "must not contain NUL characters")
+    return value
 
 
 async def _json(request: Request) -> Any:

@@ -13,7 +13,8 @@ from frisk.service.auth import AnalystKey, AnyKey
 from frisk.service.deps import StateDep
 from frisk.service.engine import Action
 from frisk.service.metrics import CONTENT_TYPE
-from frisk.service.schemas import HealthPublic, ReadyPublic, StatsPublic
+from frisk.service.routes.monitoring import OpsDep
+from frisk.service.schemas import HealthPublic, PerformanceDayPublic, ReadyPublic, StatsPublic
 
 router = APIRouter(tags=["operations"])
 
@@ -43,16 +44,19 @@ async def ready(state: StateDep, _key: AnyKey) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(state: StateDep, _key: AnalystKey) -> Response:
-    """Prometheus text exposition."""
+async def metrics(state: StateDep, ops: OpsDep, _key: AnalystKey) -> Response:
+    """Prometheus text exposition, with live performance and drift gauges from the ledger."""
     version = state.engine.model_version if state.engine is not None else None
     state.metrics.set_model_version(version)
+    await run_in_threadpool(ops.refresh_gauges)
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/v1/stats", response_model=StatsPublic)
-async def stats(state: StateDep, _key: AnalystKey) -> StatsPublic:
-    """Totals, today's alert rate against the budget, latency percentiles, uptime."""
+async def stats(state: StateDep, ops: OpsDep, _key: AnalystKey) -> StatsPublic:
+    """Totals, today's alert rate against the budget, latency percentiles, uptime, and live
+    performance per day and model over the last ``monitoring.live_days`` days.
+    """
     midnight = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
     today = await run_in_threadpool(state.ledger.decision_counts, midnight)
     decided = sum(today.values())
@@ -60,6 +64,7 @@ async def stats(state: StateDep, _key: AnalystKey) -> StatsPublic:
     rate = alerts / decided if decided else 0.0
     budget = state.settings.api.alert_budget
     latency = state.stats.latency_percentiles()
+    live = await run_in_threadpool(ops.performance, state.settings.monitoring.live_days)
     return StatsPublic(
         uptime_seconds=round(state.stats.uptime(), 3),
         model_version=state.engine.model_version if state.engine is not None else None,
@@ -72,4 +77,5 @@ async def stats(state: StateDep, _key: AnalystKey) -> StatsPublic:
         latency_ms_p50=None if latency is None else round(latency[0], 3),
         latency_ms_p99=None if latency is None else round(latency[1], 3),
         latency_window=state.stats.window,
+        live=[PerformanceDayPublic.model_validate(row.to_dict()) for row in live.days],
     )

@@ -57,9 +57,11 @@ async def upload(
 ) -> UploadPublic | JSONResponse:
     """Decide every row of a CSV or Parquet file (`.csv`, `.parquet`, `.pq`) in the `file` field.
 
-    Synchronous: the answer comes when every row is decided, so a file holds at most
-    `api.upload_max_rows` rows (10,000 by default) and `api.upload_max_bytes` bytes (50 MB);
-    beyond either, 413. `mapping` names a column mapping in the mappings directory (its file stem).
+    Synchronous: the answer comes when every row is decided and recorded (many rows per commit),
+    so a file holds at most `api.upload_max_rows` rows (10,000 by default) and
+    `api.upload_max_bytes` bytes (50 MB); beyond either, 413. The outcome file is kept for
+    `api.upload_result_hours` (24 by default), then GET answers 404. `mapping` names a column
+    mapping in the mappings directory (its file stem).
     Invalid rows are counted and reported by row, column and reason; the others are decided as by
     `POST /v1/score`, in event-time order: ids decided before answer from the ledger, an id decided
     before for another body is a conflict of that row only. The outcome per row is at `download`.

@@ -29,7 +29,21 @@ def _time(name: str, *, nullable: bool = False) -> sa.Column[object]:
 def upgrade() -> None:
     with op.batch_alter_table("decisions") as batch:
         batch.add_column(sa.Column("policy", _json(), nullable=True))
+        batch.add_column(sa.Column("payer_id", sa.String(256), nullable=True))
+        batch.add_column(sa.Column("payee_id", sa.String(256), nullable=True))
+    # The parties of decisions recorded before: copied out of their transaction.
+    recorded = sa.table(
+        "decisions", sa.column("transaction", _json()), sa.column("payer_id"), sa.column("payee_id")
+    )
+    op.execute(
+        recorded.update().values(
+            payer_id=recorded.c.transaction["payer_id"].as_string(),
+            payee_id=recorded.c.transaction["payee_id"].as_string(),
+        )
+    )
     op.create_index("ix_decisions_action_score", "decisions", ["action", "score"])
+    op.create_index("ix_decisions_payer", "decisions", ["payer_id", "event_time"])
+    op.create_index("ix_decisions_payee", "decisions", ["payee_id", "event_time"])
     op.create_table(
         "reviews",
         sa.Column("transaction_id", sa.String(256), primary_key=True),
@@ -103,6 +117,10 @@ def downgrade() -> None:
         "reviews",
     ):
         op.drop_table(table)
+    op.drop_index("ix_decisions_payee", table_name="decisions")
+    op.drop_index("ix_decisions_payer", table_name="decisions")
     op.drop_index("ix_decisions_action_score", table_name="decisions")
     with op.batch_alter_table("decisions") as batch:
+        batch.drop_column("payee_id")
+        batch.drop_column("payer_id")
         batch.drop_column("policy")

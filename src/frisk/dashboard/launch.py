@@ -1,0 +1,82 @@
+"""Start the dashboard as a Streamlit server in its own process (``frisk dashboard``, the demo)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from frisk.dashboard.client import API_KEY_ENV, API_URL_ENV
+
+__all__ = ["APP", "dashboard_command", "start_dashboard", "wait_until_up"]
+
+APP = Path(__file__).with_name("app.py")
+
+
+def dashboard_command(host: str, port: int) -> list[str]:
+    """``streamlit run`` on the app, headless, without usage statistics or file watching."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+        "--theme.base",
+        "light",
+    ]
+
+
+def start_dashboard(
+    api_url: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8501,
+    api_key: str | None = None,
+    log: IO[bytes] | int | None = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """The dashboard process; the key, when given, spares the login form.
+
+    ``log`` takes its output (None: this process's terminal).
+    """
+    env = {**os.environ, API_URL_ENV: api_url}
+    if api_key is not None:
+        env[API_KEY_ENV] = api_key
+    return subprocess.Popen(
+        dashboard_command(host, port),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+    )
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until Streamlit's health check answers; raises if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the dashboard exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the dashboard at {url} did not come up within {timeout:.0f} s")

@@ -1,0 +1,125 @@
+"""The lean POST /v1/score route keeps the contract of a plain FastAPI route, piece by piece."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from frisk.service.schemas import DecisionPublic, decision_body
+from frisk.store import DecisionRecord
+
+Body = Callable[..., dict[str, Any]]
+Keys = dict[str, dict[str, str]]
+
+_NUMBER = st.floats(allow_nan=False, allow_infinity=False)
+_REASON = st.fixed_dictionaries(
+    {
+        "feature": st.text(max_size=20),
+        "value": st.none() | st.text(max_size=10) | _NUMBER | st.integers(-(2**40), 2**40),
+        "contribution": _NUMBER | st.integers(-1000, 1000),
+        "sentence": st.text(max_size=40),
+    }
+)
+
+
+@given(
+    score=st.floats(0, 1),
+    risk_score=st.integers(0, 100),
+    reasons=st.lists(_REASON, max_size=4),
+    timings=st.dictionaries(st.sampled_from(["features", "model", "total"]), _NUMBER),
+    degraded=st.booleans(),
+)
+def test_the_response_body_is_what_decision_public_dumps(
+    score: float, risk_score: int, reasons: list[dict[str, Any]], timings: dict[str, float],
+    degraded: bool,
+) -> None:  # fmt: skip
+    now = datetime.now(UTC)
+    record = DecisionRecord(
+        transaction_id="t-1", body_hash="h", event_time=now, transaction={}, features={},
+        score=score, risk_score=risk_score, tier="low", action="allow", reasons=reasons,
+        model_version="m", timings=timings, created_at=now, degraded=degraded,
+    )  # fmt: skip
+    body = decision_body(record)
+    assert set(body) == set(DecisionPublic.model_fields)
+    # A fixed point of the response model: validating and dumping it changes nothing, so the
+    # bytes the route writes are those FastAPI would have written for DecisionPublic.
+    assert DecisionPublic.model_validate(body).model_dump(mode="json") == body
+    assert orjson.loads(orjson.dumps(body)) == body
+
+
+def test_the_openapi_is_derived_from_the_endpoint(client: TestClient, keys: Keys) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/v1/score"]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Transaction"
+    }
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/DecisionPublic"}
+    for code in ("401", "403", "409", "413", "422", "429", "503"):
+        assert operation["responses"][code]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorPublic"
+        }
+
+
+def test_the_key_is_checked_before_the_body_is_read(
+    client: TestClient, keys: Keys, amount_engine: Any
+) -> None:
+    bad = {"Content-Type": "application/json"}
+    assert client.post("/v1/score", content=b"{nope", headers=bad).status_code == 401
+    r = client.post("/v1/score", content=b"{nope", headers={**bad, **keys["analyst"]})
+    assert r.status_code == 403
+    assert amount_engine.calls == 0
+
+
+def test_bodies_that_are_not_a_json_transaction_are_422_naming_the_body(
+    client: TestClient, keys: Keys, txn_body: Body, amount_engine: Any
+) -> None:
+    scorer = keys["scorer"]
+    cases = [
+        (b"", "application/json"),
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (orjson.dumps(txn_body()), "text/plain"),
+        (orjson.dumps(txn_body()), None),
+    ]
+    for content, media in cases:
+        headers = {**scorer, **({"Content-Type": media} if media else {})}
+        r = client.post("/v1/score", content=content, headers=headers)
+        assert r.status_code == 422, (content, media, r.text)
+        assert r.json()["field"] == "body", r.json()
+        assert r.json()["request_id"] == r.headers["X-Request-ID"]
+    r = client.post("/v1/score", json={**txn_body(), "surprise": 1}, headers=scorer)
+    assert (r.status_code, r.json()["field"]) == (422, "surprise")
+    r = client.post("/v1/score", json={**txn_body(), "extra": {"x": [1]}}, headers=scorer)
+    assert r.status_code == 422
+    assert r.json()["field"].startswith("extra.x"), r.json()
+    assert amount_engine.calls == 0
+
+
+def test_json_media_types_with_parameters_or_suffixes_are_read(
+    client: TestClient, keys: Keys, txn_body: Body
+) -> None:
+    for i, media in enumerate(
+        ["application/json; charset=utf-8", "Application/JSON", "application/vnd.api+json"]
+    ):
+        body = orjson.dumps(txn_body(f"m-{i}"))
+        r = client.post(
+            "/v1/score", content=body, headers={**keys["scorer"], "Content-Type": media}
+        )
+        assert r.status_code == 200, (media, r.text)
+        assert r.headers["content-type"] == "application/json"
+
+
+def test_a_replay_says_so_in_a_header(client: TestClient, keys: Keys, txn_body: Body) -> None:
+    first = client.post("/v1/score", json=txn_body("r-1"), headers=keys["scorer"])
+    assert "Idempotent-Replayed" not in first.headers
+    again = client.post("/v1/score", json=txn_body("r-1"), headers=keys["scorer"])
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
