@@ -23,23 +23,12 @@ import httpx
 import polars as pl
 import pytest
 
+from frisk.data.table import transactions_of
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("feedback_e2e")]
 
 FRISK = [str(Path(sys.executable).with_name("frisk"))]  # the installed console script
 DAYS, DRIFT, SERVED, CUTOFF = 28, 14, 10, 24  # served from day SERVED, retrained at day CUTOFF
-CORE = (
-    "transaction_id",
-    "amount",
-    "currency",
-    "payer_id",
-    "payee_id",
-    "device_id",
-    "channel",
-    "merchant_category",
-    "payer_country",
-    "payee_country",
-)
-NOT_SENT = ("timestamp", "label", "label_timestamp", "label_source", "scenario")
 
 
 def frisk(home: Path, *args: str) -> str:
@@ -133,13 +122,6 @@ def _day(table: pl.DataFrame, n: int) -> datetime:
     return first.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=n)
 
 
-def _body(row: dict[str, Any]) -> dict[str, Any]:
-    body = {k: row[k] for k in CORE if row.get(k) is not None}
-    body["timestamp"] = row["timestamp"].isoformat()
-    body["extra"] = {k: v for k, v in row.items() if k not in CORE + NOT_SENT and v is not None}
-    return body
-
-
 class Replay:
     """Posts a day's payments, then the labels that arrived that day, as a client would."""
 
@@ -149,7 +131,7 @@ class Replay:
 
     def day(self, start: datetime, end: datetime) -> None:
         rows = self.table.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < end))
-        bodies = [_body(r) for r in rows.iter_rows(named=True)]
+        bodies = list(transactions_of(rows))
         for i in range(0, len(bodies), 1000):
             r = self.http.post(
                 "/v1/score/batch", json=bodies[i : i + 1000], headers=self.keys["scorer"]

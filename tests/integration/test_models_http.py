@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from frisk.config import load_settings
 from frisk.data.simulator import SimulationConfig, simulate
+from frisk.data.table import transactions_of
 from frisk.models.pipeline import train_events
 from frisk.models.registry import Registry
 from frisk.service.app import create_app
@@ -27,20 +28,6 @@ if TYPE_CHECKING:
     from tests.integration.conftest import RoleKeys, StartServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("models_http")]
-
-CORE = (
-    "transaction_id",
-    "amount",
-    "currency",
-    "payer_id",
-    "payee_id",
-    "device_id",
-    "channel",
-    "merchant_category",
-    "payer_country",
-    "payee_country",
-)
-NOT_SENT = ("timestamp", "label", "label_timestamp", "label_source", "scenario")
 
 
 @dataclass(frozen=True)
@@ -63,14 +50,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     registry.promote(versions[0])
     traffic = simulate(SimulationConfig(days=3, payers=300, seed=3, fraud_rate=0.03))
     return Trained(root / "registry", versions[0], versions[1], traffic)
-
-
-def to_body(row: dict[str, Any]) -> dict[str, Any]:
-    """A simulated row as the JSON a client would send."""
-    body = {k: row[k] for k in CORE if row.get(k) is not None}
-    body["timestamp"] = row["timestamp"].isoformat()
-    body["extra"] = {k: v for k, v in row.items() if k not in CORE + NOT_SENT and v is not None}
-    return body
 
 
 @dataclass
@@ -116,8 +95,8 @@ def serve(
 
 def _score(server: Server, http: httpx.Client, rows: pl.DataFrame) -> list[dict[str, Any]]:
     out = []
-    for row in rows.iter_rows(named=True):
-        r = http.post("/v1/score", json=to_body(row), headers=server.keys["scorer"])
+    for body in transactions_of(rows):
+        r = http.post("/v1/score", json=body, headers=server.keys["scorer"])
         assert r.status_code == 200, r.text
         out.append(r.json())
     return out

@@ -17,6 +17,7 @@ import pytest
 
 from frisk.config import load_settings
 from frisk.data.simulator import SimulationConfig, simulate
+from frisk.data.table import transactions_of
 from frisk.models import FraudModel, load_model, save_model
 from frisk.models.pipeline import model_catalogue, train_events
 from frisk.policy import Rule
@@ -83,15 +84,6 @@ def serve(
         ledger.close()
 
 
-def body_of(row: dict[str, Any]) -> dict[str, Any]:
-    core = ("amount", "currency", "payer_id", "payee_id", "device_id", "channel")
-    more = ("merchant_category", "payer_country", "payee_country")
-    out = {"transaction_id": row["transaction_id"], "timestamp": row["timestamp"].isoformat()}
-    out.update({k: row[k] for k in (*core, *more) if row[k] is not None})
-    out["extra"] = {k: row[k] for k in ("account_age_days", "entry_mode") if row[k] is not None}
-    return out
-
-
 def rule_json(rule: Rule) -> dict[str, Any]:
     return {k: v for k, v in rule.to_json().items() if k != "name"}
 
@@ -122,8 +114,8 @@ def test_backtests_count_what_the_live_service_decided(
                 http.put(f"/v1/rules/{rule.name}", json=rule_json(rule), headers=admin).status_code
                 == 200
             )
-        for row in events.iter_rows(named=True):
-            answer = http.post("/v1/score", json=body_of(row), headers=served.keys["scorer"])
+        for body in transactions_of(events):
+            answer = http.post("/v1/score", json=body, headers=served.keys["scorer"])
             assert answer.status_code == 200, answer.text
         day0 = events["timestamp"].min().date()  # type: ignore[union-attr]
         asked = {

@@ -7,10 +7,9 @@ POST /v1/labels. Everything goes over HTTP, through ``FriskClient``.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,10 +17,9 @@ from typing import Any
 import polars as pl
 
 from frisk.dashboard.client import ApiError, FriskClient
-from frisk.data.table import extra_columns, labels_of
-from frisk.schema import CORE_COLUMNS
+from frisk.data.table import labels_of, transactions_of
 
-__all__ = ["ReplayResult", "replay_labels", "replay_payments", "transactions_of"]
+__all__ = ["ReplayResult", "replay_labels", "replay_payments"]
 
 
 @dataclass
@@ -36,18 +34,6 @@ class ReplayResult:
     @property
     def decisions(self) -> int:
         return sum(self.actions.values())
-
-
-def transactions_of(table: pl.DataFrame) -> Iterator[dict[str, Any]]:
-    """Each row as the JSON body of POST /v1/score (labels and the scenario left out)."""
-    extras = extra_columns(table)
-    core: list[str] = [c for c in CORE_COLUMNS if c in table.columns]
-    for row in table.select(*core, *extras).iter_rows(named=True):
-        body: dict[str, Any] = {k: _json_value(row[k]) for k in core if row[k] is not None}
-        extra = {k: _json_value(row[k]) for k in extras if _present(row[k])}
-        if extra:
-            body["extra"] = extra
-        yield body
 
 
 def replay_payments(
@@ -117,13 +103,3 @@ def _retrying(call: Callable[[], Any], result: ReplayResult, attempts: int = 20)
             result.throttled += 1
             time.sleep(min(float(exc.retry_after or 1), 5.0))
     return call()
-
-
-def _present(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value

@@ -11,8 +11,11 @@ considered to have happened in.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -32,6 +35,7 @@ __all__ = [
     "extra_columns",
     "labels_of",
     "read_table",
+    "transactions_of",
     "write_table",
 ]
 
@@ -134,3 +138,25 @@ def write_table(frame: pl.DataFrame, path: Path) -> None:
     """Write a canonical table as Parquet; the same table always gives the same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(path, compression="zstd", statistics=True)
+
+
+def transactions_of(table: pl.DataFrame) -> Iterator[dict[str, Any]]:
+    """Each row as the JSON body of POST /v1/score (labels and the scenario left out)."""
+    extras = extra_columns(table)
+    core: list[str] = [c for c in CORE_COLUMNS if c in table.columns]
+    for row in table.select(*core, *extras).iter_rows(named=True):
+        body: dict[str, Any] = {k: _json_value(row[k]) for k in core if row[k] is not None}
+        extra = {k: _json_value(row[k]) for k in extras if _present(row[k])}
+        if extra:
+            body["extra"] = extra
+        yield body
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from frisk.dashboard.replay import transactions_of
 from frisk.data.simulator import SimulationConfig, simulate
+from frisk.data.table import transactions_of
 from frisk.schema import Transaction
 
 
