@@ -102,11 +102,13 @@ def demo(
 
     import polars as pl
 
+    from frisk.monitoring.retrain import point_in_time_labels
+
     later = table.filter(pl.col("timestamp") >= split).head(replay)
     # The API starts knowing the payments before the replay (as a service that has been running
     # would), with only the labels that had arrived by then: payer history, velocity, label risk.
     history = data_dir / "demo-history.parquet"
-    write_table(_known_before(table, split), history)
+    write_table(point_in_time_labels(table, None, split), history)
     _serve_and_replay(
         settings,
         later,
@@ -148,11 +150,18 @@ def _serve_and_replay(
     with (logs / "api.log").open("ab") as api_log, (logs / "dashboard.log").open("ab") as ui_log:
         try:
             processes.append(_start_api(settings, host, api_port, api_log, history))
-            _wait_for_api(api_url, processes[0], logs / "api.log")
+            wait_until_up(
+                f"{api_url}/health", processes[0], 120, what="the API", log=logs / "api.log"
+            )
             processes.append(
                 start_dashboard(api_url, host=host, port=dashboard_port, api_key=key, log=ui_log)
             )
-            wait_until_up(dashboard_url, processes[1])
+            wait_until_up(
+                f"{dashboard_url}/_stcore/health",
+                processes[1],
+                what="the dashboard",
+                log=logs / "dashboard.log",
+            )
             typer.echo(
                 f"4/5 API on {api_url} (docs at {api_url}/docs), dashboard on {dashboard_url}"
             )
@@ -222,39 +231,6 @@ def _start_api(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-
-
-def _known_before(table: pl.DataFrame, cutoff: datetime) -> pl.DataFrame:
-    """The payments before ``cutoff`` with only the labels that had arrived by then."""
-    import polars as pl
-
-    from frisk.schema import LABEL_COLUMNS
-
-    arrived = pl.col("label_timestamp") < cutoff
-    earlier = table.filter(pl.col("timestamp") < cutoff)
-    return earlier.with_columns(
-        pl.when(arrived).then(pl.col(c)).otherwise(None).alias(c)
-        for c in LABEL_COLUMNS
-        if c in table.columns
-    )
-
-
-def _wait_for_api(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    from frisk.errors import ConfigError
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ConfigError(f"the API exited with code {process.returncode}; see {log}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise ConfigError(f"the API did not answer at {url} within 120 s; see {log}")
 
 
 def _progress(done: int, total: int) -> None:

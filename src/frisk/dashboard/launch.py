@@ -72,16 +72,27 @@ def dashboard_env(api_url: str, api_key: str | None) -> dict[str, str]:
     return env
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    """Until Streamlit's health check answers; raises if the process dies or time runs out."""
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float = 60.0,
+    *,
+    what: str = "the dashboard",
+    log: Path | None = None,
+) -> None:
+    """Until ``url`` (a health check) answers 200; ``ConfigError`` if the process dies first or
+    time runs out, naming ``what`` and, when given, the log to read."""
+    from frisk.errors import ConfigError
+
+    see = "" if log is None else f"; see {log}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the dashboard exited with code {process.returncode}")
+            raise ConfigError(f"{what} exited with code {process.returncode}{see}")
         try:
-            if httpx.get(f"{url}/_stcore/health", timeout=1.0).status_code == 200:
+            if httpx.get(url, timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"the dashboard at {url} did not come up within {timeout:.0f} s")
+    raise ConfigError(f"{what} did not answer at {url} within {timeout:.0f} s{see}")
