@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from frisk.dashboard.launch import wait_until_up
 from frisk.data.simulator import SimulationConfig, simulate
 from frisk.models.pipeline import train_events
 from frisk.models.registry import Registry
@@ -97,7 +98,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 )
             )
             api = f"http://127.0.0.1:{api_port}"
-            _wait(f"{api}/health", processes[0], "the API")
+            wait_until_up(f"{api}/health", processes[0], 90, what="the API")
             processes.append(
                 subprocess.Popen(
                     [frisk, "dashboard", "--api", api, "--port", str(ui_port)],
@@ -107,7 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 )
             )
             dashboard = f"http://127.0.0.1:{ui_port}"
-            _wait(f"{dashboard}/_stcore/health", processes[1], "the dashboard")
+            wait_until_up(f"{dashboard}/_stcore/health", processes[1], 90)
             yield Stack(api, dashboard, keys, home)
         finally:
             for process in processes:
@@ -172,6 +173,11 @@ class Ui:
         """Wait until the app has finished its current run (the running indicator is gone)."""
         self.page.wait_for_timeout(300)
         self.page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=TIMEOUT_MS)
+        # Until the previous run's elements are gone too: Streamlit keeps them, marked stale,
+        # while a rerun renders, and a locator could match both the old and the new element.
+        self.page.wait_for_function(
+            "() => !document.querySelector('[data-stale=\"true\"]')", timeout=TIMEOUT_MS
+        )
 
     def shot(self, name: str) -> Path:
         """A screenshot of the whole page (Streamlit scrolls inside its main block, so the
@@ -210,17 +216,3 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {process.returncode}; see its log")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not come up at {url}")
