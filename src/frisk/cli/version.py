@@ -13,8 +13,11 @@ from frisk.cli.app import app
 @app.command()
 def version() -> None:
     """Print Frisk's version and the versions it was built against."""
-    import lightgbm
     import polars
+
+    from frisk.models.lightgbm_import import import_lightgbm
+
+    lightgbm = import_lightgbm()
 
     typer.echo(f"frisk {__version__}")
     typer.echo(

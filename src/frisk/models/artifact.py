@@ -30,6 +30,7 @@ from frisk.errors import ArtifactError, FeatureError, ModelError
 from frisk.models.calibration import Calibrator
 from frisk.models.dataset import FeatureSpec
 from frisk.models.encoding import CategoryEncoder
+from frisk.models.lightgbm_import import import_lightgbm
 from frisk.models.scoring import FraudModel
 from frisk.models.thresholds import Thresholds
 
@@ -140,7 +141,7 @@ def artifact_id(booster_text: str, metadata: Mapping[str, Any]) -> str:
 
 
 def _check_versions(path: Path, metadata: Mapping[str, Any]) -> None:
-    import lightgbm
+    lightgbm = import_lightgbm()
 
     schema = metadata.get("schema_version")
     if schema != SCHEMA_VERSION:
@@ -208,7 +209,7 @@ def _rebuilt_version(path: Path, catalogue: Mapping[str, Any]) -> str | None:
 
 
 def _booster(path: Path, text: str, spec: FeatureSpec) -> Any:
-    import lightgbm
+    lightgbm = import_lightgbm()
 
     try:
         booster = lightgbm.Booster(model_str=text)

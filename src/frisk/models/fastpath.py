@@ -89,9 +89,9 @@ class _Config:
 
 def _lib() -> Any:
     """LightGBM's loaded shared library (private to its package, hence the lookup)."""
-    import lightgbm.basic
+    from frisk.models.lightgbm_import import import_lightgbm
 
-    return vars(lightgbm.basic)["_LIB"]
+    return vars(import_lightgbm().basic)["_LIB"]
 
 
 def _last_error() -> str:

@@ -37,6 +37,7 @@ from frisk.models.artifact import artifact_id
 from frisk.models.calibration import Calibrator
 from frisk.models.dataset import FeatureSpec, TimeSplit, time_split, to_matrix, window_mask
 from frisk.models.encoding import CategoryEncoder
+from frisk.models.lightgbm_import import import_lightgbm
 from frisk.models.params import default_params, merge_params, pos_weight_of, sample_params
 from frisk.models.reference import training_reference
 from frisk.models.scoring import FraudModel
@@ -253,7 +254,7 @@ class _Fit:
 
 def _boost(fit: _Fit, params: dict[str, Any]) -> tuple[Any, float]:
     """One booster with early stopping on the stop part, reloaded at its best iteration."""
-    import lightgbm
+    lightgbm = import_lightgbm()
 
     cfg = fit.config
     train_set = lightgbm.Dataset(
@@ -317,7 +318,7 @@ class _NoGainStop:
         self.best = 0  # round of the best score
 
     def __call__(self, env: Any) -> None:
-        import lightgbm
+        lightgbm = import_lightgbm()
 
         found = [r[2] for r in env.evaluation_result_list if r[1] == "average_precision"]
         score = float(found[0]) if found and found[0] == found[0] else -np.inf
@@ -432,7 +433,7 @@ def _metrics(scores: Floats, labels: Floats, budget: float) -> dict[str, Any]:
 
 
 def _versions() -> dict[str, str]:
-    import lightgbm
+    lightgbm = import_lightgbm()
 
     from frisk import __version__
 

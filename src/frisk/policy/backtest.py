@@ -101,7 +101,7 @@ def backtest(
     base = pl.DataFrame(
         {
             "day": rows.get_column("timestamp").dt.date(),
-            "amount": rows.get_column("amount"),
+            "amount": _cents(rows.get_column("amount")),
             "fraud": (label == 1)
             if label is not None
             else pl.repeat(False, rows.height, eager=True),
@@ -125,10 +125,10 @@ def _report(name: str, expression: str, base: pl.DataFrame) -> BacktestReport:
         hit.sum().alias("hits"),
         (hit & pl.col("labelled")).sum().alias("labelled_hits"),
         fraud.sum().alias("frauds"),
-        pl.col("amount").filter(fraud).sum().alias("fraud_amount"),
+        _money(fraud).alias("fraud_amount"),
         new.sum().alias("new_hits"),
         (new & pl.col("fraud")).sum().alias("new_frauds"),
-        pl.col("amount").filter(new & pl.col("fraud")).sum().alias("new_fraud_amount"),
+        _money(new & pl.col("fraud")).alias("new_fraud_amount"),
     ]
     days = base.group_by("day").agg(sums).sort("day").with_columns(_precision())
     totals_frame = base.select(sums).with_columns(_precision())
@@ -172,7 +172,7 @@ def backtest_summary(
     base = pl.DataFrame(
         {
             "day": frame.get_column("timestamp").dt.date(),
-            "amount": frame.get_column("amount").cast(pl.Float64),
+            "amount": _cents(frame.get_column("amount")),
             "fraud": (label == 1).fill_null(False),
             "labelled": label.is_not_null(),
             "alerted": alerted.fill_null(False),
@@ -222,8 +222,8 @@ def _sums(hit: pl.Expr) -> list[pl.Expr]:
         pl.len().alias("transactions"),
         hit.sum().alias("hits"),
         fraud.sum().alias("fraud_hits"),
-        pl.col("amount").filter(hit).sum().alias("amount_hit"),
-        pl.col("amount").filter(fraud).sum().alias("fraud_amount_hit"),
+        _money(hit).alias("amount_hit"),
+        _money(fraud).alias("fraud_amount_hit"),
         added.sum().alias("added_hits"),
         (added & pl.col("fraud")).sum().alias("added_fraud"),
     ]
@@ -233,9 +233,20 @@ def _total_sums(hit: pl.Expr) -> list[pl.Expr]:
     added_fraud = hit & ~pl.col("alerted") & pl.col("fraud")
     return [
         (hit & pl.col("labelled")).sum().alias("labelled_hits"),
-        pl.col("amount").filter(pl.col("fraud")).sum().alias("fraud_amount_total"),
-        pl.col("amount").filter(added_fraud).sum().alias("added_fraud_amount"),
+        _money(pl.col("fraud")).alias("fraud_amount_total"),
+        _money(added_fraud).alias("added_fraud_amount"),
     ]
+
+
+def _cents(amounts: pl.Series) -> pl.Series:
+    """Amounts as integer cents, as the feature engine counts them: sums of them are exact, so
+    a report does not change in its last digit with the order Polars happens to sum in."""
+    return (amounts.cast(pl.Float64) * 100.0).round().cast(pl.Int64)
+
+
+def _money(rows: pl.Expr) -> pl.Expr:
+    """The amount of the ``rows`` (a boolean expression), in currency units."""
+    return pl.col("amount").filter(rows).sum() / 100.0
 
 
 def _ratio(numerator: str, denominator: str) -> pl.Expr:
