@@ -23,20 +23,22 @@ if TYPE_CHECKING:
 
 __all__ = ["RunFunction", "compile_run"]
 
-# run(entity, event, t, u, out, commit): features of a known entity into out; learn if commit
-RunFunction = Callable[["Entity", Any, int, int, list[Any], bool], None]
+# run(entity, event, t, u, out): features of a known entity into out, then learn the event
+RunFunction = Callable[["Entity", Any, int, int, list[Any]], None]
 _MICROS = 1e6
 # Compact a list once its dead prefix is this long and at least half of it.
 COMPACT = 256
 
 
-def compile_run(runner: KeyRunner) -> tuple[RunFunction, str]:
+def compile_run(runner: KeyRunner, *, learn: bool = True) -> tuple[RunFunction, str]:
     """The compiled ``run`` of ``runner`` and its source.
 
-    Every part reads first (features into ``out``), then, only if ``commit``, every part learns
-    the event; each part's locals carry its number so the two halves can be apart.
+    With ``learn``, every part reads first (features into ``out``), moving its window cursors as
+    it goes, then every part learns the event; each part's locals carry its number so the two
+    halves can be apart. Without ``learn`` (``peek``) nothing is written: the cursors move in
+    locals only, so a peek at a later time never hides from a later update what its window holds.
     """
-    lines = ["def run(entity, event, t, u, out, commit):"]
+    lines = ["def run(entity, event, t, u, out):"]
     plan = runner.plan
     if plan.recency is not None:
         lines.append(f"    out[{plan.recency}] = (t - entity.last) / {_MICROS!r}")
@@ -47,21 +49,22 @@ def compile_run(runner: KeyRunner) -> tuple[RunFunction, str]:
     lines.append("    nums = entity.nums")
     if runner.n_max:
         lines.append("    maxes = entity.maxes")
-    learn = ["    if not commit:", "        return", "    uu = u * u", "    entity.last = t"]
+    writes = ["    uu = u * u", "    entity.last = t"]
     for g, (res, windows) in enumerate(runner.logs):
-        read, write = _log(g, res, windows, runner.max_slots)
+        read, write = _log(g, res, windows, runner.max_slots, learn)
         lines += read
-        learn += write
+        writes += write
     for d, (field, base, counted) in enumerate(runner.distinct):
-        read, write = _distinct(d, field, counted, base)
+        read, write = _distinct(d, field, counted, base, learn)
         lines += read
-        learn += write
+        writes += write
     for e, relative in enumerate(runner.relative):
         read, write = _relative(e, *relative)
         lines += read
-        learn += write
-    source = "\n".join(lines + learn) + "\n"
-    filename = f"<frisk.features.compiled run of {plan.key}>"
+        writes += write
+    source = "\n".join(lines + (writes if learn else [])) + "\n"
+    verb = "run" if learn else "peek"
+    filename = f"<frisk.features.compiled {verb} of {plan.key}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {
         "NAN": NAN,
@@ -86,7 +89,11 @@ _Lines = tuple[list[str], list[str]]
 
 
 def _log(
-    g: int, res: int, windows: list[tuple[int, int, int, int, int, int, int]], max_slots: list[int]
+    g: int,
+    res: int,
+    windows: list[tuple[int, int, int, int, int, int, int]],
+    max_slots: list[int],
+    learn: bool,
 ) -> _Lines:
     scale = repr(SCALE)
     log, bucket, size = f"log{g}", f"bucket{g}", f"size{g}"
@@ -100,15 +107,17 @@ def _log(
         f"    {squares} = {log}[{size} - 1]",
     ]
     for k, c, s_count, s_sum, s_mean, s_std, s_max in windows:
-        read += [
-            f"    limit = {bucket} - {k}",
-            f"    i = nums[{c}]",
-            f"    if i < {size} and {log}[i] <= limit:",
-            "        i += 4",
-            f"        while i < {size} and {log}[i] <= limit:",
-            "            i += 4",
-            f"        nums[{c}] = i",
-        ]
+        read += [f"    limit = {bucket} - {k}", f"    i = nums[{c}]"]
+        if learn:
+            read += [
+                f"    if i < {size} and {log}[i] <= limit:",
+                "        i += 4",
+                f"        while i < {size} and {log}[i] <= limit:",
+                "            i += 4",
+                f"        nums[{c}] = i",
+            ]
+        else:
+            read += [f"    while i < {size} and {log}[i] <= limit:", "        i += 4"]
         if s_count >= 0 or s_mean >= 0 or s_std >= 0:
             read.append(f"    n = {count} - {log}[i - 3]")
         if s_count >= 0:
@@ -124,12 +133,20 @@ def _log(
                 f"    s2 = {squares} - {log}[i - 1]",
                 f"    out[{s_std}] = {std_source('n', 's1', 's2')} / {scale} if n >= 2 else NAN",
             ]
-        if s_max >= 0:
+        if s_max >= 0 and learn:
             read += [
                 f"    dq = maxes[{s_max}]",
                 "    while dq and dq[0] <= limit:",
                 "        del dq[:2]",
                 f"    out[{max_slots[s_max]}] = dq[1] / {scale} if dq else NAN",
+            ]
+        elif s_max >= 0:
+            read += [
+                f"    dq = maxes[{s_max}]",
+                "    j = 0",
+                "    while j < len(dq) and dq[j] <= limit:",
+                "        j += 2",
+                f"    out[{max_slots[s_max]}] = dq[j + 1] / {scale} if j < len(dq) else NAN",
             ]
     write = [
         f"    if {log}[{size} - 4] == {bucket}:",
@@ -158,7 +175,9 @@ def _log(
     return read, write
 
 
-def _distinct(d: int, field: str, counted: list[tuple[int, int, int, int]], base: int) -> _Lines:
+def _distinct(
+    d: int, field: str, counted: list[tuple[int, int, int, int]], base: int, learn: bool
+) -> _Lines:
     """Distinct values of ``field``: occurrences ``[time, value, ...]`` in ``order``, the value
     of an occurrence replaced by None once the value occurs again; ``last`` maps each value to
     the position (plus ``nums[base]``, the occurrences dropped so far) of its latest occurrence.
@@ -169,6 +188,18 @@ def _distinct(d: int, field: str, counted: list[tuple[int, int, int, int]], base
         limit = f"limit{d}_{w}"
         # ts // res <= t // res - k  <=>  ts <= (t // res - k + 1) * res - 1
         bound = f"t - {k}" if res == 1 else f"(t // {res} - {k - 1}) * {res} - 1"
+        if not learn:
+            read += [
+                f"    {limit} = {bound}",
+                f"    i = nums[{at}]",
+                f"    count = nums[{at + 1}]",
+                f"    while i < {size} and {order}[i] <= {limit}:",
+                f"        if {order}[i + 1] is not None:",
+                "            count -= 1",
+                "        i += 2",
+                f"    out[{slot}] = float(count)",
+            ]
+            continue
         read += [
             f"    {limit} = {bound}",
             f"    i = nums[{at}]",

@@ -26,12 +26,13 @@ if TYPE_CHECKING:
 
 __all__ = ["StepFunction", "compile_event"]
 
-# step(event, t_event, commit): the event's feature vector; learn the event if commit
-StepFunction = Callable[[Any, int, bool], list[Any]]
+# step(event, t_event): the event's feature vector (then, for ``update``, learn the event)
+StepFunction = Callable[[Any, int], list[Any]]
 
 
-def compile_event(online: OnlineFeatures) -> tuple[StepFunction, str]:
-    """The compiled ``step`` of ``online`` and its source."""
+def compile_event(online: OnlineFeatures, *, learn: bool = True) -> tuple[StepFunction, str]:
+    """The compiled ``step`` of ``online`` and its source: ``update``'s, or with ``learn`` False
+    ``peek``'s, which writes nothing at all (not even a window's cursor or a due label)."""
     from frisk.features.online import _sweep
 
     namespace: dict[str, Any] = {
@@ -57,8 +58,8 @@ def compile_event(online: OnlineFeatures) -> tuple[StepFunction, str]:
     for r, (runner, space) in enumerate(online._runners):
         queue = online._sweeps[r][1]
         namespace.update(
-            {f"space{r}": space, f"queue{r}": queue, f"run{r}": runner.run}
-            | {f"create{r}": runner.create}
+            {f"space{r}": space, f"queue{r}": queue, f"create{r}": runner.create}
+            | {f"run{r}": runner.run if learn else runner.peek}
         )
         names = [field(f) for f in runner.fields]
         key = ' + "\\x1f" + '.join(names)
@@ -69,13 +70,16 @@ def compile_event(online: OnlineFeatures) -> tuple[StepFunction, str]:
             f"        key = {key}",
             f"        entity = space{r}.get(key)",
             f"        if entity is not None and entity.last > t - {runner.retention}:",
-            f"            run{r}(entity, event, t, u, out, commit)",
-            "        elif commit:",
-            f"            space{r}[key] = create{r}(event, t, u)",
-            "            if entity is None:",
-            f"                queue{r}.append(key)",
-            f"                sweep(space{r}, queue{r}, t - {runner.retention}, False)",
+            f"            run{r}(entity, event, t, u, out)",
         ]
+        if learn:  # a new (or expired) entity: its features are the template's
+            body += [
+                "        else:",
+                f"            space{r}[key] = create{r}(event, t, u)",
+                "            if entity is None:",
+                f"                queue{r}.append(key)",
+                f"                sweep(space{r}, queue{r}, t - {runner.retention}, False)",
+            ]
     label_keys = []
     for j, ((lp, groups, space), slots) in enumerate(
         zip(online._labels, online._label_slots, strict=True)
@@ -98,38 +102,42 @@ def compile_event(online: OnlineFeatures) -> tuple[StepFunction, str]:
                 "            size = len(entries)",
             ]
             # Log.expire, unrolled: drop from each window the buckets it has passed.
-            for w, k in enumerate(buckets):
+            for w, (k, (count_slot, rate_slot)) in enumerate(
+                zip(buckets, window_slots, strict=True)
+            ):
                 o = 4 * w
                 body += [
                     f"            limit = t // {res} - {k}",
                     f"            i = windows[{o}]",
+                    f"            labelled, frauds = windows[{o + 1}], windows[{o + 2}]",
                     "            if i < size and entries[i] <= limit:",
-                    f"                labelled, frauds = windows[{o + 1}], windows[{o + 2}]",
                     "                while i < size and entries[i] <= limit:",
                     "                    labelled -= entries[i + 1]",
                     "                    frauds -= entries[i + 2]",
                     "                    i += 4",
-                    f"                windows[{o}] = i",
-                    f"                windows[{o + 1}] = labelled",
-                    f"                windows[{o + 2}] = frauds",
                 ]
-            for w, (count_slot, rate_slot) in enumerate(window_slots):
-                body.append(f"            frauds = windows[{4 * w + 2}]")
+                if learn:
+                    body += [
+                        f"                windows[{o}] = i",
+                        f"                windows[{o + 1}] = labelled",
+                        f"                windows[{o + 2}] = frauds",
+                    ]
                 if count_slot >= 0:
                     body.append(f"            out[{count_slot}] = float(frauds)")
                 if rate_slot >= 0:
-                    body += [
-                        f"            labelled = windows[{4 * w + 1}]",
-                        f"            out[{rate_slot}] = frauds / labelled if labelled else NAN",
-                    ]
+                    body.append(
+                        f"            out[{rate_slot}] = frauds / labelled if labelled else NAN"
+                    )
     body += _event_features(online)
-    body += ["    if commit:", "        meta['clock'] = t"]
-    if online._labels:
-        body += _remember(online, label_keys)
-    body += ["        meta['updates'] += 1", "    return out"]
+    if learn:
+        body.append("    meta['clock'] = t")
+        if online._labels:
+            body += _remember(online, label_keys)
+        body.append("    meta['updates'] += 1")
+    body.append("    return out")
 
     head = [
-        "def step(event, t_event, commit):",
+        "def step(event, t_event):",
         "    clock = meta['clock']",
         "    t = t_event if clock is None or t_event > clock else clock",
         # Read and check everything before any state changes: a bad event changes nothing.
@@ -152,16 +160,14 @@ def compile_event(online: OnlineFeatures) -> tuple[StepFunction, str]:
             "        except (TypeError, ValueError):",
             f"            raise InvalidEventError({column!r}, x{n}, 'must be a number') from None",
         ]
-    head += [
-        "    if pending and pending[0][0] < t:",
-        "        online._apply_due(t)",
-    ]
+    if learn:
+        head += ["    if pending and pending[0][0] < t:", "        online._apply_due(t)"]
     for name, local in fields.items():
         head += [f"    {local} = event.get({name!r})", f"    if {local} is not None:"]
         head.append(f"        {local} = str({local})")
     head.append("    out = template.copy()")
     source = "\n".join(head + body) + "\n"
-    filename = "<frisk.features.compiled_event step>"
+    filename = f"<frisk.features.compiled_event {'step' if learn else 'peek'}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
     function: StepFunction = namespace["step"]
@@ -219,18 +225,18 @@ def _remember(online: OnlineFeatures, label_keys: list[str]) -> list[str]:
     ``online.remember`` transactions (the oldest are forgotten first)."""
     keys = ", ".join(["t", *label_keys])
     return [
-        "        remember = online.remember",
-        "        if remember:",
-        f"            limit = t - {online.plan.label_horizon}",
-        "            while txn_order:",
-        "                found = txns.get(txn_order[0])",
-        "                if found is not None and found[0] > limit and len(txn_order) < remember:",
-        "                    break",
-        "                old = txn_order.popleft()",
-        "                if found is not None:",
-        "                    del txns[old]",
-        "            txn = str(event.get('transaction_id'))",
-        "            if txn not in txns:",
-        "                txn_order.append(txn)",
-        f"            txns[txn] = ({keys},)",
+        "    remember = online.remember",
+        "    if remember:",
+        f"        limit = t - {online.plan.label_horizon}",
+        "        while txn_order:",
+        "            found = txns.get(txn_order[0])",
+        "            if found is not None and found[0] > limit and len(txn_order) < remember:",
+        "                break",
+        "            old = txn_order.popleft()",
+        "            if found is not None:",
+        "                del txns[old]",
+        "        txn = str(event.get('transaction_id'))",
+        "        if txn not in txns:",
+        "            txn_order.append(txn)",
+        f"        txns[txn] = ({keys},)",
     ]

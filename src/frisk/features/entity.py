@@ -138,10 +138,13 @@ class KeyRunner:
         self.fresh = sorted(fresh.items())
         #: every output slot of this key (NaN when the key has a null field)
         self.slots = [slot for slot, _ in self.fresh]
-        #: ``run(entity, event, t, u, out, commit)``: the features of the event at ``t`` of a
-        #: known entity into ``out``, then learn it if ``commit`` (generated, see ``compiled``)
+        #: ``run(entity, event, t, u, out)``: the features of the event at ``t`` of a known
+        #: entity into ``out``, then learn it (generated, see ``compiled``)
         self.run: RunFunction
         self.run, self.source = compile_run(self)
+        #: ``peek(entity, event, t, u, out)``: the same features, writing nothing
+        self.peek: RunFunction
+        self.peek, _ = compile_run(self, learn=False)
 
     def key_of(self, event: Any) -> str | None:
         """The entity key of an event, or None when a field is null (no entity)."""

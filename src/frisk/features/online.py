@@ -121,17 +121,24 @@ class OnlineFeatures:
         meta.setdefault("txn_order", deque())  # transaction ids, oldest first
         self._meta = meta
         self._txns = self.store.space(_TXNS)  # transaction_id -> (timestamp, label keys...)
-        #: ``step(event, t_event, commit)``: everything ``update`` does once the event's time is
-        #: known, as straight-line code generated for this plan (see ``compiled_event``)
+        #: ``step(event, t_event)``: everything ``update`` does once the event's time is known,
+        #: as straight-line code generated for this plan (see ``compiled_event``); ``_peek`` the
+        #: same for ``peek``, writing nothing
         self._step: StepFunction
         self._step, self.step_source = compile_event(self)
+        self._peek: StepFunction
+        self._peek, _ = compile_event(self, learn=False)
 
     def update(self, event: Mapping[str, Any]) -> list[float | str | None]:
         """The event's features before it, then learn it."""
         return self._process(event, commit=True)
 
     def peek(self, event: Mapping[str, Any]) -> list[float | str | None]:
-        """The event's features without learning it (queued labels due by then are applied)."""
+        """The event's features without learning it or changing any state.
+
+        Labels queued since the last ``update`` are not seen yet (applying them is a change);
+        otherwise the features are those ``update`` would return for the event now.
+        """
         return self._process(event, commit=False)
 
     def apply_label(
@@ -231,7 +238,7 @@ class OnlineFeatures:
             if not isinstance(stamp, datetime) or stamp.tzinfo is None:
                 raise InvalidEventError("timestamp", stamp, "must be a timezone-aware datetime")
             t_event = (stamp - _EPOCH) // _ONE_US
-        return self._step(event, t_event, commit)
+        return self._step(event, t_event) if commit else self._peek(event, t_event)
 
     def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
         keys = (event.get(lp.field) for lp, _, _ in self._labels)

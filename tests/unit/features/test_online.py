@@ -7,6 +7,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from frisk.data import conform
 from frisk.errors import FeatureError, InvalidEventError
@@ -14,6 +16,15 @@ from frisk.features import OnlineFeatures, compute_offline, resolve_catalogue
 from frisk.features.testing import mismatches, random_events, to_frame
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
+# Peeks at the event's own time, inside and across window edges, and past the retention.
+_PEEK_OFFSETS = [
+    timedelta(0),
+    timedelta(minutes=11),
+    timedelta(hours=2),
+    timedelta(days=8),
+    timedelta(days=31),
+    timedelta(days=200),
+]
 
 
 def _event(i: int, at: datetime, **changes: Any) -> dict[str, Any]:
@@ -135,6 +146,39 @@ def test_peek_does_not_change_state() -> None:
         mismatches(to_frame(ids, [peeked], catalogue), to_frame(ids, [updated], catalogue), 0.0)
         == []
     )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(0, 10_000),
+    st.lists(st.tuples(st.integers(0, 119), st.sampled_from(_PEEK_OFFSETS)), max_size=6),
+)
+def test_peeks_anywhere_change_no_later_update(
+    seed: int, peeks: list[tuple[int, timedelta]]
+) -> None:
+    """A peek, even at a time far after the events that follow it, writes nothing: with peeks
+    interleaved, every update (labels included) returns what it returns without them."""
+    catalogue = resolve_catalogue("default")
+    table = random_events(seed, 120)
+    rows = _rows(table)
+    plain = OnlineFeatures(catalogue).replay(table)
+    peeking = OnlineFeatures(catalogue)
+    for txn, label, at in (
+        table.filter(pl.col("label_timestamp").is_not_null())
+        .select("transaction_id", "label", "label_timestamp")
+        .iter_rows()
+    ):
+        peeking.apply_label(txn, int(label), at)
+    at_row: dict[int, list[timedelta]] = {}
+    for position, offset in peeks:
+        at_row.setdefault(position, []).append(offset)
+    vectors = []
+    for i, row in enumerate(rows):
+        for offset in at_row.get(i, []):
+            peeking.peek({**row, "transaction_id": "peek", "timestamp": row["timestamp"] + offset})
+        vectors.append(peeking.update(row))
+    ids = table.get_column("transaction_id")
+    assert mismatches(plain, to_frame(ids, vectors, catalogue), 0.0) == []
 
 
 def test_state_expires_after_the_retention() -> None:
