@@ -57,6 +57,9 @@ class ServiceSettings(BaseModel):
     explain: Literal["alerts", "all", "none"] = "alerts"
     # Feature state is snapshotted this often (and on shutdown); 0 turns periodic ones off.
     snapshot_seconds: float = Field(default=300.0, ge=0)
+    # Freeze what survives each full garbage collection, so the next one skips it: keeps pauses
+    # short as the feature state grows (see frisk.service.gc_pauses for the trade-off).
+    gc_freeze: bool = True
 
 
 class ApiSettings(BaseModel):

@@ -14,6 +14,7 @@ from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
 from frisk.service.engine import DecisionEngine
 from frisk.service.errors import install_error_handlers
+from frisk.service.gc_pauses import GcPauses
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from frisk.service.monitor import ModelOps
@@ -83,10 +84,14 @@ def create_app(
     policy = build_policy(settings, ledger, engine, metrics.registry)
     # Promotions, rollbacks and the shadow model without a restart; live figures and drift.
     model_ops = ModelOps(settings, ledger, engine, metrics).start()
+    gc_pauses = GcPauses(freeze=settings.service.gc_freeze)
+    metrics.registry.register(gc_pauses)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        gc_pauses.install()  # process-wide, so only while this app serves
         yield
+        gc_pauses.remove()
         model_ops.close()
         recorder.close()
         if owns_ledger:

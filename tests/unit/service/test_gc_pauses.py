@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from frisk.service.gc_pauses import GcPauses
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen() -> Iterator[None]:
+    yield
+    gc.unfreeze()  # give the test process its collector back
+
+
+def test_full_collections_freeze_their_survivors_and_are_measured() -> None:
+    pauses = GcPauses(freeze=True).install()
+    try:
+        at_start = gc.get_freeze_count()
+        assert at_start > 0  # start-up objects frozen on install
+        survivors = [[i] for i in range(10_000)]
+        gc.collect()
+        assert gc.get_freeze_count() >= at_start + len(survivors)
+        assert len(gc.get_objects(generation=2)) < 1_000  # what survived is frozen
+        assert pauses.freezes == 1
+        assert sum(pauses.counts[2]) == 1
+        assert pauses.sums[2] > 0
+    finally:
+        pauses.remove()
+    gc.collect()
+    assert pauses.freezes == 1
+    assert sum(pauses.counts[2]) == 1
+
+
+def test_without_freeze_only_measures() -> None:
+    before = gc.get_freeze_count()
+    pauses = GcPauses(freeze=False).install()
+    try:
+        gc.collect(0)
+        gc.collect()
+    finally:
+        pauses.remove()
+    assert gc.get_freeze_count() == before
+    assert pauses.freezes == 0
+    assert sum(pauses.counts[0]) >= 1
+    assert sum(pauses.counts[2]) == 1
+
+
+def test_exported_as_a_histogram_per_generation() -> None:
+    registry = CollectorRegistry()
+    pauses = GcPauses(freeze=False)
+    registry.register(pauses)
+    pauses.install()
+    try:
+        gc.collect()
+    finally:
+        pauses.remove()
+    text = generate_latest(registry).decode()
+    assert 'frisk_gc_pause_seconds_count{generation="2"} 1.0' in text
+    assert 'frisk_gc_pause_seconds_bucket{generation="2",le="+Inf"} 1.0' in text
+    assert 'frisk_gc_pause_seconds_count{generation="0"} 0.0' in text
+    assert f"frisk_gc_frozen_objects {float(gc.get_freeze_count())}" in text
