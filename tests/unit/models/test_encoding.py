@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -28,7 +29,8 @@ def test_matrix_keeps_missing_as_nan_and_unseen_as_other() -> None:
     encoder = CategoryEncoder(min_count=2).fit(_frame(), ["c"])
     spec = FeatureSpec(("x", "c"), ("c",))
     matrix = to_matrix(_frame(), spec, encoder)
-    assert matrix.flags.c_contiguous
+    assert matrix.flags.f_contiguous  # column-major, as Polars lays it out and LightGBM reads it
+    assert matrix.dtype == np.float64
     assert matrix[:, 1].tolist()[:3] == [1.0, OTHER_CODE, 1.0]
     assert math.isnan(matrix[3, 1])
     assert math.isnan(matrix[1, 0])
