@@ -86,7 +86,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if policy is not None:
+            policy.start()  # follows changes other processes make to the ledger's policy
         yield
+        if policy is not None:
+            policy.close()
         model_ops.close()
         recorder.close()
         if owns_ledger:
