@@ -116,6 +116,7 @@ class LedgerAccess:
         self.database = database
         self.model = model
         self.registry = registry
+        self.compiled_against = ""  # what ``live`` compiles against, once it has
 
     def __enter__(self) -> LedgerAccess:
         from frisk.store import default_url, open_ledger
@@ -140,6 +141,7 @@ class LedgerAccess:
         from frisk.policy.ledger import open_ledger_policy
 
         catalogue, source = self._catalogue()
+        self.compiled_against = source
         try:
             return open_ledger_policy(self.ledger.engine, catalogue).live
         except RuleError as exc:
@@ -159,7 +161,10 @@ class LedgerAccess:
         root = self.registry or self.settings.registry_dir
         registry = Registry(root)
         if self.registry is None and (not root.is_dir() or registry.production() is None):
-            return None, "the default feature catalogue (no model in production in FRISK_HOME)"
+            return None, (
+                "the default feature catalogue (no model in production in FRISK_HOME's "
+                "registry; name the served one with --model or --registry)"
+            )
         model = registry.load(num_threads=1)
         return model_catalogue(model), f"model {model.version} of registry {root}"
 

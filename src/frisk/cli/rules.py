@@ -119,7 +119,10 @@ def load(
                 rules, actor=actor_of(actor), at=datetime.now(UTC)
             )
         except RuleSyntaxError as exc:
-            raise InputError(f"{file}: {exc}\nnothing was changed") from exc
+            raise InputError(
+                f"{file}: {exc}\nnothing was changed (rules compile against "
+                f"{ledger.compiled_against})"
+            ) from exc
         for record in records:
             typer.echo(f"{record.action} {record.target} by {record.actor}")
         _loaded(file, len(rules), len(records), ledger.rules.version)

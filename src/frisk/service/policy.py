@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -64,6 +65,8 @@ class PolicyWatcher:
         self._failed: tuple[int, int] | None = None  # the (rules, lists) versions that failed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Once the ledger is closed, a poll would open a connection nobody closes again.
+        sa.event.listen(engine, "engine_disposed", lambda _engine: self._stop.set())
 
     @property
     def stale(self) -> bool:
