@@ -283,6 +283,11 @@ def test_the_cli_through_a_running_service(
 
     with served.client() as http:
         assert decided_by(served, http, "q2") == "mule_payees"
+        twice = {"rules": [{"name": "a", "expression": "amount > 1", "action": "tag"}] * 2}
+        refused = http.put("/v1/rules", json=twice, headers=served.keys["admin"])
+        assert refused.status_code == 422
+        assert "rule 'a' appears twice" in refused.json()["message"]
+        assert http.put("/v1/rules", json=twice, headers=served.keys["analyst"]).status_code == 403
         log = http.get(
             "/v1/audit", params={"target": "list:mules"}, headers=served.keys["analyst"]
         ).json()
