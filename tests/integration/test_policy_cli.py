@@ -146,6 +146,10 @@ def decided_by(served: Served, http: httpx.Client, payee: str) -> str:
     return by
 
 
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 def stale(served: Served, http: httpx.Client) -> bool:
     metrics = http.get("/metrics", headers=served.keys["analyst"])
     assert metrics.status_code == 200, metrics.text
@@ -198,7 +202,9 @@ def test_cli_changes_on_the_ledger_reach_the_running_service(
             assert (after["action"], after["policy"]["decided_by"]) == ("block", "mule_payees")
             assert after["policy"]["rules_version"] == running["rules_version"]
             assert not [m for m in after["policy"]["matched"] if m["rule"] == "elsewhere"]
-            failures = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+            # "Once" can only be seen over time: let a few polls pass.
+            time.sleep(4 * POLL)
+            failures = errors(caplog)
             assert len(failures) == 1  # once, not at every poll
             assert "does not compile against this service's model" in failures[0]
             assert "unknown name 'velocity_elsewhere'" in failures[0]
@@ -206,6 +212,7 @@ def test_cli_changes_on_the_ledger_reach_the_running_service(
 
             # A list change meanwhile is not applied either: the ledger's policy is one whole.
             assert frisk("lists", "add", "mules", "mule-3", *on)[0] == 0
+            until(lambda: len(errors(caplog)) == 2, "the service retries the moved versions")
             assert decided_by(served, http, "mule-3") == "model"
             elsewhere.remove_rule("elsewhere", actor="b", at=_now())
         finally:
