@@ -88,6 +88,9 @@ class PolicySettings(BaseModel):
     # Rules-as-code: at start the ledger's rules become exactly this YAML file's (each change
     # audited as the file's). Changes through the API still apply until the next start.
     rules_file: Path | None = None
+    # The service reads the ledger's policy versions this often and rebuilds its policy when
+    # another process (the CLI, another instance) changed rules or lists; 0 turns polling off.
+    poll_seconds: float = Field(default=2.0, ge=0)
 
 
 class RateLimitSettings(BaseModel):

@@ -1,4 +1,9 @@
-"""``frisk rules check`` and ``frisk rules backtest``: rule files and what-if on history."""
+"""``frisk rules``: the ledger's rules as code (load, list, show), rule files, what-if on history.
+
+``load`` makes the rule set of the ledger (or of a service, ``--api``) exactly a rules file's, in
+one version, every difference audited; a file with any error is refused as a whole and nothing
+changes. ``check`` compiles a file without storing it; ``backtest`` runs rules over history.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from frisk.cli._policy import (
+    ActorOpt,
+    ApiOpt,
+    DatabaseOpt,
+    LedgerAccess,
+    ModelOpt,
+    RegistryOpt,
+    actor_of,
+    one_place,
+    service_at,
+)
 from frisk.cli.app import app
 from frisk.cli.options import (
     EndOpt,
@@ -21,10 +37,10 @@ from frisk.cli.options import (
 from frisk.errors import InputError
 
 if TYPE_CHECKING:
-    from frisk.policy import BacktestReport, ListSnapshot, Rule
+    from frisk.policy import AuditRecord, BacktestReport, ListSnapshot, Rule
 
 rules_app = typer.Typer(
-    help="Check rule files and backtest rules on history.", no_args_is_help=True
+    help="Load, list and check rules; backtest rules on history.", no_args_is_help=True
 )
 app.add_typer(rules_app, name="rules")
 
@@ -61,6 +77,132 @@ def check(
     if failed:
         raise InputError(f"{file}: {failed} of {len(rules)} rule(s) do not compile")
     typer.echo(f"{file}: {len(rules)} rule(s) compile")
+
+
+@rules_app.command("load")
+def load(
+    file: Annotated[Path, typer.Option("--file", help="Rules file (YAML).", show_default=False)],
+    database: DatabaseOpt = None,
+    api: ApiOpt = None,
+    model: ModelOpt = None,
+    registry: RegistryOpt = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Make the stored rule set exactly the file's: one version, each difference audited.
+
+    Every rule is compiled against the served model's variables and the stored lists first; any
+    error refuses the whole file and nothing changes.
+    """
+    from frisk.policy import RuleSyntaxError, load_rules
+
+    one_place(database=database, api=api)
+    text = _read(file)
+    rules = load_rules(text, str(file))  # the file's own errors, named by rule, before any I/O
+    if api is not None:
+        if actor is not None or model or registry:
+            raise InputError(
+                "with --api the service's audit names the key and it compiles against its own "
+                "model: drop --actor, --model and --registry"
+            )
+        try:
+            with service_at(api) as client:
+                answer = client.replace_rules([r.to_json() for r in rules])
+        except InputError as exc:
+            raise InputError(f"{file}: {exc}\nnothing was changed") from exc
+        for change in answer["changes"]:
+            typer.echo(f"{change['action']} rule:{change['rule']}")
+        _loaded(file, len(rules), len(answer["changes"]), answer["version"])
+        return
+    with LedgerAccess(database, model=model, registry=registry) as ledger:
+        try:
+            records: list[AuditRecord] = ledger.live.replace_rules(
+                rules, actor=actor_of(actor), at=datetime.now(UTC)
+            )
+        except RuleSyntaxError as exc:
+            raise InputError(
+                f"{file}: {exc}\nnothing was changed (rules compile against "
+                f"{ledger.compiled_against})"
+            ) from exc
+        for record in records:
+            typer.echo(f"{record.action} {record.target} by {record.actor}")
+        _loaded(file, len(rules), len(records), ledger.rules.version)
+
+
+@rules_app.command("list")
+def list_rules(
+    database: DatabaseOpt = None,
+    api: ApiOpt = None,
+    as_yaml: Annotated[
+        bool, typer.Option("--yaml", help="Print the rule set as a rules file (rules-as-code).")
+    ] = False,
+) -> None:
+    """The stored rules by priority: mode, action, expression, who changed each last."""
+    from frisk.policy import Rule as RuleClass
+    from frisk.policy import rules_to_yaml
+
+    one_place(database=database, api=api)
+    if api is not None:
+        with service_at(api) as client:
+            answer = client.rules()
+        version, rows = answer["version"], answer["rules"]
+    else:
+        with LedgerAccess(database) as ledger:
+            version, infos = ledger.rules.describe()
+        rows = [
+            {**i.rule.to_json(), "updated_by": i.updated_by, "updated_at": i.updated_at}
+            for i in infos
+        ]
+    if as_yaml:
+        fields = ("name", "expression", "action", "priority", "mode", "description")
+        rules = [RuleClass(**{k: r[k] for k in fields}) for r in rows]
+        typer.echo(rules_to_yaml(rules), nl=False)
+        return
+    typer.echo(f"rules version {version}: {len(rows)} rule(s)")
+    for r in rows:
+        hits = f", {r['hits']:,} hits" if "hits" in r else ""
+        typer.echo(
+            f"{r['priority']:>6}  {r['name']}  [{r['mode']} {r['action']}{hits}]  "
+            f"{r['expression']}  ({r['updated_by']}, {_when(r['updated_at'])})"
+        )
+
+
+@rules_app.command("show")
+def show(name: str, database: DatabaseOpt = None, api: ApiOpt = None) -> None:
+    """One stored rule as a rules file entry, and who changed it last."""
+    from frisk.errors import NotFoundError
+    from frisk.policy import Rule as RuleClass
+    from frisk.policy import rules_to_yaml
+
+    one_place(database=database, api=api)
+    if api is not None:
+        with service_at(api) as client:
+            row = client.rule(name)
+    else:
+        with LedgerAccess(database) as ledger:
+            _, infos = ledger.rules.describe()
+        found = [i for i in infos if i.rule.name == name]
+        if not found:
+            raise NotFoundError(f"no rule named {name!r}")
+        info = found[0]
+        row = {**info.rule.to_json(), "updated_by": info.updated_by, "updated_at": info.updated_at}
+    fields = ("name", "expression", "action", "priority", "mode", "description")
+    typer.echo(rules_to_yaml([RuleClass(**{k: row[k] for k in fields})]), nl=False)
+    hits = f"; {row['hits']:,} hits since the service started" if "hits" in row else ""
+    typer.echo(f"# changed by {row['updated_by']} at {_when(row['updated_at'])}{hits}")
+
+
+def _loaded(file: Path, count: int, changes: int, version: int) -> None:
+    if changes:
+        typer.echo(
+            f"{file}: {count} rule(s) in force, {changes} change(s); rules version {version}"
+        )
+    else:
+        typer.echo(f"{file}: the {count} rule(s) were already in force; rules version {version}")
+
+
+def _when(value: datetime | str) -> str:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @rules_app.command("backtest")

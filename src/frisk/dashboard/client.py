@@ -196,6 +196,12 @@ class FriskClient:
     def rules(self) -> Json:
         return self._get("/v1/rules")
 
+    def rule(self, name: str) -> Json:
+        return self._get(f"/v1/rules/{_segment(name)}")
+
+    def replace_rules(self, rules: list[Json]) -> Json:
+        return self._send("PUT", "/v1/rules", {"rules": rules})
+
     def validate_rule(self, expression: str) -> Json:
         return self._post("/v1/rules/validate", {"expression": expression})
 
@@ -216,6 +222,9 @@ class FriskClient:
 
     def create_list(self, body: Json) -> Json:
         return self._post("/v1/lists", body)
+
+    def put_list(self, name: str, body: Json) -> Json:
+        return self._send("PUT", f"/v1/lists/{_segment(name)}", body)
 
     def delete_list(self, name: str) -> None:
         self._request("DELETE", f"/v1/lists/{_segment(name)}")

@@ -34,12 +34,15 @@ __all__ = [
     "ListStore",
     "MemoryListStore",
     "NamedList",
+    "check_value",
     "read_entries",
 ]
 
 ListKind = Literal["allow", "block"]
 _NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _NEVER: Final = None
+# The ledger's list_entries.value column, and what the API accepts.
+MAX_VALUE_LENGTH: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,8 +279,12 @@ def read_entries(path: Path, *, expires_at: datetime | None = None) -> list[List
     except OSError as exc:
         raise RuleError(f"{str(path)!r}: cannot read ({exc})") from exc
     if path.suffix.lower() != ".csv":
-        values = [line.strip() for line in text.splitlines()]
-        return [ListEntry(v, expires_at) for v in values if v and not v.startswith("#")]
+        lines = ((n, line.strip()) for n, line in enumerate(text.splitlines(), start=1))
+        return [
+            ListEntry(check_value(v, f"{str(path)!r}: line {n}"), expires_at)
+            for n, v in lines
+            if v and not v.startswith("#")
+        ]
     rows = csv.DictReader(io.StringIO(text))
     if rows.fieldnames is None or "value" not in rows.fieldnames:
         raise RuleError(f"{str(path)!r}: a list CSV needs a 'value' column")
@@ -290,8 +297,22 @@ def read_entries(path: Path, *, expires_at: datetime | None = None) -> list[List
             when = _when(row.get("expires_at")) or expires_at
         except ValueError as exc:
             raise RuleError(f"{str(path)!r}: row {number}, expires_at: {exc}") from exc
+        check_value(value, f"{str(path)!r}: row {number}")
         out.append(ListEntry(value, when, (row.get("note") or "").strip()))
     return out
+
+
+def check_value(value: str, where: str) -> str:
+    """``value`` when a list can hold it (what the ledger and the API take); else ``RuleError``."""
+    if not value:
+        raise RuleError(f"{where}: the value is empty")
+    if len(value) > MAX_VALUE_LENGTH:
+        raise RuleError(
+            f"{where}: the value has {len(value):,} characters, over {MAX_VALUE_LENGTH}"
+        )
+    if "\x00" in value:  # PostgreSQL text cannot hold it
+        raise RuleError(f"{where}: the value holds a NUL character")
+    return value
 
 
 def _when(text: str | None) -> datetime | None:

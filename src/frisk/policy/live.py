@@ -23,6 +23,7 @@ from typing import Any
 from frisk.errors import NotFoundError
 from frisk.policy.audit import AuditRecord
 from frisk.policy.decision import Policy, PolicyDecision
+from frisk.policy.errors import RuleError
 from frisk.policy.lists import ListEntry, ListSnapshot, ListStore, MemoryListStore, NamedList
 from frisk.policy.nodes import Type
 from frisk.policy.rules import Rule, RuleBook, RuleStore, load_rules
@@ -74,7 +75,11 @@ class LivePolicy:
         return decision
 
     def sync(self) -> bool:
-        """Rebuild the policy if the stores moved on (a change by another process); True if so."""
+        """Rebuild the policy if the stores moved on (a change by another process); True if so.
+
+        A stored rule that does not compile here raises ``RuleError`` and the running policy
+        stays: another process may compile rules against another model's variables.
+        """
         with self._write:
             policy = self._policy
             if self.book.version == policy.version and self.store.version == policy.lists.version:
@@ -101,10 +106,22 @@ class LivePolicy:
 
     def load_rules(self, text: str, *, source: str, actor: str, at: datetime) -> list[AuditRecord]:
         """Rules-as-code: make the rule set exactly the rules of a YAML file."""
-        rules = load_rules(text, source)
+        return self.replace_rules(load_rules(text, source), actor=actor, at=at)
+
+    def replace_rules(
+        self, rules: Iterable[Rule], *, actor: str, at: datetime
+    ) -> list[AuditRecord]:
+        """Make the rule set exactly ``rules`` in one version; all of them compile or none apply."""
+        wanted = list(rules)
+        seen: set[str] = set()
+        for rule in wanted:
+            # A store keeps one rule per name: a repeated one would silently replace the first.
+            if rule.name in seen:
+                raise RuleError(f"rule {rule.name!r} appears twice")
+            seen.add(rule.name)
         with self._write:
-            self._build(self.book.version + 1, rules, self._lists())
-            records = self.book.replace_all(rules, actor=actor, at=at)
+            self._build(self.book.version + 1, wanted, self._lists())
+            records = self.book.replace_all(wanted, actor=actor, at=at)
             self._refresh()
             return records
 

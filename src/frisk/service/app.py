@@ -90,7 +90,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc_pauses.install()  # process-wide, so only while this app serves
+        if policy is not None:
+            policy.start()  # follows changes other processes make to the ledger's policy
         yield
+        if policy is not None:
+            policy.close()
         gc_pauses.remove()
         model_ops.close()
         recorder.close()

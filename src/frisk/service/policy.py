@@ -1,51 +1,162 @@
 """The service's policy: rules and lists from the ledger, behind the engine and the routes.
 
-``build_policy`` loads the rules and lists the ledger holds (and, with ``policy.rules_file``,
-makes the rules exactly that file's), compiles them against what the serving model's decisions
-carry (transaction fields, the catalogue's features, score, tier, model action) and hands the
+``build_policy`` opens the rules and lists the ledger holds (``frisk.policy.ledger``, the same
+way ``frisk lists`` and ``frisk rules`` do; with ``policy.rules_file`` the rules become exactly
+that file's), compiled against what the serving model's decisions carry, and hands the
 ``LivePolicy`` to the engine. Routes change it through ``PolicyDep``; each change is stored with
 its audit entry in one transaction (``frisk.store.policy``) and takes effect on the next decision.
+
+Changes another process makes to the ledger (the CLI, a second service on the same database)
+reach this one through ``PolicyWatcher``: a thread that reads ``policy_versions`` every
+``policy.poll_seconds`` and rebuilds the policy when they moved on, never on a request's path.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from frisk.config import Settings
-from frisk.errors import ConfigError
-from frisk.policy import LivePolicy, rule_variables
+from frisk.errors import ConfigError, FriskError, StoreError
+from frisk.policy import LivePolicy, RuleError
+from frisk.policy.ledger import open_ledger_policy
 from frisk.service.errors import NotReadyError
 from frisk.store import Ledger, SqlLedger
-from frisk.store.policy import SqlListStore, SqlRuleStore
+from frisk.store.policy import SqlListStore, SqlRuleStore, versions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from prometheus_client import CollectorRegistry
+    from sqlalchemy.engine import Engine
 
     from frisk.features import Catalogue
     from frisk.service.engine import DecisionEngine
 
-__all__ = ["PolicyDep", "PolicyState", "build_policy"]
+__all__ = ["PolicyDep", "PolicyState", "PolicyWatcher", "build_policy"]
 
 RULES_FILE_ACTOR = "rules-file"
+
+log = logging.getLogger("frisk.service")
+
+
+class PolicyWatcher:
+    """Rebuilds ``live`` when the ledger's policy versions move on; polls every ``interval`` s.
+
+    A check is one SELECT of ``policy_versions``; only a change costs a rebuild. A ledger policy
+    that does not compile here (a rule written against another model's variables) is logged, kept
+    in ``last_error`` and not retried until the versions move again: the running policy keeps
+    deciding meanwhile. A ledger that cannot be read is logged and retried at the next check.
+    """
+
+    def __init__(self, live: LivePolicy, engine: Engine, interval: float) -> None:
+        self.live = live
+        self.engine = engine
+        self.interval = interval
+        self.last_error: str | None = None
+        self._failed: tuple[int, int] | None = None  # the (rules, lists) versions that failed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Once the ledger is closed, a poll would open a connection nobody closes again.
+        sa.event.listen(engine, "engine_disposed", lambda _engine: self._stop.set())
+
+    @property
+    def stale(self) -> bool:
+        """True while the ledger holds a policy this service could not use."""
+        return self._failed is not None
+
+    def start(self) -> PolicyWatcher:
+        if self.interval > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="frisk-policy", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def check(self) -> bool:
+        """Rebuild if another process changed the ledger's policy; True when one was swapped in."""
+        try:
+            stored = versions(self.engine)
+        except StoreError as exc:
+            self._report(f"cannot read the ledger's policy versions: {exc}")
+            return False
+        wanted = (stored.get("rules", 0), stored.get("lists", 0))
+        running = self.live.policy
+        if wanted == (running.version, running.lists.version):
+            self._recovered()  # a change through this service's API may have fixed the ledger
+            return False
+        if wanted == self._failed:
+            return False
+        try:
+            changed = self.live.sync()
+        except RuleError as exc:
+            self._failed = wanted
+            self._report(
+                f"the ledger's policy (rules version {wanted[0]}, lists version {wanted[1]}) "
+                f"does not compile against this service's model, so it is not applied: {exc}\n"
+                f"still deciding with rules version {running.version}, lists version "
+                f"{running.lists.version}"
+            )
+            return False
+        except StoreError as exc:
+            self._report(f"reading the ledger's changed policy failed (retried): {exc}")
+            return False
+        self._recovered()
+        if changed:
+            now = self.live.policy
+            log.info(
+                "policy changed in the ledger: now rules version %d, lists version %d",
+                now.version,
+                now.lists.version,
+            )
+        return changed
+
+    def _recovered(self) -> None:
+        if self.last_error is not None:
+            log.info("the ledger's policy is in force again")
+        self._failed, self.last_error = None, None
+
+    def _report(self, message: str) -> None:
+        if message != self.last_error:  # once per distinct failure, not every poll
+            log.error("%s", message)
+        self.last_error = message
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check()
+            except Exception:  # the poller must outlive anything one check throws
+                log.exception("checking the ledger's policy versions failed")
 
 
 @dataclass(slots=True)
 class PolicyState:
-    """The live policy and the ledger stores behind it."""
+    """The live policy, the ledger stores behind it, and the watcher that follows the ledger."""
 
     live: LivePolicy
     rules: SqlRuleStore
     lists: SqlListStore
     ledger: SqlLedger
+    watcher: PolicyWatcher
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def start(self) -> None:
+        """Start following the ledger (the app's lifespan calls this, and ``close``)."""
+        self.watcher.start()
+
+    def close(self) -> None:
+        self.watcher.close()
 
 
 def build_policy(
@@ -61,19 +172,10 @@ def build_policy(
     """
     if not isinstance(ledger, SqlLedger):
         return None
-    rules, lists = SqlRuleStore(ledger.engine), SqlListStore(ledger.engine)
     catalogue: Catalogue | None = getattr(engine, "catalogue", None)
-    if catalogue is None:
-        from frisk.features import resolve_catalogue
-
-        catalogue = resolve_catalogue("default")
-    extras: dict[str, Any] = {
-        s.of: ("string" if s.categorical else "number")
-        for s in catalogue.specs
-        if s.kind == "extra"
-    }
     try:
-        live = LivePolicy(rule_variables(catalogue, extras=extras), rules, lists)
+        opened = open_ledger_policy(ledger.engine, catalogue)
+        live = opened.live
         path = settings.policy.rules_file
         if path is not None:
             try:
@@ -84,26 +186,28 @@ def build_policy(
             live.load_rules(text, source=str(path), actor=actor, at=datetime.now(UTC))
     except ConfigError:
         raise
-    except Exception as exc:  # a RuleError: the service must not start half-configured
+    except FriskError as exc:  # a RuleError: the service must not start half-configured
         raise ConfigError(f"the stored policy cannot be used: {exc}") from exc
     attach = getattr(engine, "use_policy", None)
     if attach is not None:
         attach(live)
+    watcher = PolicyWatcher(live, ledger.engine, settings.policy.poll_seconds)
     if registry is not None:
-        registry.register(_RuleHits(live))
-    return PolicyState(live, rules, lists, ledger)
+        registry.register(_PolicyMetrics(live, watcher))
+    return PolicyState(live, opened.rules, opened.lists, ledger, watcher)
 
 
-class _RuleHits(Collector):
-    """``frisk_rule_hits_total{rule}``, read from the policy's counts when scraped.
+class _PolicyMetrics(Collector):
+    """Rule hits and the policy in force, read from the policy when scraped.
 
     Counting in the policy and exporting at scrape time keeps Prometheus off the decision path.
     """
 
-    def __init__(self, live: LivePolicy) -> None:
+    def __init__(self, live: LivePolicy, watcher: PolicyWatcher) -> None:
         self.live = live
+        self.watcher = watcher
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         family = CounterMetricFamily(
             "frisk_rule_hits",
             "Decisions each rule matched since start (shadow too).",
@@ -112,6 +216,20 @@ class _RuleHits(Collector):
         for name, count in sorted(dict(self.live.hits).items()):
             family.add_metric([name], count)
         yield family
+        policy = self.live.policy
+        version = GaugeMetricFamily(
+            "frisk_policy_version",
+            "The rules and lists versions this service decides with.",
+            labels=["kind"],
+        )
+        version.add_metric(["rules"], policy.version)
+        version.add_metric(["lists"], policy.lists.version)
+        yield version
+        yield GaugeMetricFamily(
+            "frisk_policy_stale",
+            "1 while the ledger holds a policy this service cannot compile (the log says why).",
+            value=1.0 if self.watcher.stale else 0.0,
+        )
 
 
 async def _policy(request: Request) -> PolicyState:

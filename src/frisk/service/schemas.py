@@ -531,6 +531,21 @@ class RulesPublic(BaseModel):
     rules: list[RulePublic] = Field(description="By priority, then name.")
 
 
+class RuleSetReplace(BaseModel):
+    """Rules-as-code: the stored rule set becomes exactly these rules, in one version."""
+
+    rules: list[RuleCreate] = Field(max_length=1000)
+
+
+class RuleChangePublic(BaseModel):
+    action: str = Field(description="rule.create, rule.update or rule.delete.")
+    rule: str
+
+
+class RuleSetPublic(RulesPublic):
+    changes: list[RuleChangePublic] = Field(description="What changed; empty when nothing did.")
+
+
 class RuleValidate(BaseModel):
     expression: _Expression
 

@@ -25,9 +25,12 @@ from frisk.service.schemas import (
     BacktestPublic,
     BacktestRequest,
     ErrorPublic,
+    RuleChangePublic,
     RuleCreate,
     RuleErrorPublic,
     RulePublic,
+    RuleSetPublic,
+    RuleSetReplace,
     RulesPublic,
     RuleUpdate,
     RuleValidate,
@@ -52,6 +55,33 @@ async def list_rules(policy: PolicyDep, _key: AnalystKey) -> RulesPublic:
     """Every rule by priority, with who changed it last and its hits since the service started."""
     version, infos = await run_in_threadpool(policy.rules.describe)
     return RulesPublic(version=version, rules=[_public(policy, i, version) for i in infos])
+
+
+@router.put("/rules", response_model=RuleSetPublic, responses=_WRITE)
+async def replace_rules(
+    request: Request, body: RuleSetReplace, policy: PolicyDep, key: AdminKey
+) -> RuleSetPublic | JSONResponse:
+    """Rules-as-code: make the rule set exactly these rules; all compile and apply, or none."""
+    rules = [
+        Rule(r.name, r.expression, r.action, r.priority, r.mode, r.description) for r in body.rules
+    ]
+
+    def replace() -> RuleSetPublic:
+        records = policy.live.replace_rules(rules, actor=key.log_id, at=datetime.now(UTC))
+        version, infos = policy.rules.describe()
+        return RuleSetPublic(
+            version=version,
+            rules=[_public(policy, i, version) for i in infos],
+            changes=[
+                RuleChangePublic(action=r.action, rule=r.target.removeprefix("rule:"))
+                for r in records
+            ],
+        )
+
+    try:
+        return await run_in_threadpool(replace)
+    except RuleSyntaxError as exc:
+        return _bad_expression(request, exc, "rules.expression")
 
 
 @router.post("/rules/validate", response_model=RuleValidationPublic, responses=_READ)

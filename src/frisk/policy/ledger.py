@@ -1,0 +1,63 @@
+"""The rules and lists a ledger holds, as a ``LivePolicy`` compiled for one model's decisions.
+
+The service (``frisk.service.policy``) and the ``frisk lists`` and ``frisk rules`` commands open
+the ledger's policy here, so a change is compiled against the same variables whichever way it
+comes and is refused the same way: a rule that does not compile, a list a rule reads dropped, a
+hard list on a field rules do not know.
+
+Not imported by ``frisk.policy`` itself: ``frisk.store.policy`` imports the policy package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from frisk.policy.live import LivePolicy
+from frisk.policy.nodes import Type
+from frisk.policy.variables import rule_variables
+from frisk.store.policy import SqlListStore, SqlRuleStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from frisk.features import Catalogue
+
+__all__ = ["LedgerPolicy", "decision_variables", "open_ledger_policy"]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPolicy:
+    """The live policy and the ledger stores it reads and changes."""
+
+    live: LivePolicy
+    rules: SqlRuleStore
+    lists: SqlListStore
+
+
+def decision_variables(catalogue: Catalogue | None = None) -> dict[str, Type]:
+    """What decisions of a model on ``catalogue`` carry for rules (None: the default catalogue).
+
+    The transaction's fields, the extra attributes the catalogue reads (categorical ones as
+    strings), its features, and the model's score, tier and action.
+    """
+    if catalogue is None:
+        from frisk.features import resolve_catalogue
+
+        catalogue = resolve_catalogue("default")
+    extras: dict[str, Type] = {
+        s.of: ("string" if s.categorical else "number")
+        for s in catalogue.specs
+        if s.kind == "extra"
+    }
+    return rule_variables(catalogue, extras=extras)
+
+
+def open_ledger_policy(engine: Engine, catalogue: Catalogue | None = None) -> LedgerPolicy:
+    """The ledger's rules and lists, compiled against ``decision_variables(catalogue)``.
+
+    Raises ``RuleError`` (with the rule's name and position) when a stored rule does not compile
+    against these variables.
+    """
+    rules, lists = SqlRuleStore(engine), SqlListStore(engine)
+    return LedgerPolicy(LivePolicy(decision_variables(catalogue), rules, lists), rules, lists)
