@@ -84,6 +84,9 @@ class ListSnapshot:
     version: int = 0
     definitions: Mapping[str, NamedList] = field(default_factory=dict)
     values: Mapping[str, Mapping[str, datetime | None]] = field(default_factory=dict)
+    #: where the store that made it can continue from: ``snapshot(since=this)`` re-reads only
+    #: the lists changed after it (``SqlListStore``: the last list change it saw); None: all
+    cursor: int | None = None
 
     @property
     def kinds(self) -> dict[str, str]:
@@ -142,7 +145,10 @@ class ListStore(Protocol):
 
     def entries(self, name: str) -> list[ListEntry]: ...
 
-    def snapshot(self) -> ListSnapshot: ...
+    def snapshot(self, since: ListSnapshot | None = None) -> ListSnapshot:
+        """Every list now; ``since`` (an earlier snapshot of this store) lets a store re-read
+        only what changed after it."""
+        ...
 
 
 class MemoryListStore:
@@ -203,7 +209,7 @@ class MemoryListStore:
             self._require(name)
             return list(self._entries[name].values())
 
-    def snapshot(self) -> ListSnapshot:
+    def snapshot(self, since: ListSnapshot | None = None) -> ListSnapshot:
         with self._lock:
             return ListSnapshot(
                 version=self._version,

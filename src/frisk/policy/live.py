@@ -172,7 +172,7 @@ class LivePolicy:
     def _lists(self) -> ListSnapshot:
         """The lists as stored: the running policy's snapshot unless they changed since."""
         held = self._policy.lists
-        return held if self.store.version == held.version else self.store.snapshot()
+        return held if self.store.version == held.version else self.store.snapshot(since=held)
 
     def _refresh(self) -> None:
         self._policy = self._build(*self.book.state(), self._lists())

@@ -13,7 +13,7 @@ for backtests over the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +49,10 @@ __all__ = [
 ]
 
 _RULES, _LISTS = "rules", "lists"
+# Audit targets of list changes ("list:<name>"), as an index range: ";" follows ":".
+_LIST_TARGETS, _LIST_TARGETS_END = "list:", "list;"
+# Values per IN list: well under every engine's cap on a statement's parameters.
+_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,30 +265,30 @@ class SqlListStore(_Versioned):
                 if _one_list(conn, name) is None:
                     raise _Unchanged
                 before = _entries(conn, name, list(added))
-                if added:
-                    stmt = self._insert(list_entries).values(
-                        [
-                            {
-                                "list_name": name,
-                                "value": e.value,
-                                "expires_at": e.expires_at,
-                                "note": e.note,
-                                "added_by": actor,
-                                "added_at": at,
-                            }
-                            for e in added.values()
-                        ]
-                    )
+                rows = [
+                    {
+                        "list_name": name,
+                        "value": e.value,
+                        "expires_at": e.expires_at,
+                        "note": e.note,
+                        "added_by": actor,
+                        "added_at": at,
+                    }
+                    for e in added.values()
+                ]
+                if rows:
+                    # One statement executed per row (executemany): a multi-row VALUES list
+                    # compiled 6 parameters a row in SQLAlchemy (22 s for 100,000 entries) and
+                    # overflows the engines' parameter caps.
+                    stmt = self._insert(list_entries)
                     excluded = stmt.excluded
-                    conn.execute(
-                        stmt.on_conflict_do_update(
-                            index_elements=["list_name", "value"],
-                            set_={
-                                c: excluded[c]
-                                for c in ("expires_at", "note", "added_by", "added_at")
-                            },
-                        )
+                    upsert = stmt.on_conflict_do_update(
+                        index_elements=["list_name", "value"],
+                        set_={
+                            c: excluded[c] for c in ("expires_at", "note", "added_by", "added_at")
+                        },
                     )
+                    conn.execute(upsert, rows)
                 after = {"entries": [e.to_json() for e in added.values()]}
                 prior = {"entries": [e.to_json() for e in before]} if before else None
                 return _record(conn, actor, "list.add", f"list:{name}", at, prior, after)
@@ -302,12 +306,10 @@ class SqlListStore(_Versioned):
                 gone = _entries(conn, name, wanted)
                 if not gone:
                     raise _Unchanged(f"list {name!r} holds none of {', '.join(wanted[:5])}")
-                conn.execute(
-                    list_entries.delete().where(
-                        list_entries.c.list_name == name,
-                        list_entries.c.value.in_([e.value for e in gone]),
+                for chunk in _value_chunks(conn, [e.value for e in gone]):
+                    conn.execute(
+                        list_entries.delete().where(list_entries.c.list_name == name, chunk)
                     )
-                )
                 before = {"entries": [e.to_json() for e in gone]}
                 return _record(conn, actor, "list.remove", f"list:{name}", at, before, None)
         except _Unchanged as exc:
@@ -348,9 +350,18 @@ class SqlListStore(_Versioned):
         version, infos = self._consistent(_read_lists)
         return version, list(infos)
 
-    def snapshot(self) -> ListSnapshot:
-        version, (specs, values) = self._consistent(_read_snapshot)
-        return ListSnapshot(version=version, definitions=specs, values=values)
+    def snapshot(self, since: ListSnapshot | None = None) -> ListSnapshot:
+        """Every list now, re-reading only the lists changed after ``since`` when given.
+
+        A big list (millions of cards) took ~2 s to re-read on every change to any list, in
+        every instance. Each list change writes its audit entry after bumping the lists
+        version, whose row lock serialises list changes: their audit ids grow in commit order,
+        so the lists named by entries after ``since.cursor`` are exactly those changed since.
+        """
+        version, (specs, values, cursor) = self._consistent(
+            lambda conn: _read_snapshot(conn, since)
+        )
+        return ListSnapshot(version=version, definitions=specs, values=values, cursor=cursor)
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -410,13 +421,26 @@ def _spec(row: RowMapping) -> NamedList:
 
 def _entries(conn: Connection, name: str, values: Sequence[str]) -> list[ListEntry]:
     out: list[ListEntry] = []
-    for start in range(0, len(values), 500):  # bounded IN lists
-        query = sa.select(list_entries).where(
-            list_entries.c.list_name == name,
-            list_entries.c.value.in_(values[start : start + 500]),
-        )
+    for chunk in _value_chunks(conn, values):
+        query = sa.select(list_entries).where(list_entries.c.list_name == name, chunk)
         out.extend(_entry(r._mapping) for r in conn.execute(query).all())
     return out
+
+
+def _value_chunks(conn: Connection, values: Sequence[str]) -> Iterator[sa.ColumnElement[bool]]:
+    """``list_entries.value`` among ``values``, as few conditions as the engine takes well.
+
+    PostgreSQL: one array parameter (``= ANY``); an IN list of 500 parameters took 0.2 s
+    there, against 6 ms for the array. SQLite: IN lists of ``_CHUNK``, under its parameter cap.
+    """
+    column = list_entries.c.value
+    if conn.dialect.name == "postgresql":
+        if values:
+            array = postgresql.ARRAY(sa.String())
+            yield column == sa.any_(sa.cast(sa.bindparam("values", list(values), array), array))
+        return
+    for start in range(0, len(values), _CHUNK):
+        yield column.in_(values[start : start + _CHUNK])
 
 
 def _entry(row: RowMapping) -> ListEntry:
@@ -424,15 +448,37 @@ def _entry(row: RowMapping) -> ListEntry:
 
 
 def _read_snapshot(
-    conn: Connection,
-) -> tuple[dict[str, NamedList], dict[str, dict[str, datetime | None]]]:
+    conn: Connection, since: ListSnapshot | None
+) -> tuple[dict[str, NamedList], dict[str, Mapping[str, datetime | None]], int]:
     specs = {s.name: s for s in (_spec(r._mapping) for r in conn.execute(sa.select(lists)))}
-    values: dict[str, dict[str, datetime | None]] = {name: {} for name in specs}
-    query = sa.select(list_entries.c.list_name, list_entries.c.value, list_entries.c.expires_at)
-    for name, value, expires in conn.execute(query):
-        if name in values:
-            values[name][value] = expires
-    return specs, values
+    in_lists = audit_log.c.target.between(_LIST_TARGETS, _LIST_TARGETS_END)
+    cursor = conn.execute(sa.select(sa.func.max(audit_log.c.id)).where(in_lists)).scalar()
+    cursor = int(cursor or 0)
+    kept: dict[str, Mapping[str, datetime | None]] = {}
+    if since is not None and since.cursor is not None and since.cursor <= cursor:
+        changed = set(
+            conn.execute(
+                sa.select(audit_log.c.target)
+                .distinct()
+                .where(in_lists, audit_log.c.id > since.cursor)
+            ).scalars()
+        )
+        kept = {
+            name: entries
+            for name, entries in since.values.items()
+            if name in specs and f"list:{name}" not in changed
+        }
+    values: dict[str, Mapping[str, datetime | None]] = dict(kept)
+    fresh: dict[str, dict[str, datetime | None]] = {n: {} for n in specs if n not in kept}
+    if fresh:
+        query = sa.select(list_entries.c.list_name, list_entries.c.value, list_entries.c.expires_at)
+        if kept:
+            query = query.where(list_entries.c.list_name.in_(list(fresh)))
+        for name, value, expires in conn.execute(query):
+            if name in fresh:
+                fresh[name][value] = expires
+    values.update(fresh)
+    return specs, values, cursor
 
 
 # -- writing the audit entry ----------------------------------------------------------------------
