@@ -140,8 +140,7 @@ class LedgerAccess:
         from frisk.policy import RuleError
         from frisk.policy.ledger import open_ledger_policy
 
-        catalogue, source = self._catalogue()
-        self.compiled_against = source
+        catalogue, source = self.served
         try:
             return open_ledger_policy(self.ledger.engine, catalogue).live
         except RuleError as exc:
@@ -150,8 +149,15 @@ class LedgerAccess:
                 "name the model the service serves with --model DIR or --registry DIR"
             ) from exc
 
+    @cached_property
+    def served(self) -> tuple[Catalogue | None, str]:
+        """The served model's feature catalogue (None: the default one) and where it came from;
+        ``compiled_against`` says the latter from then on."""
+        catalogue, source = self._catalogue()
+        self.compiled_against = source
+        return catalogue, source
+
     def _catalogue(self) -> tuple[Catalogue | None, str]:
-        """The served model's feature catalogue (None: the default one) and where it came from."""
         from frisk.models import load_model
         from frisk.models.pipeline import model_catalogue
         from frisk.models.registry import Registry

@@ -94,6 +94,7 @@ def load(
     error refuses the whole file and nothing changes.
     """
     from frisk.policy import RuleSyntaxError, load_rules
+    from frisk.policy.ledger import replace_ledger_rules
 
     one_place(database=database, api=api)
     text = _read(file)
@@ -114,9 +115,12 @@ def load(
         _loaded(file, len(rules), len(answer["changes"]), answer["version"])
         return
     with LedgerAccess(database, model=model, registry=registry) as ledger:
+        catalogue, _ = ledger.served
         try:
-            records: list[AuditRecord] = ledger.live.replace_rules(
-                rules, actor=actor_of(actor), at=datetime.now(UTC)
+            # Not through ``ledger.live``: that compiles the stored rules, and a set written
+            # for another model must still be replaceable.
+            records: list[AuditRecord] = replace_ledger_rules(
+                ledger.ledger.engine, rules, catalogue, actor=actor_of(actor), at=datetime.now(UTC)
             )
         except RuleSyntaxError as exc:
             raise InputError(

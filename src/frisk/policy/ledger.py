@@ -13,17 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from frisk.policy.audit import AuditRecord
+from frisk.policy.decision import Policy
 from frisk.policy.live import LivePolicy
 from frisk.policy.nodes import Type
 from frisk.policy.variables import rule_variables
 from frisk.store.policy import SqlListStore, SqlRuleStore
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
     from sqlalchemy.engine import Engine
 
     from frisk.features import Catalogue
+    from frisk.policy.rules import Rule
 
-__all__ = ["LedgerPolicy", "decision_variables", "open_ledger_policy"]
+__all__ = ["LedgerPolicy", "decision_variables", "open_ledger_policy", "replace_ledger_rules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +67,23 @@ def open_ledger_policy(engine: Engine, catalogue: Catalogue | None = None) -> Le
     """
     rules, lists = SqlRuleStore(engine), SqlListStore(engine)
     return LedgerPolicy(LivePolicy(decision_variables(catalogue), rules, lists), rules, lists)
+
+
+def replace_ledger_rules(
+    engine: Engine,
+    rules: Sequence[Rule],
+    catalogue: Catalogue | None = None,
+    *,
+    actor: str,
+    at: datetime,
+) -> list[AuditRecord]:
+    """Make the ledger's rule set exactly ``rules`` (distinct names, as ``load_rules`` gives them).
+
+    They are compiled first, against ``decision_variables(catalogue)`` and the stored lists, and
+    nothing changes if one does not compile. The rules stored now are not compiled: a set written
+    for another model, which ``open_ledger_policy`` refuses, can still be replaced (rules-as-code
+    at a service's start, ``frisk rules load``).
+    """
+    book = SqlRuleStore(engine)
+    Policy(rules, decision_variables(catalogue), SqlListStore(engine).snapshot())
+    return book.replace_all(rules, actor=actor, at=at)

@@ -26,8 +26,8 @@ from prometheus_client.registry import Collector
 
 from frisk.config import Settings
 from frisk.errors import ConfigError, FriskError, StoreError
-from frisk.policy import LivePolicy, RuleError
-from frisk.policy.ledger import open_ledger_policy
+from frisk.policy import LivePolicy, RuleError, load_rules
+from frisk.policy.ledger import open_ledger_policy, replace_ledger_rules
 from frisk.service.errors import NotReadyError
 from frisk.store import Ledger, SqlLedger
 from frisk.store.policy import SqlListStore, SqlRuleStore, versions
@@ -174,16 +174,23 @@ def build_policy(
         return None
     catalogue: Catalogue | None = getattr(engine, "catalogue", None)
     try:
-        opened = open_ledger_policy(ledger.engine, catalogue)
-        live = opened.live
         path = settings.policy.rules_file
         if path is not None:
+            # The file's rules replace the stored ones before those are compiled: a stored set
+            # written for another model would otherwise stop the start the file is there to fix.
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ConfigError(f"policy.rules_file {str(path)!r}: {exc.strerror}") from exc
-            actor = f"{RULES_FILE_ACTOR}:{path.name}"
-            live.load_rules(text, source=str(path), actor=actor, at=datetime.now(UTC))
+            replace_ledger_rules(
+                ledger.engine,
+                load_rules(text, str(path)),
+                catalogue,
+                actor=f"{RULES_FILE_ACTOR}:{path.name}",
+                at=datetime.now(UTC),
+            )
+        opened = open_ledger_policy(ledger.engine, catalogue)
+        live = opened.live
     except ConfigError:
         raise
     except FriskError as exc:  # a RuleError: the service must not start half-configured

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from frisk.store import default_url, open_ledger
 from frisk.store.ledger import AuditEntry
 from frisk.store.policy import SqlListStore, SqlRuleStore, audit_page, versions
 
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
 RULES = """
 - name: mule_payees
   expression: payee_id in blocklist("mules")
@@ -265,3 +267,28 @@ def test_options_that_contradict_each_other_are_refused(
     assert code != 0
     assert "does not answer" in out
     assert not (tmp_path / "home").exists()  # nothing opened a ledger
+
+
+def test_rules_load_replaces_a_stored_set_that_no_longer_compiles(url: str, tmp_path: Path) -> None:
+    """Rules written for another model (a feature this one lacks) can still be replaced."""
+    ledger = open_ledger(url)
+    try:
+        written_elsewhere = load_rules(
+            "- {name: old, expression: 'mystery_score > 1', action: tag}"
+        )
+        SqlRuleStore(ledger.engine).replace_all(written_elsewhere, actor="other", at=T0)
+    finally:
+        ledger.close()
+    assert frisk("lists", "create", "mules")[0] != 0  # the stored rule blocks list definitions
+    fixed = tmp_path / "rules.yaml"
+    fixed.write_text(RULES.replace('blocklist("mules")', '["m1", "m2"]'))
+    code, out = frisk("rules", "load", "--file", str(fixed))
+    assert code == 0, out
+    assert "rule.delete rule:old" in out
+    ledger = open_ledger(url)
+    try:
+        _, held = SqlRuleStore(ledger.engine).state()
+    finally:
+        ledger.close()
+    assert sorted(r.name for r in held) == ["mule_payees", "velocity"]
+    assert frisk("lists", "create", "mules")[0] == 0  # and the ledger's policy compiles again
