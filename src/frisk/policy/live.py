@@ -100,6 +100,8 @@ class LivePolicy:
 
     def remove_rule(self, name: str, *, actor: str, at: datetime) -> list[AuditRecord]:
         with self._write:
+            version, rules = self.book.state()
+            self._build(version + 1, [r for r in rules if r.name != name], self._lists())
             record = self.book.remove(name, actor=actor, at=at)
             self._refresh()
             return [record]
@@ -152,6 +154,7 @@ class LivePolicy:
         self, name: str, entries: Iterable[ListEntry], *, actor: str, at: datetime
     ) -> list[AuditRecord]:
         with self._write:
+            self._compiles()
             record = self.store.add(name, entries, actor=actor, at=at)
             self._refresh()
             return [record]
@@ -160,6 +163,7 @@ class LivePolicy:
         self, name: str, values: Iterable[str], *, actor: str, at: datetime
     ) -> list[AuditRecord]:
         with self._write:
+            self._compiles()
             record = self.store.remove(name, values, actor=actor, at=at)
             self._refresh()
             return [record]
@@ -168,6 +172,11 @@ class LivePolicy:
 
     def _build(self, version: int, rules: Iterable[Rule], lists: ListSnapshot) -> Policy:
         return Policy(rules, self.variables, lists, version=version)
+
+    def _compiles(self) -> None:
+        """Raise if the stored policy does not compile here (another process stored rules for
+        another model): a change that cannot take effect is refused before it is stored."""
+        self._build(*self.book.state(), self._lists())
 
     def _lists(self) -> ListSnapshot:
         """The lists as stored: the running policy's snapshot unless they changed since."""

@@ -146,3 +146,24 @@ def test_hot_reload_under_load_drops_nothing_and_mixes_no_versions() -> None:
             continue
         assert matched == (f"v{version - 1}",)
         assert action == ("block" if (version - 1) % 2 == 0 else "review")
+
+
+def test_a_change_that_cannot_take_effect_here_is_refused_before_it_is_stored() -> None:
+    """Another process stored a rule this model cannot compile: entry and rule changes through
+    this policy are refused, and nothing is stored, rather than stored and then reported as
+    failed."""
+    policy = live()
+    policy.put_rule(Rule("big", "amount > 5000", "review"), actor="ana", at=NOW)
+    policy.book.put(Rule("foreign", "mystery_score > 1", "tag"), actor="other", at=NOW)
+    book_version, store_version = policy.book.version, policy.store.version
+    with pytest.raises(RuleSyntaxError, match="mystery_score"):
+        policy.add_entries("mules", [ListEntry("q9")], actor="ana", at=NOW)
+    with pytest.raises(RuleSyntaxError, match="mystery_score"):
+        policy.remove_entries("mules", ["q9"], actor="ana", at=NOW)
+    with pytest.raises(RuleSyntaxError, match="mystery_score"):
+        policy.remove_rule("big", actor="ana", at=NOW)
+    assert (policy.book.version, policy.store.version) == (book_version, store_version)
+    assert policy.store.entries("mules") == []
+    policy.remove_rule("foreign", actor="ana", at=NOW)  # removing the culprit is allowed
+    policy.add_entries("mules", [ListEntry("q9")], actor="ana", at=NOW)
+    assert [e.value for e in policy.store.entries("mules")] == ["q9"]
