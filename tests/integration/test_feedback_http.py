@@ -185,7 +185,8 @@ def test_labels_import_through_a_running_service(
     monkeypatch.setenv("FRISK_API_KEY", server.keys["scorer"]["X-API-Key"])
     refused = CliRunner().invoke(app, args)
     assert refused.exit_code != 0
-    assert "403" in str(refused.exception)
+    assert "the key in FRISK_API_KEY may not" in str(refused.exception)
+    assert "labels 1-2" in str(refused.exception)
 
 
 def test_a_review_resolved_over_http_labels_the_features(

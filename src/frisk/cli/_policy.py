@@ -176,20 +176,26 @@ class LedgerAccess:
 
 
 @contextmanager
-def service_at(url: str) -> Iterator[FriskClient]:
-    """A client of the service at ``url`` with the key in FRISK_API_KEY; its errors translated."""
+def service_at(url: str, *, role: str = "an admin") -> Iterator[FriskClient]:
+    """A client of the service at ``url`` with the key in FRISK_API_KEY (of ``role``, for the
+    message when it is missing); its errors translated."""
     from frisk.dashboard.client import ApiError, FriskClient
 
-    key = os.environ.get("FRISK_API_KEY", "")
-    if not key:
-        raise ConfigError("--api needs an admin key in FRISK_API_KEY")
-    client = FriskClient(url, key, timeout=60.0)
+    client = FriskClient(url, api_key(role), timeout=60.0)
     try:
         yield client
     except ApiError as exc:
         raise _translated(exc, url) from None
     finally:
         client.close()
+
+
+def api_key(role: str = "an admin") -> str:
+    """The key in FRISK_API_KEY; ``role`` names what it must be when it is missing."""
+    key = os.environ.get("FRISK_API_KEY", "")
+    if not key:
+        raise ConfigError(f"--api needs {role} key in FRISK_API_KEY")
+    return key
 
 
 def _translated(exc: ApiError, url: str) -> FriskError:

@@ -14,10 +14,6 @@ column and refuses the file unless ``--skip-invalid`` drops it.
 from __future__ import annotations
 
 import getpass
-import json
-import os
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +25,14 @@ import typer
 
 from frisk.cli.app import app
 from frisk.cli.options import EventsOpt, MappingOpt, SkipInvalidOpt
-from frisk.errors import ConfigError, DataFormatError, InvalidRowsError, RowProblem, StoreError
+from frisk.errors import (
+    ConfigError,
+    DataFormatError,
+    FriskError,
+    InvalidRowsError,
+    RowProblem,
+    StoreError,
+)
 from frisk.store.ledger import LabelWrite
 
 if TYPE_CHECKING:
@@ -42,6 +45,7 @@ app.add_typer(labels_app, name="labels")
 
 _LABEL_ONLY = ("transaction_id", "label", "label_timestamp", "label_source")
 _EVENT_ONLY = ("timestamp", "amount", "payer_id", "payee_id")
+_ROLE = "an analyst or admin"  # of the key --api needs
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,52 +253,34 @@ def _via_ledger(url: str | None, batch: int) -> Callable[[Sequence[LabelWrite]],
 
 
 def _via_api(url: str, batch: int) -> Callable[[Sequence[LabelWrite]], Counter[str]]:
-    key = os.environ.get("FRISK_API_KEY", "")
-    if not key:
-        raise ConfigError("--api needs an analyst or admin key in FRISK_API_KEY")
+    from frisk.cli._policy import api_key, service_at
+
+    api_key(_ROLE)  # a missing key fails here, before any file is read
 
     def send(writes: Sequence[LabelWrite]) -> Counter[str]:
         counts: Counter[str] = Counter(new=0, changed=0, unchanged=0, unknown=0)
-        for start in range(0, len(writes), batch):
-            items = [
-                {
-                    "transaction_id": w.transaction_id,
-                    "label": w.label,
-                    "source": w.source,
-                    "label_timestamp": w.label_timestamp.isoformat(),
-                }
-                for w in writes[start : start + batch]
-            ]
-            answer = _post(url.rstrip("/") + "/v1/labels", {"labels": items}, key, start)
-            for item in answer["labels"]:
-                counts[item["status"]] += 1
+        start = 0
+        try:
+            with service_at(url, role=_ROLE) as client:
+                for start in range(0, len(writes), batch):
+                    items = [
+                        {
+                            "transaction_id": w.transaction_id,
+                            "label": w.label,
+                            "source": w.source,
+                            "label_timestamp": w.label_timestamp.isoformat(),
+                        }
+                        for w in writes[start : start + batch]
+                    ]
+                    for item in client.post_labels(items)["labels"]:
+                        counts[item["status"]] += 1
+        except FriskError as exc:
+            last = min(start + batch, len(writes))
+            where = f"labels {start + 1}-{last}: {exc}; the labels before them were stored"
+            raise (ConfigError if isinstance(exc, ConfigError) else StoreError)(where) from None
         return counts
 
     return send
-
-
-def _post(url: str, body: dict[str, Any], key: str, offset: int) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "X-API-Key": key},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer: dict[str, Any] = json.loads(response.read())
-            return answer
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.loads(exc.read()).get("message", "")
-        except ValueError:
-            detail = ""
-        raise StoreError(
-            f"{url} answered {exc.code} for labels {offset + 1}-{offset + len(body['labels'])}"
-            f" ({detail or exc.reason}); the labels before them were stored"
-        ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise StoreError(f"cannot reach {url}: {exc}") from None
 
 
 def _columns(path: Path, fmt: str) -> list[str]:
