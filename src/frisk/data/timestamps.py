@@ -9,8 +9,10 @@ Formats (the ``timestamp_format`` option of a mapping):
   the pattern has ``%z``.
 - ``unix_s`` / ``unix_ms``: seconds / milliseconds since 1970-01-01T00:00:00Z (fractions kept to
   the microsecond).
-- ``hours_since:<ISO instant>``: hours (fractions allowed) since a fixed origin, for simulators
-  whose clock has no calendar date (PaySim's ``step``). A naive origin is UTC.
+- ``seconds_since:<ISO instant>`` (and ``minutes_since``, ``hours_since``, ``days_since``):
+  a number of units (fractions allowed) since a fixed origin, for data whose clock is an offset
+  with no calendar date: PaySim's ``step`` (hours), the ``Time`` of the European card data set
+  and IEEE-CIS's ``TransactionDT`` (seconds). A naive origin is UTC.
 
 Columns that are already ``Datetime``/``Date`` (Parquet) are taken as they are whatever the format:
 the format only says how to read text and numbers.
@@ -27,10 +29,25 @@ import polars as pl
 
 __all__ = ["ParsedTimestamps", "TimestampFormat", "check_timezone", "parse_timestamps"]
 
-FormatKind = Literal["iso", "strftime", "unix_s", "unix_ms", "hours_since"]
+FormatKind = Literal[
+    "iso",
+    "strftime",
+    "unix_s",
+    "unix_ms",
+    "seconds_since",
+    "minutes_since",
+    "hours_since",
+    "days_since",
+]
 
 _US: Final = pl.Datetime("us", "UTC")
-_HOURS_SINCE: Final = "hours_since:"
+# Microseconds per unit of the "<unit>_since:<origin>" formats.
+_SINCE: Final = {
+    "seconds_since": 1e6,
+    "minutes_since": 6e7,
+    "hours_since": 3.6e9,
+    "days_since": 8.64e10,
+}
 # Microseconds either side of the epoch we accept from numbers: about year 1653 .. 2286. Larger
 # values are almost always the wrong unit (milliseconds read as seconds) and would overflow.
 _MAX_ABS_US: Final = 10**16
@@ -53,29 +70,31 @@ class TimestampFormat:
         spelled = text.strip()
         if spelled in ("iso", "unix_s", "unix_ms"):
             return cls(kind=spelled)  # type: ignore[arg-type]
-        if spelled.startswith(_HOURS_SINCE):
-            raw = spelled.removeprefix(_HOURS_SINCE).strip()
+        kind, colon, raw = spelled.partition(":")
+        if colon and kind in _SINCE:
+            raw = raw.strip()
             try:
                 origin = datetime.fromisoformat(raw)
             except ValueError:
                 raise ValueError(
                     f"{text!r}: the origin {raw!r} is not an ISO 8601 instant "
-                    "(e.g. hours_since:2024-01-01T00:00:00Z)"
+                    f"(e.g. {kind}:2024-01-01T00:00:00Z)"
                 ) from None
             origin = origin.replace(tzinfo=UTC) if origin.tzinfo is None else origin
-            return cls(kind="hours_since", origin=origin.astimezone(UTC))
+            return cls(kind=kind, origin=origin.astimezone(UTC))  # type: ignore[arg-type]
         if "%" in spelled:
             return cls(kind="strftime", pattern=spelled)
         raise ValueError(
             f"{text!r} is not a timestamp format: use 'iso', 'unix_s', 'unix_ms', "
-            "'hours_since:<ISO instant>' or a strftime pattern such as '%Y-%m-%d %H:%M:%S'"
+            "'<unit>_since:<ISO instant>' (unit: seconds, minutes, hours or days) or a "
+            "strftime pattern such as '%Y-%m-%d %H:%M:%S'"
         )
 
     def __str__(self) -> str:
         if self.kind == "strftime":
             return self.pattern
-        if self.kind == "hours_since" and self.origin is not None:
-            return _HOURS_SINCE + self.origin.isoformat()
+        if self.kind in _SINCE and self.origin is not None:
+            return f"{self.kind}:{self.origin.isoformat()}"
         return self.kind
 
 
@@ -109,7 +128,7 @@ def parse_timestamps(
         return _from_datetime(source, timezone)
     if dtype == pl.Date:
         return _from_datetime(source.cast(pl.Datetime("us")), timezone)
-    if fmt.kind in ("unix_s", "unix_ms", "hours_since"):
+    if fmt.kind in ("unix_s", "unix_ms") or fmt.kind in _SINCE:
         return _from_numbers(source, fmt)
     text = source if dtype == pl.String else source.cast(pl.String)
     if fmt.kind == "strftime":
@@ -137,7 +156,7 @@ def _from_numbers(source: pl.Series, fmt: TimestampFormat) -> ParsedTimestamps:
     else:
         assert fmt.origin is not None
         origin_us = int(fmt.origin.timestamp()) * 10**6 + fmt.origin.microsecond
-        micros = number * 3.6e9 + origin_us
+        micros = number * _SINCE[fmt.kind] + origin_us
     fits = micros.is_finite() & (micros.abs() < _MAX_ABS_US)
     values = pl.when(fits).then(micros.round(0).cast(pl.Int64)).cast(pl.Datetime("us"))
     shown = pl.col("raw").cast(pl.String)

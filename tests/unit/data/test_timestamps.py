@@ -102,6 +102,24 @@ def test_hours_since_an_origin() -> None:
     assert fractions == [utc(2024, 1, 1, 0, 30)]
 
 
+def test_seconds_minutes_and_days_since_an_origin() -> None:
+    # The European card data set's Time and IEEE-CIS's TransactionDT count seconds.
+    values, errors = parse(["0", "1.25", "86400", "172801", "x"], "seconds_since:2013-09-01")
+    assert values == [
+        utc(2013, 9, 1),
+        utc(2013, 9, 1) + timedelta(seconds=1.25),
+        utc(2013, 9, 2),
+        utc(2013, 9, 3, 0, 0, 1),
+        None,
+    ]
+    assert errors[:4] == [None] * 4
+    assert errors[4] is not None
+    minutes, _ = parse([90], "minutes_since:2024-01-01T00:00:00Z")
+    assert minutes == [utc(2024, 1, 1, 1, 30)]
+    days, _ = parse([0.5, 31], "days_since:2024-01-01")
+    assert days == [utc(2024, 1, 1, 12), utc(2024, 2, 1)]
+
+
 def test_typed_datetime_columns_are_taken_as_they_are() -> None:
     aware = pl.Series("t", [utc(2024, 1, 1, 10)]).dt.convert_time_zone("Asia/Tokyo")
     parsed = parse_timestamps(aware, TimestampFormat.parse("unix_s"))
@@ -111,7 +129,10 @@ def test_typed_datetime_columns_are_taken_as_they_are() -> None:
     assert parsed.values.to_list() == [utc(2024, 7, 1, 10)]
 
 
-@pytest.mark.parametrize("text", ["", "epoch", "hours_since:", "hours_since:monday", "unix_us"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "epoch", "hours_since:", "hours_since:monday", "unix_us", "weeks_since:2024-01-01"],
+)
 def test_bad_formats_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"format|origin"):
         TimestampFormat.parse(text)
@@ -120,10 +141,10 @@ def test_bad_formats_are_refused(text: str) -> None:
 def test_format_round_trips_its_spelling() -> None:
     for text in ("iso", "unix_s", "unix_ms", "%Y-%m-%d"):
         assert str(TimestampFormat.parse(text)) == text
-    assert (
-        str(TimestampFormat.parse("hours_since:2024-01-01"))
-        == "hours_since:2024-01-01T00:00:00+00:00"
-    )
+    for unit in ("seconds", "minutes", "hours", "days"):
+        spelled = f"{unit}_since:2024-01-01T00:00:00+00:00"
+        assert str(TimestampFormat.parse(f"{unit}_since:2024-01-01")) == spelled
+        assert str(TimestampFormat.parse(spelled)) == spelled
 
 
 def test_timezones_are_checked() -> None:
