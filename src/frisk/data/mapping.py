@@ -51,9 +51,18 @@ ExtraKind = Literal["auto", "number", "string"]
 MAPPABLE: Final = (*CORE_COLUMNS, *LABEL_COLUMNS, SCENARIO_COLUMN)
 # Columns whose value may be built from several source columns joined with ":".
 COMPOSABLE: Final = ("transaction_id", "payer_id", "payee_id", "device_id")
-# Constants make sense only for attributes shared by the whole file; an amount, a time or an id
-# must come from the data.
-DEFAULTABLE: Final = ("currency", "channel", "merchant_category", "payer_country", "payee_country")
+# Constants make sense only for attributes shared by the whole file; an amount or a time must
+# come from the data. A payer or payee constant is for data that has no such id at all (the
+# European card data set): the whole file is then one entity, whose velocity is all traffic's.
+DEFAULTABLE: Final = (
+    "currency",
+    "channel",
+    "merchant_category",
+    "payer_country",
+    "payee_country",
+    "payer_id",
+    "payee_id",
+)
 ID_SEPARATOR: Final = ":"
 
 _SECTIONS: Final = ("columns", "defaults", "options", "derive")
@@ -236,7 +245,7 @@ class _Reader:
             return value.upper()
         if len(value) > 64:
             raise self.fail(key, "longer than 64 characters")
-        return value.lower()
+        return value if canonical.endswith("_id") else value.lower()
 
     def _format(self, options: dict[str, Any]) -> TimestampFormat:
         value = options.get("timestamp_format", "iso")

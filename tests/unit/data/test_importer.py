@@ -326,3 +326,39 @@ def test_many_invalid_rows_are_all_counted_and_the_first_shown(tmp_path: Path) -
     assert caught.value.total == 30
     assert [p.row for p in caught.value.problems] == list(range(1, 21))
     assert "(and 25 more)" in str(caught.value)
+
+
+def test_data_without_ids_or_dates_imports_and_featurizes(tmp_path: Path) -> None:
+    """The European card data set's layout: seconds since the first payment, anonymised
+    attributes, an amount and a class; no transaction, payer or payee ids."""
+    from frisk.features import compute_offline, resolve_catalogue
+
+    path = csv(
+        tmp_path,
+        [
+            "0,-1.36,0.07,149.62,0",
+            "0,1.19,0.26,2.69,0",
+            "406,-2.31,1.95,0.01,1",
+            "472,1.1,0.2,529,1",
+        ],
+        header="Time,V1,V2,Amount,Class",
+    )
+    anonymous = Mapping.from_dict(
+        {
+            "columns": {"timestamp": "Time", "amount": "Amount", "label": "Class"},
+            "defaults": {"currency": "EUR", "payer_id": "Card", "payee_id": "merchant"},
+            "options": {
+                "timestamp_format": "seconds_since:2013-09-01",
+                "transaction_id": "derive",
+                "label_delay": "1d",
+                "extra": {"V1": "number", "V2": "number"},
+            },
+        }
+    )
+    table = read_events(path, anonymous).table
+    assert table.height == 4
+    assert table.get_column("payer_id").to_list() == ["Card"] * 4  # ids keep their case
+    assert table.get_column("timestamp").to_list()[2] == utc(2013, 9, 1, 0, 6, 46)
+    assert table.get_column("transaction_id").n_unique() == 4
+    features = compute_offline(table, resolve_catalogue("default", table))
+    assert features.get_column("txn_count_by_payer_1h").to_list() == [0.0, 1.0, 2.0, 3.0]
