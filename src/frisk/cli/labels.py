@@ -286,11 +286,17 @@ def _via_api(url: str, batch: int) -> Callable[[Sequence[LabelWrite]], Counter[s
 def _columns(path: Path, fmt: str) -> list[str]:
     import polars as pl
 
+    from frisk.data.importer import csv_separator
+
     if not path.is_file():
         raise DataFormatError(f"{str(path)!r}: no such file")
     try:
         if fmt == "csv":
-            return pl.scan_csv(path, infer_schema=False).collect_schema().names()
+            return (
+                pl.scan_csv(path, infer_schema=False, separator=csv_separator(path))
+                .collect_schema()
+                .names()
+            )
         if fmt == "jsonl":
             return pl.scan_ndjson(path).collect_schema().names()
         return pl.scan_parquet(path).collect_schema().names()
@@ -301,9 +307,11 @@ def _columns(path: Path, fmt: str) -> list[str]:
 def _read(path: Path, fmt: str) -> pl.DataFrame:
     import polars as pl
 
+    from frisk.data.importer import csv_separator
+
     try:
         if fmt == "csv":
-            return pl.read_csv(path, infer_schema=False)
+            return pl.read_csv(path, infer_schema=False, separator=csv_separator(path))
         if fmt == "jsonl":
             return pl.read_ndjson(path)
         return pl.read_parquet(path)

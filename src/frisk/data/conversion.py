@@ -16,6 +16,7 @@ import polars as pl
 from frisk.currencies import CURRENCIES
 from frisk.data.derive import derive_values
 from frisk.data.mapping import ID_SEPARATOR, BoundMapping, ExtraKind, Mapping
+from frisk.data.numbers import as_number
 from frisk.data.table import TIMESTAMP_DTYPE
 from frisk.data.timestamps import parse_timestamps
 from frisk.schema import CORE_COLUMNS, REQUIRED_COLUMNS, LabelValue, parse_label
@@ -74,7 +75,11 @@ class _Converter:
             self.values["transaction_id"] = _derive_ids(self.values)
         extras = [self._extra(name, kind) for name, kind in self.bound.extra.items()]
         derived, reasons = derive_values(
-            self.bound.derive, self.raw, self.values, self.mapping.timezone
+            self.bound.derive,
+            self.raw,
+            self.values,
+            self.mapping.timezone,
+            decimal_comma=self.mapping.decimal_comma,
         )
         for source, found in reasons:
             self.reasons.setdefault(source, found)
@@ -103,7 +108,7 @@ class _Converter:
         text = raw.cast(pl.String)
         reason: pl.Expr
         if canonical == "amount":
-            value = raw.cast(pl.Float64, strict=False)
+            value = as_number(raw, decimal_comma=self._comma(source))
             reason = (
                 pl.when(raw.is_null())
                 .then(None)
@@ -206,16 +211,23 @@ class _Converter:
         if reasons.null_count() < len(reasons):
             self.reasons[name] = reasons
 
+    def _comma(self, source: pl.Series) -> bool:
+        """Whether ``source``'s numbers are text with decimal commas (typed columns are not)."""
+        return self.mapping.decimal_comma and source.dtype == pl.String
+
     # -- extras --------------------------------------------------------------------------
 
     def _extra(self, name: str, kind: ExtraKind) -> pl.Series:
         source = self.raw.get_column(name)
         numeric = source.dtype.is_numeric() or source.dtype == pl.Boolean
-        if kind == "string" or (kind == "auto" and not numeric and not _all_numbers(source)):
+        comma = self._comma(source)
+        if kind == "string" or (
+            kind == "auto" and not numeric and not _all_numbers(source, decimal_comma=comma)
+        ):
             return source.cast(pl.String) if source.dtype != pl.String else source
         frame = pl.DataFrame({"raw": source})
         raw = pl.col("raw")
-        value = raw.cast(pl.Float64, strict=False)
+        value = as_number(raw, decimal_comma=comma)
         done = frame.select(
             value=value,
             reason=pl.when(raw.is_null())
@@ -260,11 +272,12 @@ def _read_labels(source: pl.Series) -> tuple[pl.Series, pl.Series]:
     return label, reasons
 
 
-def _all_numbers(source: pl.Series) -> bool:
+def _all_numbers(source: pl.Series, *, decimal_comma: bool) -> bool:
     if source.dtype != pl.String:
         return False
-    present = source.drop_nulls()
-    return len(present) > 0 and present.cast(pl.Float64, strict=False).null_count() == 0
+    present = pl.DataFrame({"v": source.drop_nulls()})
+    parsed = present.select(as_number(pl.col("v"), decimal_comma=decimal_comma)).to_series()
+    return len(present) > 0 and parsed.null_count() == 0
 
 
 def _derive_ids(values: dict[str, pl.Series]) -> pl.Series:

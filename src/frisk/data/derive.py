@@ -27,6 +27,7 @@ from typing import Final
 
 import polars as pl
 
+from frisk.data.numbers import as_number
 from frisk.data.timestamps import TimestampFormat, parse_timestamps
 from frisk.errors import MappingError
 from frisk.schema import KNOWN_COLUMNS
@@ -108,9 +109,11 @@ def derive_values(
     raw: pl.DataFrame,
     canonical: MappingType[str, pl.Series],
     timezone: str,
+    *,
+    decimal_comma: bool = False,
 ) -> tuple[list[pl.Series], list[tuple[str, pl.Series]]]:
     """The derived columns, and (source column, reasons) for inputs that are not numbers/dates."""
-    inputs = _Inputs(raw, canonical, timezone)
+    inputs = _Inputs(raw, canonical, timezone, decimal_comma)
     columns = [_compute(name, d, inputs).alias(name) for name, d in derived.items()]
     return columns, list(inputs.problems.items())
 
@@ -119,11 +122,16 @@ class _Inputs:
     """Input columns as numbers or epoch microseconds; a column's bad values are noted once."""
 
     def __init__(
-        self, raw: pl.DataFrame, canonical: MappingType[str, pl.Series], timezone: str
+        self,
+        raw: pl.DataFrame,
+        canonical: MappingType[str, pl.Series],
+        timezone: str,
+        decimal_comma: bool,
     ) -> None:
         self.raw = raw
         self.canonical = canonical
         self.timezone = timezone
+        self.decimal_comma = decimal_comma
         self.problems: dict[str, pl.Series] = {}
 
     def _series(self, name: str) -> pl.Series:
@@ -137,7 +145,8 @@ class _Inputs:
         series = self._series(name)
         if series.dtype.is_numeric() or series.dtype == pl.Boolean:
             return series.cast(pl.Float64)
-        value = series.cast(pl.Float64, strict=False)
+        comma = self.decimal_comma and series.dtype == pl.String
+        value = pl.select(as_number(pl.lit(series), decimal_comma=comma)).to_series()
         bad = series.is_not_null() & (value.is_null() | ~value.is_finite().fill_null(True))
         if bad.any():
             text = series.cast(pl.String)

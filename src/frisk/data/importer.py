@@ -21,7 +21,7 @@ from frisk.data.table import EVENT_DTYPES, conform, read_table
 from frisk.errors import DataFormatError, InvalidRowsError, MappingError, RowProblem
 from frisk.schema import SCENARIO_COLUMN
 
-__all__ = ["ImportReport", "ImportResult", "load_events", "read_events"]
+__all__ = ["ImportReport", "ImportResult", "csv_separator", "load_events", "read_events"]
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
 
@@ -38,6 +38,8 @@ _SUFFIXES: Final[dict[str, FileFormat]] = {
     ".ndjson": "jsonl",
 }
 _ROW: Final = "__frisk_row"
+_SEPARATORS: Final = (",", ";", "\t", "|")
+_SNIFF_BYTES: Final = 1 << 16  # of the header line
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,18 @@ def file_format(path: Path) -> FileFormat:
     raise DataFormatError(f"{str(path)!r}: unknown file type (expected {', '.join(_SUFFIXES)})")
 
 
+def csv_separator(path: Path) -> str:
+    """The separator of a CSV file: of ``,``, ``;``, tab and ``|``, the one its header line
+    holds most often (outside quotes); ``,`` when it holds none. Spreadsheets in much of Europe
+    export with ``;``, and other tools with tabs."""
+    with path.open("rb") as handle:
+        header = handle.readline(_SNIFF_BYTES).decode("utf-8", "replace")
+    outside = "".join(part for i, part in enumerate(header.split('"')) if i % 2 == 0)
+    counts = {sep: outside.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])  # ties: the first, ","
+    return best if counts[best] else ","
+
+
 # -- reading -----------------------------------------------------------------------------------
 
 
@@ -147,7 +161,7 @@ def _scan(path: Path, fmt: FileFormat) -> pl.LazyFrame:
         if fmt == "csv":
             # Every cell as text: ids keep their leading zeros, and a bad number becomes a row
             # problem with its row and value instead of a failed read.
-            return pl.scan_csv(path, infer_schema=False)
+            return pl.scan_csv(path, infer_schema=False, separator=csv_separator(path))
         if fmt == "jsonl":
             return pl.scan_ndjson(path, infer_schema_length=None)
         return pl.scan_parquet(path)

@@ -74,6 +74,7 @@ _OPTIONS: Final = (
     "extra",
     "transaction_id",
     "duplicates",
+    "decimal_comma",
 )
 _DUPLICATES: Final = ("error", "keep_first", "drop_all")
 _EXTRA_KINDS: Final = ("auto", "number", "string")
@@ -98,6 +99,7 @@ class Mapping:
     extra: MappingType[str, ExtraKind] | None = None
     derive_id: bool = False
     duplicates: DuplicatePolicy = "error"
+    decimal_comma: bool = False  # numbers in text are written 1.234,56 (see frisk.data.numbers)
     # Derived attribute name -> how to compute it from other columns.
     derive: MappingType[str, Derivation] = field(default_factory=dict)
     origin: str = "no mapping"
@@ -185,6 +187,7 @@ class _Reader:
             extra=extra,
             derive_id=derive,
             duplicates=self._duplicates(options),
+            decimal_comma=self._decimal_comma(options),
             derive=derived,
             origin=self.origin,
         )
@@ -255,6 +258,12 @@ class _Reader:
             return TimestampFormat.parse(value)
         except ValueError as exc:
             raise self.fail("options.timestamp_format", str(exc)) from None
+
+    def _decimal_comma(self, options: dict[str, Any]) -> bool:
+        value = options.get("decimal_comma", False)
+        if not isinstance(value, bool):
+            raise self.fail("options.decimal_comma", f"{value!r}: expected true or false")
+        return value
 
     def _timezone(self, options: dict[str, Any]) -> str:
         value = options.get("timezone", "UTC")

@@ -362,3 +362,45 @@ def test_data_without_ids_or_dates_imports_and_featurizes(tmp_path: Path) -> Non
     assert table.get_column("transaction_id").n_unique() == 4
     features = compute_offline(table, resolve_catalogue("default", table))
     assert features.get_column("txn_count_by_payer_1h").to_list() == [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_csv_separators_are_read_from_the_header(tmp_path: Path, separator: str) -> None:
+    rows = [row.replace(",", separator) for row in ROWS]
+    path = csv(tmp_path, rows, header=HEADER.replace(",", separator))
+    assert read_events(path, mapping()).table.equals(
+        read_events(csv(tmp_path, ROWS), mapping()).table
+    )
+
+
+def test_a_quoted_comma_in_the_header_does_not_make_it_the_separator(tmp_path: Path) -> None:
+    header = 'txn_ref;event_time;customer;merchant;"amt, EUR";is_fraud;balance;kind'
+    rows = [row.replace(",", ";") for row in ROWS]
+    path = csv(tmp_path, rows, header=header)
+    table = read_events(path, mapping(columns={"amount": "amt, EUR"})).table
+    assert table.get_column("amount").to_list() == [3.0, 8.25, 12.5]
+
+
+def test_decimal_commas_when_the_mapping_says_so(tmp_path: Path) -> None:
+    header = "txn_ref;event_time;customer;merchant;amt;is_fraud;balance;kind"
+    rows = [
+        "t1;2024-01-01 10:00:00;alice;shop;1.234,50;0;100,5;a",
+        "t2;2024-01-01 09:00:00;bob;shop;3;fraud;-7;b",
+        "t3;2024-01-01 09:00:00;carol;cafe;12.5;;;c",  # a dot where thousands go: refused
+    ]
+    path = csv(tmp_path, rows, header=header)
+    commas = mapping(
+        options={"decimal_comma": True, "extra": {"balance": "number"}},
+        derive={"balance_per_amount": {"ratio": ["balance", "amount"]}},
+    )
+    with pytest.raises(InvalidRowsError) as caught:
+        read_events(path, commas)
+    assert [(p.row, p.column) for p in caught.value.problems] == [(3, "amt")]
+    table = read_events(path, commas, skip_invalid=True).table
+    assert sorted(zip(table["amount"], table["balance"], strict=True)) == [
+        (3.0, -7.0),
+        (1234.5, 100.5),
+    ]
+    assert sorted(table["balance_per_amount"].to_list()) == [-7.0 / 3.0, 100.5 / 1234.5]
+    with pytest.raises(MappingError, match=r"options\.decimal_comma: 'yes'"):
+        mapping(options={"decimal_comma": "yes"})
