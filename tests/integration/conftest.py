@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -85,3 +86,66 @@ def role_keys() -> RoleKeys:
         }
 
     return keys
+
+
+@pytest.fixture(scope="session")
+def policy_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model on the default catalogue, trained once per worker for the policy tests."""
+    from frisk.data.simulator import SimulationConfig, simulate
+    from frisk.models import save_model
+    from frisk.models.pipeline import train_events
+
+    root = tmp_path_factory.mktemp("policy-model")
+    table = simulate(SimulationConfig(days=10, payers=300, seed=1, fraud_rate=0.03))
+    save_model(train_events(table), root / "model")
+    return root / "model"
+
+
+@dataclass
+class Served:
+    """A real service on a ledger: its URL, the ledger, a key per role and the app."""
+
+    url: str
+    ledger: SqlLedger
+    keys: dict[str, dict[str, str]]
+    app: Any
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0)
+
+
+ServeModel = Callable[..., Served]
+
+
+@pytest.fixture
+def serve_model(
+    start_server: StartServer, role_keys: RoleKeys, tmp_path: Path, policy_model_dir: Path
+) -> Iterator[ServeModel]:
+    """``serve_model(database_url, name="a", **settings)``: the policy model served on the ledger
+    at ``database_url``, with its own home ``tmp_path / name``, rate limits off."""
+    from frisk.config import load_settings
+    from frisk.service.app import create_app
+    from frisk.service.engine import load_engine
+    from frisk.store import open_ledger
+
+    opened: list[tuple[SqlLedger, Any, ThreadedServer]] = []
+
+    def start(database_url: str, name: str = "a", **settings: Any) -> Served:
+        loaded = load_settings(
+            home=tmp_path / name,
+            database_url=database_url,
+            security={"rate_limit": {"enabled": False}},
+            **settings,
+        )
+        ledger = open_ledger(database_url)
+        engine = load_engine(policy_model_dir, None, ledger=ledger, settings=loaded)
+        app = create_app(loaded, engine, ledger=ledger)
+        server = start_server(app)
+        opened.append((ledger, engine, server))
+        return Served(server.url, ledger, role_keys(ledger), app)
+
+    yield start
+    for ledger, engine, server in opened:
+        server.stop()  # first: its lifespan stops the policy poll, which uses the ledger
+        engine.close()
+        ledger.close()

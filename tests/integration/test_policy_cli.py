@@ -7,10 +7,10 @@ a service sees their changes only through its poll of the policy versions.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,20 +20,15 @@ import pytest
 from typer.testing import CliRunner
 
 from frisk.cli import app
-from frisk.config import load_settings
-from frisk.data.simulator import SimulationConfig, simulate
-from frisk.models import load_model, save_model
-from frisk.models.pipeline import train_events
+from frisk.models import load_model
 from frisk.models.registry import Registry
 from frisk.policy import LivePolicy, Rule, rule_variables
-from frisk.service.app import create_app
-from frisk.service.engine import load_engine
 from frisk.service.keys import log_id
-from frisk.store import SqlLedger, default_url, open_ledger
+from frisk.store import default_url, open_ledger
 from frisk.store.policy import SqlListStore, SqlRuleStore
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import RoleKeys, StartServer, ThreadedServer
+    from tests.integration.conftest import Served, ServeModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("policy_cli")]
 
@@ -46,51 +41,15 @@ BLOCK_MULES = (
 )
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("policy-cli-model")
-    table = simulate(SimulationConfig(days=10, payers=300, seed=1, fraud_rate=0.03))
-    save_model(train_events(table), root / "model")
-    return root / "model"
-
-
-@dataclass
-class Served:
-    url: str
-    ledger: SqlLedger
-    keys: dict[str, dict[str, str]]
-    app: Any
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30.0)
+@pytest.fixture
+def model_dir(policy_model_dir: Path) -> Path:
+    return policy_model_dir
 
 
 @pytest.fixture
-def serve(
-    start_server: StartServer, role_keys: RoleKeys, tmp_path: Path, model_dir: Path
-) -> Iterator[Callable[..., Served]]:
+def serve(serve_model: ServeModel) -> ServeModel:
     """``serve(url, name)``: a service on the ledger at ``url`` with its own home, polling."""
-    opened: list[tuple[SqlLedger, Any, ThreadedServer]] = []
-
-    def start(database_url: str, name: str = "a") -> Served:
-        settings = load_settings(
-            home=tmp_path / name,
-            database_url=database_url,
-            security={"rate_limit": {"enabled": False}},
-            policy={"poll_seconds": POLL},
-        )
-        ledger = open_ledger(database_url)
-        engine = load_engine(model_dir, None, ledger=ledger, settings=settings)
-        app_ = create_app(settings, engine, ledger=ledger)
-        server = start_server(app_)
-        opened.append((ledger, engine, server))
-        return Served(server.url, ledger, role_keys(ledger), app_)
-
-    yield start
-    for ledger, engine, server in opened:
-        server.stop()  # first: its lifespan stops the policy poll, which uses the ledger
-        engine.close()
-        ledger.close()
+    return functools.partial(serve_model, policy={"poll_seconds": POLL})
 
 
 @pytest.fixture
@@ -157,7 +116,7 @@ def stale(served: Served, http: httpx.Client) -> bool:
 
 
 def test_cli_changes_on_the_ledger_reach_the_running_service(
-    serve: Callable[..., Served],
+    serve: ServeModel,
     database_url: str,
     cli_env: Path,
     model_dir: Path,
@@ -223,7 +182,7 @@ def test_cli_changes_on_the_ledger_reach_the_running_service(
 
 
 def test_a_change_through_one_instance_reaches_another(
-    serve: Callable[..., Served], database_url: str
+    serve: ServeModel, database_url: str
 ) -> None:
     first, second = serve(database_url, "a"), serve(database_url, "b")
     rule = {"expression": "amount > 900", "action": "block"}
@@ -242,7 +201,7 @@ def test_a_change_through_one_instance_reaches_another(
 
 
 def test_the_cli_through_a_running_service(
-    serve: Callable[..., Served],
+    serve: ServeModel,
     cli_env: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,20 +14,16 @@ import httpx
 import polars as pl
 import pytest
 
-from frisk.config import load_settings
 from frisk.data.simulator import SimulationConfig, simulate
 from frisk.data.table import transactions_of
-from frisk.models import FraudModel, load_model, save_model
-from frisk.models.pipeline import model_catalogue, train_events
+from frisk.models import FraudModel, load_model
+from frisk.models.pipeline import model_catalogue
 from frisk.policy import Rule
 from frisk.policy.history import backtest_events
-from frisk.service.app import create_app
-from frisk.service.engine import load_engine
-from frisk.store import SqlLedger, open_ledger
 from frisk.store.policy import recorded_decisions
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import RoleKeys, StartServer
+    from tests.integration.conftest import ServeModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("policy_http")]
 
@@ -41,47 +36,14 @@ RULES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("policy-model")
-    table = simulate(SimulationConfig(days=10, payers=300, seed=1, fraud_rate=0.03))
-    save_model(train_events(table), root / "model")
-    return root / "model"
-
-
-@dataclass
-class Served:
-    url: str
-    ledger: SqlLedger
-    keys: dict[str, dict[str, str]]
-    app: Any
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30.0)
+@pytest.fixture
+def model_dir(policy_model_dir: Path) -> Path:
+    return policy_model_dir
 
 
 @pytest.fixture
-def serve(
-    start_server: StartServer, role_keys: RoleKeys, tmp_path: Path, model_dir: Path
-) -> Iterator[Callable[[str], Served]]:
-    opened: list[tuple[SqlLedger, Any]] = []
-
-    def start(database_url: str) -> Served:
-        settings = load_settings(
-            home=tmp_path / "home",
-            database_url=database_url,
-            security={"rate_limit": {"enabled": False}},
-        )
-        ledger = open_ledger(database_url)
-        engine = load_engine(model_dir, None, ledger=ledger, settings=settings)
-        app = create_app(settings, engine, ledger=ledger)
-        opened.append((ledger, engine))
-        return Served(start_server(app).url, ledger, role_keys(ledger), app)
-
-    yield start
-    for ledger, engine in opened:
-        engine.close()
-        ledger.close()
+def serve(serve_model: ServeModel) -> ServeModel:
+    return serve_model
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:
@@ -89,7 +51,7 @@ def rule_json(rule: Rule) -> dict[str, Any]:
 
 
 def test_backtests_count_what_the_live_service_decided(
-    serve: Callable[[str], Served], database_url: str, model_dir: Path
+    serve: ServeModel, database_url: str, model_dir: Path
 ) -> None:
     # Labels never reach the service here, so the backtest's events carry no label events
     # either (label_timestamp null): label features see nothing on both sides.
@@ -167,7 +129,7 @@ def test_backtests_count_what_the_live_service_decided(
 
 
 def test_rule_changes_reach_every_later_decision_under_load(
-    serve: Callable[[str], Served], database_url: str, txn_body: Callable[..., dict[str, Any]]
+    serve: ServeModel, database_url: str, txn_body: Callable[..., dict[str, Any]]
 ) -> None:
     served = serve(database_url)
     admin = served.keys["admin"]
@@ -232,7 +194,7 @@ def test_rule_changes_reach_every_later_decision_under_load(
 
 
 def test_lists_expire_changes_are_audited_and_roles_are_enforced(
-    serve: Callable[[str], Served], database_url: str, txn_body: Callable[..., dict[str, Any]]
+    serve: ServeModel, database_url: str, txn_body: Callable[..., dict[str, Any]]
 ) -> None:
     served = serve(database_url)
     admin, analyst, scorer = (served.keys[r] for r in ("admin", "analyst", "scorer"))

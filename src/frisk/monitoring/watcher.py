@@ -10,19 +10,21 @@ serving meanwhile.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from frisk.errors import FriskError
 from frisk.models.registry import Registry
+from frisk.monitoring.poller import Poller
 
 __all__ = ["RegistryWatcher"]
 
 log = logging.getLogger("frisk.monitoring")
 
 
-class RegistryWatcher:
+class RegistryWatcher(Poller):
     """Polls ``registry`` every ``interval`` seconds; ``swap()`` loads its production version."""
+
+    what = "checking the registry pointer"
 
     def __init__(
         self,
@@ -31,25 +33,12 @@ class RegistryWatcher:
         swap: Callable[[], None],
         interval: float,
     ) -> None:
+        super().__init__(interval, name="frisk-registry")
         self.registry = registry
         self.current = current
         self.swap = swap
-        self.interval = interval
         self.last_error: str | None = None
         self._failed: str | None = None  # the pointer value that failed, not retried
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> RegistryWatcher:
-        if self.interval > 0:
-            self._thread = threading.Thread(target=self._loop, name="frisk-registry", daemon=True)
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def check(self) -> bool:
         """Swap if the pointer moved; True when a new version was swapped in."""
@@ -81,10 +70,3 @@ class RegistryWatcher:
         if message != self.last_error:
             log.warning("%s", message)
         self._failed, self.last_error = version, message
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check()
-            except Exception:  # the poller must outlive anything one check throws
-                log.exception("checking the registry pointer failed")

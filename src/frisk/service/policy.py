@@ -14,7 +14,6 @@ reach this one through ``PolicyWatcher``: a thread that reads ``policy_versions`
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -26,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from frisk.config import Settings
 from frisk.errors import ConfigError, FriskError, StoreError
+from frisk.monitoring.poller import Poller
 from frisk.policy import LivePolicy, RuleError, load_rules
 from frisk.policy.ledger import open_ledger_policy, replace_ledger_rules
 from frisk.service.errors import NotReadyError
@@ -48,7 +48,7 @@ RULES_FILE_ACTOR = "rules-file"
 log = logging.getLogger("frisk.service")
 
 
-class PolicyWatcher:
+class PolicyWatcher(Poller):
     """Rebuilds ``live`` when the ledger's policy versions move on; polls every ``interval`` s.
 
     A check is one SELECT of ``policy_versions``; only a change costs a rebuild. A ledger policy
@@ -57,14 +57,14 @@ class PolicyWatcher:
     deciding meanwhile. A ledger that cannot be read is logged and retried at the next check.
     """
 
+    what = "checking the ledger's policy versions"
+
     def __init__(self, live: LivePolicy, engine: Engine, interval: float) -> None:
+        super().__init__(interval, name="frisk-policy")
         self.live = live
         self.engine = engine
-        self.interval = interval
         self.last_error: str | None = None
         self._failed: tuple[int, int] | None = None  # the (rules, lists) versions that failed
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         # Once the ledger is closed, a poll would open a connection nobody closes again.
         sa.event.listen(engine, "engine_disposed", lambda _engine: self._stop.set())
 
@@ -72,17 +72,6 @@ class PolicyWatcher:
     def stale(self) -> bool:
         """True while the ledger holds a policy this service could not use."""
         return self._failed is not None
-
-    def start(self) -> PolicyWatcher:
-        if self.interval > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="frisk-policy", daemon=True)
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def check(self) -> bool:
         """Rebuild if another process changed the ledger's policy; True when one was swapped in."""
@@ -131,13 +120,6 @@ class PolicyWatcher:
         if message != self.last_error:  # once per distinct failure, not every poll
             log.error("%s", message)
         self.last_error = message
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check()
-            except Exception:  # the poller must outlive anything one check throws
-                log.exception("checking the ledger's policy versions failed")
 
 
 @dataclass(slots=True)
