@@ -88,3 +88,28 @@ def test_sparkov_trans_num_alone_is_refused_as_duplicated() -> None:
     columns = {**mapping.columns, "transaction_id": ("trans_num",)}
     with pytest.raises(MappingError, match="9008 transaction id"):
         read_events(path, replace(mapping, columns=columns))
+
+
+def test_european_cards_layout(tmp_path: Path) -> None:
+    """Rows in the published creditcard.csv layout (made up here: the file is not shipped)."""
+    names = [f"V{i}" for i in range(1, 29)]
+    header = ",".join(['"Time"', *[f'"{n}"' for n in names], '"Amount"', '"Class"'])
+    rows = [
+        ",".join(["0", *[f"{(i - 14) / 10:.6f}" for i in range(28)], "149.62", '"0"']),
+        ",".join(["0", *[f"{(14 - i) / 7:.6f}" for i in range(28)], "2.69", '"0"']),
+        ",".join(["406", *["-2.312227"] * 28, "0", '"1"']),  # an amount of 0: refused
+        ",".join(["172792", *["0.5"] * 28, "217", '"1"']),
+    ]
+    path = tmp_path / "creditcard.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    mapping = Mapping.load(MAPPINGS / "european_cards.toml")
+    result = read_events(path, mapping, skip_invalid=True)
+    table = result.table
+    assert result.report.invalid_rows == 1
+    assert table.height == 3
+    assert str(table["timestamp"][2]) == "2013-09-02 23:59:52+00:00"
+    assert set(table["payer_id"]) == {"cardholder"}
+    assert table["transaction_id"].n_unique() == 3
+    assert table["label"].to_list() == [0, 0, 1]
+    assert all(table.schema[n] == pl.Float64 for n in names)
+    assert table["V1"][0] == pytest.approx(-1.4)
