@@ -176,6 +176,9 @@ class LivePolicy:
     def _compiles(self) -> None:
         """Raise if the stored policy does not compile here (another process stored rules for
         another model): a change that cannot take effect is refused before it is stored."""
+        policy = self._policy
+        if self.book.version == policy.version and self.store.version == policy.lists.version:
+            return  # what is stored is what decides now, and that compiled
         self._build(*self.book.state(), self._lists())
 
     def _lists(self) -> ListSnapshot:
