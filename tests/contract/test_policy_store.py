@@ -151,7 +151,7 @@ def test_a_snapshot_since_an_earlier_one_rereads_only_changed_lists(ledger: SqlL
     """``snapshot(since=...)`` equals a full read after any mix of changes, made by another
     store object (another instance), and keeps the unchanged lists' mappings as they were."""
     mine, theirs = SqlListStore(ledger.engine), SqlListStore(ledger.engine)
-    for name in ("big", "small", "doomed", "renamed"):
+    for name in ("big", "small", "doomed", "renamed", "untouched"):
         mine.create(NamedList(name, "block"), actor="a", at=T0)
     mine.add("big", [ListEntry(f"card{i}") for i in range(2_000)], actor="a", at=T0)
     mine.add("small", [ListEntry("s1"), ListEntry("s2")], actor="a", at=T0)
@@ -161,6 +161,11 @@ def test_a_snapshot_since_an_earlier_one_rereads_only_changed_lists(ledger: SqlL
 
     theirs.add("small", [ListEntry("s3", T0 + timedelta(days=1))], actor="b", at=T0)
     theirs.remove("small", ["s1"], actor="b", at=T0)
+    theirs.add("small", [ListEntry("s2", T0 + timedelta(hours=1))], actor="b", at=T0)  # renewed
+    theirs.add(
+        "big", [ListEntry("card1", T0 + timedelta(days=2)), ListEntry("new")], actor="b", at=T0
+    )
+    theirs.remove("big", ["card7", "card8"], actor="b", at=T0)
     theirs.drop("doomed", actor="b", at=T0)
     theirs.create(NamedList("doomed", "allow"), actor="b", at=T0)  # same name, new list
     theirs.create(NamedList("renamed", "block", description="redefined"), actor="b", at=T0)
@@ -172,10 +177,18 @@ def test_a_snapshot_since_an_earlier_one_rereads_only_changed_lists(ledger: SqlL
     assert incremental.cursor == full.cursor
     assert incremental.definitions == full.definitions
     assert incremental.values == full.values
-    assert incremental.values["small"] == {"s2": None, "s3": T0 + timedelta(days=1)}
+    assert incremental.values["small"] == {
+        "s2": T0 + timedelta(hours=1),
+        "s3": T0 + timedelta(days=1),
+    }
     assert incremental.values["doomed"] == {}
-    assert incremental.values["big"] is before.values["big"]  # not re-read
+    assert len(incremental.values["big"]) == 1_999
+    assert incremental.values["big"]["card1"] == T0 + timedelta(days=2)
+    assert before.values["big"]["card1"] is None  # the earlier snapshot is left as it was
+    assert incremental.values["untouched"] is before.values["untouched"]  # not re-read
     assert mine.snapshot(since=full).values["big"] is full.values["big"]  # nothing changed
+    mine.add("untouched", [ListEntry("u1")], actor="a", at=T0)
+    assert mine.snapshot(since=full).values == mine.snapshot().values
 
 
 def test_one_add_of_more_entries_than_a_statement_holds_parameters(ledger: SqlLedger) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -454,31 +454,70 @@ def _read_snapshot(
     in_lists = audit_log.c.target.between(_LIST_TARGETS, _LIST_TARGETS_END)
     cursor = conn.execute(sa.select(sa.func.max(audit_log.c.id)).where(in_lists)).scalar()
     cursor = int(cursor or 0)
-    kept: dict[str, Mapping[str, datetime | None]] = {}
+    values: dict[str, Mapping[str, datetime | None]] = {}
     if since is not None and since.cursor is not None and since.cursor <= cursor:
-        changed = set(
-            conn.execute(
-                sa.select(audit_log.c.target)
-                .distinct()
-                .where(in_lists, audit_log.c.id > since.cursor)
-            ).scalars()
-        )
-        kept = {
-            name: entries
-            for name, entries in since.values.items()
-            if name in specs and f"list:{name}" not in changed
-        }
-    values: dict[str, Mapping[str, datetime | None]] = dict(kept)
-    fresh: dict[str, dict[str, datetime | None]] = {n: {} for n in specs if n not in kept}
+        values = _advanced(conn, since, specs, in_lists)
+    fresh: dict[str, dict[str, datetime | None]] = {n: {} for n in specs if n not in values}
     if fresh:
         query = sa.select(list_entries.c.list_name, list_entries.c.value, list_entries.c.expires_at)
-        if kept:
+        if values:
             query = query.where(list_entries.c.list_name.in_(list(fresh)))
         for name, value, expires in conn.execute(query):
             if name in fresh:
                 fresh[name][value] = expires
     values.update(fresh)
     return specs, values, cursor
+
+
+def _advanced(
+    conn: Connection,
+    since: ListSnapshot,
+    specs: Mapping[str, NamedList],
+    in_lists: sa.ColumnElement[bool],
+) -> dict[str, Mapping[str, datetime | None]]:
+    """The lists of ``since`` brought up to date from the audit entries after it.
+
+    A list no entry names is kept as it was (the same mapping). Entries added and removed are
+    applied to a copy, as their audit entries record them (every value with its expiry): a copy
+    of a million entries takes milliseconds where reading them again took seconds. A list
+    defined, redefined or dropped meanwhile is left out, for the caller to read again.
+    """
+    assert since.cursor is not None
+    query = (
+        sa.select(audit_log.c.target, audit_log.c.action, audit_log.c.before, audit_log.c.after)
+        .where(in_lists, audit_log.c.id > since.cursor)
+        .order_by(audit_log.c.id)
+    )
+    changes: dict[str, list[tuple[str, Any, Any]]] = {}
+    for target, action, before, after in conn.execute(query):
+        changes.setdefault(target.removeprefix("list:"), []).append((action, before, after))
+    values: dict[str, Mapping[str, datetime | None]] = {}
+    for name in specs:
+        held, steps = since.values.get(name), changes.get(name)
+        if held is None:
+            continue
+        if steps is None:
+            values[name] = held
+            continue
+        if any(action not in ("list.add", "list.remove") for action, _, _ in steps):
+            continue
+        current = dict(held)
+        for action, before, after in steps:
+            if action == "list.add":
+                for entry in after["entries"]:
+                    current[entry["value"]] = _expiry(entry["expires_at"])
+            else:
+                for entry in before["entries"]:
+                    current.pop(entry["value"], None)
+        values[name] = current
+    return values
+
+
+def _expiry(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # -- writing the audit entry ----------------------------------------------------------------------
