@@ -502,13 +502,16 @@ def _advanced(
         if any(action not in ("list.add", "list.remove") for action, _, _ in steps):
             continue
         current = dict(held)
-        for action, before, after in steps:
-            if action == "list.add":
-                for entry in after["entries"]:
-                    current[entry["value"]] = _expiry(entry["expires_at"])
-            else:
-                for entry in before["entries"]:
-                    current.pop(entry["value"], None)
+        try:
+            for action, before, after in steps:
+                if action == "list.add":
+                    for entry in after["entries"]:
+                        current[entry["value"]] = _expiry(entry["expires_at"])
+                else:
+                    for entry in before["entries"]:
+                        current.pop(entry["value"], None)
+        except (KeyError, TypeError, ValueError):  # an entry not in this shape: read the list
+            continue
         values[name] = current
     return values
 
