@@ -265,3 +265,29 @@ def test_concurrent_changes_lose_nothing(ledger: SqlLedger) -> None:
     assert (version, len(stored)) == (20, 20)
     after_versions = sorted(e.after["version"] for e in ledger.audit_log(limit=100) if e.after)
     assert after_versions == list(range(1, 21))  # each change saw the one before it
+
+
+def test_list_changes_reach_snapshots_under_a_natural_language_collation(
+    postgres_url: str,
+) -> None:
+    """Many PostgreSQL databases sort text by ICU or glibc rules (initdb takes the OS locale),
+    under which ";" sorts before ":": list changes must still be found there."""
+    ledger = open_ledger(postgres_url)
+    try:
+        with ledger.engine.begin() as conn:
+            conn.exec_driver_sql(
+                'ALTER TABLE audit_log ALTER COLUMN target TYPE varchar(256) COLLATE "und-x-icu"'
+            )
+        store = SqlListStore(ledger.engine)
+        store.create(NamedList("cards", "block"), actor="a", at=T0)
+        store.add("cards", [ListEntry("4111")], actor="a", at=T0)
+        before = store.snapshot()
+        store.add("cards", [ListEntry("5500")], actor="a", at=T0)
+        store.remove("cards", ["4111"], actor="a", at=T0)
+        assert (
+            store.snapshot(since=before).values
+            == store.snapshot().values
+            == {"cards": {"5500": None}}
+        )
+    finally:
+        ledger.close()

@@ -49,8 +49,6 @@ __all__ = [
 ]
 
 _RULES, _LISTS = "rules", "lists"
-# Audit targets of list changes ("list:<name>"), as an index range: ";" follows ":".
-_LIST_TARGETS, _LIST_TARGETS_END = "list:", "list;"
 # Values per IN list: well under every engine's cap on a statement's parameters.
 _CHUNK = 500
 
@@ -451,12 +449,18 @@ def _read_snapshot(
     conn: Connection, since: ListSnapshot | None
 ) -> tuple[dict[str, NamedList], dict[str, Mapping[str, datetime | None]], int]:
     specs = {s.name: s for s in (_spec(r._mapping) for r in conn.execute(sa.select(lists)))}
-    in_lists = audit_log.c.target.between(_LIST_TARGETS, _LIST_TARGETS_END)
-    cursor = conn.execute(sa.select(sa.func.max(audit_log.c.id)).where(in_lists)).scalar()
-    cursor = int(cursor or 0)
+    # The audit targets of the lists there are and were: equality, which every collation and
+    # the (target, id) index agree on (a "list:" .. "list;" range is empty under ICU and glibc
+    # collations, where ";" sorts before ":").
+    names = set(specs) | (set(since.values) if since is not None else set())
+    in_lists = audit_log.c.target.in_(sorted(f"list:{name}" for name in names))
+    latest = conn.execute(sa.select(sa.func.max(audit_log.c.id)).where(in_lists)).scalar()
+    cursor = int(latest or 0)
     values: dict[str, Mapping[str, datetime | None]] = {}
-    if since is not None and since.cursor is not None and since.cursor <= cursor:
+    if since is not None and since.cursor is not None:
         values = _advanced(conn, since, specs, in_lists)
+        # Any later change gets a later id than every entry so far, whichever list it names.
+        cursor = max(cursor, since.cursor)
     fresh: dict[str, dict[str, datetime | None]] = {n: {} for n in specs if n not in values}
     if fresh:
         query = sa.select(list_entries.c.list_name, list_entries.c.value, list_entries.c.expires_at)
@@ -519,8 +523,8 @@ def _advanced(
 def _expiry(text: str | None) -> datetime | None:
     if text is None:
         return None
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(text)  # as written: an offset, or naive meaning UTC
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 # -- writing the audit entry ----------------------------------------------------------------------
