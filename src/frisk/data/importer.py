@@ -9,6 +9,7 @@ mapping says how to resolve them. Either way the report counts what went.
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -40,6 +41,7 @@ _SUFFIXES: Final[dict[str, FileFormat]] = {
 _ROW: Final = "__frisk_row"
 _SEPARATORS: Final = (",", ";", "\t", "|")
 _SNIFF_BYTES: Final = 1 << 16  # of the header line
+_GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,9 @@ def csv_separator(path: Path) -> str:
     """The separator of a CSV file: of ``,``, ``;``, tab and ``|``, the one its header line
     holds most often (outside quotes); ``,`` when it holds none. Spreadsheets in much of Europe
     export with ``;``, and other tools with tabs."""
-    with path.open("rb") as handle:
+    with path.open("rb") as raw:
+        compressed = raw.read(2) == _GZIP_MAGIC
+    with gzip.open(path, "rb") if compressed else path.open("rb") as handle:
         header = handle.readline(_SNIFF_BYTES).decode("utf-8", "replace")
     outside = "".join(part for i, part in enumerate(header.split('"')) if i % 2 == 0)
     counts = {sep: outside.count(sep) for sep in _SEPARATORS}

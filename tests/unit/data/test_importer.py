@@ -404,3 +404,16 @@ def test_decimal_commas_when_the_mapping_says_so(tmp_path: Path) -> None:
     assert sorted(table["balance_per_amount"].to_list()) == [-7.0 / 3.0, 100.5 / 1234.5]
     with pytest.raises(MappingError, match=r"options\.decimal_comma: 'yes'"):
         mapping(options={"decimal_comma": "yes"})
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t"])
+def test_gzipped_csvs_are_sniffed_after_decompressing(tmp_path: Path, separator: str) -> None:
+    from frisk.data.importer import csv_separator
+
+    # Many contents, since compressed bytes hold separator characters by chance.
+    for i in range(40):
+        path = tmp_path / f"events{i}.csv.gz"
+        with gzip.open(path, "wt", encoding="utf-8") as gz:
+            gz.write(HEADER.replace(",", separator) + "\n")
+            gz.write("\n".join(f"t{i}_{j}{separator}{j * 7919 % 1000}" for j in range(50)))
+        assert csv_separator(path) == separator, path.name
