@@ -183,7 +183,9 @@ def _labels_file(
     time_errors: list[Any] = [None] * frame.height
     if column("label_timestamp") is not None:
         raw = frame.get_column(where["label_timestamp"][0])
-        parsed = parse_timestamps(raw, mapping.timestamp_format, mapping.timezone)
+        parsed = parse_timestamps(
+            raw, mapping.timestamp_format, mapping.timezone, decimal_comma=mapping.decimal_comma
+        )
         times, time_errors = parsed.values.to_list(), parsed.errors.to_list()
     sources = column("label_source") or [None] * frame.height
     default_source = mapping.label_source or source

@@ -142,7 +142,8 @@ class _Converter:
 
     def _timestamp(self) -> None:
         fmt, tz = self.mapping.timestamp_format, self.mapping.timezone
-        parsed = parse_timestamps(self._source("timestamp"), fmt, tz)
+        comma = self.mapping.decimal_comma
+        parsed = parse_timestamps(self._source("timestamp"), fmt, tz, decimal_comma=comma)
         self.values["timestamp"] = parsed.values.alias("timestamp")
         self._note("timestamp", parsed.errors)
 
@@ -155,7 +156,9 @@ class _Converter:
         known = pl.col("label").is_not_null()
         if "label_timestamp" in self.bound.columns:
             fmt, tz = self.mapping.timestamp_format, self.mapping.timezone
-            parsed = parse_timestamps(self._source("label_timestamp"), fmt, tz)
+            parsed = parse_timestamps(
+                self._source("label_timestamp"), fmt, tz, decimal_comma=self.mapping.decimal_comma
+            )
             frame = frame.with_columns(given=parsed.values, errors=parsed.errors)
         else:
             frame = frame.with_columns(

@@ -21,11 +21,13 @@ the format only says how to read text and numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
+
+from frisk.data.numbers import as_number
 
 __all__ = ["ParsedTimestamps", "TimestampFormat", "check_timezone", "parse_timestamps"]
 
@@ -41,6 +43,7 @@ FormatKind = Literal[
 ]
 
 _US: Final = pl.Datetime("us", "UTC")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # Microseconds per unit of the "<unit>_since:<origin>" formats.
 _SINCE: Final = {
     "seconds_since": 1e6,
@@ -120,16 +123,17 @@ def check_timezone(name: str) -> str:
 
 
 def parse_timestamps(
-    source: pl.Series, fmt: TimestampFormat, timezone: str = "UTC"
+    source: pl.Series, fmt: TimestampFormat, timezone: str = "UTC", *, decimal_comma: bool = False
 ) -> ParsedTimestamps:
-    """Parse ``source`` per ``fmt``; naive wall-clock values are read in ``timezone``."""
+    """Parse ``source`` per ``fmt``; naive wall-clock values are read in ``timezone``; numbers
+    in text are written ``1.234,5`` with ``decimal_comma`` (see ``frisk.data.numbers``)."""
     dtype = source.dtype
     if isinstance(dtype, pl.Datetime):
         return _from_datetime(source, timezone)
     if dtype == pl.Date:
         return _from_datetime(source.cast(pl.Datetime("us")), timezone)
     if fmt.kind in ("unix_s", "unix_ms") or fmt.kind in _SINCE:
-        return _from_numbers(source, fmt)
+        return _from_numbers(source, fmt, decimal_comma and dtype == pl.String)
     text = source if dtype == pl.String else source.cast(pl.String)
     if fmt.kind == "strftime":
         return _from_pattern(text, fmt.pattern, timezone)
@@ -146,16 +150,16 @@ def _from_datetime(source: pl.Series, timezone: str) -> ParsedTimestamps:
     return _result(frame.select(values=parsed, errors=errors), source.name)
 
 
-def _from_numbers(source: pl.Series, fmt: TimestampFormat) -> ParsedTimestamps:
+def _from_numbers(source: pl.Series, fmt: TimestampFormat, decimal_comma: bool) -> ParsedTimestamps:
     frame = pl.DataFrame({"raw": source})
-    number = pl.col("raw").cast(pl.Float64, strict=False)
+    number = as_number(pl.col("raw"), decimal_comma=decimal_comma)
     if fmt.kind == "unix_s":
         micros = number * 1e6
     elif fmt.kind == "unix_ms":
         micros = number * 1e3
     else:
         assert fmt.origin is not None
-        origin_us = int(fmt.origin.timestamp()) * 10**6 + fmt.origin.microsecond
+        origin_us = (fmt.origin - _EPOCH) // timedelta(microseconds=1)  # exact before 1970 too
         micros = number * _SINCE[fmt.kind] + origin_us
     fits = micros.is_finite() & (micros.abs() < _MAX_ABS_US)
     values = pl.when(fits).then(micros.round(0).cast(pl.Int64)).cast(pl.Datetime("us"))

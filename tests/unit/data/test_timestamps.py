@@ -169,3 +169,23 @@ def test_iso_text_of_any_instant_reads_back_as_that_instant(
     assert errors == [None]
     seconds, _ = parse([moment.timestamp()], "unix_s")
     assert abs(seconds[0] - moment) <= timedelta(microseconds=1)  # type: ignore[operator]
+
+
+def test_numeric_timestamps_follow_decimal_commas() -> None:
+    fmt = TimestampFormat.parse("seconds_since:2013-09-01")
+    source = pl.Series("Time", ["172.792", "86.400,5", "1.5"])
+    parsed = parse_timestamps(source, fmt, decimal_comma=True)
+    assert parsed.values.to_list() == [
+        utc(2013, 9, 1) + timedelta(seconds=172_792),
+        utc(2013, 9, 1) + timedelta(seconds=86_400.5),
+        None,  # a dot that is not between thousands: not a number in this notation
+    ]
+    assert parsed.errors.to_list()[:2] == [None, None]
+
+
+def test_an_origin_before_1970_keeps_its_fraction() -> None:
+    values, _ = parse(["0", "1"], "seconds_since:1969-12-31T23:59:59.5Z")
+    assert values == [
+        datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),
+        datetime(1970, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC),
+    ]
