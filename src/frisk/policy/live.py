@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -101,9 +102,23 @@ class LivePolicy:
     def remove_rule(self, name: str, *, actor: str, at: datetime) -> list[AuditRecord]:
         with self._write:
             version, rules = self.book.state()
-            self._build(version + 1, [r for r in rules if r.name != name], self._lists())
+            if name not in {r.name for r in rules}:
+                raise NotFoundError(f"no rule named {name!r}")
+            rest = [r for r in rules if r.name != name]
+            try:
+                self._build(version + 1, rest, self._lists())
+            except RuleError:
+                # Refused only if the stored set compiles now: when it does not either (rules
+                # stored for another model), removing one of them cannot make it worse.
+                try:
+                    self._build(version, rules, self._lists())
+                except RuleError:
+                    pass
+                else:
+                    raise
             record = self.book.remove(name, actor=actor, at=at)
-            self._refresh()
+            with suppress(RuleError):  # what is left still does not compile here: decide on
+                self._refresh()
             return [record]
 
     def load_rules(self, text: str, *, source: str, actor: str, at: datetime) -> list[AuditRecord]:

@@ -52,12 +52,12 @@ def _expr(node: Node, members: Mapping[str, frozenset[str]]) -> pl.Expr:
         return pl.lit(node.value, dtype=dtype)
     if isinstance(node, Var):
         if node.type == "number":
-            return pl.col(node.name).cast(pl.Float64).fill_nan(None)
+            return _nan_to_null(pl.col(node.name).cast(pl.Float64))
         return pl.col(node.name).cast(pl.String)
     if isinstance(node, Arith):
         left, right = _expr(node.left, members), _expr(node.right, members)
         ops = {"+": left + right, "-": left - right, "*": left * right, "/": left / right}
-        return ops[node.op].fill_nan(None)
+        return _nan_to_null(ops[node.op])
     if isinstance(node, Neg):
         return -_expr(node.operand, members)
     if isinstance(node, Compare):
@@ -100,3 +100,10 @@ def _expr(node: Node, members: Mapping[str, frozenset[str]]) -> pl.Expr:
     if isinstance(node, IsMissing):
         return _expr(node.operand, members).is_null()
     raise AssertionError(f"unhandled node {node!r}")  # pragma: no cover
+
+
+def _nan_to_null(value: pl.Expr) -> pl.Expr:
+    """NaN as null (what the online evaluator reads it as). Not ``fill_nan(None)``: in Polars
+    2.1 a comparison with it evaluated to one row instead of one per row when every value was
+    NaN (``0.0 < (a - a)`` with ``a`` infinite; found by the parity property test)."""
+    return pl.when(value.is_not_nan()).then(value)

@@ -149,21 +149,29 @@ def test_hot_reload_under_load_drops_nothing_and_mixes_no_versions() -> None:
 
 
 def test_a_change_that_cannot_take_effect_here_is_refused_before_it_is_stored() -> None:
-    """Another process stored a rule this model cannot compile: entry and rule changes through
-    this policy are refused, and nothing is stored, rather than stored and then reported as
-    failed."""
+    """Another process stored rules this model cannot compile: list entry changes through this
+    policy are refused and nothing is stored (rather than stored and then reported as failed);
+    rules can still be removed, one culprit after another, since that cannot make it worse."""
     policy = live()
     policy.put_rule(Rule("big", "amount > 5000", "review"), actor="ana", at=NOW)
     policy.book.put(Rule("foreign", "mystery_score > 1", "tag"), actor="other", at=NOW)
+    policy.book.put(Rule("foreign2", "other_score > 1", "tag"), actor="other", at=NOW)
     book_version, store_version = policy.book.version, policy.store.version
     with pytest.raises(RuleSyntaxError, match="mystery_score"):
         policy.add_entries("mules", [ListEntry("q9")], actor="ana", at=NOW)
     with pytest.raises(RuleSyntaxError, match="mystery_score"):
         policy.remove_entries("mules", ["q9"], actor="ana", at=NOW)
-    with pytest.raises(RuleSyntaxError, match="mystery_score"):
-        policy.remove_rule("big", actor="ana", at=NOW)
     assert (policy.book.version, policy.store.version) == (book_version, store_version)
     assert policy.store.entries("mules") == []
-    policy.remove_rule("foreign", actor="ana", at=NOW)  # removing the culprit is allowed
+    with pytest.raises(NotFoundError):
+        policy.remove_rule("nope", actor="ana", at=NOW)
+    policy.remove_rule("foreign", actor="ana", at=NOW)  # foreign2 still does not compile
+    assert [c.rule.name for c in policy.policy.rules] == ["big"]  # deciding on as before
+    policy.remove_rule("foreign2", actor="ana", at=NOW)
     policy.add_entries("mules", [ListEntry("q9")], actor="ana", at=NOW)
     assert [e.value for e in policy.store.entries("mules")] == ["q9"]
+    assert policy.policy.version == policy.book.version  # caught up
+    reader = Rule("reader", 'payee_id in blocklist("mules")', "block")
+    policy.put_rule(reader, actor="ana", at=NOW)
+    with pytest.raises(RuleError):  # a change that breaks what compiles is still refused
+        policy.drop_list("mules", actor="ana", at=NOW)
