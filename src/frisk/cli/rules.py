@@ -93,7 +93,7 @@ def load(
     Every rule is compiled against the served model's variables and the stored lists first; any
     error refuses the whole file and nothing changes.
     """
-    from frisk.policy import RuleSyntaxError, load_rules
+    from frisk.policy import RuleError, load_rules
     from frisk.policy.ledger import replace_ledger_rules
 
     one_place(database=database, api=api)
@@ -122,7 +122,7 @@ def load(
             records: list[AuditRecord] = replace_ledger_rules(
                 ledger.ledger.engine, rules, catalogue, actor=actor_of(actor), at=datetime.now(UTC)
             )
-        except RuleSyntaxError as exc:
+        except RuleError as exc:
             raise InputError(
                 f"{file}: {exc}\nnothing was changed (rules compile against "
                 f"{ledger.compiled_against})"

@@ -136,8 +136,9 @@ class OnlineFeatures:
     def peek(self, event: Mapping[str, Any]) -> list[float | str | None]:
         """The event's features without learning it or changing any state.
 
-        Labels queued since the last ``update`` are not seen yet (applying them is a change);
-        otherwise the features are those ``update`` would return for the event now.
+        Labels still queued, those arriving at or after the last ``update``'s time, are not
+        seen (applying them is a change); otherwise the features are those ``update`` would
+        return for the event now.
         """
         return self._process(event, commit=False)
 

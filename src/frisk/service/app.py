@@ -92,14 +92,16 @@ def create_app(
         gc_pauses.install()  # process-wide, so only while this app serves
         if policy is not None:
             policy.start()  # follows changes other processes make to the ledger's policy
-        yield
-        if policy is not None:
-            policy.close()
-        gc_pauses.remove()
-        model_ops.close()
-        recorder.close()
-        if owns_ledger:
-            state.ledger.close()
+        try:
+            yield
+        finally:
+            if policy is not None:
+                policy.close()
+            gc_pauses.remove()
+            model_ops.close()
+            recorder.close()
+            if owns_ledger:
+                state.ledger.close()
 
     app = FastAPI(
         title="Frisk",

@@ -60,8 +60,12 @@ class GcPauses(Collector):
         return self
 
     def remove(self) -> None:
+        """Stop; with ``freeze``, give the collector back what was frozen, so that an app that
+        stopped (its engine, state and caches) can be collected in a process that goes on."""
         if self._callback in gc.callbacks:
             gc.callbacks.remove(self._callback)
+            if self.freeze:
+                gc.unfreeze()
 
     def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily]:
         histogram = HistogramMetricFamily(

@@ -29,6 +29,7 @@ def test_full_collections_freeze_their_survivors_and_are_measured() -> None:
         assert pauses.sums[2] > 0
     finally:
         pauses.remove()
+    assert gc.get_freeze_count() == 0  # given back: a stopped app can be collected
     gc.collect()
     assert pauses.freezes == 1
     assert sum(pauses.counts[2]) == 1
