@@ -120,6 +120,10 @@ class _Versioned:
     def _consistent(self, read: Any) -> Any:
         """``read(conn)`` with the version it saw, re-read until no change slipped in between."""
         with translate_errors(f"reading {self.kind}"), self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # One snapshot for all the statements, as SQLite's read transaction is: under
+                # READ COMMITTED a long read (a big list) could be overtaken again and again.
+                conn.execution_options(isolation_level="REPEATABLE READ")
             while True:
                 before = _versions(conn).get(self.kind, 0)
                 got = read(conn)
