@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from frisk.policy.audit import AuditRecord
 from frisk.policy.decision import Policy
+from frisk.policy.lists import ListSnapshot
 from frisk.policy.live import LivePolicy
 from frisk.policy.nodes import Type
 from frisk.policy.variables import rule_variables
@@ -85,5 +86,9 @@ def replace_ledger_rules(
     at a service's start, ``frisk rules load``).
     """
     book = SqlRuleStore(engine)
-    Policy(rules, decision_variables(catalogue), SqlListStore(engine).snapshot())
+    # Compiling needs the lists' definitions (names, kinds, fields), not their entries, which
+    # can be millions (seconds to read).
+    version, infos = SqlListStore(engine).describe()
+    definitions = ListSnapshot(version, {i.spec.name: i.spec for i in infos})
+    Policy(rules, decision_variables(catalogue), definitions)
     return book.replace_all(rules, actor=actor, at=at)
