@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from frisk.schema import LabelValue, parse_label
-from frisk.store.ledger import DecisionRecord, LabelChange, LabelRecord
+from frisk.store.ledger import AuditEntry, DecisionRecord, LabelChange, LabelRecord
 
 if TYPE_CHECKING:
     from frisk.store.reviews import HistoryItem, ReviewItem
@@ -685,6 +685,18 @@ class AuditEntryPublic(BaseModel):
     at: datetime
     before: Any = None
     after: Any = None
+
+    @classmethod
+    def from_entry(cls, entry: AuditEntry) -> AuditEntryPublic:
+        return cls(
+            id=entry.id,
+            actor=entry.actor,
+            action=entry.action,
+            target=entry.target,
+            at=entry.at,
+            before=entry.before,
+            after=entry.after,
+        )
 
 
 class AuditPublic(BaseModel):

@@ -44,17 +44,6 @@ async def audit(
     entries = await run_in_threadpool(
         lambda: audit_page(policy.ledger.engine, target=target, limit=limit + 1, before=before)
     )
-    items = [
-        AuditEntryPublic(
-            id=e.id,
-            actor=e.actor,
-            action=e.action,
-            target=e.target,
-            at=e.at,
-            before=e.before,
-            after=e.after,
-        )
-        for e in entries[:limit]
-    ]
+    items = [AuditEntryPublic.from_entry(e) for e in entries[:limit]]
     more = len(entries) > limit and items[-1].id is not None
     return AuditPublic(items=items, next_cursor=str(items[-1].id) if more else None)

@@ -118,18 +118,7 @@ async def get_review(
             label=None if label is None else LabelPublic.from_record(label),
             payer_history=[HistoryItemPublic.from_item(h) for h in payer],
             payee_history=[HistoryItemPublic.from_item(h) for h in payee],
-            audit=[
-                AuditEntryPublic(
-                    id=e.id,
-                    actor=e.actor,
-                    action=e.action,
-                    target=e.target,
-                    at=e.at,
-                    before=e.before,
-                    after=e.after,
-                )
-                for e in audit
-            ],
+            audit=[AuditEntryPublic.from_entry(e) for e in audit],
         )
 
     return await run_in_threadpool(read)
