@@ -45,7 +45,6 @@ class GcPauses(Collector):
         # Per generation: a count per bucket (the last one: above every bucket), and the sum.
         self.counts = [[0] * (len(_BUCKETS) + 1) for _ in range(_GENERATIONS)]
         self.sums = [0.0] * _GENERATIONS
-        self.longest = [0.0] * _GENERATIONS
         self.freezes = 0
         self._began = 0.0
 
@@ -95,8 +94,6 @@ class GcPauses(Collector):
         generation = info["generation"]
         self.counts[generation][bisect.bisect_left(_BUCKETS, pause)] += 1
         self.sums[generation] += pause
-        if pause > self.longest[generation]:
-            self.longest[generation] = pause
         if generation == _GENERATIONS - 1 and self.freeze:
             gc.freeze()
             self.freezes += 1
