@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from frisk import __version__
 from frisk.config import Settings
@@ -132,6 +133,10 @@ def create_app(
     )
     for module in modules:
         app.include_router(module.router)
+    # Innermost of the middleware, so all of it (context, CORS, body limit) still applies.
+    app.add_middleware(
+        score.ScoreLane, route=_score_route(), exception_handlers=app.exception_handlers
+    )
     # An upload is tens of megabytes, streamed to disk and refused past api.upload_max_bytes: the
     # general limit would refuse it, or buffer a chunked one in memory.
     app.add_middleware(
@@ -149,3 +154,11 @@ def create_app(
     # Added last, so outermost: it sees every response, CORS refusals and 413s included.
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+def _score_route() -> APIRoute:
+    # The router's own route: the app includes the router without a prefix or dependencies.
+    for route in score.router.routes:
+        if isinstance(route, score.ScoreRoute) and "POST" in route.methods:
+            return route
+    raise RuntimeError("the scoring router has no POST /v1/score route")

@@ -123,3 +123,44 @@ def test_a_replay_says_so_in_a_header(client: TestClient, keys: Keys, txn_body: 
     again = client.post("/v1/score", json=txn_body("r-1"), headers=keys["scorer"])
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
+
+
+def test_the_lane_answers_scores_without_the_router_and_leaves_the_rest_to_it(
+    client: TestClient, keys: Keys, txn_body: Body, monkeypatch: Any
+) -> None:
+    router = type(client.app.router)  # type: ignore[attr-defined]
+    routed: list[tuple[str, str]] = []
+    original = router.__call__
+
+    async def spy(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        routed.append((scope["method"], scope["path"]))
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(router, "__call__", spy)
+    scorer = keys["scorer"]
+    assert client.post("/v1/score", json=txn_body("lane-1"), headers=scorer).status_code == 200
+    assert client.post("/v1/score", json={"amount": 1}, headers=scorer).status_code == 422
+    assert client.post("/v1/score", json=txn_body("lane-2")).status_code == 401
+    assert routed == []
+    # Other methods and paths are routed as before: a 405, and the batch route.
+    assert client.get("/v1/score", headers=scorer).status_code == 405
+    batch = client.post("/v1/score/batch", json=[txn_body("lane-3")], headers=scorer)
+    assert batch.status_code == 200
+    assert routed == [("GET", "/v1/score"), ("POST", "/v1/score/batch")]
+    # The lane names the route for the metrics and the access log, as the router does.
+    metrics = client.get("/metrics", headers=keys["admin"]).text
+    assert 'frisk_http_requests_total{method="POST",route="/v1/score",status="200"}' in metrics
+
+
+def test_an_unexpected_error_in_the_lane_is_a_generic_500(
+    make_client: Callable[..., TestClient], keys: Keys, txn_body: Body, amount_engine: Any
+) -> None:
+    def broken(txn: Any) -> Any:
+        raise RuntimeError("the engine fell over")
+
+    amount_engine.decide = broken
+    r = make_client().post("/v1/score", json=txn_body("boom"), headers=keys["scorer"])
+    assert r.status_code == 500
+    assert r.json()["error"] == "internal"
+    assert "fell over" not in r.text
+    assert r.json()["request_id"] == r.headers["X-Request-ID"]
