@@ -21,7 +21,11 @@ def test_contributions_add_up_to_the_margin(
         contributions.sum(axis=1), model.margins(model.matrix(head)), atol=1e-9
     )
     row = list(head.drop("transaction_id").row(7))
-    np.testing.assert_allclose(model.contributions_one(row), contributions[7], atol=1e-12)
+    first = model.contributions_one(row)
+    np.testing.assert_allclose(first, contributions[7], atol=1e-12)
+    # Each call's own array: the predictor's reused output buffer must not show through.
+    model.contributions_one(list(head.drop("transaction_id").row(8)))
+    np.testing.assert_allclose(first, contributions[7], atol=1e-12)
 
 
 def test_the_riskiest_event_is_explained_by_what_drives_fraud(

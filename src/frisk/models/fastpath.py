@@ -40,32 +40,36 @@ class SingleRowPredictor:
         self._num_features = num_features
         self._predict_type = predict_type
         self._outputs = num_features + 1 if predict_type == CONTRIB else 1
+        self._call = _predict_function(holding_gil=predict_type != CONTRIB)
         self._local = threading.local()
 
     def predict(self, row: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """The output for ``row`` (a C-contiguous float64 vector); a fresh array each call."""
+        return self._run(row).copy()
+
+    def margin(self, row: npt.NDArray[np.float64]) -> float:
+        """The first output for ``row`` as a float: the raw margin of a ``RAW_SCORE`` predictor."""
+        return float(self._run(row)[0])
+
+    def _run(self, row: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        # Into the thread's own output buffer, whose pointers were made once: building ctypes
+        # pointers per call cost more than the prediction.
         state = self._state()
         if row.shape != (self._num_features,) or row.dtype != np.float64:
             raise ModelError(
                 f"expected {self._num_features} float64 feature values, got shape {row.shape}"
             )
-        out = np.empty(self._outputs, dtype=np.float64)
-        length = ctypes.c_int64()
-        lib = _lib() if self._predict_type == CONTRIB else _lib_holding_gil()
-        status = lib.LGBM_BoosterPredictForMatSingleRowFast(
-            state.config,
-            row.ctypes.data_as(ctypes.c_void_p),
-            ctypes.byref(length),
-            out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        )
+        if not row.flags.c_contiguous:
+            row = np.ascontiguousarray(row)
+        status = self._call(state.config, row.ctypes.data, state.length_ref, state.out_ref)
         if status != 0:
             raise ModelError(f"lightgbm single-row predict failed: {_last_error()}")
-        return out
+        return state.out
 
     def _state(self) -> _Config:
         state: _Config | None = getattr(self._local, "state", None)
         if state is None:
-            state = _Config(self._booster, self._num_features, self._predict_type)
+            state = _Config(self._booster, self._num_features, self._predict_type, self._outputs)
             self._local.state = state
         return state
 
@@ -73,9 +77,13 @@ class SingleRowPredictor:
 class _Config:
     """One thread's fast configuration, freed with it."""
 
-    def __init__(self, booster: Any, num_features: int, predict_type: int) -> None:
+    def __init__(self, booster: Any, num_features: int, predict_type: int, outputs: int) -> None:
         self._lib = _lib()
         self.config = ctypes.c_void_p()
+        self.out = np.empty(outputs, dtype=np.float64)
+        self.out_ref = self.out.ctypes.data
+        self.length = ctypes.c_int64()
+        self.length_ref = ctypes.byref(self.length)
         status = self._lib.LGBM_BoosterPredictForMatSingleRowFastInit(
             booster._handle,
             ctypes.c_int(predict_type),
@@ -103,10 +111,19 @@ def _lib() -> Any:
 
 
 @functools.cache
-def _lib_holding_gil() -> Any:
-    """The same loaded library, called without releasing the GIL (see the module docstring)."""
+def _predict_function(*, holding_gil: bool) -> Any:
+    """``LGBM_BoosterPredictForMatSingleRowFast`` from our own view of the loaded library.
+
+    Through ``PyDLL`` it keeps the GIL (see the module docstring). Our own view, so that declaring
+    the argument types (pointers passed as plain integers) leaves LightGBM's ``_LIB`` untouched.
+    """
     lib = _lib()
-    return ctypes.PyDLL(lib._name, handle=lib._handle)
+    view = (ctypes.PyDLL if holding_gil else ctypes.CDLL)(lib._name, handle=lib._handle)
+    function = view.LGBM_BoosterPredictForMatSingleRowFast
+    pointer = ctypes.c_void_p
+    function.argtypes = [pointer, pointer, ctypes.POINTER(ctypes.c_int64), pointer]
+    function.restype = ctypes.c_int
+    return function
 
 
 def _last_error() -> str:

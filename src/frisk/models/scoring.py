@@ -8,7 +8,6 @@ the same probability for the same features.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -140,13 +139,13 @@ class FraudModel:
         values: list[Any] = list(vector)
         for i, name in self._categorical:
             values[i] = self.encoder.code(values[i], name)
-        try:
-            return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+        try:  # NumPy reads None as NaN in a float64 array
+            return np.array(values, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ModelError(f"feature vector holds a non-numeric value: {exc}") from exc
 
     def margin_one(self, vector: Sequence[FeatureValue]) -> float:
-        return float(self._single.predict(self.row(vector))[0])
+        return self._single.margin(self.row(vector))
 
     def score_one(self, vector: Sequence[FeatureValue]) -> float:
         """Calibrated fraud probability of one feature vector (``OnlineFeatures.update`` output)."""

@@ -18,6 +18,7 @@ integer: monotone in the probability, and the tier boundaries sit at the same ri
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -133,12 +134,21 @@ class Thresholds:
         return np.searchsorted(np.array([self.medium, self.review, self.block]), p, side="right")
 
     def _knots(self) -> tuple[Floats, Floats]:
-        # np.interp needs increasing knots: equal cut points are pulled apart downwards, one ulp
-        # at a time, so a probability exactly at a shared cut gets the highest tier's score.
-        xs = [0.0, self.medium, self.review, self.block, 1.0]
-        for i in range(len(xs) - 2, -1, -1):
-            xs[i] = min(xs[i], float(np.nextafter(xs[i + 1], -1.0)))
-        return np.array(xs), np.array([0.0, *RISK_SCORE_CUTS, 100.0])
+        return _knots(self.medium, self.review, self.block)
+
+
+@functools.lru_cache(maxsize=64)
+def _knots(medium: float, review: float, block: float) -> tuple[Floats, Floats]:
+    # np.interp needs increasing knots: equal cut points are pulled apart downwards, one ulp at a
+    # time, so a probability exactly at a shared cut gets the highest tier's score. Cached: built
+    # per decision they cost more than the interpolation.
+    xs = [0.0, medium, review, block, 1.0]
+    for i in range(len(xs) - 2, -1, -1):
+        xs[i] = min(xs[i], float(np.nextafter(xs[i + 1], -1.0)))
+    knots = np.array(xs), np.array([0.0, *RISK_SCORE_CUTS, 100.0])
+    for array in knots:
+        array.flags.writeable = False  # shared by every caller
+    return knots
 
 
 @dataclass(frozen=True, slots=True)
