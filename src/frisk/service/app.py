@@ -159,6 +159,6 @@ def create_app(
 def _score_route() -> APIRoute:
     # The router's own route: the app includes the router without a prefix or dependencies.
     for route in score.router.routes:
-        if isinstance(route, score.ScoreRoute) and "POST" in route.methods:
+        if isinstance(route, score.ScoreRoute) and "POST" in (route.methods or ()):
             return route
     raise RuntimeError("the scoring router has no POST /v1/score route")

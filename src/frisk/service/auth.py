@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from frisk.service.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
-from frisk.service.keys import key_id_of, log_id, verify_key
+from frisk.service.keys import digest_matches, hash_key, key_id_of, log_id
 from frisk.store.ledger import ApiKeyRecord, Ledger, Role
 
 if TYPE_CHECKING:
@@ -60,28 +60,58 @@ class Principal:
 
 
 class KeyCache:
-    """Key records by key id for ``ttl`` seconds, unknown ids included; bounded in size."""
+    """Key records by key id for ``ttl`` seconds, unknown ids included; bounded in size.
+
+    Beside them, the principal each verified key stands for, by the key's SHA-256 (never the key
+    itself), until its record's entry expires: a request with a known key costs a hash and a
+    dict look-up instead of parsing, verifying and hashing the key again (~14 -> ~4 µs).
+    """
 
     def __init__(self, ledger: Ledger, ttl: float, *, max_entries: int = 10_000) -> None:
         self.ledger = ledger
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+        self._principals: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
     async def get(self, key_id: str) -> ApiKeyRecord | None:
+        return (await self._entry(key_id))[1]
+
+    async def principal(self, key: str) -> Principal | None:
+        """Who presents ``key``; None for anything but an active key the ledger knows."""
+        digest = hash_key(key)
+        hit = self._principals.get(digest)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        key_id = key_id_of(key)
+        if key_id is None:
+            return None
+        expires, record = await self._entry(key_id)
+        if record is None or not digest_matches(digest, record):
+            return None
+        principal = Principal(key_id=key_id, role=record.role, log_id=log_id(key_id))
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._principals) >= self.max_entries:
+                    self._principals.clear()
+                self._principals[digest] = (expires, principal)
+        return principal
+
+    async def _entry(self, key_id: str) -> tuple[float, ApiKeyRecord | None]:
         now = time.monotonic()
         with self._lock:
             hit = self._entries.get(key_id)
         if hit is not None and hit[0] > now:
-            return hit[1]
+            return hit
         record = await run_in_threadpool(self.ledger.get_api_key, key_id)
+        entry = (now + self.ttl, record)
         if self.ttl > 0:
             with self._lock:
                 if len(self._entries) >= self.max_entries:
                     self._entries.clear()
-                self._entries[key_id] = (now + self.ttl, record)
-        return record
+                self._entries[key_id] = entry
+        return entry
 
 
 async def authenticate(request: Request) -> Principal:
@@ -89,12 +119,10 @@ async def authenticate(request: Request) -> Principal:
     key = _presented_key(request)
     if key is None:
         raise AuthenticationError("an API key is required (X-API-Key or Authorization: Bearer)")
-    key_id = key_id_of(key)
     state: ServiceState = request.app.state.frisk
-    record = None if key_id is None else await state.keys.get(key_id)
-    if key_id is None or record is None or not verify_key(key, record):
+    principal = await state.keys.principal(key)
+    if principal is None:
         raise AuthenticationError("unknown or revoked API key")
-    principal = Principal(key_id=key_id, role=record.role, log_id=log_id(key_id))
     request.state.key_log_id = principal.log_id
     charge(state, principal, 1)
     return principal

@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 
 from frisk.store.ledger import ApiKeyRecord, AuditEntry, Ledger, Role
 
-__all__ = ["create_key", "hash_key", "key_id_of", "log_id", "revoke_key", "verify_key"]
+__all__ = [
+    "create_key",
+    "digest_matches",
+    "hash_key",
+    "key_id_of",
+    "log_id",
+    "revoke_key",
+    "verify_key",
+]
 
 _PREFIX = "frisk"
 _KEY = re.compile(r"^frisk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -76,7 +84,12 @@ def hash_key(key: str) -> str:
 
 def verify_key(key: str, record: ApiKeyRecord) -> bool:
     """True when ``key`` is the one ``record`` was made from and is not revoked."""
-    return record.active and hmac.compare_digest(hash_key(key), record.key_hash)
+    return digest_matches(hash_key(key), record)
+
+
+def digest_matches(digest: str, record: ApiKeyRecord) -> bool:
+    """``verify_key`` for a key already hashed with ``hash_key``."""
+    return record.active and hmac.compare_digest(digest, record.key_hash)
 
 
 def log_id(key_id: str) -> str:

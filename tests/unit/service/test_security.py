@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from frisk.service import auth
 from frisk.service.keys import create_key, hash_key, key_id_of, log_id, revoke_key, verify_key
 from frisk.service.ratelimit import RateLimiter
 from frisk.store import Role, SqlLedger
@@ -158,3 +161,26 @@ def test_cors_is_closed_by_default_and_opens_for_listed_origins(
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_cached_principal_expires_with_its_key_record(
+    ledger: SqlLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(auth, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    cache = auth.KeyCache(ledger, ttl=10)
+    key, record = create_key(ledger, Role.SCORER, "cached", actor="test")
+
+    def principal(presented: str) -> auth.Principal | None:
+        return asyncio.run(cache.principal(presented))
+
+    first = principal(key)
+    assert first is not None
+    assert (first.key_id, first.role) == (record.key_id, Role.SCORER)
+    assert principal(key + "x") is None
+    assert principal("not a key") is None
+    revoke_key(ledger, record.key_id, actor="test")
+    now[0] += 9.9  # the record, and so the principal, are trusted for the cache's ttl
+    assert principal(key) == first
+    now[0] += 0.2
+    assert principal(key) is None
