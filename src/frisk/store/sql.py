@@ -9,6 +9,7 @@ goes through the tables, where clarity matters more than microseconds.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -82,7 +83,7 @@ class SqlLedger:
         rows = [_encode_decision(d, self._sqlite) for d in records]
         with translate_errors(doing), self.engine.connect() as conn:
             with conn.begin() as transaction:
-                if conn.exec_driver_sql(self._insert_sql, rows).rowcount == len(rows):
+                if self._insert_rows(conn, rows) == len(rows):
                     return list(records)
                 # Some ids were recorded before (a retry racing its first attempt, or another
                 # process). Rare: undo, and insert row by row to learn which rows are ours.
@@ -96,6 +97,24 @@ class SqlLedger:
                 query = sa.select(decisions).where(decisions.c.transaction_id.in_(theirs))
                 stored = {r.transaction_id: _decision(r._mapping) for r in conn.execute(query)}
         return [d if mine else stored[d.transaction_id] for d, mine in pairs]
+
+    def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+        """Insert what is new of ``rows``; the number inserted.
+
+        On SQLite, many rows per statement: ``executemany`` steps the statement once per row and
+        Python's driver lets go of the GIL at every step. Under load the service's scoring
+        thread holds it, so the writer waited for it once per row, and every request in the
+        batch waited for the writer.
+        """
+        if not self._sqlite:
+            return int(conn.exec_driver_sql(self._insert_sql, rows).rowcount)
+        inserted = 0
+        for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
+            chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
+            sql = _sqlite_insert_sql(len(chunk))
+            params = tuple(value for row in chunk for value in row)
+            inserted += conn.exec_driver_sql(sql, params).rowcount
+        return inserted
 
     def get_decision(self, transaction_id: str) -> DecisionRecord | None:
         query = sa.select(decisions).where(decisions.c.transaction_id == transaction_id)
@@ -293,6 +312,18 @@ def _decision_insert_sql(sqlite: bool) -> str:
         f"INSERT INTO decisions ({columns}) VALUES ({values}) "
         "ON CONFLICT (transaction_id) DO NOTHING"
     )
+
+
+# Under 999 parameters, the cap of SQLite builds before 3.32 (17 columns a row).
+_SQLITE_ROWS_PER_INSERT = 50
+
+
+@functools.lru_cache(maxsize=_SQLITE_ROWS_PER_INSERT)
+def _sqlite_insert_sql(rows: int) -> str:
+    """``_decision_insert_sql`` for ``rows`` rows in one statement (SQLite)."""
+    head, _, tail = _decision_insert_sql(True).partition(" VALUES ")
+    one, _, conflict = tail.partition(" ON CONFLICT ")
+    return f"{head} VALUES {', '.join([one] * rows)} ON CONFLICT {conflict}"
 
 
 def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
