@@ -19,7 +19,11 @@ Then, from other processes, measures each server:
 - throughput: ``wrk`` with ``--connections`` connections for ``--duration`` seconds, a Lua script
   posting the next transaction per request (``make bench`` installs wrk; skipped if absent);
 - the server process's CPU time per request during the wrk run (from /proc), which other load on
-  the machine disturbs far less than the rates.
+  the machine disturbs far less than the rates;
+- how busy the server's busiest thread (the event loop's) was during the run: near 100 % the
+  server is CPU-bound, well below it requests were waiting on something else (the ledger's
+  commits); and the share of the machine's CPU time the hypervisor took (steal), which on a
+  shared virtual machine explains runs that are slow for no reason of their own.
 
 Prints both side by side with the ratio to the floor, and the load average next to each run: on a
 shared two-core machine the numbers mean little without it.
@@ -92,6 +96,8 @@ class Result:
     failures: int = 0
     throughput_load: float | None = None
     cpu_ms: float | None = None  # server CPU per request during the wrk run
+    busiest_thread: float | None = None  # share of the wrk run the server's busiest thread ran
+    steal: float | None = None  # share of the machine's CPU time the hypervisor took meanwhile
 
 
 @dataclass
@@ -333,12 +339,21 @@ def _throughput(
     load = os.getloadavg()[0]
     command = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s"]
     command += ["--latency", "-s", script.name, url, "--", str(traffic.load), key]
-    cpu_before = _cpu_seconds(pid)
+    cpu_before, threads_before, stat_before = _cpu_seconds(pid), _thread_cpu(pid), _cpu_stat()
+    began = time.monotonic()
     try:
         out = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
     finally:
         os.unlink(script.name)
     cpu = _cpu_seconds(pid) - cpu_before
+    elapsed = time.monotonic() - began
+    threads_after = _thread_cpu(pid)
+    result.busiest_thread = max(
+        (threads_after[t] - threads_before.get(t, 0.0) for t in threads_after), default=0.0
+    ) / max(elapsed, 1e-9)
+    stat_after = _cpu_stat()
+    ticks = [b - a for a, b in zip(stat_before, stat_after, strict=True)]
+    result.steal = ticks[7] / max(1, sum(ticks[:8]))
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"wrk failed: {out.stdout}\n{out.stderr}")
@@ -352,15 +367,37 @@ def _throughput(
     print(
         f"{name}: {result.per_second:,.0f} req/s at {args.connections} connections, "
         f"p99 {result.throughput_p99_ms:.1f} ms, {got['non2xx']} non-2xx, "
-        f"{got['errors']} socket errors, server CPU {result.cpu_ms:.2f} ms/request "
+        f"{got['errors']} socket errors, server CPU {result.cpu_ms:.2f} ms/request, "
+        f"busiest server thread {result.busiest_thread:.0%} busy, CPU steal {result.steal:.0%} "
         f"(load {load:.2f}){wrapped if got['requests'] > traffic.load_events else ''}"
     )
 
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return _cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+
+
+def _cpu_seconds_of(stat: Path) -> float:
+    fields = stat.read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each of a process's threads, by thread id (Linux)."""
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out[int(task.name)] = _cpu_seconds_of(task / "stat")
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
+            continue
+    return out
+
+
+def _cpu_stat() -> list[int]:
+    """The machine's CPU ticks: user nice system idle iowait irq softirq steal (/proc/stat)."""
+    first = Path("/proc/stat").read_text().splitlines()[0].split()
+    return [int(x) for x in first[1:9]]
 
 
 def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
@@ -384,6 +421,9 @@ def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
     row("p99 under load (ms)", get(floor, "throughput_p99_ms"),
         get(frisk, "throughput_p99_ms"), ".1f")  # fmt: skip
     row("server CPU per request (ms)", get(floor, "cpu_ms"), get(frisk, "cpu_ms"), ".2f")
+    row("busiest server thread busy", get(floor, "busiest_thread"),
+        get(frisk, "busiest_thread"), ".0%")  # fmt: skip
+    row("CPU steal during wrk", get(floor, "steal"), get(frisk, "steal"), ".0%")
     row("load average (1 min)", get(floor, "load"), get(frisk, "load"), ".2f")
     if frisk is not None:
         ok_latency = frisk.p99_ms <= 5.0
