@@ -140,9 +140,10 @@ def main() -> None:
                 headers = "" if name == "floor" else key
                 results[name] = _sequential(port, headers, traffic.sequential, args.requests, name)
                 _throughput(results[name], url, headers, args, name, traffic, process.pid)
-                if name == "frisk":
-                    print(f"  frisk log: {work / 'frisk.log'}")
-                    _decision_mix(work / "home")
+            if name == "frisk":  # stopped: the ledger and the log are complete
+                print(f"  frisk log: {work / 'frisk.log'}")
+                _decision_mix(work / "home")
+                _commits(work / "frisk.log")
         _report(results, args)
     finally:
         if args.keep:
@@ -217,6 +218,14 @@ def _decision_mix(home: Path) -> None:
     total = sum(rows.values()) or 1
     mix = ", ".join(f"{a} {100 * n / total:.1f} %" for a, n in sorted(rows.items()))
     print(f"  frisk decisions recorded: {total:,} ({mix})")
+
+
+def _commits(log: Path) -> None:
+    # The recorder's summary at shutdown: how decisions were grouped into commits, and how long a
+    # commit (insert and fsync) took; every decision waited for one.
+    for line in log.read_text(errors="replace").splitlines():
+        if '"recorded ' in line and " commits (" in line:
+            print(f"  frisk ledger: {json.loads(line)['message']}")
 
 
 # -- servers ---------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def create_app(
         ledger = open_ledger(settings.database_url or default_url(settings.home))
     metrics = ServiceMetrics()
     # Concurrent requests share commits (one fsync for many decisions); see service.recorder.
-    recorder = DecisionRecorder(ledger)
+    recorder = DecisionRecorder(ledger, on_commit=metrics.observe_commit)
     stats = LiveStats(settings.api.latency_window)
     limits = settings.security.rate_limit
     state = ServiceState(

@@ -47,6 +47,19 @@ class ServiceMetrics:
             "frisk_decision_score", "Scores of new decisions.", buckets=_SCORE_BUCKETS, registry=r
         )
         self.errors = Counter("frisk_errors", "Error responses by type.", ["type"], registry=r)
+        # The ledger's group commits: every decision waits for one before it is returned.
+        self.commit_seconds = Histogram(
+            "frisk_ledger_commit_seconds",
+            "Time to insert and commit one group of decisions (fsync included).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.commit_size = Histogram(
+            "frisk_ledger_commit_decisions",
+            "Decisions per group commit.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=r,
+        )
         self.model = Gauge(
             "frisk_model_info", "The model in use (value 1).", ["version"], registry=r
         )
@@ -99,6 +112,11 @@ class ServiceMetrics:
             ["model_version"],
             registry=r,
         )
+
+    def observe_commit(self, decisions: int, seconds: float) -> None:
+        """One group commit of the ledger (called from the recorder's thread)."""
+        self.commit_seconds.observe(seconds)
+        self.commit_size.observe(decisions)
 
     def set_model_version(self, version: str | None) -> None:
         if version == self._model_version:

@@ -24,6 +24,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from frisk.errors import FriskError, StoreError
@@ -66,9 +67,19 @@ class _Pending:
 class DecisionRecorder:
     """``record_decision`` with the ``Ledger``'s contract, committed in groups by one thread."""
 
-    def __init__(self, ledger: Ledger, *, max_batch: int = _MAX_BATCH) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        max_batch: int = _MAX_BATCH,
+        on_commit: Callable[[int, float], None] | None = None,
+    ) -> None:
         self.ledger = ledger
         self.max_batch = max_batch
+        # Told each commit's size and duration, from the writer thread (service metrics).
+        self.on_commit = on_commit
+        self.commit_seconds = 0.0
+        self.longest_commit = 0.0
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="frisk-recorder", daemon=True)
         self._thread.start()
@@ -110,10 +121,13 @@ class DecisionRecorder:
         self._thread.join(timeout=30)
         if self.commits:
             log.info(
-                "recorded %d decisions in %d commits (%.1f per commit)",
+                "recorded %d decisions in %d commits (%.1f per commit, %.2f ms a commit on "
+                "average, longest %.1f ms)",
                 self.recorded,
                 self.commits,
                 self.recorded / self.commits,
+                1000 * self.commit_seconds / self.commits,
+                1000 * self.longest_commit,
             )
 
     def _run(self) -> None:
@@ -145,6 +159,7 @@ class DecisionRecorder:
                 return
 
     def _commit(self, batch: list[_Pending]) -> None:
+        began = time.perf_counter()
         try:
             results = self.ledger.record_decisions([r for p in batch for r in p.records])
         except BaseException as exc:  # every waiter must wake, whatever went wrong
@@ -155,10 +170,18 @@ class DecisionRecorder:
                 p.error = error
                 p.settle()
             return
+        took = time.perf_counter() - began
         self.commits += 1
         self.recorded += len(results)
+        self.commit_seconds += took
+        self.longest_commit = max(self.longest_commit, took)
         start = 0
         for p in batch:
             p.result = results[start : start + len(p.records)]
             start += len(p.records)
             p.settle()
+        if self.on_commit is not None:  # after the waiters are woken: they wait for nothing else
+            try:
+                self.on_commit(len(results), took)
+            except Exception:  # a metrics failure must not stop the writer
+                log.exception("recording commit metrics failed")

@@ -55,6 +55,9 @@ def test_metrics(client: TestClient, keys: Keys, txn_body: Body) -> None:
     assert 'frisk_http_requests_total{method="POST",route="/v1/score",status="200"} 2.0' in text
     assert 'frisk_http_request_duration_seconds_count{route="/v1/score"} 3.0' in text
     assert "frisk_decision_score_bucket" in text
+    # One decision recorded, in one group commit (the replay and the 422 wrote nothing).
+    assert "frisk_ledger_commit_decisions_sum 1.0" in text
+    assert "frisk_ledger_commit_seconds_count 1.0" in text
 
 
 def test_stats(make_client: Callable[..., TestClient], keys: Keys, txn_body: Body) -> None:

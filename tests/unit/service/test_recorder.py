@@ -42,7 +42,8 @@ def ledger(tmp_path: Path) -> Any:
 
 
 def test_concurrent_records_share_commits(ledger: SqlLedger) -> None:
-    recorder = DecisionRecorder(ledger)
+    commits: list[tuple[int, float]] = []
+    recorder = DecisionRecorder(ledger, on_commit=lambda n, s: commits.append((n, s)))
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(recorder.record_decision, [record(f"r-{i}") for i in range(200)]))
     recorder.close()
@@ -50,6 +51,20 @@ def test_concurrent_records_share_commits(ledger: SqlLedger) -> None:
     assert all(ledger.get_decision(f"r-{i}") is not None for i in range(200))
     assert recorder.recorded == 200
     assert recorder.commits <= 200
+    assert len(commits) == recorder.commits
+    assert sum(n for n, _ in commits) == 200
+    assert all(s > 0 for _, s in commits)
+
+
+def test_a_failing_commit_observer_does_not_stop_the_writer(ledger: SqlLedger) -> None:
+    def broken(_decisions: int, _seconds: float) -> None:
+        raise RuntimeError("metrics are down")
+
+    recorder = DecisionRecorder(ledger, on_commit=broken)
+    assert recorder.record_decision(record("o-1")).transaction_id == "o-1"
+    assert recorder.record_decision(record("o-2")).transaction_id == "o-2"
+    recorder.close()
+    assert recorder.recorded == 2
 
 
 def test_a_recorded_id_returns_the_recorded_row(ledger: SqlLedger) -> None:
