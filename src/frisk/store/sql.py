@@ -314,8 +314,8 @@ def _decision_insert_sql(sqlite: bool) -> str:
     )
 
 
-# Under 999 parameters, the cap of SQLite builds before 3.32 (17 columns a row).
-_SQLITE_ROWS_PER_INSERT = 50
+# Under 999 parameters, the cap of SQLite builds before 3.32.
+_SQLITE_ROWS_PER_INSERT = 999 // len(_DECISION_COLUMNS)
 
 
 @functools.lru_cache(maxsize=_SQLITE_ROWS_PER_INSERT)

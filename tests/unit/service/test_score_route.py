@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -164,3 +166,31 @@ def test_an_unexpected_error_in_the_lane_is_a_generic_500(
     assert r.json()["error"] == "internal"
     assert "fell over" not in r.text
     assert r.json()["request_id"] == r.headers["X-Request-ID"]
+
+
+def test_the_lane_answers_errors_with_the_apps_handlers_as_routing_does(
+    make_client: Callable[..., TestClient], keys: Keys, txn_body: Body, amount_engine: Any
+) -> None:
+    class Teapot(Exception):
+        pass
+
+    def sync_handler(_request: Request, _exc: Exception) -> JSONResponse:
+        return JSONResponse({"custom": True}, status_code=499)
+
+    async def by_status(_request: Request, _exc: Exception) -> JSONResponse:
+        return JSONResponse({"by_status": True}, status_code=418)
+
+    def decide(txn: Any) -> Any:
+        if txn.amount == 1.0:
+            raise Teapot
+        raise HTTPException(418)
+
+    client = make_client()
+    client.app.add_exception_handler(Teapot, sync_handler)  # type: ignore[attr-defined]
+    client.app.add_exception_handler(418, by_status)  # type: ignore[attr-defined]
+    amount_engine.decide = decide
+    scorer = keys["scorer"]
+    r = client.post("/v1/score", json=txn_body("h-1", amount=1.0), headers=scorer)
+    assert (r.status_code, r.json()) == (499, {"custom": True})
+    r = client.post("/v1/score", json=txn_body("h-2", amount=2.0), headers=scorer)
+    assert (r.status_code, r.json()) == (418, {"by_status": True})

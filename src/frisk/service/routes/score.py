@@ -8,24 +8,25 @@ order with the same functions (``authenticate``, ``authorise``, the ``Transactio
 raises the same errors: 401/403/429 before the body is read, 422 naming the field, 409, 503.
 
 ``ScoreLane`` goes one step further: an ASGI middleware, innermost of the app's own, that hands
-``POST /v1/score`` to that handler directly. Starlette's exception middleware and router and
-FastAPI's per-route wrappers (request-scoped exit stacks, a wrapped ``send`` per layer) cost
-~15% of a decision's CPU under load (py-spy) and do nothing this route needs: it has no path
-parameters and no dependencies, and its errors go to the app's own exception handlers, found as
-Starlette finds them. Every other request, and the middleware outside (request id, access log,
-metrics, CORS, body limit), is unchanged.
+``POST /v1/score`` to that handler directly. Starlette's router and FastAPI's per-route
+wrappers (request-scoped exit stacks, a wrapped ``send`` per layer) cost ~15% of a decision's CPU
+under load (py-spy) and do nothing this route needs: it has no path parameters and no
+dependencies, and its errors go through Starlette's exception middleware with the app's own
+handlers, as on the routed path. Every other request, and the middleware outside (request id,
+access log, metrics, CORS, body limit), is unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frisk.errors import InvalidEventError
@@ -58,37 +59,33 @@ class ScoreRoute(APIRoute):
 
 
 class ScoreLane:
-    """``POST /v1/score`` straight to ``ScoreRoute``'s handler; anything else to ``app``."""
+    """``POST /v1/score`` straight to ``ScoreRoute``'s handler; anything else to ``app``.
+
+    The handler runs inside Starlette's own ``ExceptionMiddleware``, given the app's handlers as
+    Starlette's middleware stack gives them (all but the ``500``/``Exception`` one, which belongs
+    to the outermost error middleware): errors are answered exactly as on the routed path.
+    """
 
     def __init__(self, app: ASGIApp, route: APIRoute, exception_handlers: dict[Any, Any]) -> None:
         self.app = app
         self.route = route
         self.path = route.path
         self.handler = route.get_route_handler()
-        # The app's own dict, read at each error: handlers added after start-up count too.
-        self.exception_handlers = exception_handlers
+        # Built when Starlette builds the middleware stack, at the first request, as its own
+        # exception middleware is: every handler added before then counts.
+        handlers = {k: v for k, v in exception_handlers.items() if k not in (500, Exception)}
+        self.lane = ExceptionMiddleware(self._endpoint, handlers=handlers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or _path(scope) != self.path:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route  # as the router sets it: metrics and logs name the route
-        request = Request(scope, receive, send)
-        try:
-            response = await self.handler(request)
-        except Exception as exc:
-            handle = self._handler_for(exc)
-            if handle is None:
-                raise  # unexpected: the request-context middleware answers 500 and logs it
-            response = await handle(request, exc)
-        await response(scope, receive, send)
+        await self.lane(scope, receive, send)
 
-    def _handler_for(self, exc: Exception) -> Callable[[Request, Exception], Any] | None:
-        # Starlette's lookup: the handler of the nearest class in the exception's MRO.
-        for cls in type(exc).__mro__:
-            if cls in self.exception_handlers:
-                return cast(Callable[[Request, Exception], Any], self.exception_handlers[cls])
-        return None
+    async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 async def score(txn: Transaction, scorer: ScorerDep, _key: ScorerKey) -> Response:
