@@ -128,6 +128,20 @@ def test_new_decisions_are_one_statement(ledger: SqlLedger) -> None:
     assert [s.split()[0] for s in statements] == ["INSERT"]
 
 
+def test_a_batch_larger_than_one_statement_holds_keeps_order_and_finds_earlier_ids(
+    ledger: SqlLedger,
+) -> None:
+    # SQLite inserts up to 58 rows a statement: 130 rows are three, the earlier id in the last.
+    first = ledger.record_decision(decision("big-125", score=0.5))
+    batch = [decision(f"big-{i}", score=0.9) for i in range(130)]
+    got = ledger.record_decisions(batch)
+    assert [g.transaction_id for g in got] == [f"big-{i}" for i in range(130)]
+    assert got[125] == first
+    assert all(got[i] is batch[i] for i in range(130) if i != 125)
+    assert ledger.get_decision("big-129") == batch[129]
+    assert ledger.get_decision("big-125") == first
+
+
 def test_the_same_id_twice_in_one_call_is_recorded_once(ledger: SqlLedger) -> None:
     a, b = decision("twice", score=0.1), decision("twice", score=0.2, created_at=T0)
     got = ledger.record_decisions([a, b])

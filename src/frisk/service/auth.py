@@ -64,7 +64,8 @@ class KeyCache:
 
     Beside them, the principal each verified key stands for, by the key's SHA-256 (never the key
     itself), until its record's entry expires: a request with a known key costs a hash and a
-    dict look-up instead of parsing, verifying and hashing the key again (~14 -> ~4 µs).
+    dict look-up instead of parsing, verifying and hashing the key again (``authenticate``
+    measured ~15 -> ~10 µs).
     """
 
     def __init__(self, ledger: Ledger, ttl: float, *, max_entries: int = 10_000) -> None:

@@ -111,7 +111,7 @@ class SqlLedger:
         inserted = 0
         for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
             chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
-            sql = _sqlite_insert_sql(len(chunk))
+            sql = _decision_insert_sql(True, len(chunk))
             params = tuple(value for row in chunk for value in row)
             inserted += conn.exec_driver_sql(sql, params).rowcount
         return inserted
@@ -303,27 +303,24 @@ _JSON_COLUMNS = frozenset({"transaction", "features", "reasons", "timings", "pol
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def _decision_insert_sql(sqlite: bool) -> str:
-    """The driver's INSERT ... ON CONFLICT DO NOTHING for one decision row (``executemany``)."""
-    mark, cast = ("?", "") if sqlite else ("%s", "::jsonb")
-    columns = ", ".join(f'"{c}"' for c in _DECISION_COLUMNS)
-    values = ", ".join(mark + (cast if c in _JSON_COLUMNS else "") for c in _DECISION_COLUMNS)
-    return (
-        f"INSERT INTO decisions ({columns}) VALUES ({values}) "
-        "ON CONFLICT (transaction_id) DO NOTHING"
-    )
-
-
 # Under 999 parameters, the cap of SQLite builds before 3.32.
 _SQLITE_ROWS_PER_INSERT = 999 // len(_DECISION_COLUMNS)
 
 
-@functools.lru_cache(maxsize=_SQLITE_ROWS_PER_INSERT)
-def _sqlite_insert_sql(rows: int) -> str:
-    """``_decision_insert_sql`` for ``rows`` rows in one statement (SQLite)."""
-    head, _, tail = _decision_insert_sql(True).partition(" VALUES ")
-    one, _, conflict = tail.partition(" ON CONFLICT ")
-    return f"{head} VALUES {', '.join([one] * rows)} ON CONFLICT {conflict}"
+@functools.lru_cache(maxsize=_SQLITE_ROWS_PER_INSERT + 2)
+def _decision_insert_sql(sqlite: bool, rows: int = 1) -> str:
+    """The driver's INSERT ... ON CONFLICT DO NOTHING for ``rows`` decision rows.
+
+    One row for ``executemany`` (PostgreSQL, and the row-by-row fallback); many for SQLite's
+    batches (``SqlLedger._insert_rows``).
+    """
+    mark, cast = ("?", "") if sqlite else ("%s", "::jsonb")
+    columns = ", ".join(f'"{c}"' for c in _DECISION_COLUMNS)
+    values = ", ".join(mark + (cast if c in _JSON_COLUMNS else "") for c in _DECISION_COLUMNS)
+    groups = ", ".join([f"({values})"] * rows)
+    return (
+        f"INSERT INTO decisions ({columns}) VALUES {groups} ON CONFLICT (transaction_id) DO NOTHING"
+    )
 
 
 def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
