@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from frisk.policy import ListEntry, NamedList
-from frisk.policy.ledger import open_ledger_policy
 from frisk.store import default_url, open_ledger
+from frisk.store.policy_source import open_ledger_policy
 
 
 def main() -> None:

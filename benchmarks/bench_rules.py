@@ -145,11 +145,11 @@ def service_path(repeat: int) -> None:
     import tempfile
     from pathlib import Path
 
+    from frisk.engine import ModelEngine, ModelSource
     from frisk.models import save_model
     from frisk.models.pipeline import model_catalogue, train_events
     from frisk.policy import LivePolicy, RuleBook
     from frisk.schema import Transaction
-    from frisk.service.engine import ModelEngine, ModelSource
 
     table = simulate(SimulationConfig(days=12, payers=1500, seed=5))
     model = train_events(table, end=datetime(2024, 1, 9, tzinfo=UTC))

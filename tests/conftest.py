@@ -94,7 +94,7 @@ class AmountEngine:
         pass
 
     def decide(self, txn: Any) -> Any:
-        from frisk.service.engine import Action, Reason, Verdict
+        from frisk.engine import Action, Reason, Verdict
 
         self.calls += 1
         score = min(txn.amount / 10_000, 1.0)

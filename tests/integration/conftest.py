@@ -124,8 +124,8 @@ def serve_model(
     """``serve_model(database_url, name="a", **settings)``: the policy model served on the ledger
     at ``database_url``, with its own home ``tmp_path / name``, rate limits off."""
     from frisk.config import load_settings
+    from frisk.engine import load_engine
     from frisk.service.app import create_app
-    from frisk.service.engine import load_engine
     from frisk.store import open_ledger
 
     opened: list[tuple[SqlLedger, Any, ThreadedServer]] = []

@@ -13,10 +13,10 @@ import pytest
 
 from frisk.config import load_settings
 from frisk.data.simulator import SimulationConfig, simulate
+from frisk.engine import ModelEngine, load_engine
 from frisk.models import save_model
 from frisk.models.pipeline import train_events
 from frisk.service.app import create_app
-from frisk.service.engine import ModelEngine, load_engine
 from frisk.store import SqlLedger, default_url, open_ledger
 
 if TYPE_CHECKING:

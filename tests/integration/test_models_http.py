@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from frisk.config import load_settings
 from frisk.data.simulator import SimulationConfig, simulate
 from frisk.data.table import transactions_of
+from frisk.engine import load_engine
 from frisk.models.pipeline import train_events
 from frisk.models.registry import Registry
 from frisk.service.app import create_app
-from frisk.service.engine import load_engine
 from frisk.store import SqlLedger, open_ledger
 from frisk.store.tables import shadow_decisions
 

@@ -12,10 +12,10 @@ from schemathesis.checks import not_a_server_error
 
 from frisk.config import load_settings
 from frisk.data.simulator import SimulationConfig, simulate
+from frisk.engine import load_engine
 from frisk.models import save_model
 from frisk.models.pipeline import train_events
 from frisk.service.app import create_app
-from frisk.service.engine import load_engine
 from frisk.service.keys import create_key
 from frisk.store import Role, default_url, open_ledger
 

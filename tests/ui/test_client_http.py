@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from frisk.dashboard.client import (
+from frisk.client import (
     ApiError,
     ApiForbidden,
     ApiNotFound,

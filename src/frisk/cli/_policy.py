@@ -2,7 +2,7 @@
 
 * The ledger (the default; ``--database URL``): the one the settings point at, opened as every
   command that uses the ledger opens it. Changes that could break a rule go through the same
-  ``LivePolicy`` the service uses (``frisk.policy.ledger``), compiled against the variables of
+  ``LivePolicy`` the service uses (``frisk.store.policy_source``), compiled against the variables of
   the model the service serves: ``--model DIR``, ``--registry DIR``, else the production model
   of the registry under ``FRISK_HOME``, else the default catalogue. A running service picks the
   change up within ``policy.poll_seconds``.
@@ -34,7 +34,7 @@ from frisk.errors import (
 )
 
 if TYPE_CHECKING:
-    from frisk.dashboard.client import ApiError, FriskClient
+    from frisk.client import ApiError, FriskClient
     from frisk.features import Catalogue
     from frisk.policy import LivePolicy
     from frisk.store import SqlLedger
@@ -138,7 +138,7 @@ class LedgerAccess:
     def live(self) -> LivePolicy:
         """The ledger's rules and lists compiled for the served model; changes go through it."""
         from frisk.policy import RuleError
-        from frisk.policy.ledger import open_ledger_policy
+        from frisk.store.policy_source import open_ledger_policy
 
         catalogue, source = self.served
         try:
@@ -179,7 +179,7 @@ class LedgerAccess:
 def service_at(url: str, *, role: str = "an admin") -> Iterator[FriskClient]:
     """A client of the service at ``url`` with the key in FRISK_API_KEY (of ``role``, for the
     message when it is missing); its errors translated."""
-    from frisk.dashboard.client import ApiError, FriskClient
+    from frisk.client import ApiError, FriskClient
 
     client = FriskClient(url, api_key(role), timeout=60.0)
     try:
@@ -199,7 +199,7 @@ def api_key(role: str = "an admin") -> str:
 
 
 def _translated(exc: ApiError, url: str) -> FriskError:
-    from frisk.dashboard.client import (
+    from frisk.client import (
         ApiForbidden,
         ApiNotFound,
         ApiUnauthenticated,

@@ -23,7 +23,7 @@ def dashboard(
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8501,
 ) -> None:
     """Serve the dashboard; the API key comes from FRISK_API_KEY or its login form."""
-    from frisk.dashboard.client import API_KEY_ENV
+    from frisk.client import API_KEY_ENV
     from frisk.dashboard.launch import dashboard_command, dashboard_env
 
     key = os.environ.get(API_KEY_ENV)

@@ -130,7 +130,7 @@ def _serve_and_replay(
     dashboard_port: int,
     exit_after_replay: bool,
 ) -> None:
-    from frisk.dashboard.client import FriskClient
+    from frisk.client import FriskClient
     from frisk.dashboard.launch import start_dashboard, wait_until_up
     from frisk.dashboard.replay import replay_labels, replay_payments
     from frisk.service.keys import create_key

@@ -41,7 +41,7 @@ from frisk.cli.options import parse_instant
 from frisk.errors import ConflictError, FriskError, InputError, NotFoundError, StoreError
 
 if TYPE_CHECKING:
-    from frisk.dashboard.client import FriskClient
+    from frisk.client import FriskClient
     from frisk.policy import AuditRecord, ListEntry, MemoryListStore, NamedList
 
 lists_app = typer.Typer(
@@ -315,7 +315,7 @@ class _ApiLists:
         )
 
     def remove(self, name: str, values: Sequence[str]) -> str:
-        from frisk.dashboard.client import ApiNotFound
+        from frisk.client import ApiNotFound
 
         self.client.list_entries(name, limit=1)  # no such list: NotFoundError, nothing removed
         wanted = list(dict.fromkeys(values))

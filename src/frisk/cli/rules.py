@@ -94,7 +94,7 @@ def load(
     error refuses the whole file and nothing changes.
     """
     from frisk.policy import RuleError, load_rules
-    from frisk.policy.ledger import replace_ledger_rules
+    from frisk.store.policy_source import replace_ledger_rules
 
     one_place(database=database, api=api)
     text = _read(file)

@@ -54,8 +54,8 @@ def serve(
 
     import uvicorn
 
+    from frisk.engine import load_engine
     from frisk.service.app import create_app
-    from frisk.service.engine import load_engine
     from frisk.service.logs import configure_logging
     from frisk.store import default_url, open_ledger
 

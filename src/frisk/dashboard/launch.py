@@ -11,7 +11,7 @@ from typing import IO
 
 import httpx
 
-from frisk.dashboard.client import API_KEY_ENV, API_URL_ENV
+from frisk.client import API_KEY_ENV, API_URL_ENV
 
 __all__ = ["APP", "dashboard_command", "dashboard_env", "start_dashboard", "wait_until_up"]
 

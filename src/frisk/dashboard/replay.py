@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from frisk.dashboard.client import ApiError, FriskClient
+from frisk.client import ApiError, FriskClient
 from frisk.data.table import labels_of, transactions_of
 
 __all__ = ["ReplayResult", "replay_labels", "replay_payments"]

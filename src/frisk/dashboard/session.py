@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from frisk.dashboard.client import (
+from frisk.client import (
     API_KEY_ENV,
     API_URL_ENV,
     ApiError,

@@ -11,9 +11,9 @@ from fastapi.routing import APIRoute
 
 from frisk import __version__
 from frisk.config import Settings
+from frisk.engine import DecisionEngine
 from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
-from frisk.service.engine import DecisionEngine
 from frisk.service.errors import install_error_handlers
 from frisk.service.gc_pauses import GcPauses
 from frisk.service.metrics import ServiceMetrics

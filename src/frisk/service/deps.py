@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from frisk.config import Settings
+from frisk.engine import DecisionEngine
 from frisk.service.auth import KeyCache
-from frisk.service.engine import DecisionEngine
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.ratelimit import RateLimiter
 from frisk.service.scoring import Scorer

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from frisk.config import Settings
+from frisk.engine import DecisionEngine
 from frisk.errors import ConflictError, FriskError, StoreError
 from frisk.models.registry import Registry
 from frisk.monitoring import (
@@ -29,7 +30,6 @@ from frisk.monitoring import (
     reference_of,
 )
 from frisk.monitoring.watcher import RegistryWatcher
-from frisk.service.engine import DecisionEngine
 from frisk.service.metrics import ServiceMetrics
 from frisk.store.ledger import Ledger
 
@@ -141,7 +141,7 @@ class ModelOps:
         engine = self._engine()
         if version == engine.model_version:
             raise ConflictError(f"{version} is the model serving; shadow another version")
-        from frisk.service.engine import load_shadow
+        from frisk.engine import load_shadow
 
         info = getattr(engine, "info", None)
         if info is None or not hasattr(engine, "shadow"):

@@ -1,6 +1,6 @@
 """The service's policy: rules and lists from the ledger, behind the engine and the routes.
 
-``build_policy`` opens the rules and lists the ledger holds (``frisk.policy.ledger``, the same
+``build_policy`` opens the rules and lists the ledger holds (``frisk.store.policy_source``, the same
 way ``frisk lists`` and ``frisk rules`` do; with ``policy.rules_file`` the rules become exactly
 that file's), compiled against what the serving model's decisions carry, and hands the
 ``LivePolicy`` to the engine. Routes change it through ``PolicyDep``; each change is stored with
@@ -27,10 +27,10 @@ from frisk.config import Settings
 from frisk.errors import ConfigError, FriskError, StoreError
 from frisk.monitoring.poller import Poller
 from frisk.policy import LivePolicy, RuleError, load_rules
-from frisk.policy.ledger import open_ledger_policy, replace_ledger_rules
 from frisk.service.errors import NotReadyError
 from frisk.store import Ledger, SqlLedger
 from frisk.store.policy import SqlListStore, SqlRuleStore, versions
+from frisk.store.policy_source import open_ledger_policy, replace_ledger_rules
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
     from sqlalchemy.engine import Engine
 
+    from frisk.engine import DecisionEngine
     from frisk.features import Catalogue
-    from frisk.service.engine import DecisionEngine
 
 __all__ = ["PolicyDep", "PolicyState", "PolicyWatcher", "build_policy"]
 

@@ -26,9 +26,9 @@ from typing import Any
 import orjson
 from starlette.concurrency import run_in_threadpool
 
+from frisk.engine import DecisionEngine, Verdict
 from frisk.errors import ConflictError, FriskError, InputError
 from frisk.schema import Transaction
-from frisk.service.engine import DecisionEngine, Verdict
 from frisk.service.errors import NotReadyError
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.stats import LiveStats

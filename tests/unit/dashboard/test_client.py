@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from frisk.dashboard.client import (
+from frisk.client import (
     ApiError,
     ApiForbidden,
     ApiNotFound,

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components
 
-from frisk.dashboard.client import ApiError, FriskClient
+from frisk.client import ApiError, FriskClient
 from frisk.dashboard.session import api_section, show_error
 
 __all__ = ["render"]

@@ -6,8 +6,8 @@ from typing import Any
 
 import streamlit as st
 
+from frisk.client import FriskClient
 from frisk.dashboard import charts
-from frisk.dashboard.client import FriskClient
 from frisk.dashboard.metrics import parse_metrics
 from frisk.dashboard.session import api_section
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from frisk.client import ApiError, FriskClient
 from frisk.dashboard import charts
-from frisk.dashboard.client import ApiError, FriskClient
 from frisk.dashboard.session import api_section, show_error
 
 __all__ = ["render"]

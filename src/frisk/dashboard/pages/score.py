@@ -8,8 +8,8 @@ from typing import Any
 
 import streamlit as st
 
+from frisk.client import ApiError, FriskClient
 from frisk.dashboard import charts
-from frisk.dashboard.client import ApiError, FriskClient
 from frisk.dashboard.examples import (
     CHANNELS,
     CURRENCIES,

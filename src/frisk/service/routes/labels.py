@@ -18,10 +18,10 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from frisk.engine import LearnsLabels
 from frisk.errors import InvalidEventError, NotFoundError
 from frisk.service.auth import AnalystKey, Principal
 from frisk.service.deps import LedgerDep, ServiceState, StateDep
-from frisk.service.engine import LearnsLabels
 from frisk.service.schemas import (
     ErrorPublic,
     LabelChangePublic,

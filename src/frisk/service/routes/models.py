@@ -16,10 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from frisk.engine import DecisionEngine
 from frisk.errors import ArtifactError, ModelError, NotFoundError
 from frisk.service.auth import AdminKey, AnalystKey
 from frisk.service.deps import StateDep
-from frisk.service.engine import DecisionEngine
 from frisk.service.errors import NotReadyError, error_response, request_id_of
 from frisk.service.monitor import ModelOps
 from frisk.service.routes.monitoring import OpsDep

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from frisk.engine import Action
 from frisk.errors import StoreError
 from frisk.service.auth import AnalystKey, AnyKey
 from frisk.service.deps import StateDep
-from frisk.service.engine import Action
 from frisk.service.metrics import CONTENT_TYPE
 from frisk.service.routes.monitoring import OpsDep
 from frisk.service.schemas import HealthPublic, PerformanceDayPublic, ReadyPublic, StatsPublic

@@ -16,7 +16,7 @@ Hot reload loads and checks the new model completely, then swaps one reference: 
 fails to load raises and the old one keeps serving. A model whose feature catalogue differs from
 the running one is refused (``ConflictError``): its online state would have to be rebuilt from
 the ledger while decisions keep changing it. Restarting the service with the new model does that
-rebuild (``_state``).
+rebuild (``warmup``).
 
 Feature state sees each transaction once. The service never calls ``decide`` for an id the ledger
 holds; if recording a decision fails after ``decide`` counted it, a retry of that id would count
@@ -39,6 +39,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from frisk.engine import Action, Reason, Verdict
+from frisk.engine.shadow import ShadowHook
+from frisk.engine.warmup import (
+    MARGIN,
+    SnapshotMeta,
+    event_of,
+    restore,
+    warm_from_ledger,
+    write_state,
+)
 from frisk.errors import ConflictError, InvalidEventError, ModelError
 from frisk.features import Catalogue, OnlineFeatures
 from frisk.models.explain import explain_one
@@ -47,16 +57,6 @@ from frisk.models.registry import Registry
 from frisk.models.scoring import FraudModel
 from frisk.models.thresholds import Thresholds
 from frisk.schema import Transaction
-from frisk.service.engine import Action, Reason, Verdict
-from frisk.service.engine._shadow import ShadowHook
-from frisk.service.engine._state import (
-    MARGIN,
-    SnapshotMeta,
-    event_of,
-    restore,
-    warm_from_ledger,
-    write_state,
-)
 from frisk.store.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Explain", "ModelEngine", "ModelInfo", "ModelSource"]
 
-log = logging.getLogger("frisk.service.engine")
+log = logging.getLogger("frisk.engine")
 
 Explain = Literal["alerts", "all", "none"]
 _ACTIONS = {a.value: a for a in Action}
@@ -158,7 +158,7 @@ class ModelEngine:
         self.warmed_events = 0
         # Rules and lists after the model (``use_policy``); None decides by thresholds alone.
         self.policy: LivePolicy | None = None
-        # A challenger scoring the same vectors off the request path (``_shadow``); set by the
+        # A challenger scoring the same vectors off the request path (``shadow``); set by the
         # service, None when no model is in shadow.
         self.shadow: ShadowHook | None = None
 

@@ -45,7 +45,7 @@ __all__ = [
     "write_state",
 ]
 
-log = logging.getLogger("frisk.service.engine")
+log = logging.getLogger("frisk.engine")
 
 META_FILE = "features.json"
 # How late a decision's created_at may be stamped after the snapshot that already counted it.

@@ -1,4 +1,5 @@
-"""The seam between the HTTP service and the scoring core: the ``DecisionEngine`` Protocol.
+"""The decision core: the ``DecisionEngine`` Protocol that the HTTP service, the CLI and stream
+consumers share.
 
 The service validates a transaction, asks the engine for a ``Verdict``, records it in the ledger
 and returns it. The engine owns everything in between (online features, model, thresholds, tiers,
@@ -6,9 +7,9 @@ explanations). The service calls ``decide`` under one lock, so an engine need no
 and never twice for a transaction id the ledger already holds, so feature state sees each
 transaction once.
 
-``ModelEngine`` (``_model``) is the real engine: online features, a trained model, thresholds and
-reasons; ``_state`` keeps its feature state across restarts (snapshots, then the ledger).
-``load_engine`` builds and starts one for ``frisk serve``. ``_shadow`` scores a challenger on
+``ModelEngine`` (``model``) is the real engine: online features, a trained model, thresholds and
+reasons; ``warmup`` keeps its feature state across restarts (snapshots, then the ledger).
+``load_engine`` builds and starts one for ``frisk serve``. ``shadow`` scores a challenger on
 the same feature vectors, off the request path, and records what it would have decided.
 """
 
@@ -26,8 +27,8 @@ from frisk.schema import Transaction
 
 if TYPE_CHECKING:
     from frisk.config import Settings
-    from frisk.service.engine._model import ModelEngine, ModelInfo, ModelSource
-    from frisk.service.engine._shadow import ShadowScorer, load_shadow
+    from frisk.engine.model import ModelEngine, ModelInfo, ModelSource
+    from frisk.engine.shadow import ShadowScorer, load_shadow
     from frisk.store.ledger import Ledger
 
 __all__ = [
@@ -140,7 +141,7 @@ def load_engine(
     ``history`` (a canonical events file of the payments before the service's first decision) is
     learnt first when there is no snapshot, which would already hold it.
     """
-    from frisk.service.engine._model import ModelEngine, ModelSource
+    from frisk.engine.model import ModelEngine, ModelSource
 
     for where in (model_dir, registry_dir):
         if where is not None and not where.exists():
@@ -168,11 +169,11 @@ def load_engine(
 def __getattr__(name: str) -> Any:
     # The model engine pulls in numpy, polars and LightGBM; import it only when it is used.
     if name in ("ModelEngine", "ModelInfo", "ModelSource"):
-        from frisk.service.engine import _model
+        from frisk.engine import model
 
-        return getattr(_model, name)
+        return getattr(model, name)
     if name in ("ShadowScorer", "load_shadow"):
-        from frisk.service.engine import _shadow
+        from frisk.engine import shadow
 
-        return getattr(_shadow, name)
-    raise AttributeError(f"module 'frisk.service.engine' has no attribute {name!r}")
+        return getattr(shadow, name)
+    raise AttributeError(f"module 'frisk.engine' has no attribute {name!r}")

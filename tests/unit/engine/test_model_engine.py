@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from frisk.data.simulator import SimulationConfig, simulate
+from frisk.engine import Action, ModelEngine, ModelSource
 from frisk.errors import ArtifactError, ConflictError, InvalidEventError
 from frisk.models import save_model
 from frisk.models.pipeline import train_events
 from frisk.schema import Transaction
-from frisk.service.engine import Action, ModelEngine, ModelSource
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
