@@ -17,8 +17,11 @@ all windows, where an occurrence's value becomes None once the value occurs agai
 count, which drops by one for each occurrence still carrying its value that the cursor passes.
 
 An entity that is new (or idle past the retention) has known features: count 0, mean NaN, ...;
-``KeyRunner.fresh`` lists them, and the executor starts every output vector from those values, so
+``KeyLayout.fresh`` lists them, and the executor starts every output vector from those values, so
 a new entity costs only the creation of its state.
+
+This module is the layout only; ``frisk.features.compiled`` writes the code that reads and updates
+it (``KeyRunner``).
 """
 
 from __future__ import annotations
@@ -27,16 +30,17 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from frisk.features.compiled import COMPACT, RunFunction, compile_run
 from frisk.features.numeric import NAN
 from frisk.features.plan import KeyPlan
 
-__all__ = ["Entity", "KeyRunner", "Log"]
+__all__ = ["COMPACT", "Entity", "KeyLayout", "Log"]
 
 _NAN = NAN
 _NONE: tuple[Any, ...] = ()
 # Below any bucket: the sentinel entry of a log, never inside a window.
 _SENTINEL = -(1 << 62)
+# Compact a list once its dead prefix is this long and at least half of it.
+COMPACT = 256
 
 
 class Entity:
@@ -55,8 +59,8 @@ class Entity:
     recent: Sequence[Any]  # per relative group: (last n amounts, the same sorted)
 
 
-class KeyRunner:
-    """The features of one entity key, precompiled from its ``KeyPlan``."""
+class KeyLayout:
+    """Where the features of one entity key live in its ``Entity`` and in the output vector."""
 
     def __init__(self, plan: KeyPlan, retention: int) -> None:
         self.plan = plan
@@ -138,13 +142,6 @@ class KeyRunner:
         self.fresh = sorted(fresh.items())
         #: every output slot of this key (NaN when the key has a null field)
         self.slots = [slot for slot, _ in self.fresh]
-        #: ``run(entity, event, t, u, out)``: the features of the event at ``t`` of a known
-        #: entity into ``out``, then learn it (generated, see ``compiled``)
-        self.run: RunFunction
-        self.run, self.source = compile_run(self)
-        #: ``peek(entity, event, t, u, out)``: the same features, writing nothing
-        self.peek: RunFunction
-        self.peek, _ = compile_run(self, learn=False)
 
     def key_of(self, event: Any) -> str | None:
         """The entity key of an event, or None when a field is null (no entity)."""

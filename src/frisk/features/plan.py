@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from frisk.features.catalogue import Catalogue
 from frisk.features.spec import ENTITY_FIELDS, KEYS, FeatureSpec, Window
 
-__all__ = ["DistinctPlan", "KeyPlan", "LabelPlan", "Plan", "WindowPlan", "compile_plan"]
+__all__ = [
+    "DistinctPlan",
+    "KeyPlan",
+    "LabelGroup",
+    "LabelPlan",
+    "Plan",
+    "WindowPlan",
+    "compile_plan",
+    "label_groups",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +167,24 @@ def _label_plan(key: str, items: list[tuple[int, FeatureSpec]]) -> LabelPlan:
             for window, slots in sorted(windows.items())
         ),
     )
+
+
+# (res, buckets per window, (count slot, rate slot) per window; -1: not wanted)
+LabelGroup = tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]
+
+
+def label_groups(lp: LabelPlan) -> list[LabelGroup]:
+    """A label key's windows grouped by resolution (one log of buckets each), shortest first."""
+    groups: dict[int, list[tuple[int, int, int]]] = {}
+    for window, count_slot, rate_slot in lp.windows:
+        groups.setdefault(window.res, []).append(
+            (
+                window.buckets,
+                -1 if count_slot is None else count_slot,
+                -1 if rate_slot is None else rate_slot,
+            )
+        )
+    return [
+        (res, tuple(k for k, _, _ in items), tuple((c, r) for _, c, r in items))
+        for res, items in sorted(groups.items())
+    ]
