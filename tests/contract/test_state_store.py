@@ -1,16 +1,19 @@
 """One suite, every state store: online == offline at every event, on the store under test.
 
-Stores: ``memory`` (the in-process default, which hands out its own record objects) and
+Stores: ``memory`` (the in-process default, which hands out its own record objects);
 ``copying``, a fake of a remote store: every ``load`` hands out copies made through pickle, so an
-executor that changed a record in place and did not hand it back would lose the change, as it
-would on Redis. A store that drops writes (``DroppingStore``) must fail the suite, and a test
-below proves that it does.
+executor that changed a record in place and did not hand it back would lose the change; and
+``redis``, the Redis store on 127.0.0.1:6379 (a fresh key prefix per store, deleted after the
+test; skipped when Redis does not answer, a failure under CI=true). A store that drops writes
+(``DroppingStore``) must fail the suite, and a test below proves that it does.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +30,7 @@ from frisk.features.state import NEVER, StateStore
 from frisk.features.testing import mismatches, online_features, random_events, to_frame
 
 REL = 1e-9
+REDIS_URL = os.environ.get("FRISK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 _START = 1_700_000_000_000_000
 
 StoreFactory = Callable[[], StateStore]
@@ -71,8 +75,34 @@ class DroppingStore(CopyingStore):
 STORES: dict[str, StoreFactory] = {"memory": MemoryStore, "copying": CopyingStore}
 
 
-@pytest.fixture(params=sorted(STORES))
+@pytest.fixture
+def redis_stores(require_service: Callable[[str, str, int], None]) -> Iterator[StoreFactory]:
+    """Fresh Redis stores, each under its own key prefix; every key deleted afterwards."""
+    from frisk.features.stores.redis import RedisStore
+
+    require_service("Redis", "127.0.0.1", 6379)
+    run = uuid.uuid4().hex[:10]
+    made: list[RedisStore] = []
+
+    def make() -> StateStore:
+        # Generous timeouts: the test machine's cores are shared and often saturated.
+        store = RedisStore.connect(
+            REDIS_URL, key_prefix=f"frisk-test-{run}-{len(made)}", timeout=10.0
+        )
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.clear()
+        store.close()
+
+
+@pytest.fixture(params=[*sorted(STORES), "redis"])
 def make_store(request: pytest.FixtureRequest) -> StoreFactory:
+    if request.param == "redis":
+        factory: StoreFactory = request.getfixturevalue("redis_stores")
+        return factory
     return STORES[request.param]
 
 

@@ -26,6 +26,7 @@ it (``KeyRunner``).
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -33,7 +34,7 @@ from typing import Any
 from frisk.features.numeric import NAN
 from frisk.features.plan import KeyPlan
 
-__all__ = ["COMPACT", "Entity", "KeyLayout", "Log"]
+__all__ = ["COMPACT", "Entity", "KeyLayout", "Log", "decode_label", "encode_label"]
 
 _NAN = NAN
 _NONE: tuple[Any, ...] = ()
@@ -187,6 +188,33 @@ class KeyLayout:
         entity.recent = recent or _NONE
         return entity
 
+    def encode(self, entity: Entity) -> bytes:
+        """The entity as JSON (integers only: sums stay exact), for a store across a wire."""
+        return _dumps(
+            [
+                entity.first,
+                entity.last,
+                entity.logs,
+                entity.nums,
+                list(entity.maxes),
+                [[last, order] for last, order in entity.distinct],
+                [[list(ring), ordered] for ring, ordered in entity.recent],
+            ]
+        )
+
+    def decode(self, data: bytes | str) -> Entity:
+        """The entity ``encode`` wrote."""
+        first, last, logs, nums, maxes, distinct, recent = json.loads(data)
+        entity = Entity()
+        entity.first, entity.last, entity.logs, entity.nums = first, last, logs, nums
+        entity.maxes = maxes if self.n_max else _NONE
+        entity.distinct = [(values, order) for values, order in distinct] or _NONE
+        entity.recent = [
+            (deque(ring, maxlen=r[0]), ordered)
+            for (ring, ordered), r in zip(recent, self.relative, strict=True)
+        ] or _NONE
+        return entity
+
 
 class Log:
     """Buckets of one resolution and the running sums of each window over them (labels)."""
@@ -234,3 +262,23 @@ class Log:
             del entries[:cut]
             for o in range(0, len(windows), 4):
                 windows[o] -= cut
+
+
+def encode_label(record: list[Any]) -> bytes:
+    """A label record ``[last arrival, [Log per resolution]]`` as JSON."""
+    return _dumps([record[0], [[log.entries, log.windows] for log in record[1]]])
+
+
+def decode_label(data: bytes | str) -> list[Any]:
+    """The label record ``encode_label`` wrote."""
+    at, logs = json.loads(data)
+    decoded = []
+    for entries, windows in logs:
+        log = Log(0)
+        log.entries, log.windows = entries, windows
+        decoded.append(log)
+    return [at, decoded]
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -50,7 +50,7 @@ from frisk.errors import FeatureError, InvalidEventError
 from frisk.features.catalogue import Catalogue
 from frisk.features.compiled import KeyRunner
 from frisk.features.compiled_event import EventLayout, StepFunction, compile_event
-from frisk.features.entity import Entity, Log
+from frisk.features.entity import Entity, Log, decode_label, encode_label
 from frisk.features.numeric import NAN
 from frisk.features.plan import LabelGroup, LabelPlan, compile_plan, label_groups
 from frisk.features.state import SpaceSpec, StateLayout, StateStore
@@ -87,10 +87,15 @@ class OnlineFeatures:
         self.layout = StateLayout(
             catalogue_version=catalogue.version,
             spaces=tuple(
-                SpaceSpec(f"key:{r.plan.key}", _entity_expiry(r.retention)) for r in runners
+                SpaceSpec(
+                    f"key:{r.plan.key}", _entity_expiry(r.retention), False, r.encode, r.decode
+                )
+                for r in runners
             )
             + tuple(
-                SpaceSpec(f"label:{lp.key}", _label_expiry(lp.horizon), labels=True)
+                SpaceSpec(
+                    f"label:{lp.key}", _label_expiry(lp.horizon), True, encode_label, decode_label
+                )
                 for lp in plan.labels
             ),
             label_horizon=plan.label_horizon,

@@ -50,6 +50,9 @@ class SpaceSpec:
     expires_at: Callable[[Any], int]
     #: a label space: a transaction's claim keeps its key in this space
     labels: bool = False
+    #: the record as bytes and back, for a store that keeps records outside this process
+    encode: Callable[[Any], bytes] | None = None
+    decode: Callable[[bytes], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
