@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +48,7 @@ class CopyingStore(MemoryStore):
         super().open(layout)
         load = self.load
 
-        def copying(keys: Sequence[str | None]) -> list[Any]:
+        def copying(keys: Sequence[str | None]) -> Sequence[Any]:
             return pickle.loads(pickle.dumps(load(keys)))
 
         self.load = copying
@@ -98,10 +103,136 @@ def redis_stores(require_service: Callable[[str, str, int], None]) -> Iterator[S
         store.close()
 
 
-@pytest.fixture(params=[*sorted(STORES), "redis"])
+def _free_port() -> int:
+    """A port free on 127.0.0.1 whose cluster bus port (+10000) is free too."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port + 10_000 > 65_535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what}; CI=true, so a missing service is a failure")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A 3-primary Redis Cluster on free 127.0.0.1 ports, started and stopped here; its URL."""
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        _missing("redis-server and redis-cli are needed to start a Redis Cluster")
+    assert server is not None
+    assert cli is not None
+    root: Path = tmp_path_factory.mktemp("redis-cluster")
+    ports = [_free_port() for _ in range(3)]
+    nodes = []
+    try:
+        for port in ports:
+            nodes.append(
+                subprocess.Popen(
+                    [
+                        server,
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        f"nodes-{port}.conf",
+                        "--dir",
+                        str(root),
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--protected-mode",
+                        "yes",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        for port in ports:
+            _wait(lambda port=port: _cli(cli, port, "ping") == "PONG")
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        for port in ports:
+            _wait(lambda port=port: "cluster_state:ok" in _cli(cli, port, "cluster", "info"))
+        yield f"redis://127.0.0.1:{ports[0]}"
+    finally:
+        for node in nodes:
+            node.terminate()
+        for node in nodes:
+            node.wait(timeout=30)
+
+
+def _cli(cli: str, port: int, *args: str) -> str:
+    done = subprocess.run(
+        [cli, "-h", "127.0.0.1", "-p", str(port), *args], capture_output=True, text=True, timeout=10
+    )
+    return done.stdout.strip()
+
+
+def _wait(ready: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError("Redis Cluster node not ready in time")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def cluster_stores(redis_cluster: str) -> Iterator[StoreFactory]:
+    """Fresh stores on the test's Redis Cluster, each under its own key prefix."""
+    from frisk.features.stores.redis import RedisStore
+
+    run = uuid.uuid4().hex[:10]
+    made: list[RedisStore] = []
+
+    def make() -> StateStore:
+        store = RedisStore.connect(
+            redis_cluster, cluster=True, key_prefix=f"frisk-test-{run}-{len(made)}", timeout=10.0
+        )
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.clear()
+        store.close()
+
+
+@pytest.fixture(params=[*sorted(STORES), "redis", "redis-cluster"])
 def make_store(request: pytest.FixtureRequest) -> StoreFactory:
     if request.param == "redis":
         factory: StoreFactory = request.getfixturevalue("redis_stores")
+        return factory
+    if request.param == "redis-cluster":
+        factory = request.getfixturevalue("cluster_stores")
         return factory
     return STORES[request.param]
 

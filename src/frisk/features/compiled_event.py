@@ -141,7 +141,7 @@ def compile_event(
     if learn:
         # Every record goes back, changed in place or new: the store holds the only copy.
         body.append(
-            f"    store.commit(str(event.get('transaction_id')), t, keys, [{', '.join(records)}])"
+            f"    store.commit(str(event.get('transaction_id')), t, keys, ({', '.join(records)},))"
         )
     body.append("    return out")
 

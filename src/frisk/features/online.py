@@ -239,7 +239,7 @@ class OnlineFeatures:
             if found is None or not found[0] <= at < found[0] + horizon:
                 continue
             keys = self._no_entities + found[1:]
-            records = store.load(keys)
+            records = list(store.load(keys))
             offset = len(self._no_entities)
             for j, ((lp, groups), key) in enumerate(zip(self._labels, found[1:], strict=True)):
                 if key is None:

@@ -84,7 +84,7 @@ class StateStore(Protocol):
         """Bind the store to ``layout``; refuse state kept for another catalogue version."""
         ...
 
-    def load(self, keys: Sequence[str | None]) -> list[Any]:
+    def load(self, keys: Sequence[str | None]) -> Sequence[Any]:
         """The record of each key in its space (in layout order); None for a None key or none."""
         ...
 

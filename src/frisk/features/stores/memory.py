@@ -40,7 +40,7 @@ _MAGIC: Final = b"FRISK-FEATURE-STATE\n"
 # without the executor's sequence numbers).
 SNAPSHOT_FORMAT: Final = 5
 
-_Load = Callable[[Sequence[str | None]], list[Any]]
+_Load = Callable[[Sequence[str | None]], Sequence[Any]]
 _Save = Callable[[int, Sequence[str | None], Sequence[Any]], None]
 _Commit = Callable[[str, int, Sequence[str | None], Sequence[Any]], None]
 
@@ -194,7 +194,7 @@ def _compile(
     keys = ", ".join(f"k{i}" for i in range(n)) + ("," if n == 1 else "")
     records = ", ".join(f"r{i}" for i in range(n)) + ("," if n == 1 else "")
     lines = ["def load(keys):", f"    {keys} = keys" if n else "    pass"]
-    lines.append("    return [" + ", ".join(f"get{i}(k{i})" for i in range(n)) + "]")
+    lines.append("    return (" + "".join(f"get{i}(k{i}), " for i in range(n)) + ")")
     put = []
     for i, spec in enumerate(layout.spaces):
         namespace |= {

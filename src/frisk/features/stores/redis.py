@@ -99,8 +99,6 @@ class RedisStore:
             "max_connections": pool_size,
             "retry": Retry(NoBackoff(), 0),
         }
-        if cluster:
-            options["cluster_error_retry_attempts"] = 0
         with _translated(url):
             client: Any = (
                 redis.cluster.RedisCluster.from_url(url, **options)
@@ -149,7 +147,7 @@ class RedisStore:
         self._clock = None if clock is None else int(clock)
         self._next = int(head[0][1]) if head else NEVER
 
-    def load(self, keys: Sequence[str | None]) -> list[Any]:
+    def load(self, keys: Sequence[str | None]) -> Sequence[Any]:
         specs = self._specs
         present = [i for i, key in enumerate(keys) if key is not None]
         with self._translated():
