@@ -21,8 +21,12 @@ def open_store(settings: StateSettings) -> StateStore:
         return MemoryStore()
     if not url.startswith(("redis://", "rediss://")):
         raise ConfigError(f"state URL {url!r}: use redis://host:port/db or rediss://...")
-    from frisk.features.stores.redis import RedisStore
-
+    try:
+        from frisk.features.stores.redis import RedisStore
+    except ImportError as exc:
+        raise ConfigError(
+            f"feature state at {url!r} needs the Redis client: pip install 'frisk[redis]'"
+        ) from exc
     return RedisStore.connect(
         url,
         cluster=settings.cluster,

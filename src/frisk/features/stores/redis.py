@@ -31,6 +31,12 @@ from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any, Final
 
+import redis
+import redis.cluster
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+from redis.retry import Retry
+
 from frisk.errors import ConfigError, FeatureError, StateUnavailable
 from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
 
@@ -81,16 +87,6 @@ class RedisStore:
         pool_size: int = 16,
     ) -> RedisStore:
         """A store on the Redis at ``url`` (``redis://``, ``rediss://``; a cluster node)."""
-        try:
-            import redis
-            import redis.cluster
-        except ImportError as exc:  # pragma: no cover - the extra is part of the dev install
-            raise ConfigError(
-                f"feature state at {url!r} needs the Redis client: pip install 'frisk[redis]'"
-            ) from exc
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         # No silent retries: a request that timed out may have run, and queueing a label twice
         # would count it twice. A failure is StateUnavailable; the caller decides.
         options: dict[str, Any] = {
@@ -320,14 +316,25 @@ class RedisStore:
                         self._claim_key(claim[0]), claim[1], px=layout.label_horizon // 1000
                     )
             else:
-                pipe = self.client.pipeline(transaction=False)
-                for k, a in calls:
-                    self._record(keys=k, args=a, client=pipe)
+                # EVALSHA by hand: redis-py's Script objects make a pipeline ask SCRIPT EXISTS
+                # first, a second round trip on every event. A server that lost its scripts
+                # answers NOSCRIPT for those commands only; they are sent again one by one.
+                scripted = [(self._record, k, a) for k, a in calls]
                 if transaction_id:
-                    self._move_clock(keys=[f"{self._meta}:clock"], args=[str(t)], client=pipe)
+                    scripted.append((self._move_clock, [f"{self._meta}:clock"], [str(t)]))
+                pipe = self.client.pipeline(transaction=False)
+                for script, k, a in scripted:
+                    pipe.evalsha(script.sha, len(k), *k, *a)
                 if claim is not None:
                     pipe.set(self._claim_key(claim[0]), claim[1], px=layout.label_horizon // 1000)
-                results = pipe.execute()[: len(calls)]
+                replies = pipe.execute(raise_on_error=False)
+                for i, (script, k, a) in enumerate(scripted):
+                    if isinstance(replies[i], NoScriptError):
+                        replies[i] = script(keys=k, args=a)
+                for reply in replies:
+                    if isinstance(reply, Exception):
+                        raise reply
+                results = replies[: len(calls)]
         if any(int(r) < 0 for r in results):
             raise StateUnavailable(
                 f"another writer changed feature state of transaction {transaction_id!r}'s "
@@ -343,8 +350,6 @@ class RedisStore:
 @contextmanager
 def _translated(where: str) -> Iterator[None]:
     """Redis and socket errors -> ``StateUnavailable``, once, here."""
-    from redis.exceptions import RedisError
-
     try:
         yield
     except (RedisError, OSError) as exc:
