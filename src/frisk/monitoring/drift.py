@@ -9,6 +9,10 @@ share is floored at ``FLOOR`` so the log stays finite (shares are not renormalis
 the floor moves PSI by well under 0.01). Rule of thumb: under 0.1 stable, 0.1-0.25 moderate shift,
 above 0.25 a population the model was not trained on.
 
+Features that grow with time by definition (kind ``age``: ``seconds_since_first_by_payer``, an
+account's age) drift as a deployment ages: every entity the training period saw is older now.
+Their PSI is reported, marked ``ages``, and never raises an alert.
+
 The live window is the serving model's own recent decisions (the last N, or those of the last
 hours), read with one bounded query that extracts only the score and the referenced features.
 """
@@ -35,6 +39,7 @@ __all__ = [
     "DriftReport",
     "FeatureDrift",
     "LiveWindow",
+    "ageing_features",
     "drift_report",
     "psi",
     "read_window",
@@ -103,6 +108,7 @@ class FeatureDrift:
     name: str
     psi: float | None
     alert: bool
+    ages: bool = False  # grows with time by definition: reported, never an alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +132,10 @@ class DriftReport:
             },
             "reference": {"model_version": w.model_version, "rows": self.reference_rows},
             "score": {"psi": self.score.psi, "alert": self.score.alert},
-            "features": [{"name": f.name, "psi": f.psi, "alert": f.alert} for f in self.features],
+            "features": [
+                {"name": f.name, "psi": f.psi, "alert": f.alert, "ages": f.ages}
+                for f in self.features
+            ],
         }
 
 
@@ -136,6 +145,16 @@ def reference_of(model: FraudModel) -> Mapping[str, Any] | None:
     if not isinstance(reference, Mapping) or "score" not in reference:
         return None
     return reference
+
+
+def ageing_features(model: FraudModel) -> frozenset[str]:
+    """The names of the model's features that grow with time (kind ``age``)."""
+    from frisk.features import Catalogue
+
+    if not model.catalogue:
+        return frozenset()
+    catalogue = Catalogue.from_dict(dict(model.catalogue))
+    return frozenset(spec.name for spec in catalogue.specs if spec.kind == "age")
 
 
 def read_window(
@@ -186,16 +205,25 @@ def read_window(
 
 
 def drift_report(
-    reference: Mapping[str, Any], window: LiveWindow, *, alert_level: float, min_decisions: int
+    reference: Mapping[str, Any],
+    window: LiveWindow,
+    *,
+    alert_level: float,
+    min_decisions: int,
+    ageing: frozenset[str] = frozenset(),
 ) -> DriftReport:
-    """PSI of ``window`` against ``reference``; None (and no alert) below ``min_decisions``."""
+    """PSI of ``window`` against ``reference``; None (and no alert) below ``min_decisions``.
+
+    Features named in ``ageing`` (``ageing_features``) are measured but never alert.
+    """
     enough = window.decisions >= min_decisions
 
     def measure(name: str, entry: Mapping[str, Any], values: Floats) -> FeatureDrift:
+        ages = name in ageing
         if not enough or not (entry.get("shares") or entry.get("kind") == "categorical"):
-            return FeatureDrift(name, None, False)
+            return FeatureDrift(name, None, False, ages)
         value = round(psi(*shares(entry, values)), 6)
-        return FeatureDrift(name, value, value >= alert_level)
+        return FeatureDrift(name, value, value >= alert_level and not ages, ages)
 
     score = measure("score", reference["score"], window.scores)
     found = [

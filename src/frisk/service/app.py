@@ -14,6 +14,7 @@ from frisk.config import Settings
 from frisk.engine import DecisionEngine
 from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
+from frisk.service.docs import install_docs
 from frisk.service.errors import install_error_handlers
 from frisk.service.gc_pauses import GcPauses
 from frisk.service.metrics import ServiceMetrics
@@ -112,12 +113,16 @@ def create_app(
         # Frisk exports its own Prometheus metrics and logs. FastAPI's OpenTelemetry hooks would
         # look for a configured provider on every request (~11 µs each, measured).
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Served from local files by install_docs: FastAPI's pages fetch theirs from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.frisk = state
     app.state.metrics = metrics
     app.state.policy = policy
     app.state.model_ops = model_ops
     install_error_handlers(app)
+    install_docs(app)
     modules = (
         score,
         decisions,
