@@ -9,9 +9,12 @@ Screenshots go to ``FRISK_UI_ARTIFACTS`` when set, else to a directory under pyt
 from __future__ import annotations
 
 import os
+import queue
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,6 +121,67 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+# The README's `make demo`, small: what a newcomer's dashboard shows, in a few seconds of work.
+DEMO_SMALL = ("--days", "14", "--payers", "300", "--replay-days", "3", "--fraud-rate", "0.03")
+
+
+@dataclass(frozen=True)
+class Demo:
+    api: str
+    dashboard: str
+    key: str  # the demo's admin key, as it printed it
+    home: Path
+    output: str  # what it printed up to its "running" line
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api, headers={"X-API-Key": self.key}, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`frisk demo` (small) as a newcomer runs it, until it says it is running; then Ctrl-C."""
+    home = tmp_path_factory.mktemp("demo-home")
+    api_port, ui_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("FRISK_API_KEY", "FRISK_HOME")}
+    frisk = str(Path(sys.executable).parent / "frisk")
+    command = [frisk, "demo", *DEMO_SMALL, "--home", str(home)]
+    command += ["--api-port", str(api_port), "--dashboard-port", str(ui_port)]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 300
+        while not any(line.startswith("running;") for line in output):
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
+            if line is None:
+                pytest.fail("frisk demo exited before it was running:\n" + "".join(output))
+            output.append(line)
+        text = "".join(output)
+        key = next(line.split()[2] for line in output if "demo key" in line)
+        yield Demo(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}", key, home, text)
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops the API and the dashboard
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
 
 
 # Per module, not per session: Playwright's sync API keeps an asyncio loop running in this thread

@@ -52,7 +52,10 @@ def risk_gauge(decision: Mapping[str, Any]) -> Any:
             },
         )
     )
-    figure.update_layout(**{**_LAYOUT, "height": 260})
+    # Side margins wide enough for the axis labels at the ends of the arc ("100" was clipped).
+    figure.update_layout(
+        **{**_LAYOUT, "height": 260, "margin": {"l": 45, "r": 45, "t": 60, "b": 10}}
+    )
     return figure
 
 

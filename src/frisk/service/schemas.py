@@ -102,10 +102,11 @@ class DecisionPublic(BaseModel):
 class DecisionDetailPublic(DecisionPublic):
     """GET /v1/decisions/{id}: the decision, and on request what it read."""
 
-    features: dict[str, float | None] | None = Field(
+    features: dict[str, float | str | None] | None = Field(
         default=None,
         description="The feature values the model and rules read, by name, as recorded with "
-        "the decision (null unless asked for with ?include=features).",
+        "the decision: numbers, categories as text, null for missing (present only when asked "
+        "for with ?include=features).",
     )
 
     @classmethod

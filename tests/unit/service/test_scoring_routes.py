@@ -158,7 +158,8 @@ def test_get_decision_with_the_features_it_read(
     assert r.status_code == 200
     body = r.json()
     recorded = ledger.get_decision("t-f")
-    assert recorded is not None and recorded.features
+    assert recorded is not None
+    assert recorded.features
     assert body.pop("features") == dict(recorded.features)
     assert body == scored
     bad = client.get("/v1/decisions/t-f?include=secrets", headers=keys["analyst"])

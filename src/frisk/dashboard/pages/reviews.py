@@ -151,20 +151,26 @@ def _features(client: FriskClient, transaction_id: str, reasons: set[str]) -> No
         st.caption("No feature values were recorded with this decision.")
         return
     rows = [
-        {"feature": name, "value": value, "reason": name in reasons}
+        {"feature": name, "value": _text(value), "reason": name in reasons}
         for name, value in sorted(features.items(), key=lambda kv: (kv[0] not in reasons, kv[0]))
     ]
     st.markdown("**Features the decision read**")
-    st.dataframe(  # values shown as data, never as markup
+    st.dataframe(  # values shown as text in a table cell, never as markup
         rows,
         hide_index=True,
         key=f"case-features-{transaction_id}",
         height=320,
-        column_config={
-            "value": st.column_config.NumberColumn(format="%.4g"),
-            "reason": st.column_config.CheckboxColumn("in reasons"),
-        },
+        column_config={"reason": st.column_config.CheckboxColumn("in reasons")},
     )
+
+
+def _text(value: Any) -> str:
+    """A feature value as the table shows it: numbers to 6 significant digits, missing as -."""
+    if value is None:
+        return "-"
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:,.6g}"
+    return str(value)
 
 
 def _actions(client: FriskClient, review: dict[str, Any]) -> None:
