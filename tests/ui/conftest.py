@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,12 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = Path(configured) if configured else tmp_path_factory.mktemp("ui-screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def screenshot(artifacts: Path) -> Callable[[Any, str], Path]:
+    """``screenshot(page, name)``: the whole page as ``name``.png in the artifacts directory."""
+    return lambda page, name: full_page_shot(page, artifacts / f"{name}.png")
 
 
 @pytest.fixture(scope="session")
@@ -234,30 +240,38 @@ class Ui:
         self.settle()
 
     def settle(self) -> None:
-        """Wait until the app has finished its current run (the running indicator is gone)."""
-        self.page.wait_for_timeout(300)
-        self.page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=TIMEOUT_MS)
-        # Until the previous run's elements are gone too: Streamlit keeps them, marked stale,
-        # while a rerun renders, and a locator could match both the old and the new element.
-        self.page.wait_for_function(
-            "() => !document.querySelector('[data-stale=\"true\"]')", timeout=TIMEOUT_MS
-        )
+        settle(self.page)
 
     def shot(self, name: str) -> Path:
-        """A screenshot of the whole page (Streamlit scrolls inside its main block, so the
-        viewport is stretched to the content's height first)."""
-        self.settle()
-        size = self.page.viewport_size
-        height = self.page.evaluate(
-            "() => Math.max(document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0,"
-            " document.body.scrollHeight)"
-        )
-        self.page.set_viewport_size({"width": size["width"], "height": max(height + 60, 600)})
-        self.settle()
-        path = self.artifacts / f"{name}.png"
-        self.page.screenshot(path=str(path))
-        self.page.set_viewport_size(size)
-        return path
+        """A screenshot of the whole page, named ``name``, in the artifacts directory."""
+        return full_page_shot(self.page, self.artifacts / f"{name}.png")
+
+
+def settle(page: Any) -> None:
+    """Wait until the app has finished its current run (the running indicator is gone)."""
+    page.wait_for_timeout(300)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=TIMEOUT_MS)
+    # Until the previous run's elements are gone too: Streamlit keeps them, marked stale,
+    # while a rerun renders, and a locator could match both the old and the new element.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]')", timeout=TIMEOUT_MS
+    )
+
+
+def full_page_shot(page: Any, path: Path) -> Path:
+    """A screenshot of the whole page (Streamlit scrolls inside its main block, so the
+    viewport is stretched to the content's height first)."""
+    settle(page)
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0,"
+        " document.body.scrollHeight)"
+    )
+    page.set_viewport_size({"width": size["width"], "height": max(height + 60, 600)})
+    settle(page)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+    return path
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,7 +187,7 @@ def test_every_page_opens_by_its_url_from_a_cold_start(demo: Demo, browser: Any,
 
 
 def test_a_case_opens_by_its_link_with_the_features_it_read(
-    demo: Demo, browser: Any, artifacts: Path
+    demo: Demo, browser: Any, screenshot: Callable[[Any, str], Path]
 ) -> None:
     with demo.http() as http:
         cases = http.get("/v1/reviews", params={"status": "open", "limit": 5}).json()["items"]
@@ -200,5 +201,32 @@ def test_a_case_opens_by_its_link_with_the_features_it_read(
         expect(main.get_by_text("Features the decision read")).to_be_visible()
         expect(main.get_by_test_id("stDataFrame").nth(1)).to_be_visible()
         assert f"case={case}" in page.url
+        screenshot(page, "reviews")
     finally:
         context.close()
+
+
+def test_the_monitoring_page_draws_every_chart_and_the_model_table(
+    demo: Demo, page: Any, screenshot: Callable[[Any, str], Path]
+) -> None:
+    page.goto(f"{demo.dashboard}/monitoring")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="Drift")).to_be_visible()
+    for title in (
+        "Decisions by action (since the API started)",
+        "Score distribution",
+        "Alert rate by day",
+        "Live precision and recall",
+        "Drift per feature",
+    ):
+        expect(main.get_by_text(title).first).to_be_visible()
+    # Every chart drew marks (bars or lines), none is an empty frame.
+    charts = main.locator(".js-plotly-plot")
+    assert charts.count() >= 7
+    for n in range(charts.count()):
+        expect(charts.nth(n).locator("path.point, path.js-line, .bars path").first).to_be_attached()
+    expect(main.get_by_text("By model version")).to_be_visible()
+    expect(main.get_by_test_id("stDataFrame").first).to_be_visible()
+    for empty in ("No decisions", "No scores yet", "No drift figures yet"):
+        expect(main.get_by_text(empty)).to_have_count(0)
+    screenshot(page, "monitoring")

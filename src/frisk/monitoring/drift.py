@@ -147,14 +147,15 @@ def reference_of(model: FraudModel) -> Mapping[str, Any] | None:
     return reference
 
 
-def ageing_features(model: FraudModel) -> frozenset[str]:
-    """The names of the model's features that grow with time (kind ``age``)."""
+def ageing_features(catalogue: Mapping[str, Any]) -> frozenset[str]:
+    """The names of a catalogue's features that grow with time (kind ``age``); ``catalogue``
+    is its ``to_dict()``, as a model artifact keeps it."""
     from frisk.features import Catalogue
 
-    if not model.catalogue:
+    if not catalogue:
         return frozenset()
-    catalogue = Catalogue.from_dict(dict(model.catalogue))
-    return frozenset(spec.name for spec in catalogue.specs if spec.kind == "age")
+    specs = Catalogue.from_dict(dict(catalogue)).specs
+    return frozenset(spec.name for spec in specs if spec.kind == "age")
 
 
 def read_window(

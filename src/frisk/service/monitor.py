@@ -203,7 +203,7 @@ class ModelOps:
             window,
             alert_level=cfg.psi_alert,
             min_decisions=cfg.drift_min_decisions,
-            ageing=ageing_features(model),
+            ageing=ageing_features(model.catalogue),
         )
 
     def refresh_gauges(self, *, force: bool = False) -> None:
