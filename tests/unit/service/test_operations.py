@@ -118,3 +118,15 @@ def test_unexpected_errors_are_a_generic_500(
 def test_unknown_path_is_404_json(client: TestClient) -> None:
     r = client.get("/nope")
     assert (r.status_code, r.json()["error"]) == (404, "not_found")
+
+
+def test_docs_pages_load_only_frisks_own_files(client: TestClient) -> None:
+    """Swagger UI and ReDoc from the installed package's files: nothing from a CDN."""
+    for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = client.get(page).text
+        assert f'src="/docs/static/{script}"' in html
+        assert "https://" not in html, page
+        asset = client.get(f"/docs/static/{script}")
+        assert asset.status_code == 200
+        assert len(asset.content) > 100_000
+    assert client.get("/docs/static/swagger-ui.css").status_code == 200
