@@ -21,11 +21,24 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-__all__ = ["DOCS_URL", "REDOC_URL", "STATIC_URL", "install_docs", "static_directory"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "DOCS_URL",
+    "REDOC_URL",
+    "STATIC_URL",
+    "install_docs",
+    "static_directory",
+]
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 STATIC_URL = "/docs/static"
+# The pages may load only from this server (ReDoc's bundle would fetch its logo from a CDN: the
+# browser now refuses without asking the network). Inline scripts and styles are the pages' own.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
 
 
 def static_directory() -> Path:
@@ -43,14 +56,16 @@ def install_docs(app: FastAPI) -> None:
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=f"{root}{openapi_url}",
-            title=f"{app.title} - Swagger UI",
-            oauth2_redirect_url=f"{root}{redirect_url}",
-            swagger_js_url=f"{root}{STATIC_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{STATIC_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{STATIC_URL}/favicon.png",
-            swagger_ui_parameters=app.swagger_ui_parameters,
+        return _local_only(
+            get_swagger_ui_html(
+                openapi_url=f"{root}{openapi_url}",
+                title=f"{app.title} - Swagger UI",
+                oauth2_redirect_url=f"{root}{redirect_url}",
+                swagger_js_url=f"{root}{STATIC_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{STATIC_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{STATIC_URL}/favicon.png",
+                swagger_ui_parameters=app.swagger_ui_parameters,
+            )
         )
 
     @app.get(redirect_url, include_in_schema=False)
@@ -60,10 +75,17 @@ def install_docs(app: FastAPI) -> None:
     @app.get(REDOC_URL, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=f"{root}{openapi_url}",
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{STATIC_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{STATIC_URL}/favicon.png",
-            with_google_fonts=False,
+        return _local_only(
+            get_redoc_html(
+                openapi_url=f"{root}{openapi_url}",
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=f"{root}{STATIC_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{STATIC_URL}/favicon.png",
+                with_google_fonts=False,
+            )
         )
+
+
+def _local_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return page

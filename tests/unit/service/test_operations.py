@@ -123,8 +123,11 @@ def test_unknown_path_is_404_json(client: TestClient) -> None:
 def test_docs_pages_load_only_frisks_own_files(client: TestClient) -> None:
     """Swagger UI and ReDoc from the installed package's files: nothing from a CDN."""
     for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
-        html = client.get(page).text
+        response = client.get(page)
+        html = response.text
         assert f'src="/docs/static/{script}"' in html
+        # The browser may fetch nothing from elsewhere, whatever the bundles would.
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
         assert "https://" not in html, page
         asset = client.get(f"/docs/static/{script}")
         assert asset.status_code == 200
