@@ -230,3 +230,25 @@ def test_the_monitoring_page_draws_every_chart_and_the_model_table(
     for empty in ("No decisions", "No scores yet", "No drift figures yet"):
         expect(main.get_by_text(empty)).to_have_count(0)
     screenshot(page, "monitoring")
+
+
+def test_a_rule_backtests_on_the_demo_over_the_default_period(
+    demo: Demo, page: Any, screenshot: Callable[[Any, str], Path]
+) -> None:
+    """The Rules page's default period (the last 30 days) holds the replayed days."""
+    page.goto(f"{demo.dashboard}/rules")
+    main = page.get_by_test_id("stMain")
+    page.get_by_label("Name", exact=True).fill("big_new_payee")
+    expression = page.get_by_label("Expression (CEL)")
+    expression.fill("amount > 500")
+    expression.press("Tab")
+    expect(main.get_by_text("valid", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Run backtest").click()
+    figures = main.get_by_test_id("stMetric")
+    transactions = figures.filter(has_text="Transactions").first.get_by_test_id("stMetricValue")
+    expect(transactions).not_to_have_text("0")
+    expect(main.get_by_text("Rule hits by day")).to_be_visible()
+    # A bar per replayed day, not one lonely day.
+    ticks = main.locator(".js-plotly-plot .xtick text")
+    expect(ticks.nth(REPLAY_DAYS - 1)).to_be_attached()
+    screenshot(page, "rules-backtest")
