@@ -128,7 +128,7 @@ def test_the_readme_curl_example_runs_on_the_demo(demo: Demo) -> None:
     assert detail["features"]["txn_count_by_payer_30d"] > 0
 
 
-def test_docs_render_with_the_network_cut(demo: Demo, page: Any) -> None:
+def test_docs_render_with_the_network_cut(demo: Demo, page: Any, artifacts: Path) -> None:
     """Swagger UI and ReDoc from Frisk's own files: every request off this machine fails."""
     outside: list[str] = []
 
@@ -144,7 +144,7 @@ def test_docs_render_with_the_network_cut(demo: Demo, page: Any) -> None:
     page.goto(f"{demo.api}/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Frisk")
     expect(page.locator(".opblock-summary-path").first).to_be_visible()
-    page.screenshot(path=str(demo.home / "docs.png"))
+    page.screenshot(path=str(artifacts / "api-docs.png"))
     page.goto(f"{demo.api}/redoc")
     expect(page.get_by_role("heading", name=re.compile("^Frisk"))).to_be_visible()
     assert outside == []
