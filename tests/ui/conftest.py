@@ -147,7 +147,9 @@ class Demo:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """`frisk demo` (small) as a newcomer runs it, until it says it is running; then Ctrl-C."""
+    """`frisk demo` (small) as a newcomer runs it, until it says it is running; then SIGTERM,
+    on which it stops the API and the dashboard as on Ctrl-C (SIGINT may be ignored in a
+    process started in the background, which a test worker can be)."""
     home = tmp_path_factory.mktemp("demo-home")
     api_port, ui_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("FRISK_API_KEY", "FRISK_HOME")}
@@ -179,7 +181,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         key = next(line.split()[2] for line in output if "demo key" in line)
         yield Demo(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}", key, home, text)
     finally:
-        process.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops the API and the dashboard
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -14,6 +14,7 @@ default ``.frisk``).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -178,6 +179,11 @@ def _serve_and_replay(
         ledger.close()
 
     api_url, dashboard_url = f"http://{host}:{api_port}", f"http://{host}:{dashboard_port}"
+    # Ctrl-C, or SIGTERM from a process manager or a test, stops the API and the dashboard too.
+    # SIGINT explicitly: a shell starts a background job with it ignored, and Python then
+    # installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     processes: list[subprocess.Popen[bytes]] = []
     with (logs / "api.log").open("ab") as api_log, (logs / "dashboard.log").open("ab") as ui_log:
         try:
