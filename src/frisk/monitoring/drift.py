@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 
 from frisk.models.scoring import FraudModel
 from frisk.store._driver_errors import translate_errors
+from frisk.store.feature_catalogues import catalogues_of, feature_columns
 from frisk.store.tables import decisions
 
 __all__ = [
@@ -171,15 +172,9 @@ def read_window(
     reference = reference_of(model) or {}
     names = [str(n) for n in dict(reference.get("features") or {})]
     categorical = set(model.spec.categorical)
-    features = decisions.c.features
-    columns = [
-        (features[name].as_string() if name in categorical else features[name].as_float()).label(
-            f"f{i}"
-        )
-        for i, name in enumerate(names)
-    ]
+    catalogues = catalogues_of(engine)
     query = (
-        sa.select(decisions.c.score, decisions.c.event_time, *columns)
+        sa.select(decisions.c.score, decisions.c.event_time, *feature_columns())
         .where(decisions.c.model_version == version)
         .order_by(decisions.c.created_at.desc())
         .limit(last)
@@ -191,9 +186,10 @@ def read_window(
         rows = conn.execute(query).all()
     scores = np.array([r[0] for r in rows], dtype=np.float64)
     times = [r[1] for r in rows]
+    recorded = [catalogues.features(*r[2:]) for r in rows]
     values: dict[str, Floats] = {}
-    for i, name in enumerate(names):
-        column = [r[2 + i] for r in rows]
+    for name in names:
+        column = [_value(features.get(name), name in categorical) for features in recorded]
         if name in categorical:
             values[name] = np.array([model.encoder.code(v, name) for v in column])
         else:
@@ -203,6 +199,18 @@ def read_window(
     return LiveWindow(
         version, min(times) if times else None, max(times) if times else None, scores, values
     )
+
+
+def _value(value: Any, categorical: bool) -> Any:
+    """A recorded value as the drift reference bins it: text for a categorical, else a float."""
+    if value is None:
+        return None
+    if categorical:
+        return str(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def drift_report(
