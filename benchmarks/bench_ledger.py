@@ -72,9 +72,9 @@ def decide(days: int, payers: int, count: int) -> list[Any]:
     from frisk.data import write_table
     from frisk.data.simulator import SimulationConfig, simulate
     from frisk.engine import ModelEngine, ModelSource
-    from frisk.monitoring.retrain import point_in_time_labels
     from frisk.models import save_model
     from frisk.models.pipeline import train_events
+    from frisk.monitoring.retrain import point_in_time_labels
     from frisk.schema import Transaction
     from frisk.store import DecisionRecord, default_url, open_ledger
     from frisk.store.policy_source import open_ledger_policy
@@ -189,6 +189,7 @@ def measure_sqlite(tmp: Path, records: list[Any], batch: int) -> Measured:
             if table in _SQLITE_TABLES
         ]
         marks = ",".join("?" * len(owned))
+        averages_by_part: dict[str, float] = {}
         (pages,) = conn.execute(
             f"SELECT SUM(pgsize) FROM dbstat WHERE name IN ({marks})", owned
         ).fetchone()
@@ -197,7 +198,12 @@ def measure_sqlite(tmp: Path, records: list[Any], batch: int) -> Measured:
             "SELECT " + ", ".join(f'AVG(LENGTH("{c}"))' for c in columns) + " FROM decisions"
         ).fetchone()
         (rows,) = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()
+        for name, size in conn.execute(
+            f"SELECT name, SUM(pgsize) FROM dbstat WHERE name IN ({marks}) GROUP BY name", owned
+        ):
+            averages_by_part[name] = size / max(rows, 1)
     assert "decisions" in names
+    print("SQLite bytes per decision by table and index:", averages_by_part)
     return Measured(
         "SQLite", rows, int(pages), dict(zip(columns, averages, strict=True)), wall, cpu
     )
@@ -210,8 +216,10 @@ def _schema(url: str) -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        yield sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
+        yield (
+            sa.make_url(url)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
         )
     finally:
         with admin.connect() as conn:
@@ -226,9 +234,8 @@ def measure_postgres(url: str, records: list[Any], batch: int) -> Measured:
         try:
             with engine.connect() as conn:
                 conn.execute(sa.text("VACUUM ANALYZE"))
-                tables = [
-                    t
-                    for t in conn.execute(
+                tables = list(
+                    conn.execute(
                         sa.text(
                             "SELECT c.oid::regclass::text FROM pg_class c "
                             "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -236,21 +243,20 @@ def measure_postgres(url: str, records: list[Any], batch: int) -> Measured:
                             "AND (c.relname = 'feature_catalogues' OR c.relname LIKE 'decisions%')"
                         )
                     ).scalars()
-                ]
+                )
                 total = sum(
                     int(conn.execute(sa.text(f"SELECT pg_total_relation_size('{t}')")).scalar_one())
                     for t in tables
                 )
-                columns = [
-                    c
-                    for c in conn.execute(
+                columns = list(
+                    conn.execute(
                         sa.text(
                             "SELECT column_name FROM information_schema.columns "
                             "WHERE table_schema = current_schema() AND table_name = 'decisions' "
                             "ORDER BY ordinal_position"
                         )
                     ).scalars()
-                ]
+                )
                 averages = conn.execute(
                     sa.text(
                         "SELECT "

@@ -27,13 +27,10 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from frisk.models.scoring import FraudModel
-from frisk.store._driver_errors import translate_errors
-from frisk.store.feature_catalogues import catalogues_of, feature_columns
-from frisk.store.tables import decisions
+from frisk.store.feature_catalogues import recent_features
 
 __all__ = [
     "FLOOR",
@@ -172,21 +169,11 @@ def read_window(
     reference = reference_of(model) or {}
     names = [str(n) for n in dict(reference.get("features") or {})]
     categorical = set(model.spec.categorical)
-    catalogues = catalogues_of(engine)
-    query = (
-        sa.select(decisions.c.score, decisions.c.event_time, *feature_columns())
-        .where(decisions.c.model_version == version)
-        .order_by(decisions.c.created_at.desc())
-        .limit(last)
-    )
-    if hours is not None:
-        since = (now or datetime.now(UTC)) - timedelta(hours=hours)
-        query = query.where(decisions.c.created_at >= since)
-    with translate_errors("reading the drift window"), engine.connect() as conn:
-        rows = conn.execute(query).all()
-    scores = np.array([r[0] for r in rows], dtype=np.float64)
-    times = [r[1] for r in rows]
-    recorded = [catalogues.features(*r[2:]) for r in rows]
+    since = None if hours is None else (now or datetime.now(UTC)) - timedelta(hours=hours)
+    window = recent_features(engine, version, last=last, since=since)
+    scores = np.array([r.score for r in window], dtype=np.float64)
+    times = [r.event_time for r in window]
+    recorded = [r.features for r in window]
     values: dict[str, Floats] = {}
     for name in names:
         column = [_value(features.get(name), name in categorical) for features in recorded]

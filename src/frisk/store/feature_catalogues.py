@@ -1,4 +1,4 @@
-"""The names of decisions' packed feature vectors, held once per catalogue in ``feature_catalogues``.
+"""The names of decisions' packed feature vectors, held once per catalogue.
 
 A decision row keeps ``catalogue_id`` and ``feature_values`` (``frisk.store.feature_codec``);
 this module turns a features mapping into that pair and back. A catalogue is its ordered list of
@@ -15,6 +15,7 @@ import hashlib
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,14 @@ from frisk.store._driver_errors import translate_errors
 from frisk.store.feature_codec import pack, unpack
 from frisk.store.tables import decisions, feature_catalogues
 
-__all__ = ["FeatureCatalogues", "catalogues_of", "unpack_to_json"]
+__all__ = [
+    "FeatureCatalogues",
+    "RecordedFeatures",
+    "catalogues_of",
+    "feature_columns",
+    "recent_features",
+    "unpack_to_json",
+]
 
 Features = dict[str, Any]
 
@@ -122,6 +130,33 @@ def catalogues_of(engine: Engine) -> FeatureCatalogues:
 def feature_columns() -> Iterable[sa.ColumnElement[Any]]:
     """The columns ``FeatureCatalogues.features`` reads, for a query's select list."""
     return (decisions.c.catalogue_id, decisions.c.feature_values, decisions.c.features)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedFeatures:
+    """What drift monitoring reads of one decision."""
+
+    score: float
+    event_time: datetime
+    features: Features
+
+
+def recent_features(
+    engine: Engine, model_version: str, *, last: int, since: datetime | None = None
+) -> list[RecordedFeatures]:
+    """The newest ``last`` decisions of ``model_version`` (created at or after ``since``)."""
+    query = (
+        sa.select(decisions.c.score, decisions.c.event_time, *feature_columns())
+        .where(decisions.c.model_version == model_version)
+        .order_by(decisions.c.created_at.desc())
+        .limit(last)
+    )
+    if since is not None:
+        query = query.where(decisions.c.created_at >= since)
+    catalogues = catalogues_of(engine)
+    with translate_errors("reading the drift window"), engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [RecordedFeatures(r[0], r[1], catalogues.features(*r[2:])) for r in rows]
 
 
 def unpack_to_json(conn: Connection, *, batch: int = 1000) -> int:

@@ -7,11 +7,14 @@ has no words for and were stored as ``null``), strings, ints and booleans as the
 
 Layout (little-endian), format 1::
 
-    [1][one 4-bit tag per value, two per byte][int8s][int16s][int32s][float32s][float64s][texts]
+    [1][one 4-bit tag per value, two per byte][int8s][int16s][int32s][float32s][float64s]
+       [hundredths as int32s][texts]
 
 A float is stored in the narrowest form that gives it back bit for bit: most features are counts,
-flags or hours (one byte or none), and only the sums and ratios need eight. Texts (categorical
-values, and ints, as their decimal digits) are a varint length and UTF-8 each, in vector order.
+flags or hours (one byte or none), sums of amounts are whole hundredths (four bytes: the int32 of
+``round(x * 100)`` where ``that / 100 == x``), and only the ratios and deviations need eight.
+Texts (categorical values, and ints, as their decimal digits) are a varint length and UTF-8 each,
+in vector order.
 """
 
 from __future__ import annotations
@@ -28,9 +31,17 @@ __all__ = ["pack", "unpack"]
 _FORMAT = 1
 
 # Tags, one per value.
-_NONE, _ZERO, _I8, _I16, _I32, _F32, _F64, _TEXT, _INT, _FALSE, _TRUE = range(11)
-# The fixed-width sections, in the order they follow the tags.
-_SECTIONS = ((_I8, "<i1", 1), (_I16, "<i2", 2), (_I32, "<i4", 4), (_F32, "<f4", 4), (_F64, "<f8", 8))
+_NONE, _ZERO, _I8, _I16, _I32, _F32, _F64, _TEXT, _INT, _FALSE, _TRUE, _CENTS = range(12)
+_TAGS = 12
+# The fixed-width sections, in the order they follow the tags: (tag, dtype, bytes, scale).
+_SECTIONS = (
+    (_I8, "<i1", 1, 1.0),
+    (_I16, "<i2", 2, 1.0),
+    (_I32, "<i4", 4, 1.0),
+    (_F32, "<f4", 4, 1.0),
+    (_F64, "<f8", 8, 1.0),
+    (_CENTS, "<i4", 4, 100.0),
+)
 _FLOATS = frozenset({float, type(None), np.float64})
 
 
@@ -59,10 +70,12 @@ def pack(values: Sequence[Any]) -> bytes:
     if n % 2:
         tags = np.append(tags, np.uint8(_NONE))
     parts = [bytes((_FORMAT,)), ((tags[0::2] << 4) | tags[1::2]).astype(np.uint8).tobytes()]
-    for tag, dtype, _size in _SECTIONS:
+    for tag, dtype, _size, scale in _SECTIONS:
         chosen = numbers[tags[:n] == tag]
         if chosen.size:
-            parts.append(chosen.astype(dtype).tobytes())
+            parts.append(
+                (np.round(chosen * scale) if scale != 1.0 else chosen).astype(dtype).tobytes()
+            )
     for text in texts:
         raw = text.encode()
         parts.append(_varint(len(raw)))
@@ -84,10 +97,11 @@ def unpack(blob: bytes, n: int) -> list[Any]:
         counts = np.bincount(tags, minlength=16)
         numbers = np.zeros(n, dtype=np.float64)
         at = 1 + width
-        for tag, dtype, size in _SECTIONS:
+        for tag, dtype, size, scale in _SECTIONS:
             count = int(counts[tag])
             if count:
-                numbers[tags == tag] = np.frombuffer(blob, dtype=dtype, count=count, offset=at)
+                stored = np.frombuffer(blob, dtype=dtype, count=count, offset=at)
+                numbers[tags == tag] = stored / scale if scale != 1.0 else stored
                 at += count * size
     except ValueError as exc:  # a buffer shorter than its tags say
         raise StoreError(f"a packed feature vector of {n} values is cut short") from exc
@@ -105,7 +119,7 @@ def unpack(blob: bytes, n: int) -> list[Any]:
             text = bytes(blob[at : at + length]).decode()
             at += length
             values[i] = text if tag == _TEXT else int(text)
-    if at != len(blob) or counts[11:].any():
+    if at != len(blob) or counts[_TAGS:].any():
         raise StoreError(f"a packed feature vector of {n} values does not match its tags")
     return values
 
@@ -114,6 +128,8 @@ def _number_tags(numbers: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[A
     """The narrowest exact form of each float; ``_NONE`` for NaN and infinities."""
     tags = np.full(numbers.shape, _F64, dtype=np.uint8)
     with np.errstate(over="ignore", invalid="ignore"):
+        cents = np.round(numbers * 100.0)
+        tags[(cents / 100.0 == numbers) & (np.abs(cents) < 2**31)] = _CENTS
         tags[numbers.astype(np.float32).astype(np.float64) == numbers] = _F32
         # -0.0 is integral but no int gives it back: it stays a float.
         integral = (np.trunc(numbers) == numbers) & ~((numbers == 0) & np.signbit(numbers))
