@@ -41,11 +41,11 @@ def test_round_trip_equals_the_json_round_trip(values: list[Any]) -> None:
 
 
 def test_each_form_is_the_narrowest_exact_one() -> None:
-    # 1 format byte, 4 tag bytes (8 values), then None and 0.0 in none; int8, int16, int32,
-    # float32, float64 and hundredths (int32): 1 + 2 + 4 + 4 + 8 + 4 bytes.
+    # 1 format byte, 4 tag bytes (8 values); None and 0.0 take none, then int8, int16, float64,
+    # and three in hundredths (int32): 1 + 2 + 8 + 3 * 4 bytes.
     values = [None, 0.0, 5.0, 300.0, 70000.0, 0.5, 1 / 3, 1660.47]
     blob = pack(values)
-    assert len(blob) == 1 + 4 + 1 + 2 + 4 + 4 + 8 + 4
+    assert len(blob) == 1 + 4 + 1 + 2 + 8 + 3 * 4
     assert unpack(blob, len(values)) == values
 
 
