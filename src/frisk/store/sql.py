@@ -14,7 +14,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
@@ -38,6 +39,10 @@ from frisk.store.ledger import (
 )
 from frisk.store.migrate import upgrade
 from frisk.store.tables import api_keys, audit_log, decisions, label_history, labels
+
+if TYPE_CHECKING:
+    from frisk.store.archive import ArchiveResult
+    from frisk.store.stats import TableStats
 
 __all__ = ["SqlLedger", "open_ledger", "write_labels"]
 
@@ -275,6 +280,21 @@ class SqlLedger:
     def ping(self) -> None:
         with translate_errors("pinging the ledger"), self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+    def stats(self) -> list[TableStats]:
+        from frisk.store.stats import ledger_stats
+
+        return ledger_stats(self.engine)
+
+    def archive(
+        self, before: datetime, to: Path, *, batch: int = 500, pause: float = 0.0
+    ) -> ArchiveResult:
+        from frisk.store.archive import archive_ledger
+        from frisk.store.partitions import drop_day_of
+
+        return archive_ledger(
+            self.engine, before, to, batch=batch, pause=pause, drop_day=drop_day_of(self.engine)
+        )
 
     def close(self) -> None:
         self._probe.close()
