@@ -180,8 +180,6 @@ class LedgerSettings(BaseModel):
     archive_every_hours: float = Field(default=24.0, ge=0)
     archive_batch: int = Field(default=500, ge=1, le=10_000)  # rows per deleting transaction
     archive_pause_ms: float = Field(default=0.0, ge=0)  # between those, for busy SQLite files
-    # PostgreSQL: decision partitions created ahead of today (partitioned ledgers only).
-    partitions_ahead_days: int = Field(default=7, ge=1, le=366)
 
 
 class Settings(BaseSettings):

@@ -83,16 +83,13 @@ def archive_ledger(
     chunk: int = 50_000,
     batch: int = 500,
     pause: float = 0.0,
-    drop_day: Callable[[date], bool] | None = None,
     progress: Callable[[ArchiveResult], None] | None = None,
 ) -> ArchiveResult:
     """Move decisions of transactions before ``before`` (with their labels, label history and
     reviews) into Parquet under ``to``; see the module docstring.
 
     ``chunk`` decisions per part, ``batch`` per deleting transaction, ``pause`` seconds between
-    those (room for live writers on a busy SQLite file). ``drop_day(day)``, when given, removes
-    a day's decisions at once after its parts are verified (a PostgreSQL partition) and says
-    whether it did; rows deleted one batch at a time otherwise.
+    those (room for live writers on a busy SQLite file).
     """
     if before.tzinfo is None:
         raise InputError(f"--before {before!r} has no time zone")
@@ -109,26 +106,18 @@ def archive_ledger(
         day = oldest.astimezone(UTC).date()
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         end = min(start + timedelta(days=1), result.before)
-        # A whole day can go at once (a partition) once all of it is archived; else rows go
-        # one batch at a time, right after their part is verified.
-        at_once = drop_day is not None and end == start + timedelta(days=1)
-        moved: list[str] = []
-        after: tuple[datetime, str] | None = None
         while True:
-            query = sa.select(decisions).where(
-                decisions.c.event_time >= start, decisions.c.event_time < end
+            # The oldest rows of the day first: each chunk leaves the ledger before the next.
+            query = (
+                sa.select(decisions)
+                .where(decisions.c.event_time >= start, decisions.c.event_time < end)
+                .order_by(decisions.c.event_time, decisions.c.transaction_id)
+                .limit(chunk)
             )
-            if after is not None:
-                query = query.where(
-                    sa.tuple_(decisions.c.event_time, decisions.c.transaction_id)
-                    > sa.tuple_(*after)
-                )
-            query = query.order_by(decisions.c.event_time, decisions.c.transaction_id)
             with translate_errors("reading decisions to archive"), engine.connect() as conn:
-                rows = conn.execute(query.limit(chunk)).all()
+                rows = conn.execute(query).all()
             if not rows:
                 break
-            after = (rows[-1].event_time, rows[-1].transaction_id)
             ids = [r.transaction_id for r in rows]
             frames = {"decisions": _decision_frame(rows, catalogues)}
             frames.update(_related(engine, ids))
@@ -138,18 +127,9 @@ def archive_ledger(
                     result.parts.append(_write_verified(frame, to / table / f"day={day}" / name))
                     result.rows[table] += frame.height
             result.days.add(day)
-            if at_once:
-                moved.extend(ids)
-            else:
-                _delete(engine, ids, batch, pause)
+            _delete(engine, ids, batch, pause)
             if progress is not None:
                 progress(result)
-        if moved:
-            assert drop_day is not None
-            # What hangs off the day's decisions first, then the day itself.
-            _delete(engine, moved, batch, pause, decisions_too=False)
-            if not drop_day(day):
-                _delete(engine, moved, batch, pause)
     result.seconds = time.perf_counter() - began
     return result
 
@@ -360,10 +340,8 @@ def _write_verified(frame: pl.DataFrame, path: Path) -> Path:
     return path
 
 
-def _delete(
-    engine: Engine, ids: Sequence[str], batch: int, pause: float, *, decisions_too: bool = True
-) -> None:
-    tables = [reviews, label_history, labels] + ([decisions] if decisions_too else [])
+def _delete(engine: Engine, ids: Sequence[str], batch: int, pause: float) -> None:
+    tables = (reviews, label_history, labels, decisions)
     for start in range(0, len(ids), batch):
         part = ids[start : start + batch]
         with translate_errors("deleting archived rows"), engine.begin() as conn:

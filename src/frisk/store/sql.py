@@ -290,11 +290,8 @@ class SqlLedger:
         self, before: datetime, to: Path, *, batch: int = 500, pause: float = 0.0
     ) -> ArchiveResult:
         from frisk.store.archive import archive_ledger
-        from frisk.store.partitions import drop_day_of
 
-        return archive_ledger(
-            self.engine, before, to, batch=batch, pause=pause, drop_day=drop_day_of(self.engine)
-        )
+        return archive_ledger(self.engine, before, to, batch=batch, pause=pause)
 
     def close(self) -> None:
         self._probe.close()
