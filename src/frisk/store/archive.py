@@ -99,11 +99,13 @@ def archive_ledger(
     result = ArchiveResult(before.astimezone(UTC))
     catalogues = catalogues_of(engine)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    done: set[date] = set()
     while True:
-        oldest = _oldest(engine, result.before)
+        oldest = _oldest(engine, result.before, after=max(done, default=None))
         if oldest is None:
             break
         day = oldest.astimezone(UTC).date()
+        done.add(day)
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         end = min(start + timedelta(days=1), result.before)
         while True:
@@ -130,6 +132,10 @@ def archive_ledger(
             _delete(engine, ids, batch, pause)
             if progress is not None:
                 progress(result)
+            if len(rows) < chunk:
+                # The day is done; what arrives late for it is for the next run, so that a run
+                # does not chase a stream of late payments one small part at a time.
+                break
     result.seconds = time.perf_counter() - began
     return result
 
@@ -244,8 +250,12 @@ def _ledger_labels(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
 # -- internals ------------------------------------------------------------------------------
 
 
-def _oldest(engine: Engine, before: datetime) -> datetime | None:
+def _oldest(engine: Engine, before: datetime, *, after: date | None = None) -> datetime | None:
+    """The oldest event time before ``before`` (and on a day after ``after``)."""
     query = sa.select(sa.func.min(decisions.c.event_time)).where(decisions.c.event_time < before)
+    if after is not None:
+        next_day = datetime(after.year, after.month, after.day, tzinfo=UTC) + timedelta(days=1)
+        query = query.where(decisions.c.event_time >= next_day)
     with translate_errors("finding the oldest decision"), engine.connect() as conn:
         found = conn.execute(query).scalar_one_or_none()
     return None if found is None else found.astimezone(UTC)
