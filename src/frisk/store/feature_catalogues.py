@@ -107,12 +107,6 @@ class FeatureCatalogues:
                 raise StoreError(f"the ledger has no feature catalogue {catalogue_id}")
             return self._names[catalogue_id]
 
-    def all(self) -> dict[int, tuple[str, ...]]:
-        """Every catalogue the ledger holds, by id."""
-        query = sa.select(feature_catalogues.c.id, feature_catalogues.c.names)
-        with translate_errors("reading feature catalogues"), self._engine.connect() as conn:
-            return {int(r.id): tuple(str(n) for n in r.names) for r in conn.execute(query)}
-
 
 _BY_ENGINE: weakref.WeakKeyDictionary[Engine, FeatureCatalogues] = weakref.WeakKeyDictionary()
 _BY_ENGINE_LOCK = threading.Lock()
