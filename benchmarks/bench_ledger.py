@@ -180,6 +180,7 @@ def measure_sqlite(tmp: Path, records: list[Any], batch: int) -> Measured:
 
     url = f"sqlite:///{tmp / 'ledger.sqlite'}"
     wall, cpu = write(url, records, batch)
+    _archive_size(url, tmp / "archive", len(records))
     with sqlite3.connect(tmp / "ledger.sqlite") as conn:
         conn.execute("VACUUM")
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema")}
@@ -207,6 +208,29 @@ def measure_sqlite(tmp: Path, records: list[Any], batch: int) -> Measured:
     return Measured(
         "SQLite", rows, int(pages), dict(zip(columns, averages, strict=True)), wall, cpu
     )
+
+
+def _archive_size(url: str, to: Path, count: int) -> None:
+    """Bytes per decision of the Parquet archive (on a copy: the ledger keeps its rows)."""
+    import shutil
+
+    from frisk.store import open_ledger
+
+    source = Path(sa.make_url(url).database or "")
+    copy = source.with_name("archived.sqlite")
+    shutil.copy(source, copy)
+    wal = source.with_name(source.name + "-wal")
+    if wal.exists():
+        shutil.copy(wal, copy.with_name(copy.name + "-wal"))
+    ledger = open_ledger(f"sqlite:///{copy}")
+    try:
+        if not hasattr(ledger, "archive"):  # a checkout before the archive
+            return
+        ledger.archive(datetime.now(UTC) + timedelta(days=3650), to)
+    finally:
+        ledger.close()
+    size = sum(p.stat().st_size for p in (to / "decisions").rglob("*.parquet"))
+    print(f"Parquet archive (zstd): {size / count:.0f} B/decision ({count:,} in {size:,} B)")
 
 
 @contextmanager
