@@ -380,3 +380,76 @@ def test_the_suite_catches_a_store_that_drops_writes() -> None:
     assert problems != []
     # and the copying fake on its own, writes kept, passes: the loss is what fails
     assert parity_problems(CopyingStore, random_events(1, 300)) == []
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+def make_shared(request: pytest.FixtureRequest) -> StoreFactory:
+    """Stores of one state shared by several processes: each call connects again (as another
+    process would) to the same key prefix."""
+    from frisk.features.stores.redis import RedisStore
+
+    factory: StoreFactory = request.getfixturevalue(
+        "redis_stores" if request.param == "redis" else "cluster_stores"
+    )
+    first = factory()
+    assert isinstance(first, RedisStore)
+
+    def again() -> StateStore:
+        return RedisStore(first.client, key_prefix=first.prefix, cluster=first.cluster)
+
+    return again
+
+
+def _unlabelled(table: pl.DataFrame) -> pl.DataFrame:
+    return table.with_columns(
+        pl.lit(None, dtype=table.schema["label"]).alias("label"),
+        pl.lit(None, dtype=table.schema["label_timestamp"]).alias("label_timestamp"),
+    )
+
+
+def _features_after(table: pl.DataFrame, online: OnlineFeatures, rows: range) -> pl.DataFrame:
+    events = list(table.iter_rows(named=True))
+    vectors = [online.update(events[i]) for i in rows]
+    ids = table.get_column("transaction_id").gather(list(rows))
+    return to_frame(ids, vectors, online.catalogue)
+
+
+def test_events_delivered_twice_to_another_process_count_once(make_shared: StoreFactory) -> None:
+    table = _unlabelled(random_events(3, 160, extras=False))
+    catalogue = resolve_catalogue("default", table)
+    one, two = OnlineFeatures(catalogue, make_shared()), OnlineFeatures(catalogue, make_shared())
+    _features_after(table, one, range(100))
+    _features_after(table, two, range(60, 100))  # redelivered to a second process
+    later = _features_after(table, one, range(100, 160))
+    expected = compute_offline(table, catalogue).tail(60)
+    assert mismatches(expected, later, REL) == []
+
+
+def test_a_retry_after_a_partial_write_completes_it_and_counts_nothing_twice(
+    make_shared: StoreFactory,
+) -> None:
+    """A commit that stored some of an event's records and failed: the retried event stores the
+    missing ones only (each record's script knows the transaction), and later features are
+    those of a clean run."""
+    table = _unlabelled(random_events(4, 120, extras=False))
+    catalogue = resolve_catalogue("default", table)
+    store = make_shared()
+    online = OnlineFeatures(catalogue, store)
+    events = list(table.iter_rows(named=True))
+    for event in events[:70]:
+        online.update(event)
+    commit = store.commit
+
+    def half(transaction_id: str, t: int, keys: Sequence[str | None], recs: Sequence[Any]) -> None:
+        kept = [r if i % 2 == 0 else None for i, r in enumerate(recs)]
+        commit(transaction_id, t, keys, kept)
+        raise FeatureError("connection lost after a partial write (simulated)")
+
+    store.commit = half  # type: ignore[method-assign]
+    with pytest.raises(FeatureError, match="simulated"):
+        online.update(events[70])
+    store.commit = commit  # type: ignore[method-assign]
+    online.update(events[70])  # the retry
+    later = _features_after(table, online, range(71, 120))
+    expected = compute_offline(table, catalogue).tail(49)
+    assert mismatches(expected, later, REL) == []
