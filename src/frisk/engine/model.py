@@ -329,10 +329,21 @@ class ModelEngine:
 
         ``recorded_at`` (the ledger row's ``updated_at``) advances the label watermark that
         snapshots keep, so a restart does not queue a label the snapshot already holds again.
+
+        The label reaches the entities of the transaction as the ledger recorded it, whichever
+        process decided it (feature state may be shared); without a ledger, or for a transaction
+        it does not hold, through the state store's claim on the transaction.
         """
+        event = None
+        if self.ledger is not None:
+            record = self.ledger.get_decision(transaction_id)
+            if record is not None:
+                event = event_of(Transaction.model_validate(record.transaction))
         with self._lock:
             assert self._features is not None
-            self._features.apply_label(transaction_id, 1 if fraud else 0, label_timestamp)
+            self._features.apply_label(
+                transaction_id, 1 if fraud else 0, label_timestamp, event=event
+            )
             if recorded_at is not None and (
                 self._labels_until is None or recorded_at > self._labels_until
             ):
