@@ -147,7 +147,8 @@ class ModelEngine:
         self.history = history
         self.history_events = 0
         # A store that keeps its own state (shared by several processes): the engine neither
-        # restores, warms nor snapshots it. None: an in-process store the engine warms itself.
+        # restores nor snapshots it, and warms it from the ledger only when it is empty. None: an
+        # in-process store the engine restores, warms and snapshots itself.
         self.store = store
         self._active: _Active | None = None
         self._features: OnlineFeatures | None = None
@@ -172,7 +173,12 @@ class ModelEngine:
         """Load the model, restore feature state and catch up from the ledger; returns self."""
         active = self._load()
         if self.store is not None:
-            self._active, self._features = active, OnlineFeatures(active.catalogue, self.store)
+            shared = OnlineFeatures(active.catalogue, self.store)
+            if self.store.clock is None and self.ledger is not None:
+                # Empty shared state: learn the ledger once. (Two processes starting on the same
+                # empty state at once may meet a write conflict: StateUnavailable, restart one.)
+                self.warmed_events, self._labels_until = warm_from_ledger(shared, self.ledger, None)
+            self._active, self._features = active, shared
             return self
         features: OnlineFeatures | None = None
         meta: SnapshotMeta | None = None
