@@ -31,9 +31,24 @@ Semantics, shared exactly by ``compute_offline``:
   bytes each), none older than the label horizon. A label of a transaction that is neither
   passed nor remembered is ignored.
 
-State lives in a ``StateStore`` (``frisk.features.state``; the in-process ``MemoryStore`` by
-default): the executor loads the records an event touches, computes, and commits them back, one
-unit of work per event; it reaches nothing of the store beyond that Protocol.
+State lives in a ``StateStore`` (``frisk.features.state``): the in-process ``MemoryStore`` by
+default, or a ``RedisStore`` shared by several processes (``FRISK_STATE__URL``). The executor
+loads the records an event touches, computes, and commits them back, one unit of work per event;
+it reaches nothing of the store beyond that Protocol, so the semantics above are the same on
+every store (the contract suite checks online == offline on each). On a shared store:
+
+- Out of order: the clock is the store's (the latest event time any process committed) and the
+  rule above holds across processes: an event older than the clock is processed at the clock's
+  time, as its process last read it (at its previous event). Parity with the offline executor
+  holds for events committed in timestamp order.
+- A transaction is applied to each entity once: an event delivered again, to the same or another
+  process, changes no state (a retry after a partial write stores only the missing entities).
+  The in-process store leaves this to its caller (the engine answers a retried id from its memory
+  and the ledger).
+- A label reaches its transaction's entities through the ledger's record of the transaction
+  when the engine has a ledger, else through the store's claim on it.
+- Records expire by TTL from their expiry time plus an hour; a record is read only while it is
+  live in event time, so expiry never changes a feature.
 """
 
 from __future__ import annotations
