@@ -453,3 +453,76 @@ def test_a_retry_after_a_partial_write_completes_it_and_counts_nothing_twice(
     later = _features_after(table, online, range(71, 120))
     expected = compute_offline(table, catalogue).tail(49)
     assert mismatches(expected, later, REL) == []
+
+
+def test_concurrent_writers_on_one_redis_lose_nothing_and_count_nothing_twice(
+    redis_stores: StoreFactory,
+) -> None:
+    """Four writers (threads, each with its own connection) feed the events of their own payers,
+    all paying the same three payees: every conflict on a hot payee is computed again, never
+    lost or counted twice, so the final counts and sums are those of one sequential writer."""
+    import threading
+
+    from frisk.features.stores.redis import RedisStore
+
+    rng = np.random.default_rng(9)
+    n, writers = 400, 4
+    ts = _START + np.sort(rng.integers(0, HOUR, size=n))
+    payer = rng.integers(0, 40, size=n)
+    table = _unlabelled(
+        conform(
+            pl.DataFrame(
+                {
+                    "transaction_id": [f"t{i}" for i in range(n)],
+                    "timestamp": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
+                    "amount": np.round(rng.lognormal(3.0, 1.0, size=n), 2) + 0.01,
+                    "currency": "EUR",
+                    "payer_id": [f"p{v}" for v in payer],
+                    "payee_id": [f"m{v}" for v in rng.integers(0, 3, size=n)],
+                    "device_id": [f"d{v}" for v in rng.integers(0, 5, size=n)],
+                }
+            )
+        )
+    )
+    catalogue = resolve_catalogue("default", table)
+    first = redis_stores()
+    assert isinstance(first, RedisStore)
+    events = list(table.iter_rows(named=True))
+    failures: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            store = RedisStore(first.client, key_prefix=first.prefix)
+            online = OnlineFeatures(catalogue, store)
+            for i, event in enumerate(events):
+                if payer[i] % writers == w:
+                    online.update(event)
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+    sequential = OnlineFeatures(catalogue, MemoryStore())
+    for event in events:
+        sequential.update(event)
+    shared = OnlineFeatures(catalogue, RedisStore(first.client, key_prefix=first.prefix))
+    names = [
+        "txn_count_by_payee_24h",
+        "amount_sum_by_payee_24h",
+        "distinct_payer_by_payee_24h",
+        "txn_count_by_payer_24h",
+        "amount_sum_by_payer_24h",
+        "txn_count_by_device_24h",
+    ]
+    slots = [catalogue.names.index(name) for name in names]
+    for payee in ("m0", "m1", "m2"):
+        for device in ("d0", "d4"):
+            probe = {**events[-1], "transaction_id": "probe", "payee_id": payee}
+            probe |= {"device_id": device, "timestamp": events[-1]["timestamp"]}
+            want, got = sequential.peek(probe), shared.peek(probe)
+            assert [got[s] for s in slots] == [want[s] for s in slots], (payee, device)

@@ -11,16 +11,21 @@ default), with a hash tag per entity so that every key one script touches lives 
     <prefix>:{txn:t-1}                a transaction's claim: its time and label keys (TTL: horizon)
 
 Per event: ``load`` reads every record the event touches, the clock and the head of the label
-queue in one pipelined round trip; ``commit`` writes them back in a second one, each record by
-``record.lua``, which stores it only if no other writer changed it since it was loaded (version
-check) and only once per transaction id (a retried event changes nothing). A Redis Cluster gets
-the reads as one cluster pipeline and the scripts one call each (redis-py does not pipeline
-scripts on a cluster). Records expire by TTL from their ``expires_at``.
+queue in one pipelined round trip; ``commit`` writes them back in a second, all in one script
+(``event.lua``) that stores them only if no other process changed any of them since they were
+loaded (a version per record), else nothing (``StateConflict``: the executor loads and computes
+the event again), and that applies a transaction to each entity once (a retried event changes
+nothing). Scripts are sent by EVALSHA (NOSCRIPT: loaded and sent again). Records expire by TTL
+from their ``expires_at``.
+
+A Redis Cluster spreads an event's keys over slots: reads go as one cluster pipeline, and each
+record is stored by its own script (``record.lua``: version check and transaction id per
+entity), one call each. A conflict there may leave the event's other entities written (a retry
+completes them without counting twice), so it raises ``StateUnavailable``: on a cluster, run one
+writer per key prefix.
 
 Every driver error is translated here, once, into ``StateUnavailable``, within the configured
-timeouts. Concurrent writers of one entity are detected (a version conflict raises
-``StateUnavailable`` and the event's other entities may be stored already), not resolved: run
-one writer per Redis until the per-entity server-side scripts of issue #15 replace this.
+timeouts. redis-py's own retries are off: a request that timed out may have run.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
-from frisk.errors import ConfigError, FeatureError, StateUnavailable
+from frisk.errors import ConfigError, FeatureError, StateConflict, StateUnavailable
 from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
 
 __all__ = ["REDIS_FORMAT", "RedisStore"]
@@ -74,6 +79,7 @@ class RedisStore:
             self._move_clock = client.register_script(_script("clock.lua"))
             self._queue = client.register_script(_script("queue.lua"))
             self._due = client.register_script(_script("due.lua"))
+            self._event = client.register_script(_script("event.lua"))
 
     @classmethod
     def connect(
@@ -308,37 +314,48 @@ class RedisStore:
             )
         with self._translated():
             if self.cluster:
-                results = [self._record(keys=k, args=a) for k, a in calls]
-                if transaction_id:
-                    self._move_clock(keys=[f"{self._meta}:clock"], args=[str(t)])
-                if claim is not None:
-                    self.client.set(
-                        self._claim_key(claim[0]), claim[1], px=layout.label_horizon // 1000
-                    )
+                self._write_per_entity(transaction_id, t, calls, claim, layout.label_horizon)
+                return
+            keys_out = [name for k, _ in calls for name in k] + [f"{self._meta}:clock"]
+            args_out: list[Any] = [transaction_id, str(t), len(calls), KEEP_TRANSACTIONS]
+            if claim is None:
+                args_out += ["", ""]
             else:
-                # EVALSHA by hand: redis-py's Script objects make a pipeline ask SCRIPT EXISTS
-                # first, a second round trip on every event. A server that lost its scripts
-                # answers NOSCRIPT for those commands only; they are sent again one by one.
-                scripted = [(self._record, k, a) for k, a in calls]
-                if transaction_id:
-                    scripted.append((self._move_clock, [f"{self._meta}:clock"], [str(t)]))
-                pipe = self.client.pipeline(transaction=False)
-                for script, k, a in scripted:
-                    pipe.evalsha(script.sha, len(k), *k, *a)
-                if claim is not None:
-                    pipe.set(self._claim_key(claim[0]), claim[1], px=layout.label_horizon // 1000)
-                replies = pipe.execute(raise_on_error=False)
-                for i, (script, k, a) in enumerate(scripted):
-                    if isinstance(replies[i], NoScriptError):
-                        replies[i] = script(keys=k, args=a)
-                for reply in replies:
-                    if isinstance(reply, Exception):
-                        raise reply
-                results = replies[: len(calls)]
+                keys_out.append(self._claim_key(claim[0]))
+                args_out += [layout.label_horizon // 1000, claim[1]]
+            for _, (_, _, version, blob, ttl, _) in calls:
+                args_out += [version, blob, ttl]
+            # EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip);
+            # a server that lost its scripts answers NOSCRIPT, and the Script loads and resends.
+            try:
+                result = self.client.evalsha(self._event.sha, len(keys_out), *keys_out, *args_out)
+            except NoScriptError:
+                result = self._event(keys=keys_out, args=args_out)
+        if int(result) < 0:
+            raise StateConflict(
+                f"another process changed an entity of transaction {transaction_id!r} while it "
+                f"was computed; nothing was written"
+            )
+
+    def _write_per_entity(
+        self,
+        transaction_id: str,
+        t: int,
+        calls: list[tuple[list[str], list[Any]]],
+        claim: tuple[str, str] | None,
+        horizon: int,
+    ) -> None:
+        """On a cluster an event's keys span slots: one script per entity, each atomic."""
+        results = [self._record(keys=k, args=a) for k, a in calls]
+        if transaction_id:
+            self._move_clock(keys=[f"{self._meta}:clock"], args=[str(t)])
+        if claim is not None:
+            self.client.set(self._claim_key(claim[0]), claim[1], px=horizon // 1000)
         if any(int(r) < 0 for r in results):
             raise StateUnavailable(
-                f"another writer changed feature state of transaction {transaction_id!r}'s "
-                f"entities while it was computed; run one writer per Redis key prefix"
+                f"another process changed an entity of transaction {transaction_id!r} while it "
+                f"was computed; the other entities may be written (a retry completes them): on "
+                f"a cluster, run one writer per key prefix"
             )
 
     @contextmanager
