@@ -20,7 +20,7 @@ from their ``expires_at``.
 
 A Redis Cluster spreads an event's keys over slots: reads go as one cluster pipeline, and each
 record is stored by its own script (``record.lua``: version check and transaction id per
-entity), one call each. A conflict there may leave the event's other entities written (a retry
+entity), the calls sent concurrently from a small thread pool. A conflict there may leave the event's other entities written (a retry
 completes them without counting twice), so it raises ``StateUnavailable``: on a cluster, run one
 writer per key prefix.
 
@@ -31,8 +31,10 @@ timeouts. redis-py's own retries are off: a request that timed out may have run.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from importlib.resources import files
 from typing import Any, Final
 
@@ -74,6 +76,7 @@ class RedisStore:
         self._layout: StateLayout | None = None
         self._specs: tuple[SpaceSpec, ...] = ()
         self._versions: list[int] = []
+        self._senders: ThreadPoolExecutor | None = None  # cluster mode: concurrent scripts
         with self._translated():
             self._record = client.register_script(_script("record.lua"))
             self._move_clock = client.register_script(_script("clock.lua"))
@@ -261,6 +264,8 @@ class RedisStore:
         return dropped
 
     def close(self) -> None:
+        if self._senders is not None:
+            self._senders.shutdown()
         with self._translated():
             self.client.close()
 
@@ -345,12 +350,19 @@ class RedisStore:
         claim: tuple[str, str] | None,
         horizon: int,
     ) -> None:
-        """On a cluster an event's keys span slots: one script per entity, each atomic."""
-        results = [self._record(keys=k, args=a) for k, a in calls]
+        """On a cluster an event's keys span slots: one script per entity, each atomic, sent
+        concurrently (redis-py does not pipeline scripts on a cluster)."""
+        jobs: list[Callable[[], Any]] = [partial(self._record, keys=k, args=a) for k, a in calls]
         if transaction_id:
-            self._move_clock(keys=[f"{self._meta}:clock"], args=[str(t)])
+            jobs.append(partial(self._move_clock, keys=[f"{self._meta}:clock"], args=[str(t)]))
         if claim is not None:
-            self.client.set(self._claim_key(claim[0]), claim[1], px=horizon // 1000)
+            jobs.append(
+                partial(self.client.set, self._claim_key(claim[0]), claim[1], px=horizon // 1000)
+            )
+        if self._senders is None:
+            self._senders = ThreadPoolExecutor(max_workers=16, thread_name_prefix="frisk-state")
+        replies = list(self._senders.map(lambda job: job(), jobs))
+        results = replies[: len(calls)]
         if any(int(r) < 0 for r in results):
             raise StateUnavailable(
                 f"another process changed an entity of transaction {transaction_id!r} while it "
