@@ -4,7 +4,8 @@ Install with the ``[redis]`` extra (redis-py and hiredis). Keys, under a prefix 
 default), with a hash tag per entity so that every key one script touches lives in one slot:
 
     <prefix>:{key:payer:p-1}          hash: r = the record (JSON, integers only), v = its version
-    <prefix>:{key:payer:p-1}:tx       the last transaction ids applied to it (sorted set)
+    <prefix>:{applied:t-1}            one Redis: transaction t-1 was applied (TTL: a day)
+    <prefix>:{key:payer:p-1}:tx       a cluster: the last 256 transaction ids applied to the entity
     <prefix>:{meta}:layout            the format and catalogue version this state was kept for
     <prefix>:{meta}:clock             the latest event time committed (µs)
     <prefix>:{meta}:pending / :seq    labels waiting for their arrival time, in queueing order
@@ -14,15 +15,15 @@ Per event: ``load`` reads every record the event touches, the clock and the head
 queue in one pipelined round trip; ``commit`` writes them back in a second, all in one script
 (``event.lua``) that stores them only if no other process changed any of them since they were
 loaded (a version per record), else nothing (``StateConflict``: the executor loads and computes
-the event again), and that applies a transaction to each entity once (a retried event changes
-nothing). Scripts are sent by EVALSHA (NOSCRIPT: loaded and sent again). Records expire by TTL
-from their ``expires_at``.
+the event again), and that applies a transaction once (a retried event changes nothing).
+Scripts are sent by EVALSHA (NOSCRIPT: loaded and sent again). Records expire by TTL from their
+``expires_at``.
 
 A Redis Cluster spreads an event's keys over slots: reads go as one cluster pipeline, and each
 record is stored by its own script (``record.lua``: version check and transaction id per
-entity), the calls sent concurrently from a small thread pool. A conflict there may leave the event's other entities written (a retry
-completes them without counting twice), so it raises ``StateUnavailable``: on a cluster, run one
-writer per key prefix.
+entity), the calls sent concurrently from a small thread pool. A conflict there may leave the
+event's other entities written (a retry completes them without counting twice), so it raises
+``StateUnavailable``: on a cluster, run one writer per key prefix.
 
 Every driver error is translated here, once, into ``StateUnavailable``, within the configured
 timeouts. redis-py's own retries are off: a request that timed out may have run.
@@ -50,9 +51,11 @@ from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
 __all__ = ["REDIS_FORMAT", "RedisStore"]
 
 #: the layout of the keys above; state of another format is refused, never read
-REDIS_FORMAT: Final = 1
+REDIS_FORMAT: Final = 2  # 2: one applied marker per transaction on a single Redis
 #: transaction ids kept per entity to refuse a second application of one transaction
 KEEP_TRANSACTIONS: Final = 256
+#: how long (ms) one Redis remembers that a transaction was applied (a retry within it is a no-op)
+APPLIED_MS: Final = 24 * 3_600_000
 #: how long (ms) a key outlives its record's expiry time
 GRACE_MS: Final = 3_600_000
 
@@ -321,8 +324,9 @@ class RedisStore:
             if self.cluster:
                 self._write_per_entity(transaction_id, t, calls, claim, layout.label_horizon)
                 return
-            keys_out = [name for k, _ in calls for name in k] + [f"{self._meta}:clock"]
-            args_out: list[Any] = [transaction_id, str(t), len(calls), KEEP_TRANSACTIONS]
+            keys_out = [k[0] for k, _ in calls] + [f"{self._meta}:clock"]
+            keys_out.append(f"{self.prefix}:{{applied:{transaction_id}}}")
+            args_out: list[Any] = [transaction_id, str(t), len(calls), APPLIED_MS]
             if claim is None:
                 args_out += ["", ""]
             else:
