@@ -12,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +93,7 @@ def docker() -> str:
 
 
 @pytest.fixture(scope="session")
-def frisk_image(docker: str) -> Iterator[Image]:
+def frisk_image(docker: str) -> Image:
     """frisk:latest built by `make image` once per test run (cheap when nothing changed)."""
     started = time.monotonic()
     done = subprocess.run(
@@ -106,4 +106,4 @@ def frisk_image(docker: str) -> Iterator[Image]:
     )
     assert done.returncode == 0, f"make image failed:\n{done.stderr[-4000:]}"
     image_id = done.stdout.strip().splitlines()[-1]
-    yield Image(docker, "frisk:latest", image_id, time.monotonic() - started)
+    return Image(docker, "frisk:latest", image_id, time.monotonic() - started)

@@ -17,6 +17,7 @@ import httpx
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from tests.deploy.conftest import Image, answers, free_port, wait_until
 
 from frisk.data.simulator import SimulationConfig, simulate
 from frisk.data.table import transactions_of
@@ -24,7 +25,6 @@ from frisk.models.pipeline import train_events
 from frisk.models.registry import Registry
 from frisk.service.keys import create_key
 from frisk.store import Role, open_ledger
-from tests.deploy.conftest import Image, answers, free_port, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("docker")]
 
@@ -231,10 +231,9 @@ def test_the_image_has_no_ca_bundle_of_the_build_and_runs_as_its_own_user(
     assert "No such file" in rest[0]
     assert rest[1] == "0"
     history = subprocess.run(
-        [frisk_image.docker, "history", "--no-trunc", "--format", "{{.CreatedBy}}", frisk_image.tag],
+        [frisk_image.docker, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "frisk:latest"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     assert "ca-certificates.crt" not in history
-
