@@ -31,6 +31,17 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
     # starts and supervises its own containerd. The storage driver is overlay2 where the kernel
     # and the file system below /var/lib/docker allow it, else dockerd picks one that works.
     as_root mkdir -p "$(dirname "$LOG")"
+    # A containerd left behind by a dockerd that was killed holds its socket, and a new dockerd
+    # times out waiting for its own: stop that one (only it: by the PID its pid file names, and
+    # only when that process is dockerd's managed containerd).
+    pidfile=/var/run/docker/containerd/containerd.pid
+    if [ -s "$pidfile" ] && ! pgrep -x dockerd >/dev/null; then
+        orphan="$(cat "$pidfile")"
+        if grep -qs /var/run/docker/containerd/containerd.toml "/proc/$orphan/cmdline"; then
+            as_root kill "$orphan" || true
+            for _ in $(seq 1 20); do [ -d "/proc/$orphan" ] || break; sleep 0.5; done
+        fi
+    fi
     as_root nohup /usr/sbin/dockerd --bridge=none --iptables=false --ip6tables=false \
         --ip-masq=false >>"$LOG" 2>&1 </dev/null &
     for _ in $(seq 1 60); do
