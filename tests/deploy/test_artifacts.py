@@ -215,6 +215,27 @@ def test_the_dashboards_are_provisioned_and_cover_what_on_call_needs() -> None:
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards/frisk"
 
 
+# -- systemd ---------------------------------------------------------------------------------
+
+
+def test_the_systemd_units_verify(tmp_path: Path) -> None:
+    analyze = require_tool("systemd-analyze")
+    frisk = str(Path(os.sys.executable).parent / "frisk")
+    units = []
+    for unit in sorted((DEPLOY / "systemd").glob("*.service")):
+        # As installed, but with this checkout's frisk where the unit expects /opt/frisk's.
+        copy = tmp_path / unit.name
+        copy.write_text(unit.read_text().replace("/opt/frisk/bin/frisk", frisk))
+        units.append(str(copy))
+    assert len(units) == 2
+    done = subprocess.run(
+        [analyze, "verify", *units], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    # It exits 0 on unknown keys too, with a line saying so: any output is a finding.
+    assert done.returncode == 0
+    assert done.stdout + done.stderr == ""
+
+
 # -- Helm ------------------------------------------------------------------------------------
 
 _FULL = {
