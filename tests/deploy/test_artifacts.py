@@ -315,6 +315,13 @@ def test_the_chart_renders_and_every_manifest_validates_against_the_kubernetes_s
     assert credentials == {"name": "frisk-secrets", "key": "metrics-key"}
 
 
+def test_helm_lint_finds_nothing_above_info() -> None:
+    report = _helm().lint(str(CHART), _FULL, strict=True, kube_version=KUBERNETES_VERSION)
+    assert report["errors"] == []
+    # Severity 1 is INFO (e.g. "icon is recommended"); 2 and up are warnings and errors.
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
 def test_the_chart_renders_with_only_the_required_value() -> None:
     kinds = sorted(d["kind"] for d in _render({"existingSecret": "frisk-secrets"}))
     assert kinds == [
