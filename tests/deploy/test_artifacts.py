@@ -236,6 +236,41 @@ def test_the_systemd_units_verify(tmp_path: Path) -> None:
     assert done.stdout + done.stderr == ""
 
 
+# -- nginx -----------------------------------------------------------------------------------
+
+NGINX = "/var/cache/frisk-tools/nginx/usr/sbin/nginx"  # unpacked by deploy-tools.sh, not installed
+
+
+@pytest.mark.parametrize("site", ["frisk.conf", "compose.conf"])
+def test_nginx_accepts_the_sites(site: str, tmp_path: Path) -> None:
+    nginx = require_tool("nginx", NGINX)
+    text = (DEPLOY / "nginx" / site).read_text()
+    # A throwaway certificate where the site expects the real one; compose's service names
+    # (resolved by compose's network) as addresses, which nginx -t must resolve here.
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=frisk.example.org",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        capture_output=True,
+        check=True,
+    )  # fmt: skip
+    text = text.replace("/etc/ssl/frisk/fullchain.pem", str(tmp_path / "cert.pem"))
+    text = text.replace("/etc/ssl/frisk/privkey.pem", str(tmp_path / "key.pem"))
+    text = text.replace("server api:8000", "server 127.0.0.1:8000")
+    text = text.replace("server dashboard:8501", "server 127.0.0.1:8501")
+    (tmp_path / "site.conf").write_text(text)
+    temp = "\n".join(
+        f"    {kind}_temp_path {tmp_path / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path / 'nginx.pid'};\nerror_log stderr;\nevents {{}}\n"
+        f"http {{\n    access_log off;\n{temp}\n    include {tmp_path / 'site.conf'};\n}}\n"
+    )
+    out = _run(nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"))
+    assert "test is successful" in out
+
+
 # -- Helm ------------------------------------------------------------------------------------
 
 _FULL = {
