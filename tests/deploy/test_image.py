@@ -1,5 +1,6 @@
 """The container image, built by `make image` and run with host networking against this
-machine's PostgreSQL: migrations as a one-shot, the API and the dashboard, a payment scored
+machine's PostgreSQL: batch jobs (simulate, train), migrations as a one-shot, the API and the
+dashboard, a payment scored
 through the container, /metrics, the image's own healthcheck, and SIGTERM with every decision
 recorded. Every server listens on 127.0.0.1 on a free port; every container is removed by id."""
 
@@ -21,7 +22,6 @@ from tests.deploy.conftest import Image, answers, free_port, wait_until
 
 from frisk.data.simulator import SimulationConfig, simulate
 from frisk.data.table import transactions_of
-from frisk.models.pipeline import train_events
 from frisk.models.registry import Registry
 from frisk.service.keys import create_key
 from frisk.store import Role, open_ledger
@@ -32,15 +32,22 @@ USER = 10001  # the image's numeric user: what it writes must be its own
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pl.DataFrame]:
-    """FRISK_HOME with a registry holding one promoted model, owned by the image's user."""
+def home(frisk_image: Image, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pl.DataFrame]:
+    """FRISK_HOME, owned by the image's user, with a registry holding one promoted model made by
+    the image's batch jobs (`frisk simulate`, then `frisk train --promote`)."""
     root = tmp_path_factory.mktemp("image-home")
-    registry = Registry(root / "models")
-    table = simulate(SimulationConfig(days=10, payers=300, seed=1, fraud_rate=0.03))
-    registry.promote(registry.register(train_events(table)))
+    os.chown(root, USER, USER)
+    mount = ["-v", f"{root}:/var/lib/frisk"]
+    events = "/var/lib/frisk/events.parquet"
+    jobs = [
+        ["simulate", "--out", events, "--days", "10", "--payers", "300", "--fraud-rate", "0.03"],
+        ["train", "--events", events, "--registry", "/var/lib/frisk/models", "--promote"],
+    ]
+    for job in jobs:
+        done = _docker_run(frisk_image, *mount, frisk_image.tag, *job)
+        assert done.returncode == 0, done.stderr
+    assert Registry(root / "models").production() is not None
     traffic = simulate(SimulationConfig(days=2, payers=300, seed=5, fraud_rate=0.03))
-    for path in [root, *root.rglob("*")]:
-        os.chown(path, USER, USER)
     return root, traffic
 
 
