@@ -1,8 +1,8 @@
 """The container image, built by `make image` and run with host networking against this
 machine's PostgreSQL: batch jobs (simulate, train), migrations as a one-shot, the API and the
-dashboard, a payment scored
-through the container, /metrics, the image's own healthcheck, and SIGTERM with every decision
-recorded. Every server listens on 127.0.0.1 on a free port; every container is removed by id."""
+dashboard, a payment scored through the container, /metrics, the image's own healthcheck, and
+SIGTERM with every decision recorded. Every server listens on 127.0.0.1 on a free port; every
+container is removed by id."""
 
 from __future__ import annotations
 
