@@ -11,10 +11,11 @@
 # is baked in.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# The dependency list alone, so that the next stage's cache survives any other pyproject change.
+# The dependency list alone (with the redis extra: feature state in Redis is a setting away), so
+# that the next stage's cache survives any other change to pyproject.toml.
 FROM ${BASE_IMAGE} AS requirements
 COPY pyproject.toml /src/
-RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/src/pyproject.toml", "rb"))["project"]["dependencies"]))' \
+RUN python3 -c 'import tomllib; p = tomllib.load(open("/src/pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["redis"]))' \
         > /requirements.txt
 
 FROM ${BASE_IMAGE} AS deps
