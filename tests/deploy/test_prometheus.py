@@ -164,7 +164,13 @@ def test_prometheus_scrapes_frisk_and_the_down_alert_reaches_a_webhook(
         FRISK_MONITORING__SHADOW_VERSION=versions[1],
     )
     api = f"http://127.0.0.1:{port}"
-    wait_until(lambda: answers(f"{api}/health"), timeout=90, what="frisk serve")
+
+    def serving() -> bool:
+        if frisk.poll() is not None:  # it exited: say why rather than wait out the timeout
+            raise AssertionError((tmp_path / "frisk.log").read_text()[-3000:])
+        return answers(f"{api}/health")
+
+    wait_until(serving, timeout=90, what="frisk serve")
 
     # Traffic that makes every series exist: decisions (a rule alerts on all of them, so the
     # live precision is defined), labels, an error.
