@@ -331,7 +331,7 @@ def test_the_chart_renders_and_every_manifest_validates_against_the_kubernetes_s
     container = api["containers"][0]
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
-    assert "/ready" in " ".join(container["readinessProbe"]["exec"]["command"])
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert api["securityContext"]["runAsNonRoot"] is True
     assert api["securityContext"]["runAsUser"] == 10001
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
