@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from frisk.bounds import EventWindow
 from frisk.errors import ConfigError
 
 __all__ = [
@@ -86,6 +88,19 @@ class ApiSettings(BaseModel):
     upload_result_hours: float = Field(default=24.0, gt=0)
     # Column mappings an upload may name (by file stem); empty means ``<home>/mappings``.
     mappings_dir: Path | None = None
+    # Live events (score, batch, uploads) lie within this window around the server's clock:
+    # feature state runs on event time and never goes back, so one far-future event would hold
+    # every payer's clock there. Behind: the feature catalogue's default retention (30 days);
+    # null lets any age through (down to 1970). History is imported (frisk import), not scored.
+    event_ahead_seconds: float = Field(default=300.0, ge=0)
+    event_behind_days: float | None = Field(default=30.0, gt=0)
+
+    def event_window(self) -> EventWindow:
+        behind = self.event_behind_days
+        return EventWindow(
+            ahead=timedelta(seconds=self.event_ahead_seconds),
+            behind=None if behind is None else timedelta(days=behind),
+        )
 
 
 class PolicySettings(BaseModel):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -22,6 +23,14 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from frisk.bounds import (
+    MAX_EXTRA_NUMBER,
+    MAX_EXTRA_TEXT,
+    MAX_EXTRAS,
+    check_amount,
+    check_time,
+    text_problem,
+)
 from frisk.currencies import is_currency
 from frisk.errors import InvalidEventError
 
@@ -34,6 +43,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "SCENARIO_COLUMN",
     "Channel",
+    "EventTime",
     "Label",
     "LabelValue",
     "Transaction",
@@ -65,8 +75,36 @@ SCENARIO_COLUMN: Final = "scenario"
 EVENT_COLUMNS: Final = CORE_COLUMNS + LABEL_COLUMNS
 KNOWN_COLUMNS: Final = (*EVENT_COLUMNS, SCENARIO_COLUMN)
 
-_ID = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
-_NAME = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+def _clean_text(value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _event_time(value: datetime) -> datetime:
+    problem = check_time(value)
+    if problem is not None:
+        raise ValueError(problem)
+    # In UTC: the same instant written with another offset is the same event (and body).
+    return value.astimezone(UTC)
+
+
+# Ids and names: clean text (frisk.bounds), so every back end stores them and every screen shows
+# them as they are.
+_ID = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_clean_text),
+]
+_NAME = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_clean_text),
+]
+#: an event's time: timezone-aware, within frisk.bounds' absolute range
+EventTime = Annotated[AwareDatetime, AfterValidator(_event_time)]
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _EXTRA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -95,8 +133,9 @@ class Transaction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     transaction_id: _ID
-    timestamp: AwareDatetime
-    amount: float = Field(gt=0)
+    timestamp: EventTime
+    # A JSON number: "12.5" and true are refused, not coerced; bounds in frisk.bounds.
+    amount: float = Field(gt=0, strict=True)
     currency: str = Field(min_length=3, max_length=3)
     payer_id: _ID
     payee_id: _ID
@@ -105,13 +144,14 @@ class Transaction(BaseModel):
     merchant_category: _NAME | None = None
     payer_country: str | None = None
     payee_country: str | None = None
-    extra: dict[str, ExtraValue] = Field(default_factory=dict)
+    extra: dict[str, ExtraValue] = Field(default_factory=dict, max_length=MAX_EXTRAS)
 
     @field_validator("amount")
     @classmethod
     def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
+        problem = check_amount(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("currency")
@@ -145,6 +185,16 @@ class Transaction(BaseModel):
                 raise ValueError(f"extra attribute name {name!r} is not allowed")
             if isinstance(item, float) and not math.isfinite(item):
                 raise ValueError(f"extra attribute {name!r} must be finite")
+            if isinstance(item, int | float) and abs(item) > MAX_EXTRA_NUMBER:
+                raise ValueError(f"extra attribute {name!r} must lie within ±{MAX_EXTRA_NUMBER:g}")
+            if isinstance(item, str):
+                if len(item) > MAX_EXTRA_TEXT:
+                    raise ValueError(
+                        f"extra attribute {name!r} holds at most {MAX_EXTRA_TEXT} characters"
+                    )
+                problem = text_problem(item)
+                if problem is not None:
+                    raise ValueError(f"extra attribute {name!r} {problem}")
         return value
 
     @classmethod
@@ -163,7 +213,7 @@ class Label(BaseModel):
 
     transaction_id: _ID
     label: LabelValue
-    label_timestamp: AwareDatetime
+    label_timestamp: EventTime
     source: _NAME = "unknown"
 
     @field_validator("label", mode="before")

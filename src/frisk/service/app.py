@@ -80,6 +80,7 @@ def create_app(
             record=recorder.record_decision,
             record_async=recorder.record_decision_async,
             record_many=recorder.record_decisions,
+            window=settings.api.event_window(),
         ),
     )
     metrics.set_model_version(engine.model_version if engine is not None else None)

@@ -26,8 +26,9 @@ from typing import Any
 import orjson
 from starlette.concurrency import run_in_threadpool
 
+from frisk.bounds import EventWindow, check_amount
 from frisk.engine import DecisionEngine, Verdict
-from frisk.errors import ConflictError, FriskError, InputError
+from frisk.errors import ConflictError, FriskError, InputError, InvalidEventError
 from frisk.schema import Transaction
 from frisk.service.errors import NotReadyError
 from frisk.service.metrics import ServiceMetrics
@@ -61,8 +62,12 @@ class Scorer:
         record: Callable[[DecisionRecord], DecisionRecord] | None = None,
         record_async: Callable[[DecisionRecord], Awaitable[DecisionRecord]] | None = None,
         record_many: Callable[[list[DecisionRecord]], list[DecisionRecord]] | None = None,
+        window: EventWindow | None = None,
     ) -> None:
         self.ledger = ledger
+        # Live events only: how far from the server's clock an event's time may be (None: only
+        # the absolute bounds every event has).
+        self.window = window
         self.engine = engine
         # The ledger itself, or the group commit in front of it (service.recorder).
         self._record_decision = record or ledger.record_decision
@@ -83,14 +88,15 @@ class Scorer:
         with self._id_locks[_stripe(txn)]:
             existing = self._recorded(txn.transaction_id)
             if existing is not None:
-                return self._replay(existing, digest)
+                return self._replay(existing, txn, digest)
+            self._check_live(txn)
             engine = self._engine()
             with self._engine_lock:
                 verdict = engine.decide(txn)
             record = _record(txn, body, digest, verdict, started)
             recorded = self._record_decision(record)
             if recorded is not record:  # another process recorded this id first
-                return self._replay(recorded, digest)
+                return self._replay(recorded, txn, digest)
         self._count(record, (time.perf_counter() - started) * 1000)
         return Scored(record, replayed=False)
 
@@ -105,7 +111,8 @@ class Scorer:
             digest = _digest(body)
             existing = self._recorded(txn.transaction_id)
             if existing is not None:
-                return self._replay(existing, digest)
+                return self._replay(existing, txn, digest)
+            self._check_live(txn)
             engine = self._engine()
             if self._engine_lock.acquire(blocking=False):
                 try:
@@ -117,7 +124,7 @@ class Scorer:
             record = _record(txn, body, digest, verdict, started)
             recorded = await self._record_async(record)
             if recorded is not record:
-                return self._replay(recorded, digest)
+                return self._replay(recorded, txn, digest)
         finally:
             stripe.release()
         self._count(record, (time.perf_counter() - started) * 1000)
@@ -143,7 +150,7 @@ class Scorer:
             lock.acquire()
         try:
             results: list[Scored | FriskError | None] = [None] * len(txns)
-            pending: list[tuple[int, DecisionRecord, str]] = []
+            pending: list[tuple[int, DecisionRecord, Transaction]] = []
             pending_ids: set[str] = set()
             for i, txn in enumerate(txns):
                 started = time.perf_counter()
@@ -155,13 +162,14 @@ class Scorer:
                 try:
                     existing = self._recorded(txn.transaction_id)
                     if existing is not None:
-                        results[i] = self._replay(existing, digest)
+                        results[i] = self._replay(existing, txn, digest)
                         continue
+                    self._check_live(txn)
                     verdict = self._decide(self._engine(), txn)
                 except (ConflictError, InputError) as exc:
                     results[i] = exc
                     continue
-                pending.append((i, _record(txn, body, digest, verdict, started), digest))
+                pending.append((i, _record(txn, body, digest, verdict, started), txn))
                 pending_ids.add(txn.transaction_id)
             self._flush(pending, results)
         finally:
@@ -172,19 +180,19 @@ class Scorer:
 
     def _flush(
         self,
-        pending: list[tuple[int, DecisionRecord, str]],
+        pending: list[tuple[int, DecisionRecord, Transaction]],
         results: list[Scored | FriskError | None],
     ) -> None:
         if not pending:
             return
         recorded = self._record_many([record for _, record, _ in pending])
-        for (i, record, digest), got in zip(pending, recorded, strict=True):
+        for (i, record, txn), got in zip(pending, recorded, strict=True):
             if got is record:
                 self._count(record, float(record.timings.get("total", 0.0)))
                 results[i] = Scored(record, replayed=False)
                 continue
             try:  # recorded first by another process
-                results[i] = self._replay(got, digest)
+                results[i] = self._replay(got, txn, record.body_hash)
             except ConflictError as exc:
                 results[i] = exc
         pending.clear()
@@ -206,8 +214,17 @@ class Scorer:
             raise NotReadyError("the decision engine is not ready yet")
         return self.engine
 
-    def _replay(self, record: DecisionRecord, digest: str) -> Scored:
-        if record.body_hash != digest:
+    def _check_live(self, txn: Transaction) -> None:
+        """The bounds only a live event has: its time near the server's clock, and no more
+        decimal places than its currency has (``frisk.bounds``)."""
+        if self.window is not None:
+            self.window.check("timestamp", txn.timestamp)
+        problem = check_amount(txn.amount, txn.currency)
+        if problem is not None:
+            raise InvalidEventError("amount", txn.amount, problem)
+
+    def _replay(self, record: DecisionRecord, txn: Transaction, digest: str) -> Scored:
+        if record.body_hash != digest and not _same_meaning(record, txn):
             raise ConflictError(
                 f"transaction {record.transaction_id!r} was already decided for another body; "
                 "a transaction id must not be reused"
@@ -225,6 +242,15 @@ class Scorer:
         if record.degraded:
             self.metrics.degraded.inc()
         self.stats.observe(record.action, elapsed_ms)
+
+
+def _same_meaning(record: DecisionRecord, txn: Transaction) -> bool:
+    """True when the recorded body means ``txn``: bodies recorded before timestamps were kept in
+    UTC hash differently for the same instant."""
+    try:
+        return Transaction.model_validate(record.transaction) == txn
+    except ValueError:
+        return False
 
 
 def _stripe(txn: Transaction) -> int:

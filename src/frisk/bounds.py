@@ -1,0 +1,155 @@
+"""Input bounds: the one definition of what an event may hold, for every entry point.
+
+The JSON API (``POST /v1/score``, ``/v1/score/batch``), uploads, imports and labels all check
+events against the rules here, so a value refused at one door is refused at every other, and a
+value that gets in cannot hurt another caller (a far-future time stopping the feature clock, an
+amount overflowing a feature sum, a NUL that the PostgreSQL ledger cannot store).
+
+- **Text** (ids, names, extra values and names): no control characters (C0, DEL, C1), no
+  Unicode bidirectional formatting characters (which make an id read differently from what it
+  is), no byte-order mark, no lone surrogates. NUL is one of them: refused everywhere, whatever
+  the ledger's back end.
+- **Amounts**: finite, ``0 < amount <= AMOUNT_MAX`` (ten billion in the currency's units: below
+  the feature sums' exact-integer range, so nothing is clamped), with no more decimal places than
+  the currency has (ISO 4217 minor units) for live events; a JSON number, never a string or a
+  boolean.
+- **Extras**: at most ``MAX_EXTRAS`` attributes; text values at most ``MAX_EXTRA_TEXT``
+  characters; numbers finite and within ``±MAX_EXTRA_NUMBER``.
+- **Time**: every event lies within ``EARLIEST``..``LATEST``. Live scoring narrows that to a
+  window around the server's clock (``EventWindow``: by default no more than 5 minutes ahead and
+  no more than 30 days back, the feature catalogue's retention); imports may carry any history,
+  but not the future.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from frisk.currencies import CURRENCIES
+from frisk.errors import InvalidEventError
+
+__all__ = [
+    "AMOUNT_MAX",
+    "EARLIEST",
+    "FORBIDDEN_TEXT",
+    "LATEST",
+    "MAX_EXTRAS",
+    "MAX_EXTRA_NUMBER",
+    "MAX_EXTRA_TEXT",
+    "EventWindow",
+    "check_amount",
+    "check_text",
+    "check_time",
+    "text_problem",
+]
+
+#: the largest amount, in the currency's units (feature sums hold 2**42 - 1 minor units exactly)
+AMOUNT_MAX: Final = 10_000_000_000.0
+#: no event of any entry point lies before this or after ``LATEST``
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_EXTRAS: Final = 64
+MAX_EXTRA_TEXT: Final = 1024
+MAX_EXTRA_NUMBER: Final = 1e15
+
+#: characters no id, name or text value may hold: C0 and C1 controls, DEL, bidirectional
+#: formatting (LRM, RLM, ALM, LRE..RLO, LRI..PDI), the byte-order mark and lone surrogates
+FORBIDDEN_TEXT: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+#: the same class as a pattern for polars (no surrogates there: its strings are valid UTF-8)
+FORBIDDEN_TEXT_PATTERN: Final = (
+    r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}\x{feff}]"
+)
+_UNIT_SLACK: Final = 1e-3  # of a minor unit: float noise in ``12.34 * 100``
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` may not be an id or text value, or None when it may."""
+    found = FORBIDDEN_TEXT.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    return f"must not contain control or formatting characters (found U+{ord(char):04X})"
+
+
+def check_text(field: str, value: str) -> str:
+    """``value`` if it is clean text, else ``InvalidEventError`` naming ``field``."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidEventError(field, value, problem)
+    return value
+
+
+def check_amount(value: float, currency: str | None = None) -> str | None:
+    """Why ``value`` is not an amount (in ``currency``, when given: its decimal places), or None."""
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if not 0 < value <= AMOUNT_MAX:
+        return f"must be > 0 and <= {AMOUNT_MAX:,.0f}"
+    places = CURRENCIES.get(currency or "")
+    if places is not None:
+        units = value * 10**places
+        if abs(units - round(units)) > _UNIT_SLACK:
+            return f"has more decimal places than {currency} has ({places})"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class EventWindow:
+    """How far from the server's clock a live event's time may be.
+
+    ``ahead``: clock skew allowed into the future; ``behind``: how old an event may be (None: any
+    age down to ``EARLIEST``). Feature state runs on event time and never goes back, so one event
+    far in the future would freeze every entity's clock there; one far in the past is learnt at
+    the latest time seen instead of its own.
+    """
+
+    ahead: timedelta = timedelta(minutes=5)
+    behind: timedelta | None = timedelta(days=30)
+
+    def problem(self, moment: datetime, now: datetime) -> str | None:
+        """Why ``moment`` (timezone-aware) is outside the window around ``now``, or None."""
+        if moment > now + self.ahead:
+            return (
+                f"is more than {_span(self.ahead)} ahead of the server's clock "
+                f"({now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ})"
+            )
+        if self.behind is not None and moment < now - self.behind:
+            return (
+                f"is more than {_span(self.behind)} behind the server's clock "
+                f"({now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}); import history with frisk import"
+            )
+        return _absolute(moment)
+
+    def check(self, field: str, moment: datetime, now: datetime | None = None) -> None:
+        """Raise ``InvalidEventError`` naming ``field`` when ``moment`` is outside the window."""
+        problem = self.problem(moment, datetime.now(UTC) if now is None else now)
+        if problem is not None:
+            raise InvalidEventError(field, moment.isoformat(), problem)
+
+
+def check_time(moment: datetime) -> str | None:
+    """Why ``moment`` cannot be an event's time at any entry point, or None."""
+    return _absolute(moment)
+
+
+def _absolute(moment: datetime) -> str | None:
+    if moment < EARLIEST or moment >= LATEST:
+        return f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
+    return None
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} day(s)"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hour(s)"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} minute(s)"
+    return f"{seconds} second(s)"
