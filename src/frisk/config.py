@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -27,6 +27,9 @@ from pydantic_settings import (
 from frisk.bounds import EventWindow
 from frisk.errors import ConfigError
 
+if TYPE_CHECKING:
+    from frisk.store.postgres import StoreTimeouts
+
 __all__ = [
     "ApiSettings",
     "CorsSettings",
@@ -38,6 +41,7 @@ __all__ = [
     "ServiceSettings",
     "Settings",
     "StateSettings",
+    "StoreSettings",
     "ThresholdSettings",
     "load_settings",
 ]
@@ -101,6 +105,38 @@ class ApiSettings(BaseModel):
             ahead=timedelta(seconds=self.event_ahead_seconds),
             behind=None if behind is None else timedelta(days=behind),
         )
+
+
+class StoreSettings(BaseModel):
+    """How long the service waits on its ledger database (PostgreSQL; SQLite is a local file).
+
+    A store that does not answer within these becomes a 503 with ``Retry-After``: scoring waits
+    at most ``statement_timeout + 1`` seconds for the ledger (see docs/OPERATIONS.md).
+    """
+
+    # Opening a connection (libpq counts whole seconds, at least 2).
+    connect_timeout: float = Field(default=2.0, gt=0)
+    # One statement; the server cancels it past this, and the client gives up a second later.
+    statement_timeout: float = Field(default=5.0, gt=0)
+    # Waiting for a free pooled connection.
+    pool_timeout: float = Field(default=2.0, gt=0)
+    # After a failure the database is not asked again for this long (calls answer 503 at once).
+    cool_down: float = Field(default=1.0, gt=0)
+
+    def timeouts(self) -> StoreTimeouts:
+        from frisk.store.postgres import StoreTimeouts
+
+        return StoreTimeouts(
+            connect=self.connect_timeout,
+            statement=self.statement_timeout,
+            pool=self.pool_timeout,
+            cool_down=self.cool_down,
+        )
+
+    @property
+    def answer_seconds(self) -> float:
+        """The longest scoring waits for the ledger before answering 503."""
+        return self.statement_timeout + 1.0
 
 
 class PolicySettings(BaseModel):
@@ -259,6 +295,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)

@@ -17,6 +17,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     ├── ModelError             training, scoring or a model artifact
     │   └── ArtifactError        a missing, corrupt or mismatched artifact
     ├── StoreError             a ledger or state store that failed
+    │   ├── RecordRefusedError   one record the store cannot hold (its content), the rest can
     │   └── StateUnavailable     the shared feature state cannot be reached in time (or written)
     │       └── StateConflict      another process changed what an event read; nothing written
     ├── NotFoundError          a named thing (model version, review, rule) does not exist
@@ -40,6 +41,7 @@ __all__ = [
     "MappingError",
     "ModelError",
     "NotFoundError",
+    "RecordRefusedError",
     "RowProblem",
     "StateConflict",
     "StateUnavailable",
@@ -126,6 +128,10 @@ class StateUnavailable(StoreError):
 class StateConflict(StateUnavailable):
     """Another process changed a record an event had loaded; nothing of the event was written,
     so it may be computed again from a fresh load (the executor does)."""
+
+
+class RecordRefusedError(StoreError):
+    """The store refused a record for what it holds; other records are unaffected."""
 
 
 class NotFoundError(FriskError):

@@ -66,7 +66,9 @@ def serve(
     # process before the last snapshot below. Exiting through SystemExit runs the finally blocks.
     signal.signal(signal.SIGTERM, _exit)
     # The engine warms feature state from the same ledger the app records in, so open it here.
-    ledger = open_ledger(settings.database_url or default_url(settings.home))
+    ledger = open_ledger(
+        settings.database_url or default_url(settings.home), timeouts=settings.store.timeouts()
+    )
     try:
         engine = load_engine(
             model,

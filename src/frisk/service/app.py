@@ -58,10 +58,15 @@ def create_app(
     """
     owns_ledger = ledger is None
     if ledger is None:
-        ledger = open_ledger(settings.database_url or default_url(settings.home))
+        ledger = open_ledger(
+            settings.database_url or default_url(settings.home),
+            timeouts=settings.store.timeouts(),
+        )
     metrics = ServiceMetrics()
     # Concurrent requests share commits (one fsync for many decisions); see service.recorder.
-    recorder = DecisionRecorder(ledger, on_commit=metrics.observe_commit)
+    recorder = DecisionRecorder(
+        ledger, on_commit=metrics.observe_commit, wait_seconds=settings.store.answer_seconds
+    )
     stats = LiveStats(settings.api.latency_window)
     limits = settings.security.rate_limit
     state = ServiceState(

@@ -9,11 +9,14 @@
 
 Every error response has the same body (``ErrorPublic``) and carries the request id. Clients never
 see a traceback: anything unexpected becomes a generic 500 in ``middleware`` and is logged there.
+Nor do they see internals: a store failure is a generic 503 with ``Retry-After`` (the driver's
+message, with its host and port, goes to the log), and file paths in any message are redacted.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,12 +30,15 @@ from frisk.errors import (
     InputError,
     InvalidEventError,
     NotFoundError,
+    RecordRefusedError,
     StoreError,
 )
 from frisk.service.schemas import ErrorPublic
+from frisk.store.breaker import StoreUnavailableError, whole_seconds
 
 __all__ = [
     "AuthenticationError",
+    "BatchStoppedError",
     "NotReadyError",
     "PermissionDeniedError",
     "RateLimitedError",
@@ -68,6 +74,27 @@ class NotReadyError(ServiceError):
     """The service cannot decide yet (no engine, or one that is not ready)."""
 
 
+class BatchStoppedError(ServiceError):
+    """A batch stopped at item ``index`` by ``cause``; the items before it were decided and
+    recorded (``recorded``: their ids), the rest were not tried. Answered with ``cause``'s status.
+    """
+
+    def __init__(self, cause: FriskError, index: int, recorded: list[str]) -> None:
+        self.cause = cause
+        self.index = index
+        self.recorded = recorded
+        super().__init__(f"item {index}: {cause}; {self.outcome}")
+
+    @property
+    def outcome(self) -> str:
+        if not self.index:
+            return "no item was decided"
+        return (
+            f"items 0 to {self.index - 1} were decided and recorded (retry them to read their "
+            "decisions); the items after it were not tried"
+        )
+
+
 # Most specific first: the first matching class wins.
 _STATUS: tuple[tuple[type[FriskError], int, str], ...] = (
     (AuthenticationError, 401, "unauthenticated"),
@@ -75,6 +102,8 @@ _STATUS: tuple[tuple[type[FriskError], int, str], ...] = (
     (RateLimitedError, 429, "rate_limited"),
     (NotReadyError, 503, "not_ready"),
     (InputError, 422, "invalid_input"),
+    # The ledger refused this request's record for its content: retrying cannot help.
+    (RecordRefusedError, 422, "refused_by_ledger"),
     (NotFoundError, 404, "not_found"),
     (ConflictError, 409, "conflict"),
     # The ledger failed: the decision was not recorded, so it must not be returned.
@@ -109,7 +138,20 @@ def request_id_of(request: Request) -> str:
     return str(getattr(request.state, "request_id", "-"))
 
 
+# Absolute file paths (a server's temporary or home directory) never reach a client.
+_PATH = re.compile(r"(?<![\w:/])/(?:[\w.-]+/)+[\w.-]*")
+_STORE_MESSAGE = "the ledger is unavailable; retry shortly"
+
+
+def redact(message: str) -> str:
+    """``message`` with absolute file paths replaced by ``<path>``."""
+    return _PATH.sub("<path>", message)
+
+
 async def _frisk_error(request: Request, exc: FriskError) -> JSONResponse:
+    batch = exc if isinstance(exc, BatchStoppedError) else None
+    if batch is not None:
+        exc = batch.cause
     status, error = 500, "internal"
     for cls, code, name in _STATUS:
         if isinstance(exc, cls):
@@ -119,20 +161,27 @@ async def _frisk_error(request: Request, exc: FriskError) -> JSONResponse:
         log.error("unmapped error", exc_info=exc, extra={"request_id": request_id_of(request)})
         _count(request, "internal")
         return error_response(request_id_of(request), 500, "internal", "internal error")
-    if isinstance(exc, StoreError):
-        log.error("ledger failed: %s", exc, extra={"request_id": request_id_of(request)})
-    _count(request, error)
+    message = redact(str(exc))
     headers = {}
+    if isinstance(exc, StoreError) and status == 503:
+        log.error("ledger failed: %s", exc, extra={"request_id": request_id_of(request)})
+        message = _STORE_MESSAGE  # the driver's message names hosts and ports: logged only
+        retry = exc.retry_after if isinstance(exc, StoreUnavailableError) else 1.0
+        headers["Retry-After"] = str(whole_seconds(retry))
+    _count(request, error)
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, NotReadyError):
+        headers["Retry-After"] = "5"
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"
     detail: dict[str, Any] = {}
     if isinstance(exc, InvalidEventError):
-        detail = {"field": exc.field, "reason": exc.reason}
-    return error_response(
-        request_id_of(request), status, error, str(exc), headers=headers, **detail
-    )
+        detail.update(field=exc.field, reason=redact(exc.reason))
+    if batch is not None:
+        detail.update(index=batch.index, recorded=batch.recorded)
+        message = f"item {batch.index}: {message}; {batch.outcome}"
+    return error_response(request_id_of(request), status, error, message, headers=headers, **detail)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

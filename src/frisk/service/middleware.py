@@ -15,6 +15,7 @@ import time
 from collections.abc import Collection
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frisk.service.errors import error_response
@@ -65,7 +66,11 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
+            if _client_gone(exc):  # not our error: nobody is left to answer
+                status = 499
+                access_log.info("client disconnected", extra={"request_id": request_id})
+                return
             error_log.exception("unhandled error", extra={"request_id": request_id})
             self.metrics.errors.labels(type="internal").inc()
             if not response_started:
@@ -166,6 +171,12 @@ class BodyLimitMiddleware:
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+def _client_gone(exc: BaseException) -> bool:
+    """True for the errors of a client that went away mid-request (Starlette's while reading the
+    body, uvicorn's while writing the response)."""
+    return isinstance(exc, ClientDisconnect) or type(exc).__name__ == "ClientDisconnected"
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -13,6 +13,12 @@ under load, records that arrive during a commit share the next one. Durability i
 no request returns before the commit holding its row has succeeded; if it fails, every request in
 the batch gets the error (and the client a 503), none a decision.
 
+Failures stay with their cause. When the ledger refuses one record for its content
+(``RecordRefusedError``), each request of the batch is committed again on its own, so only the
+request that sent it fails. A waiter gives up after ``wait_seconds`` (a hung database: the
+client gets a 503 with ``Retry-After`` and retries; if the commit lands later, the retry is
+answered from the ledger).
+
 The writing itself is the ledger's ``record_decisions`` (many rows, one transaction); this module
 only gathers the records and wakes their waiters.
 """
@@ -27,7 +33,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from frisk.errors import FriskError, StoreError
+from frisk.errors import FriskError, RecordRefusedError, StoreError
+from frisk.store.breaker import StoreUnavailableError
 from frisk.store.ledger import DecisionRecord, Ledger
 
 __all__ = ["DecisionRecorder"]
@@ -73,9 +80,12 @@ class DecisionRecorder:
         *,
         max_batch: int = _MAX_BATCH,
         on_commit: Callable[[int, float], None] | None = None,
+        wait_seconds: float | None = None,
     ) -> None:
         self.ledger = ledger
         self.max_batch = max_batch
+        # How long a request waits for its commit before answering 503 (None: as long as it takes).
+        self.wait_seconds = wait_seconds
         # Told each commit's size and duration, from the writer thread (service metrics).
         self.on_commit = on_commit
         self.commit_seconds = 0.0
@@ -100,7 +110,8 @@ class DecisionRecorder:
         pending = _Pending(records, done=threading.Event())
         self._queue.put(pending)
         assert pending.done is not None
-        pending.done.wait()
+        if not pending.done.wait(self.wait_seconds):
+            raise self._gave_up()
         if pending.error is not None:
             raise pending.error
         assert pending.result is not None
@@ -113,7 +124,18 @@ class DecisionRecorder:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[DecisionRecord]] = loop.create_future()
         self._queue.put(_Pending([decision], future=future))
-        return (await future)[0]
+        if self.wait_seconds is None:
+            return (await future)[0]
+        try:
+            return (await asyncio.wait_for(future, self.wait_seconds))[0]
+        except TimeoutError:
+            raise self._gave_up() from None
+
+    def _gave_up(self) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"the ledger did not confirm the decision within {self.wait_seconds:g} s",
+            retry_after=1.0,
+        )
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer."""
@@ -163,6 +185,11 @@ class DecisionRecorder:
         try:
             results = self.ledger.record_decisions([r for p in batch for r in p.records])
         except BaseException as exc:  # every waiter must wake, whatever went wrong
+            if isinstance(exc, RecordRefusedError) and len(batch) > 1:
+                # One request's record: commit each request alone, so only its own fails.
+                for pending in batch:
+                    self._commit([pending])
+                return
             error = exc if isinstance(exc, FriskError) else StoreError(f"recording failed: {exc}")
             if not isinstance(exc, FriskError):
                 log.exception("decision recorder failed")

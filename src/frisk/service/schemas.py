@@ -161,6 +161,13 @@ class ErrorPublic(BaseModel):
     request_id: str
     field: str | None = None
     reason: str | None = None
+    index: int | None = Field(
+        default=None, description="A batch: the item that stopped it (from 0)."
+    )
+    recorded: list[str] | None = Field(
+        default=None,
+        description="A batch: ids of the items before ``index``, decided and recorded.",
+    )
 
 
 class HealthPublic(BaseModel):

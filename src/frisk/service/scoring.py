@@ -78,6 +78,9 @@ class Scorer:
         self._id_locks = [threading.Lock() for _ in range(_STRIPES)]
         # Engines keep per-entity state; one decision at a time keeps them free of locking.
         self._engine_lock = threading.Lock()
+        # A database across the network is asked from a thread: it may hang (store timeouts
+        # bound it), and the event loop must keep answering meanwhile.
+        self._fast_lookups = bool(getattr(ledger, "fast_lookups", False))
         self._by_outcome: dict[tuple[str, str], Any] = {}
 
     def score(self, txn: Transaction) -> Scored:
@@ -109,7 +112,11 @@ class Scorer:
         try:
             body = txn.model_dump(mode="json")
             digest = _digest(body)
-            existing = self._recorded(txn.transaction_id)
+            existing = (
+                self._recorded(txn.transaction_id)
+                if self._fast_lookups  # a local file read: microseconds, never hangs
+                else await run_in_threadpool(self._recorded, txn.transaction_id)
+            )
             if existing is not None:
                 return self._replay(existing, txn, digest)
             self._check_live(txn)

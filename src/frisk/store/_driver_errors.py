@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from frisk.errors import ConflictError, StoreError
+from frisk.errors import ConflictError, RecordRefusedError, StoreError
 
 __all__ = ["describe", "translate_errors"]
 
@@ -25,6 +25,8 @@ def translate_errors(doing: str) -> Iterator[None]:
         yield
     except (sa_exc.IntegrityError, sqlite3.IntegrityError) as exc:
         raise ConflictError(f"{doing}: conflicts with what is recorded ({describe(exc)})") from exc
+    except (sa_exc.DataError, sqlite3.DataError) as exc:
+        raise RecordRefusedError(f"{doing}: the ledger cannot hold it ({describe(exc)})") from exc
     except (sa_exc.SQLAlchemyError, sqlite3.Error) as exc:
         raise StoreError(f"{doing}: the ledger failed ({describe(exc)})") from exc
 

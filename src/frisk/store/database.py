@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from frisk.errors import ConfigError
+
+if TYPE_CHECKING:
+    from frisk.store.postgres import StoreTimeouts
 
 __all__ = ["default_url", "make_engine"]
 
@@ -30,8 +33,12 @@ def default_url(home: Path) -> str:
     return f"sqlite:///{(home / _SQLITE_FILE).resolve()}"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url``; SQLite files get WAL and a full fsync per commit."""
+def make_engine(url: str, *, echo: bool = False, timeouts: StoreTimeouts | None = None) -> Engine:
+    """An engine for ``url``; SQLite files get WAL and a full fsync per commit.
+
+    PostgreSQL connections get ``timeouts`` (``store.postgres``); without them, connect and pool
+    checkout are still bounded, statements are not (migrations, offline tools).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -44,8 +51,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             raise ConfigError(
                 f"database_url {_redact(url)!r}: use the psycopg 3 driver, postgresql+psycopg://..."
             )
-        # pre_ping: a connection the server closed while idle is replaced, not handed out.
-        return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10)
+        from frisk.store.postgres import StoreTimeouts, postgres_engine
+
+        return postgres_engine(parsed, timeouts or StoreTimeouts(statement=None), echo=echo)
     raise ConfigError(f"database_url {_redact(url)!r}: only sqlite and postgresql are supported")
 
 

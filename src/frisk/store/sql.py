@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from frisk.errors import ConflictError, NotFoundError, StoreError
+from frisk.errors import ConflictError, NotFoundError, RecordRefusedError, StoreError
 from frisk.store._driver_errors import translate_errors
 from frisk.store.database import _SQLITE_BUSY_MS, make_engine
 from frisk.store.feature_catalogues import FeatureCatalogues, catalogues_of
@@ -42,6 +42,7 @@ from frisk.store.tables import api_keys, audit_log, decisions, label_history, la
 
 if TYPE_CHECKING:
     from frisk.store.archive import ArchiveResult
+    from frisk.store.postgres import StoreTimeouts
     from frisk.store.stats import TableStats
 
 __all__ = ["SqlLedger", "open_ledger", "write_labels"]
@@ -50,11 +51,24 @@ __all__ = ["SqlLedger", "open_ledger", "write_labels"]
 _IN_CHUNK = 500
 
 
-def open_ledger(url: str, *, migrate: bool = True) -> SqlLedger:
-    """Connect to the ledger at ``url`` and, unless told not to, bring its schema up to date."""
-    engine = make_engine(url)
+def open_ledger(
+    url: str, *, migrate: bool = True, timeouts: StoreTimeouts | None = None
+) -> SqlLedger:
+    """Connect to the ledger at ``url`` and, unless told not to, bring its schema up to date.
+
+    ``timeouts`` bound every wait on a PostgreSQL ledger (``store.postgres``); the migration runs
+    on a connection of its own without a statement bound.
+    """
+    engine = make_engine(url, timeouts=timeouts)
     if migrate:
-        upgrade(engine)
+        if timeouts is not None and engine.dialect.name == "postgresql":
+            unbounded = make_engine(url)
+            try:
+                upgrade(unbounded)
+            finally:
+                unbounded.dispose()
+        else:
+            upgrade(engine)
     return SqlLedger(engine)
 
 
@@ -70,6 +84,9 @@ class SqlLedger:
         else:  # make_engine refuses others; this guards engines built by hand
             raise ValueError(f"unsupported database {engine.dialect.name!r}")
         self._sqlite = engine.dialect.name == "sqlite"
+        #: True when ``has_decision`` is a local file read (microseconds, never hangs): callers on
+        #: an event loop may then ask it there rather than from a thread
+        self.fast_lookups = self._sqlite
         self._insert_sql = _decision_insert_sql(self._sqlite)
         self._probe = _IdProbe(engine)
         self._catalogues = catalogues_of(engine)
@@ -87,7 +104,10 @@ class SqlLedger:
             if len(records) == 1
             else f"recording {len(records)} decisions"
         )
-        rows = [_encode_decision(d, self._sqlite, self._catalogues) for d in records]
+        try:
+            rows = [_encode_decision(d, self._sqlite, self._catalogues) for d in records]
+        except (TypeError, ValueError) as exc:  # orjson: a value JSON cannot hold
+            raise RecordRefusedError(f"{doing}: cannot encode it ({exc})") from exc
         with translate_errors(doing), self.engine.connect() as conn:
             with conn.begin() as transaction:
                 if self._insert_rows(conn, rows) == len(rows):

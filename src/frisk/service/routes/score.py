@@ -29,10 +29,11 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from frisk.errors import InvalidEventError
+from frisk.errors import FriskError, InvalidEventError
 from frisk.schema import Transaction
 from frisk.service.auth import Permission, ScorerKey, authenticate, authorise, charge
 from frisk.service.deps import ScorerDep, ServiceState, StateDep
+from frisk.service.errors import BatchStoppedError
 from frisk.service.schemas import DecisionPublic, ErrorPublic, decision_body
 
 __all__ = ["ScoreLane", "ScoreRoute", "parse_transaction", "router"]
@@ -115,7 +116,13 @@ def score_batch(
     if not txns or len(txns) > limit:
         raise InvalidEventError("body", len(txns), f"a batch holds 1 to {limit} transactions")
     charge(state, key, len(txns) - 1)  # the key already paid one token to get here
-    return [DecisionPublic.from_record(scorer.score(txn).record) for txn in txns]
+    done: list[DecisionPublic] = []
+    for index, txn in enumerate(txns):
+        try:
+            done.append(DecisionPublic.from_record(scorer.score(txn).record))
+        except FriskError as exc:  # say what the items before it did
+            raise BatchStoppedError(exc, index, [d.transaction_id for d in done]) from exc
+    return done
 
 
 def parse_transaction(body: bytes, content_type: str | None) -> Transaction:
