@@ -26,7 +26,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "ArtifactError",
@@ -78,6 +78,8 @@ class RowProblem:
     row: int
     column: str
     reason: str
+    # The row's id when it has a readable one; not part of what the problem is.
+    transaction_id: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"row {self.row}, column {self.column!r}: {self.reason}"

@@ -94,7 +94,7 @@ def test_an_upload_over_http(running: Running) -> None:
         assert (second["scored"], second["replayed"], second["conflicts"]) == (3, 3, 1)
         assert second["invalid"] == 1
         assert {(p["row"], p["column"], p["transaction_id"]) for p in second["problems"]} == {
-            (4, "amt", None),  # the file's own column name
+            (4, "amt", "b-3"),  # the file's own column name, and the row's id
             (None, None, "b-4"),
         }
 

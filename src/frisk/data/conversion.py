@@ -13,6 +13,7 @@ from typing import Final
 
 import polars as pl
 
+from frisk.bounds import AMOUNT_MAX, EARLIEST, FORBIDDEN_TEXT_PATTERN, LATEST
 from frisk.currencies import CURRENCIES
 from frisk.data.derive import derive_values
 from frisk.data.mapping import ID_SEPARATOR, BoundMapping, ExtraKind, Mapping
@@ -118,6 +119,8 @@ class _Converter:
                 .then(pl.format("{} is not a finite number", _shown(text)))
                 .when(value <= 0)
                 .then(pl.format("{} must be > 0", _shown(text)))
+                .when(value > AMOUNT_MAX)
+                .then(pl.format("{} must be <= " + f"{AMOUNT_MAX:,.0f}", _shown(text)))
             )
         elif canonical == "currency":
             value = text.str.to_uppercase()
@@ -134,8 +137,11 @@ class _Converter:
             value = text if canonical in _ID_COLUMNS else text.str.to_lowercase()
             if canonical == "scenario":
                 value = text
-            reason = pl.when(value.str.len_chars() > limit).then(
-                pl.format("{} is longer than " + str(limit) + " characters", _shown(text))
+            reason = (
+                pl.when(value.str.len_chars() > limit)
+                .then(pl.format("{} is longer than " + str(limit) + " characters", _shown(text)))
+                .when(value.str.contains(FORBIDDEN_TEXT_PATTERN))
+                .then(pl.lit("must not contain control or formatting characters"))
             )
         done = frame.select(value=value, reason=reason)
         self._keep(canonical, done)
@@ -145,7 +151,7 @@ class _Converter:
         comma = self.mapping.decimal_comma
         parsed = parse_timestamps(self._source("timestamp"), fmt, tz, decimal_comma=comma)
         self.values["timestamp"] = parsed.values.alias("timestamp")
-        self._note("timestamp", parsed.errors)
+        self._note("timestamp", _within_bounds(parsed.values, parsed.errors))
 
     def _labels(self) -> None:
         source = self._source("label")
@@ -242,6 +248,18 @@ class _Converter:
         )
         self._note(name, done.get_column("reason"))
         return done.get_column("value").alias(name)
+
+
+def _within_bounds(values: pl.Series, errors: pl.Series) -> pl.Series:
+    """Parse errors, and the times outside ``frisk.bounds``' range (any entry point's)."""
+    frame = pl.DataFrame({"v": values, "e": errors})
+    outside = (pl.col("v") < EARLIEST) | (pl.col("v") >= LATEST)
+    return frame.select(
+        pl.when(pl.col("e").is_not_null())
+        .then(pl.col("e"))
+        .when(outside)
+        .then(pl.lit(f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"))
+    ).to_series()
 
 
 def _normalise(raw: pl.DataFrame) -> pl.DataFrame:

@@ -93,7 +93,12 @@ def read_events(
 
     converted = convert(raw, bound, mapping)
     table = converted.frame.with_columns(pl.int_range(1, raw.height + 1).alias(_ROW))
-    invalid, problems = _problems(converted.problems, raw.height, available)
+    ids = (
+        converted.frame.get_column("transaction_id")
+        if "transaction_id" in converted.frame.columns
+        else None
+    )
+    invalid, problems = _problems(converted.problems, raw.height, available, ids)
     if invalid and not skip_invalid:
         raise InvalidRowsError(list(problems), invalid, source=str(path))
     if invalid:
@@ -194,7 +199,10 @@ def _is_canonical_parquet(path: Path) -> bool:
 
 
 def _problems(
-    reasons: list[tuple[str, pl.Series]], height: int, available: list[str]
+    reasons: list[tuple[str, pl.Series]],
+    height: int,
+    available: list[str],
+    ids: pl.Series | None = None,
 ) -> tuple[int, tuple[RowProblem, ...]]:
     """Count the invalid rows and keep the first problems, by row then the file's column order."""
     if not reasons:
@@ -206,9 +214,14 @@ def _problems(
     position = {name: i for i, name in enumerate(available)}
     for column, series in reasons:
         order = position.get(column.split("+")[0], len(position))
-        hits = pl.DataFrame({"row": rows, "reason": series}).drop_nulls().head(MAX_PROBLEMS)
-        for row, reason in hits.iter_rows():
-            found.append((row, order, RowProblem(row, column, reason)))
+        named = ids.cast(pl.String) if ids is not None else pl.repeat(None, height, dtype=pl.String)
+        hits = (
+            pl.DataFrame({"row": rows, "reason": series, "id": named})
+            .filter(pl.col("reason").is_not_null())
+            .head(MAX_PROBLEMS)
+        )
+        for row, reason, txn in hits.iter_rows():
+            found.append((row, order, RowProblem(row, column, reason, txn)))
     found.sort(key=lambda item: (item[0], item[1]))
     return invalid, tuple(p for _, _, p in found[:MAX_PROBLEMS])
 

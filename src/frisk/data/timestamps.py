@@ -29,7 +29,17 @@ import polars as pl
 
 from frisk.data.numbers import as_number
 
-__all__ = ["ParsedTimestamps", "TimestampFormat", "check_timezone", "parse_timestamps"]
+__all__ = [
+    "NAIVE_REFUSED",
+    "ParsedTimestamps",
+    "TimestampFormat",
+    "check_timezone",
+    "parse_timestamps",
+]
+
+#: the timezone that reads no wall-clock value: only times with an offset are accepted, as the
+#: JSON API accepts them (uploads without a mapping)
+NAIVE_REFUSED: Final = ""
 
 FormatKind = Literal[
     "iso",
@@ -214,6 +224,8 @@ def _from_iso(text: pl.Series, timezone: str) -> ParsedTimestamps:
 def _localize(wall: pl.Expr, timezone: str) -> pl.Expr:
     # A wall-clock time that a DST change skips does not exist: it is reported, not shifted. One
     # that occurs twice is read as the earlier instant, as most logs written in local time mean.
+    if timezone == NAIVE_REFUSED:
+        return pl.lit(None, dtype=_US)
     return (
         wall.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
@@ -226,6 +238,13 @@ def _reasons(read: pl.Expr, parsed: pl.Expr, fmt: str, timezone: str) -> pl.Expr
     return (
         pl.when(raw.is_null() | parsed.is_not_null())
         .then(None)
+        .when(read & pl.lit(timezone == NAIVE_REFUSED))
+        .then(
+            pl.format(
+                "'{}' has no UTC offset: write Z or +hh:mm, or name a mapping with a timezone",
+                raw.cast(pl.String),
+            )
+        )
         .when(read)
         .then(
             pl.format("'{}' does not exist in timezone {}", raw.cast(pl.String), pl.lit(timezone))

@@ -9,8 +9,9 @@ Rows are decided in event-time order (the importer's order; ties keep file order
 feature state must see them in, and recorded many per commit (``Scorer.score_many``). The outcome
 per row is kept as ``<home>/uploads/<id>.csv`` for ``api.upload_result_hours``.
 
-The multipart parser is our own, about 80 lines: python-multipart is not a dependency, and the
-size limit has to act on the file part while it streams, which ``Request.form()`` does not do.
+The form is read by python-multipart's streaming parser, fed chunk by chunk, rather than by
+``Request.form()``, which spools the whole file before anything can refuse it: here the size limit
+acts on the file part while it streams.
 """
 
 from __future__ import annotations
@@ -21,16 +22,21 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, BinaryIO, Final
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from frisk.config import Settings
 from frisk.data.importer import read_events
 from frisk.data.mapping import Mapping
 from frisk.data.table import extra_columns
+from frisk.data.timestamps import NAIVE_REFUSED
 from frisk.errors import (
+    DataFormatError,
     FriskError,
     InputError,
     InvalidEventError,
@@ -40,6 +46,9 @@ from frisk.errors import (
 )
 from frisk.schema import CORE_COLUMNS, Transaction
 from frisk.service.scoring import Scored, Scorer
+
+if TYPE_CHECKING:  # a typing-only name of python-multipart
+    from python_multipart.multipart import MultipartCallbacks
 
 __all__ = [
     "Received",
@@ -71,8 +80,7 @@ RESULT_COLUMNS: Final = (
 
 _MAPPING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-_PARAM = re.compile(r';\s*([A-Za-z*]+)="([^"]*)"')
-_MAX_HEADERS: Final = 16 * 1024
+_MAX_PART_HEADERS: Final = 8
 _MAX_FIELD: Final = 1024
 
 
@@ -128,60 +136,127 @@ async def receive_upload(
     ``UnsupportedUploadError`` for a name or content that is neither CSV nor Parquet, and
     ``InvalidEventError`` for a body that is not a well-formed form with one file.
     """
-    token = _boundary(content_type)
-    if token is None:
+    kind, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
         raise UnsupportedUploadError("send the file as multipart/form-data in a field named 'file'")
-    reader = _Reader(body.__aiter__())
-    delimiter = b"\r\n--" + token.encode("latin-1")
-    # The first delimiter may open the body, without the CRLF every later one has.
-    await reader.pipe_until(delimiter[2:], _discard)
-    fields: dict[str, str] = {}
-    saved: Received | None = None
-    while True:
-        after = await reader.take(2)
-        if after == b"--":
-            break
-        if after != b"\r\n":
-            raise _malformed("a part delimiter is followed by neither CRLF nor '--'")
-        headers = (await reader.take_until(b"\r\n\r\n", _MAX_HEADERS)).decode("latin-1")
-        name, filename = _disposition(headers)
-        if filename is None:
-            value = bytearray()
-            await reader.pipe_until(delimiter, _capped(value, name))
-            fields[name] = value.decode("utf-8", errors="replace")
-        elif name == "file" and saved is None:
-            saved = await _save_file(reader, delimiter, filename, directory, max_bytes)
-        else:
-            raise _malformed(f"unexpected file field {name!r}; send one file, named 'file'")
-    if saved is None:
+    form = _Form(directory, max_bytes)
+    parser = MultipartParser(
+        boundary, form.callbacks(), max_header_count=_MAX_PART_HEADERS, max_header_size=_MAX_FIELD
+    )
+    try:
+        async for chunk in body:
+            if form.ended:
+                break  # an epilogue after the closing delimiter is ignored
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise _malformed(str(exc)) from None
+    finally:
+        form.close()
+    if not form.ended:
+        raise _malformed("the body ends early")
+    if form.saved is None:
         raise InvalidEventError("file", None, "the form has no file field named 'file'")
-    return Received(saved.path, saved.filename, fields)
+    _sniff(form.saved, form.filename)
+    return Received(form.saved, form.filename, form.fields)
 
 
-async def _save_file(
-    reader: _Reader, delimiter: bytes, filename: str, directory: Path, max_bytes: int
-) -> Received:
-    suffix = next((s for s in SUFFIXES if filename.lower().endswith(s)), None)
-    if suffix is None:
-        raise UnsupportedUploadError(
-            f"file {filename!r}: expected a name ending in {', '.join(SUFFIXES)}"
-        )
-    path = directory / f"upload{suffix}"
-    size = 0
-    # Plain writes on the loop: chunks are at most a socket read, and the page cache takes them
-    # in microseconds; a thread hop per chunk would cost more than the write.
-    with path.open("wb") as out:
+class _Form:
+    """python-multipart's callbacks: the file part streams to disk under the size limit, the
+    other fields (small) are kept in memory."""
 
-        def write(chunk: bytes) -> None:
-            nonlocal size
-            size += len(chunk)
-            if size > max_bytes:
-                raise UploadTooLargeError(f"file {filename!r} is over {max_bytes} bytes")
-            out.write(chunk)
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.fields: dict[str, str] = {}
+        self.saved: Path | None = None
+        self.filename = ""
+        self.ended = False
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+        self._headers: dict[str, bytes] = {}
+        self._field: tuple[str, bytearray] | None = None
+        self._file: BinaryIO | None = None
+        self._size = 0
 
-        await reader.pipe_until(delimiter, write)
-    _sniff(path, filename)
-    return Received(path, filename, {})
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        name = bytes(self._header_name).decode("latin-1").strip().lower()
+        self._headers[name] = bytes(self._header_value)
+        self._header_name.clear()
+        self._header_value.clear()
+
+    def _headers_finished(self) -> None:
+        disposition, params = parse_options_header(self._headers.get("content-disposition", b""))
+        if disposition != b"form-data" or b"name" not in params:
+            raise _malformed("a part has no Content-Disposition with a name")
+        name = params[b"name"].decode("utf-8", errors="replace")
+        filename = params.get(b"filename")
+        if filename is None:
+            self._field = (name, bytearray())
+            return
+        if name != "file" or self.saved is not None:
+            raise _malformed(f"unexpected file field {name!r}; send one file, named 'file'")
+        self.filename = filename.decode("utf-8", errors="replace")
+        suffix = next((s for s in SUFFIXES if self.filename.lower().endswith(s)), None)
+        if suffix is None:
+            raise UnsupportedUploadError(
+                f"file {self.filename!r}: expected a name ending in {', '.join(SUFFIXES)}"
+            )
+        self.saved = self.directory / f"upload{suffix}"
+        # Plain writes on the loop: chunks are at most a socket read, and the page cache takes
+        # them in microseconds; a thread hop per chunk would cost more than the write.
+        self._file = self.saved.open("wb")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._file is not None:
+            self._size += end - start
+            if self._size > self.max_bytes:  # while the file streams, not once it is whole
+                raise UploadTooLargeError(f"file {self.filename!r} is over {self.max_bytes} bytes")
+            self._file.write(data[start:end])
+        elif self._field is not None:
+            name, value = self._field
+            value += data[start:end]
+            if len(value) > _MAX_FIELD:
+                raise InvalidEventError(
+                    name, None, f"a form field holds at most {_MAX_FIELD} bytes"
+                )
+
+    def _part_end(self) -> None:
+        if self._field is not None:
+            name, value = self._field
+            self.fields[name] = value.decode("utf-8", errors="replace")
+            self._field = None
+        self.close()
+
+    def _end(self) -> None:
+        self.ended = True
 
 
 def _sniff(path: Path, filename: str) -> None:
@@ -202,83 +277,8 @@ def _sniff(path: Path, filename: str) -> None:
         raise UnsupportedUploadError(f"file {filename!r} is not a text (CSV) file")
 
 
-def _boundary(content_type: str) -> str | None:
-    kind, *params = content_type.split(";")
-    if kind.strip().lower() != "multipart/form-data":
-        return None
-    for param in params:
-        key, _, value = param.strip().partition("=")
-        if key.lower() == "boundary":
-            return value.strip().strip('"') or None
-    return None
-
-
-def _disposition(headers: str) -> tuple[str, str | None]:
-    for line in headers.split("\r\n"):
-        key, _, value = line.partition(":")
-        if key.strip().lower() == "content-disposition":
-            params = dict(_PARAM.findall(value))
-            if "name" not in params:
-                break
-            return params["name"], params.get("filename")
-    raise _malformed("a part has no Content-Disposition with a name")
-
-
-def _capped(value: bytearray, name: str) -> Callable[[bytes], None]:
-    def append(chunk: bytes) -> None:
-        value.extend(chunk)
-        if len(value) > _MAX_FIELD:
-            raise InvalidEventError(name, None, f"a form field holds at most {_MAX_FIELD} bytes")
-
-    return append
-
-
-def _discard(_chunk: bytes) -> None:
-    pass
-
-
 def _malformed(reason: str) -> InvalidEventError:
     return InvalidEventError("body", None, f"not a well-formed multipart form: {reason}")
-
-
-class _Reader:
-    """A byte stream read up to separators; what precedes one can be streamed to a sink."""
-
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = bytearray()
-
-    async def _fill(self) -> None:
-        try:
-            self._buffer += await anext(self._chunks)
-        except StopAsyncIteration:
-            raise _malformed("the body ends early") from None
-
-    async def take(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            await self._fill()
-        taken = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return taken
-
-    async def take_until(self, separator: bytes, limit: int) -> bytes:
-        while (at := self._buffer.find(separator)) < 0:
-            if len(self._buffer) > limit:
-                raise _malformed(f"part headers over {limit} bytes")
-            await self._fill()
-        taken = bytes(self._buffer[:at])
-        del self._buffer[: at + len(separator)]
-        return taken
-
-    async def pipe_until(self, separator: bytes, sink: Callable[[bytes], None]) -> None:
-        keep = len(separator) - 1  # a separator may straddle two chunks
-        while (at := self._buffer.find(separator)) < 0:
-            if len(self._buffer) > keep:
-                sink(bytes(self._buffer[:-keep]))
-                del self._buffer[:-keep]
-            await self._fill()
-        sink(bytes(self._buffer[:at]))
-        del self._buffer[: at + len(separator)]
 
 
 # -- scoring -----------------------------------------------------------------------------------
@@ -297,8 +297,18 @@ def find_mapping(directory: Path, name: str) -> Mapping:
 def score_upload(
     received: Received, mapping: Mapping | None, scorer: Scorer, settings: Settings
 ) -> UploadOutcome:
-    """Read the received file and decide its valid rows in order; keep the result as a CSV."""
-    result = read_events(received.path, mapping, skip_invalid=True)
+    """Read the received file and decide its valid rows in order; keep the result as a CSV.
+
+    Rows are checked as ``POST /v1/score`` checks a body: without a mapping, a time must carry
+    its UTC offset (a mapping may name the timezone of wall-clock times instead).
+    """
+    try:
+        result = read_events(
+            received.path, mapping or Mapping(timezone=NAIVE_REFUSED), skip_invalid=True
+        )
+    except (MappingError, DataFormatError) as exc:  # they name the file: the client's name
+        message = str(exc).replace(str(received.path), received.filename)
+        raise type(exc)(message) from None
     report = result.report
     limit = settings.api.upload_max_rows
     if report.rows_read > limit:
@@ -410,4 +420,9 @@ def _event(values: dict[str, object], extras: list[str]) -> dict[str, object]:
 
 
 def _invalid(problem: RowProblem) -> UploadProblem:
-    return UploadProblem(problem.reason, row=problem.row, column=problem.column)
+    return UploadProblem(
+        problem.reason,
+        row=problem.row,
+        column=problem.column,
+        transaction_id=problem.transaction_id,
+    )

@@ -48,7 +48,7 @@ def test_csv_is_decided_row_by_row_and_kept_for_download(
     assert (body["rows"], body["scored"], body["invalid"], body["conflicts"]) == (3, 2, 1, 0)
     assert body["actions"] == {"allow": 1, "block": 1}
     assert body["problems"] == [
-        {"reason": "'x' is not a number", "row": 3, "column": "amount", "transaction_id": None}
+        {"reason": "'x' is not a number", "row": 3, "column": "amount", "transaction_id": "u-3"}
     ]
     result = client.get(body["download"], headers=keys["admin"])
     assert result.status_code == 200
