@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from frisk.cli.app import app
-from frisk.config import load_settings
+from frisk.config import Settings, load_settings
 from frisk.errors import ConfigError, InputError
 
 __all__ = ["serve"]
@@ -53,6 +53,20 @@ def serve(
         )
     if model is not None and registry is not None:
         raise InputError("give --model or --registry, not both")
+    from frisk.home_lock import HomeLock
+
+    with HomeLock(settings.home):
+        _serve(settings, model, registry, host, port, warm_from)
+
+
+def _serve(
+    settings: Settings,
+    model: Path | None,
+    registry: Path | None,
+    host: str | None,
+    port: int | None,
+    warm_from: Path | None,
+) -> None:
 
     import uvicorn
 

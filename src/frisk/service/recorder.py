@@ -26,6 +26,7 @@ only gathers the records and wakes their waiters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -58,7 +59,9 @@ class _Pending:
         if self.done is not None:
             self.done.set()
         elif self.future is not None:
-            self.future.get_loop().call_soon_threadsafe(self._settle_future)
+            # A closed loop: its waiter gave up and is gone.
+            with contextlib.suppress(RuntimeError):
+                self.future.get_loop().call_soon_threadsafe(self._settle_future)
 
     def _settle_future(self) -> None:
         future = self.future

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np  # numpy scalars among the values
 
-from frisk.errors import StoreError
+from frisk.errors import RecordRefusedError, StoreError
 
 __all__ = ["pack", "unpack"]
 
@@ -177,7 +177,10 @@ def _plain(value: Any, index: int) -> Any:
     plain = item() if callable(item) else value
     if plain is None or isinstance(plain, (bool, int, float, str)):
         return plain
-    raise StoreError(f"feature value {index} ({value!r}) is not a number, string, boolean or None")
+    # The record's own content: RecordRefusedError, so a group commit fails only its request.
+    raise RecordRefusedError(
+        f"feature value {index} ({value!r}) is not a number, string, boolean or None"
+    )
 
 
 def _varint(number: int) -> bytes:

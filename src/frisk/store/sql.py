@@ -387,11 +387,13 @@ def _encode_decision(
             for v in (d.transaction, d.reasons, d.timings, d.policy)
         )
     except TypeError as exc:  # orjson.JSONEncodeError included
-        raise StoreError(f"decision {d.transaction_id!r} does not encode as JSON: {exc}") from exc
+        raise RecordRefusedError(
+            f"decision {d.transaction_id!r} does not encode as JSON: {exc}"
+        ) from exc
     try:
         catalogue, vector = catalogues.pack(d.features)
-    except StoreError as exc:
-        raise StoreError(f"decision {d.transaction_id!r}: {exc}") from exc
+    except StoreError as exc:  # RecordRefusedError (a value no vector holds) stays one
+        raise type(exc)(f"decision {d.transaction_id!r}: {exc}") from exc
     return (
         d.transaction_id,
         d.body_hash,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from frisk.errors import StoreError
+from frisk.errors import RecordRefusedError, StoreError
 from frisk.service.recorder import DecisionRecorder
 from frisk.store import DecisionRecord, SqlLedger, default_url, open_ledger
+from frisk.store.breaker import StoreUnavailableError
 
 
 def record(txn_id: str, body_hash: str = "h") -> DecisionRecord:
@@ -93,3 +96,61 @@ def test_a_failed_commit_fails_its_waiters() -> None:
     recorder.close()
     with pytest.raises(StoreError, match="stopped"):
         recorder.record_decision(record("f-2"))
+
+
+class Gated:
+    """The ledger, with its first commit held until ``release``: requests queue meanwhile and
+    share the next commit."""
+
+    def __init__(self, ledger: SqlLedger) -> None:
+        self.ledger = ledger
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.batches: list[int] = []
+
+    def record_decisions(self, records: list[DecisionRecord]) -> list[DecisionRecord]:
+        self.entered.set()
+        self.gate.wait(10)
+        self.batches.append(len(records))
+        return self.ledger.record_decisions(records)
+
+
+def test_a_record_the_ledger_refuses_fails_only_its_own_request(ledger: SqlLedger) -> None:
+    gated = Gated(ledger)
+    recorder = DecisionRecorder(gated)  # type: ignore[arg-type]
+    bad = record("bad")
+    bad.features["amount"] = object()  # type: ignore[index]  # nothing can store it
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(recorder.record_decision, record("first"))
+        assert gated.entered.wait(10)
+        others = [pool.submit(recorder.record_decision, record(f"g-{i}")) for i in range(5)]
+        refused = pool.submit(recorder.record_decision, bad)
+        time.sleep(0.2)  # let them queue behind the held commit
+        gated.gate.set()
+        assert first.result(10).transaction_id == "first"
+        assert [f.result(10).transaction_id for f in others] == [f"g-{i}" for i in range(5)]
+        with pytest.raises(RecordRefusedError):
+            refused.result(10)
+    recorder.close()
+    assert max(gated.batches) > 1  # they did share a commit, which was retried without it
+    assert all(ledger.get_decision(f"g-{i}") is not None for i in range(5))
+    assert ledger.get_decision("bad") is None
+
+
+def test_a_waiter_gives_up_on_a_hung_commit_with_a_503_error(ledger: SqlLedger) -> None:
+    gated = Gated(ledger)
+    recorder = DecisionRecorder(gated, wait_seconds=0.3)  # type: ignore[arg-type]
+    began = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match="did not confirm"):
+        recorder.record_decision(record("slow"))
+
+    async def from_the_loop() -> DecisionRecord:
+        return await recorder.record_decision_async(record("slow-2"))
+
+    with pytest.raises(StoreUnavailableError):
+        asyncio.run(from_the_loop())
+    assert time.monotonic() - began < 5
+    gated.gate.set()  # the store comes back: what was queued is recorded, once
+    recorder.close()
+    assert ledger.get_decision("slow") is not None
+    assert ledger.get_decision("slow-2") is not None
