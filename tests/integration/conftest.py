@@ -149,3 +149,150 @@ def serve_model(
         server.stop()  # first: its lifespan stops the policy poll, which uses the ledger
         engine.close()
         ledger.close()
+
+
+class FaultProxy:
+    """A TCP proxy on 127.0.0.1 in front of a store (PostgreSQL, Redis: it knows no protocol),
+    whose faults the test switches: ``refuse`` (connections refused, open ones cut), ``hang``
+    (nothing forwarded either way, connections kept open), ``slow`` (each chunk delayed), ``cut``
+    (the next answer cut half-way, the connection closed) and ``heal`` (forward again; what a
+    hang held is delivered). It runs its own event loop in a thread."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        import asyncio
+
+        self.upstream = (upstream_host, upstream_port)
+        self.loop = asyncio.new_event_loop()
+        self.mode = "pass"
+        self.delay = 0.0
+        self.connections = 0
+        self._flowing = asyncio.Event()
+        self._writers: set[Any] = set()
+        self._server: Any = None
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port: int = sock.getsockname()[1]
+        sock.close()
+        self._call(self._listen)
+        self._call(self._set, "pass")
+
+    # -- control, from the test's thread ----------------------------------------------------
+
+    def refuse(self) -> None:
+        self._call(self._refuse)
+
+    def hang(self) -> None:
+        self._call(self._set, "hang")
+
+    def slow(self, delay: float) -> None:
+        self.delay = delay
+        self._call(self._set, "slow")
+
+    def cut(self) -> None:
+        self._call(self._set, "cut")
+
+    def heal(self) -> None:
+        self._call(self._heal)
+
+    def close(self) -> None:
+        self._call(self._refuse)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        import asyncio
+
+        async def run() -> None:
+            result = fn(*args)
+            if asyncio.iscoroutine(result):
+                await result
+
+        asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=10)
+
+    # -- on the proxy's loop -----------------------------------------------------------------
+
+    def _set(self, mode: str) -> None:
+        self.mode = mode
+        if mode == "hang":
+            self._flowing.clear()
+        else:
+            self._flowing.set()
+
+    async def _listen(self) -> None:
+        import asyncio
+
+        if self._server is None:
+            self._server = await asyncio.start_server(
+                self._accept, "127.0.0.1", self.port, reuse_address=True
+            )
+
+    async def _refuse(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _heal(self) -> None:
+        self._set("pass")
+        await self._listen()
+
+    async def _accept(self, reader: Any, writer: Any) -> None:
+        import asyncio
+
+        self.connections += 1
+        self._writers.add(writer)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.add(up_writer)
+        await asyncio.gather(
+            self._pump(reader, up_writer, writer, down=False),
+            self._pump(up_reader, writer, up_writer, down=True),
+            return_exceptions=True,
+        )
+
+    async def _pump(self, reader: Any, writer: Any, other: Any, *, down: bool) -> None:
+        import asyncio
+
+        try:
+            while data := await reader.read(65536):
+                await self._flowing.wait()
+                if self.mode == "slow":
+                    await asyncio.sleep(self.delay)
+                if self.mode == "cut" and down:
+                    writer.write(data[: max(1, len(data) // 2)])
+                    await writer.drain()
+                    self.mode = "pass"  # one answer cut; the next connections work
+                    break
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            for end in (writer, other):
+                end.transport.abort()
+                self._writers.discard(end)
+
+
+@pytest.fixture
+def fault_proxy() -> Iterator[Callable[[str, int], FaultProxy]]:
+    """``fault_proxy(host, port)``: a ``FaultProxy`` to that store, closed after the test."""
+    proxies: list[FaultProxy] = []
+
+    def start(host: str, port: int) -> FaultProxy:
+        proxy = FaultProxy(host, port)
+        proxies.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        proxy.close()
