@@ -7,6 +7,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from frisk.dashboard.text import label
+
 __all__ = [
     "ACTION_COLOURS",
     "actions_bar",
@@ -65,13 +67,13 @@ def reasons_bar(reasons: Sequence[Mapping[str, Any]]) -> Any:
     figure = go.Figure(
         go.Bar(
             x=[float(r.get("contribution", 0.0)) for r in ordered],
-            y=[str(r.get("feature", "")) for r in ordered],
+            y=[label(r.get("feature", "")) for r in ordered],
             orientation="h",
             marker_color=[
                 ACTION_COLOURS["block"] if float(r.get("contribution", 0.0)) > 0 else "#1565c0"
                 for r in ordered
             ],
-            hovertext=[str(r.get("sentence", "")) for r in ordered],
+            hovertext=[label(r.get("sentence", "")) for r in ordered],
             hoverinfo="text+x",
         )
     )
@@ -250,11 +252,13 @@ def activity_timeline(history: Sequence[Mapping[str, Any]], title: str) -> Any:
                 x=[h.get("event_time") for h in rows],
                 y=[h.get("amount") for h in rows],
                 mode="markers",
-                name=action,
+                name=label(action),
                 marker={"color": ACTION_COLOURS.get(action, "#455a64"), "size": 10},
+                # Ids came from payments: Plotly would read HTML in them (dashboard.text).
                 hovertext=[
-                    f"{h.get('transaction_id')}: {h.get('payer_id')} → {h.get('payee_id')}, "
-                    f"score {float(h.get('score') or 0):.3f}, label {h.get('label') or '-'}"
+                    f"{label(h.get('transaction_id'))}: {label(h.get('payer_id'))} → "
+                    f"{label(h.get('payee_id'))}, score {float(h.get('score') or 0):.3f}, "
+                    f"label {label(h.get('label') or '-')}"
                     for h in rows
                 ],
                 hoverinfo="text+y",

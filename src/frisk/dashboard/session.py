@@ -18,6 +18,7 @@ from frisk.client import (
     ApiUnavailable,
     FriskClient,
 )
+from frisk.dashboard.text import md
 
 __all__ = ["api_section", "connected_client", "guarded", "show_error"]
 
@@ -52,33 +53,35 @@ def show_error(exc: ApiError, doing: str = "") -> None:
     what = f" ({doing})" if doing else ""
     if isinstance(exc, ApiUnavailable):
         st.error(
-            f"**The API is down.** {exc.message}{what}. Start it with `frisk serve`, "
+            f"**The API is down.** {md(exc.message)}{what}. Start it with `frisk serve`, "
             "then reload this page.",
             icon=":material/cloud_off:",
         )
     elif isinstance(exc, ApiUnauthenticated):
         st.error(
-            f"**The API does not accept this key.** {exc.message}. Log in with another key.",
+            f"**The API does not accept this key.** {md(exc.message)}. Log in with another key.",
             icon=":material/key_off:",
         )
         if st.button("Log in again", key=f"relogin-{doing}"):
             _logout()
     elif isinstance(exc, ApiForbidden):
         st.warning(
-            f"**This key may not do this{what}.** {exc.message}. Ask for a key with the role "
+            f"**This key may not do this{what}.** {md(exc.message)}. Ask for a key with the role "
             "it needs (scoring needs a scorer or admin key; managing rules and models, admin).",
             icon=":material/block:",
         )
     elif isinstance(exc, ApiNotFound) and exc.route_missing:
         st.info(
-            f"**This API does not offer this yet{what}:** it has no `{exc.route}`.",
+            f"**This API does not offer this yet{what}:** it has no {md(exc.route)}.",
             icon=":material/construction:",
         )
     else:
-        detail = f" (field `{exc.field}`)" if exc.field else ""
-        reference = f" Request id {exc.request_id}." if exc.request_id else ""
+        # The message may quote what was sent (an id, a value): escaped, shown as text.
+        detail = f" (field {md(exc.field)})" if exc.field else ""
+        reference = f" Request id {md(exc.request_id)}." if exc.request_id else ""
         st.error(
-            f"**{exc.status} {exc.error or 'error'}**{what}: {exc.message}{detail}.{reference}"
+            f"**{exc.status} {md(exc.error or 'error')}**{what}: {md(exc.message)}{detail}."
+            f"{reference}"
         )
 
 

@@ -13,6 +13,7 @@ import streamlit as st
 from frisk.client import ApiError, FriskClient
 from frisk.dashboard import charts
 from frisk.dashboard.session import api_section
+from frisk.dashboard.text import md
 
 __all__ = ["render"]
 
@@ -100,17 +101,21 @@ def _case(client: FriskClient, transaction_id: str) -> None:
     case = client.review(transaction_id)
     review = case["review"]
     decision = case.get("decision") or {}
-    st.subheader(f"Case {transaction_id}")
+    # Every value below came from a payment: escaped, so it shows as text (dashboard.text).
+    st.subheader(f"Case {md(transaction_id)}")
     cols = st.columns(5)
     cols[0].metric("Risk score", review.get("risk_score"))
     cols[1].metric("Tier", review.get("tier"))
-    cols[2].metric(f"Amount ({review.get('currency') or '?'})", f"{review.get('amount') or 0:,.2f}")
+    cols[2].metric(
+        f"Amount ({md(review.get('currency') or '?')})", f"{review.get('amount') or 0:,.2f}"
+    )
     cols[3].metric("Status", review.get("status"))
     cols[4].metric("Age", _age(review.get("age_seconds")))
     st.caption(
-        f"{review.get('payer_id')} → {review.get('payee_id')} at {review.get('event_time')}"
-        + (f" · assigned to {review['assignee']}" if review.get("assignee") else "")
-        + (f" · resolved {review['resolution']}" if review.get("resolution") else "")
+        f"{md(review.get('payer_id'))} → {md(review.get('payee_id'))} at "
+        f"{md(review.get('event_time'))}"
+        + (f" · assigned to {md(review['assignee'])}" if review.get("assignee") else "")
+        + (f" · resolved {md(review['resolution'])}" if review.get("resolution") else "")
     )
     _actions(client, review)
     why, read = st.columns([3, 2])
@@ -119,14 +124,14 @@ def _case(client: FriskClient, transaction_id: str) -> None:
         if reasons:
             st.plotly_chart(charts.reasons_bar(reasons), key=f"case-reasons-{transaction_id}")
             for reason in reasons:
-                st.markdown(f"- {reason['sentence']}")
+                st.markdown(f"- {md(reason['sentence'])}")
         else:
             st.caption("No reasons were recorded for this decision.")
     with read, api_section("reading the decision's features"):
         _features(client, transaction_id, {r["feature"] for r in reasons})
     label = case.get("label")
     if label:
-        st.info(f"Label: **{label.get('label')}** ({label.get('source')})")
+        st.info(f"Label: **{md(label.get('label'))}** ({md(label.get('source'))})")
     left, right = st.columns(2)
     for column, who, key in ((left, "payer", "payer_history"), (right, "payee", "payee_history")):
         history = case.get(key) or []
@@ -199,11 +204,11 @@ def _actions(client: FriskClient, review: dict[str, Any]) -> None:
             )
         except ApiError as exc:
             if exc.status == 409:
-                st.warning(f"Someone changed this case meanwhile: {exc.message}. Reload it.")
+                st.warning(f"Someone changed this case meanwhile: {md(exc.message)}. Reload it.")
                 return
             raise
         done = got.get("resolution") or got.get("status")
-        st.toast(f"{transaction_id}: {done}")
+        st.toast(f"{md(transaction_id)}: {md(done)}")
         st.rerun()
 
 

@@ -18,6 +18,7 @@ from frisk.dashboard.examples import (
     random_transaction,
 )
 from frisk.dashboard.session import show_error
+from frisk.dashboard.text import md
 
 __all__ = ["render"]
 
@@ -86,7 +87,7 @@ def _typical_latency(client: FriskClient) -> tuple[float, int] | None:
 
 
 def _show_decision(decision: dict[str, Any], typical: tuple[float, int] | None = None) -> None:
-    st.subheader(f"Decision for {decision['transaction_id']}")
+    st.subheader(f"Decision for {md(decision['transaction_id'])}")
     gauge, figures = st.columns([1, 1])
     gauge.plotly_chart(charts.risk_gauge(decision), key="gauge")
     figures.metric("Action", str(decision["action"]).upper())
@@ -104,15 +105,17 @@ def _show_decision(decision: dict[str, Any], typical: tuple[float, int] | None =
             f"median of the service's recent decisions (up to {typical[1]:,}): {typical[0]:.2f} ms"
         )
     figures.caption(
-        f"model {decision['model_version']}" + (" · degraded" if decision.get("degraded") else "")
+        f"model {md(decision['model_version'])}"
+        + (" · degraded" if decision.get("degraded") else "")
     )
     policy = decision.get("policy") or {}
     if policy.get("decided_by") not in (None, "model"):
         st.info(
-            f"Decided by **{policy['decided_by']}** (the model said {policy.get('model_action')})."
+            f"Decided by **{md(policy['decided_by'])}** "
+            f"(the model said {md(policy.get('model_action'))})."
         )
     for match in policy.get("matched") or []:
-        st.caption(f"rule {match['rule']} matched ({match['mode']}, {match['action']})")
+        st.caption(f"rule {md(match['rule'])} matched ({md(match['mode'])}, {md(match['action'])})")
     reasons = decision.get("reasons") or []
     if not reasons:
         st.info("No reasons: the model gives them with alerts and high scores.")
@@ -121,7 +124,7 @@ def _show_decision(decision: dict[str, Any], typical: tuple[float, int] | None =
     st.markdown("**Reasons**")
     for reason in reasons:
         st.markdown(
-            f"- {reason['sentence']} (`{reason['feature']}`, {reason['contribution']:+.2f})"
+            f"- {md(reason['sentence'])} ({md(reason['feature'])}, {reason['contribution']:+.2f})"
         )
 
 
