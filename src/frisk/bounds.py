@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -34,6 +35,7 @@ from frisk.errors import InvalidEventError
 
 __all__ = [
     "AMOUNT_MAX",
+    "CLEAN_TEXT_PATTERN",
     "EARLIEST",
     "FORBIDDEN_TEXT",
     "LATEST",
@@ -44,6 +46,7 @@ __all__ = [
     "check_amount",
     "check_text",
     "check_time",
+    "decimals_problem",
     "text_problem",
 ]
 
@@ -61,11 +64,17 @@ MAX_EXTRA_NUMBER: Final = 1e15
 FORBIDDEN_TEXT: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
 )
+#: a whole string free of them, as a pattern for pydantic's (Rust) regex engine: checked without a
+#: Python call (lone surrogates cannot reach it: they are not valid UTF-8)
+CLEAN_TEXT_PATTERN: Final = (
+    "^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]*$"
+)
 #: the same class as a pattern for polars (no surrogates there: its strings are valid UTF-8)
 FORBIDDEN_TEXT_PATTERN: Final = (
     r"[\x00-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}\x{feff}]"
 )
 _UNIT_SLACK: Final = 1e-3  # of a minor unit: float noise in ``12.34 * 100``
+_SCALES: Final = {code: 10.0**places for code, places in CURRENCIES.items()}
 
 
 def text_problem(value: str) -> str | None:
@@ -91,11 +100,17 @@ def check_amount(value: float, currency: str | None = None) -> str | None:
         return "must be a finite number"
     if not 0 < value <= AMOUNT_MAX:
         return f"must be > 0 and <= {AMOUNT_MAX:,.0f}"
-    places = CURRENCIES.get(currency or "")
-    if places is not None:
-        units = value * 10**places
-        if abs(units - round(units)) > _UNIT_SLACK:
-            return f"has more decimal places than {currency} has ({places})"
+    return None if currency is None else decimals_problem(value, currency)
+
+
+def decimals_problem(value: float, currency: str) -> str | None:
+    """Why ``value`` has more decimal places than ``currency`` (ISO 4217 minor units), or None."""
+    scale = _SCALES.get(currency)
+    if scale is None:
+        return None
+    units = value * scale
+    if abs(units - round(units)) > _UNIT_SLACK:
+        return f"has more decimal places than {currency} has ({CURRENCIES[currency]})"
     return None
 
 
@@ -128,6 +143,13 @@ class EventWindow:
 
     def check(self, field: str, moment: datetime, now: datetime | None = None) -> None:
         """Raise ``InvalidEventError`` naming ``field`` when ``moment`` is outside the window."""
+        if now is None:  # the hot path: float seconds, no datetime arithmetic
+            at, current = moment.timestamp(), time.time()
+            behind = self.behind
+            if at <= current + self.ahead.total_seconds() and (
+                behind is None or at >= current - behind.total_seconds()
+            ):
+                return
         problem = self.problem(moment, datetime.now(UTC) if now is None else now)
         if problem is not None:
             raise InvalidEventError(field, moment.isoformat(), problem)

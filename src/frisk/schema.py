@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -24,11 +23,13 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 
 from frisk.bounds import (
+    CLEAN_TEXT_PATTERN,
+    EARLIEST,
+    LATEST,
     MAX_EXTRA_NUMBER,
     MAX_EXTRA_TEXT,
     MAX_EXTRAS,
     check_amount,
-    check_time,
     text_problem,
 )
 from frisk.currencies import is_currency
@@ -49,6 +50,7 @@ __all__ = [
     "Transaction",
     "first_error",
     "parse_label",
+    "reason_of",
 ]
 
 # Columns of the canonical event table, in order.
@@ -75,36 +77,23 @@ SCENARIO_COLUMN: Final = "scenario"
 EVENT_COLUMNS: Final = CORE_COLUMNS + LABEL_COLUMNS
 KNOWN_COLUMNS: Final = (*EVENT_COLUMNS, SCENARIO_COLUMN)
 
-
-def _clean_text(value: str) -> str:
-    problem = text_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _event_time(value: datetime) -> datetime:
-    problem = check_time(value)
-    if problem is not None:
-        raise ValueError(problem)
-    # In UTC: the same instant written with another offset is the same event (and body).
-    return value.astimezone(UTC)
-
-
 # Ids and names: clean text (frisk.bounds), so every back end stores them and every screen shows
-# them as they are.
+# them as they are. A pattern, checked by pydantic-core without a Python call (an AfterValidator
+# per field cost ~1.3 µs each, measured); ``reason_of`` words its refusal.
 _ID = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
-    AfterValidator(_clean_text),
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=256, pattern=CLEAN_TEXT_PATTERN
+    ),
 ]
 _NAME = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-    AfterValidator(_clean_text),
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=CLEAN_TEXT_PATTERN
+    ),
 ]
 #: an event's time: timezone-aware, within frisk.bounds' absolute range
-EventTime = Annotated[AwareDatetime, AfterValidator(_event_time)]
+EventTime = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _EXTRA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -254,6 +243,16 @@ def parse_label(value: object) -> LabelValue:
     raise ValueError(f"{value!r} is not a label (fraud/legit, 1/0, true/false)")
 
 
+def reason_of(error: Any) -> str:
+    """Why pydantic refused a value, in our words where its own are about internals (the clean
+    text pattern of ``frisk.bounds``)."""
+    if error.get("type") == "string_pattern_mismatch" and isinstance(error.get("input"), str):
+        problem = text_problem(error["input"])
+        if problem is not None:
+            return problem
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
 def first_error(exc: PydanticValidationError, data: dict[str, Any]) -> InvalidEventError:
     """Translate pydantic's error into one that names the field and the offending value."""
     err = exc.errors()[0]
@@ -266,7 +265,7 @@ def first_error(exc: PydanticValidationError, data: dict[str, Any]) -> InvalidEv
         else:
             value = err.get("input")
             break
-    message = str(err["msg"]).removeprefix("Value error, ")
+    message = reason_of(err)
     if isinstance(value, datetime) and value.tzinfo is None and "timezone" in message:
         message = "must be timezone-aware"
     return InvalidEventError(field, value, message)

@@ -33,6 +33,7 @@ from frisk.errors import (
     RecordRefusedError,
     StoreError,
 )
+from frisk.schema import reason_of
 from frisk.service.schemas import ErrorPublic
 from frisk.store.breaker import StoreUnavailableError, whole_seconds
 
@@ -189,7 +190,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     # Drop the "body" prefix: clients name fields as they sent them.
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     field = ".".join(loc) or "body"
-    reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    reason = reason_of(first)
     _count(request, "invalid_input")
     return error_response(
         request_id_of(request),

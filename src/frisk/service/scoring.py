@@ -24,9 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
-from frisk.bounds import EventWindow, check_amount
+from frisk.bounds import EventWindow, decimals_problem
 from frisk.engine import DecisionEngine, Verdict
 from frisk.errors import ConflictError, FriskError, InputError, InvalidEventError
 from frisk.schema import Transaction
@@ -86,7 +87,7 @@ class Scorer:
     def score(self, txn: Transaction) -> Scored:
         """The recorded decision for ``txn``, deciding it first if it is new."""
         started = time.perf_counter()
-        body = txn.model_dump(mode="json")
+        body = _body(txn)
         digest = _digest(body)
         with self._id_locks[_stripe(txn)]:
             existing = self._recorded(txn.transaction_id)
@@ -110,7 +111,7 @@ class Scorer:
             return await run_in_threadpool(self.score, txn)
         started = time.perf_counter()
         try:
-            body = txn.model_dump(mode="json")
+            body = _body(txn)
             digest = _digest(body)
             existing = (
                 self._recorded(txn.transaction_id)
@@ -164,7 +165,7 @@ class Scorer:
                 if txn.transaction_id in pending_ids:  # an id twice: its first must be recorded
                     self._flush(pending, results)
                     pending_ids.clear()
-                body = txn.model_dump(mode="json")
+                body = _body(txn)
                 digest = _digest(body)
                 try:
                     existing = self._recorded(txn.transaction_id)
@@ -226,7 +227,7 @@ class Scorer:
         decimal places than its currency has (``frisk.bounds``)."""
         if self.window is not None:
             self.window.check("timestamp", txn.timestamp)
-        problem = check_amount(txn.amount, txn.currency)
+        problem = decimals_problem(txn.amount, txn.currency)
         if problem is not None:
             raise InvalidEventError("amount", txn.amount, problem)
 
@@ -266,7 +267,19 @@ def _stripe(txn: Transaction) -> int:
 
 def body_hash(txn: Transaction) -> str:
     """SHA-256 of the validated transaction, so key order and spacing do not make a new body."""
-    return _digest(txn.model_dump(mode="json"))
+    return _digest(_body(txn))
+
+
+_TIME = TypeAdapter(datetime)
+
+
+def _body(txn: Transaction) -> dict[str, Any]:
+    """The transaction as recorded: its time in UTC, so the same instant written with another
+    offset is the same body (``_same_meaning`` still compares bodies recorded before)."""
+    body = txn.model_dump(mode="json")
+    if txn.timestamp.utcoffset():
+        body["timestamp"] = _TIME.dump_python(txn.timestamp.astimezone(UTC), mode="json")
+    return body
 
 
 def _digest(body: dict[str, Any]) -> str:
