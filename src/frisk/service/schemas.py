@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from frisk.bounds import EARLIEST, text_problem
 from frisk.schema import LabelValue, parse_label
 from frisk.store.ledger import AuditEntry, DecisionRecord, LabelChange, LabelRecord
 
@@ -380,7 +381,7 @@ class LabelCreate(BaseModel):
     source: Annotated[_Text, StringConstraints(max_length=64)] = Field(
         default="api", description="Where the label comes from: chargeback, review, api, ..."
     )
-    label_timestamp: AwareDatetime | None = Field(
+    label_timestamp: Annotated[AwareDatetime, Field(ge=EARLIEST)] | None = Field(
         default=None,
         description="When the label became known (not in the future); default now. Features "
         "of transactions after this time see it.",
@@ -394,8 +395,9 @@ class LabelCreate(BaseModel):
     @field_validator("transaction_id", "source")
     @classmethod
     def _printable(cls, value: str) -> str:
-        if any(ord(c) < 32 for c in value):
-            raise ValueError("must not contain control characters")
+        problem = text_problem(value)  # frisk.bounds: the same text rules as a transaction's
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 

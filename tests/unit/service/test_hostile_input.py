@@ -266,3 +266,16 @@ def test_an_upload_error_never_shows_a_server_path(
     assert "dups.csv" in message
     assert "/tmp" not in message
     assert "frisk-upload-" not in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("transaction_id", "t\x85nel"), ("source", "chargeback\u202e"), ("transaction_id", "a\x00")],
+)
+def test_labels_are_held_to_the_same_text_rules(
+    client: TestClient, keys: Keys, field: str, value: str
+) -> None:
+    body = {"transaction_id": "l-1", "label": "fraud", field: value}
+    r = client.post("/v1/labels", json=body, headers=keys["admin"])
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
