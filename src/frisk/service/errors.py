@@ -31,6 +31,7 @@ from frisk.errors import (
     InvalidEventError,
     NotFoundError,
     RecordRefusedError,
+    StateUnavailable,
     StoreError,
 )
 from frisk.schema import reason_of
@@ -142,6 +143,7 @@ def request_id_of(request: Request) -> str:
 # Absolute file paths (a server's temporary or home directory) never reach a client.
 _PATH = re.compile(r"(?<![\w:/])/(?:[\w.-]+/)+[\w.-]*")
 _STORE_MESSAGE = "the ledger is unavailable; retry shortly"
+_STATE_MESSAGE = "the feature state store is unavailable; retry shortly"
 
 
 def redact(message: str) -> str:
@@ -166,7 +168,8 @@ async def _frisk_error(request: Request, exc: FriskError) -> JSONResponse:
     headers = {}
     if isinstance(exc, StoreError) and status == 503:
         log.error("ledger failed: %s", exc, extra={"request_id": request_id_of(request)})
-        message = _STORE_MESSAGE  # the driver's message names hosts and ports: logged only
+        # The driver's message names hosts and ports: logged only.
+        message = _STATE_MESSAGE if isinstance(exc, StateUnavailable) else _STORE_MESSAGE
         retry = exc.retry_after if isinstance(exc, StoreUnavailableError) else 1.0
         headers["Retry-After"] = str(whole_seconds(retry))
     _count(request, error)
