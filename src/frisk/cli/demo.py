@@ -251,7 +251,8 @@ def _start_api(
         "FRISK_HOME": str(settings.home),
         # The replay is one client sending a backlog as fast as it can, not a misbehaving key.
         "FRISK_SECURITY__RATE_LIMIT__ENABLED": "false",
-        # The replayed payments are the simulation's (2024): the live window must let them in.
+        # The replay is a backlog of --replay-days, possibly older than the live window lets in
+        # (api.event_behind_days, 30): a catching-up payment system, not a client error.
         "FRISK_API__EVENT_BEHIND_DAYS": "36500",
     }
     command = [sys.executable, "-c", "from frisk.cli import main; main()", "serve"]
