@@ -62,7 +62,7 @@ def test_a_case_of_markdown_and_html_shows_no_link_and_loads_nothing_remote(ui: 
     ui.login("analyst")
     ui.open("Review queue")
     main = page.get_by_test_id("stMain")
-    expect(main.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(main.get_by_test_id("stDataFrame").first).to_be_visible()  # the queue
     main.get_by_test_id("stSelectbox").last.click()
     page.get_by_role("option", name=CASE, exact=True).click()
     ui.settle()
