@@ -44,8 +44,6 @@ __all__ = [
     "MAX_EXTRA_TEXT",
     "EventWindow",
     "check_amount",
-    "check_text",
-    "check_time",
     "decimals_problem",
     "text_problem",
 ]
@@ -84,14 +82,6 @@ def text_problem(value: str) -> str | None:
         return None
     char = found.group()
     return f"must not contain control or formatting characters (found U+{ord(char):04X})"
-
-
-def check_text(field: str, value: str) -> str:
-    """``value`` if it is clean text, else ``InvalidEventError`` naming ``field``."""
-    problem = text_problem(value)
-    if problem is not None:
-        raise InvalidEventError(field, value, problem)
-    return value
 
 
 def check_amount(value: float, currency: str | None = None) -> str | None:
@@ -153,11 +143,6 @@ class EventWindow:
         problem = self.problem(moment, datetime.now(UTC) if now is None else now)
         if problem is not None:
             raise InvalidEventError(field, moment.isoformat(), problem)
-
-
-def check_time(moment: datetime) -> str | None:
-    """Why ``moment`` cannot be an event's time at any entry point, or None."""
-    return _absolute(moment)
 
 
 def _absolute(moment: datetime) -> str | None:
