@@ -93,6 +93,8 @@ def test_the_compose_services_migrate_serve_and_score(
                     "FRISK_SERVICE__HOST": "127.0.0.1",
                     "FRISK_SERVICE__PORT": str(port),
                     "FRISK_SERVICE__SNAPSHOT_SECONDS": "0",
+                    # Simulated 2024 payments: past the live window (api.event_behind_days).
+                    "FRISK_API__EVENT_BEHIND_DAYS": "36500",
                 },
             },
             "dashboard": {

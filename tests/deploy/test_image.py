@@ -126,6 +126,8 @@ def test_the_image_migrates_serves_scores_and_stops_cleanly(
         "-e", "FRISK_SERVICE__HOST=127.0.0.1",
         "-e", f"FRISK_SERVICE__PORT={port}",
         "-e", "FRISK_SERVICE__SNAPSHOT_SECONDS=0",
+        # Simulated 2024 payments: past the live window (api.event_behind_days).
+        "-e", "FRISK_API__EVENT_BEHIND_DAYS=36500",
         "--health-interval", "1s",
         "--health-start-period", "60s",
         frisk_image.tag,

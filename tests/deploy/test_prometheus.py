@@ -160,6 +160,8 @@ def test_prometheus_scrapes_frisk_and_the_down_alert_reaches_a_webhook(
         FRISK_SERVICE__PORT=str(port),
         FRISK_SERVICE__SNAPSHOT_SECONDS="0",
         FRISK_MONITORING__REFRESH_SECONDS="0",
+        # The payments are simulated 2024 ones: past the live window (api.event_behind_days).
+        FRISK_API__EVENT_BEHIND_DAYS="36500",
         FRISK_MONITORING__DRIFT_MIN_DECISIONS="20",
         FRISK_MONITORING__SHADOW_VERSION=versions[1],
     )
