@@ -30,6 +30,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "KNOWN_COLUMNS",
     "LABEL_COLUMNS",
+    "NEGATIVE_AMOUNT",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCENARIO_COLUMN",
@@ -37,6 +38,7 @@ __all__ = [
     "Label",
     "LabelValue",
     "Transaction",
+    "amount_problem",
     "first_error",
     "parse_label",
 ]
@@ -72,6 +74,24 @@ _EXTRA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 ExtraValue = float | int | str | bool | None
 
+# Why a negative amount is refused everywhere (import, API, online features): a refund or
+# reversal moves money back for an earlier payment; it is not a new payment to allow or block, and
+# counting it into an entity's sums and means would make "how much does this payer spend" lower
+# after a chargeback. Leave such rows out of event files (or import with --skip-invalid, which
+# counts them in the report), or send them as labels/notes on the original transaction.
+NEGATIVE_AMOUNT: Final = (
+    "is negative: a refund or reversal is not a payment to score (amounts must be >= 0)"
+)
+
+
+def amount_problem(value: float) -> str | None:
+    """Why ``value`` cannot be a payment's amount, or None: finite and >= 0 (zero is allowed)."""
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if value < 0:
+        return NEGATIVE_AMOUNT
+    return None
+
 
 class Channel(StrEnum):
     """Channels Frisk knows by name; any other lower-case name is accepted as well."""
@@ -96,7 +116,9 @@ class Transaction(BaseModel):
 
     transaction_id: _ID
     timestamp: AwareDatetime
-    amount: float = Field(gt=0)
+    # Zero is a payment too (card verification, free trials, and card testing); a negative amount
+    # (a refund or reversal) is not a payment to decide on: see ``check_amount``.
+    amount: float
     currency: str = Field(min_length=3, max_length=3)
     payer_id: _ID
     payee_id: _ID
@@ -109,9 +131,10 @@ class Transaction(BaseModel):
 
     @field_validator("amount")
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
+    def _amount(cls, value: float) -> float:
+        problem = amount_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("currency")
@@ -185,6 +208,7 @@ class Label(BaseModel):
 
 _FRAUD_WORDS: Final = frozenset({"fraud", "1", "true", "yes", "y", "t"})
 _LEGIT_WORDS: Final = frozenset({"legit", "0", "false", "no", "n", "f", "genuine", "ok"})
+_NUMBER_LABEL: Final = re.compile(r"^[+-]?[01](\.0*)?$")
 
 
 def parse_label(value: object) -> LabelValue:
@@ -201,6 +225,11 @@ def parse_label(value: object) -> LabelValue:
             return LabelValue.FRAUD
         if word in _LEGIT_WORDS:
             return LabelValue.LEGIT
+        # "1.0"/"0.0": what a 0/1 column becomes once pandas has read it with a missing value.
+        if _NUMBER_LABEL.match(word):
+            number = float(word)
+            if number in (0.0, 1.0):
+                return LabelValue.FRAUD if number == 1.0 else LabelValue.LEGIT
     raise ValueError(f"{value!r} is not a label (fraud/legit, 1/0, true/false)")
 
 

@@ -75,7 +75,7 @@ _EVENT = st.tuples(
     st.integers(0, 3),  # payer
     st.integers(0, 2),  # payee
     st.one_of(st.none(), st.integers(0, 2)),  # device
-    st.sampled_from([0.01, 1.0, 9.99, 10.0, 250.5, 12_000.0, 3e7]),
+    st.sampled_from([0.0, 0.004, 0.01, 1.0, 9.99, 10.0, 250.5, 12_000.0, 3e7]),
     _DELAYS,
     st.booleans(),  # fraud
 )

@@ -184,17 +184,24 @@ def _labels_file(
     if column("label_timestamp") is not None:
         raw = frame.get_column(where["label_timestamp"][0])
         parsed = parse_timestamps(
-            raw, mapping.timestamp_format, mapping.timezone, decimal_comma=mapping.decimal_comma
+            raw,
+            mapping.format_of(where["label_timestamp"][0]),
+            mapping.timezone,
+            decimal_comma=mapping.decimal_comma,
         )
         times, time_errors = parsed.values.to_list(), parsed.errors.to_list()
     sources = column("label_source") or [None] * frame.height
     default_source = mapping.label_source or source
     writes: list[LabelWrite] = []
     problems: list[RowProblem] = []
+    unlabelled = 0
     for row, (txn, label, at, error, src) in enumerate(
         zip(ids, labels, times, time_errors, sources, strict=True), start=1
     ):
         problem = None
+        if _no_label(label):
+            unlabelled += 1  # "no label yet": counted as skipped, never an error
+            continue
         if txn is None or not str(txn).strip():
             problem = RowProblem(row, "transaction_id", "is empty")
         elif error is not None:
@@ -216,7 +223,16 @@ def _labels_file(
         writes.append(LabelWrite(str(txn).strip(), value.value, at, str(src or default_source)))
     if problems and not skip_invalid:
         raise InvalidRowsError(problems[:20], len(problems), source=str(path))
-    return _Read(writes, frame.height, len(problems), problems[:20])
+    return _Read(writes, frame.height, len(problems) + unlabelled, problems[:20])
+
+
+def _no_label(value: object) -> bool:
+    """An empty cell (or a float NaN, pandas' "no value") means the row has no label yet."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    return isinstance(value, str) and not value.strip()
 
 
 def _not_future(

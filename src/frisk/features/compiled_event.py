@@ -13,12 +13,11 @@ features themselves. The source is kept (``OnlineFeatures.step_source``) and reg
 from __future__ import annotations
 
 import linecache
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from frisk.errors import InvalidEventError
-from frisk.features.numeric import MAX_UNITS, NAN
+from frisk.features.numeric import MAX_UNITS, NAN, log_amount
 from frisk.features.spec import DAY, HOUR
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def compile_event(online: OnlineFeatures, *, learn: bool = True) -> tuple[StepFu
 
     namespace: dict[str, Any] = {
         "NAN": NAN,
-        "log": math.log,
+        "log_amount": log_amount,
         "InvalidEventError": InvalidEventError,
         "sweep": _sweep,
         "online": online,
@@ -142,8 +141,8 @@ def compile_event(online: OnlineFeatures, *, learn: bool = True) -> tuple[StepFu
         "    t = t_event if clock is None or t_event > clock else clock",
         # Read and check everything before any state changes: a bad event changes nothing.
         "    amount = event.get('amount')",
-        "    if not isinstance(amount, int | float) or not amount > 0:",
-        "        raise InvalidEventError('amount', amount, 'must be a number > 0')",
+        "    if not isinstance(amount, int | float) or not amount >= 0:",
+        "        raise InvalidEventError('amount', amount, 'must be a number >= 0')",
         "    amount = float(amount)",
         "    u = round(amount * 100.0)",
         f"    if u > {MAX_UNITS}:",
@@ -199,7 +198,7 @@ def _event_features(online: OnlineFeatures) -> list[str]:
         if name == "amount":
             lines.append(f"    out[{slot}] = amount")
         elif name == "log_amount":
-            lines.append(f"    out[{slot}] = log(amount)")
+            lines.append(f"    out[{slot}] = log_amount(amount)")
         elif name == "is_cross_border":
             lines += [
                 "    a, b = event.get('payer_country'), event.get('payee_country')",

@@ -67,7 +67,7 @@ def describe(spec: FeatureSpec) -> str:
         "is_night": "1 from 00:00 to 05:59, else 0.",
         "is_weekend": "1 on Saturday and Sunday.",
         "amount": "The amount, as given.",
-        "log_amount": "Natural log of the amount.",
+        "log_amount": "Natural log of the amount, floored at 0.01 (a zero amount gives log 0.01).",
         "is_cross_border": "1 if payer and payee countries differ (NaN if one is unknown).",
     }.get(spec.agg, f"The event's `{spec.agg}` (categorical).")
 

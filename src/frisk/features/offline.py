@@ -8,7 +8,6 @@ be a canonical event table (time-sorted; ties in the order the events happened).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ from frisk.features.kernels import (
     cover_counts,
     field_codes,
 )
-from frisk.features.numeric import SCALE, std_units_array, units_array
+from frisk.features.numeric import SCALE, log_amount, std_units_array, units_array
 from frisk.features.plan import DistinctPlan, KeyPlan, LabelPlan, Plan, compile_plan
 from frisk.features.spec import DAY, HOUR, KEYS
 
@@ -303,7 +302,7 @@ class _Run:
             if name == "amount":
                 self.out[slot] = amount.to_numpy().astype(np.float64)
             elif name == "log_amount":
-                self.out[slot] = np.fromiter(map(math.log, amount.to_list()), np.float64, self.n)
+                self.out[slot] = np.fromiter(map(log_amount, amount.to_list()), np.float64, self.n)
             elif name == "is_cross_border":
                 cross = self.table.select(
                     (pl.col("payer_country") != pl.col("payee_country")).cast(pl.Float64)

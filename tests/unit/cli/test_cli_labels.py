@@ -95,6 +95,31 @@ def test_a_chargeback_file_with_its_own_column_names(home: Path, tmp_path: Path)
     assert "0 new, 0 changed, 2 unchanged, 1 unknown" in out  # t9 is still unknown
 
 
+def test_pandas_written_labels_and_empty_cells(home: Path, tmp_path: Path) -> None:
+    """1.0/0.0 are labels; an empty label cell is "no label yet": skipped and counted."""
+    ledger = ledger_of(home)
+    decided(ledger, "t1", "t2", "t3")
+    ledger.close()
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "transaction_id,label,label_timestamp\n"
+        "t1,1.0,2024-03-05T10:00:00Z\n"
+        "t2,0.0,2024-03-05T10:00:00Z\n"
+        "t3,,\n",
+        encoding="utf-8",
+    )
+    code, out = run("--events", str(labels))
+    assert code == 0, out
+    assert "2 labels from 3 rows (1 skipped): 2 new" in out
+    ledger = ledger_of(home)
+    assert [getattr(ledger.get_label(t), "label", None) for t in ("t1", "t2", "t3")] == [
+        "fraud",
+        "legit",
+        None,
+    ]
+    ledger.close()
+
+
 def test_bad_rows_are_named_and_refuse_the_file_unless_skipped(home: Path, tmp_path: Path) -> None:
     future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     labels = tmp_path / "labels.csv"
