@@ -226,7 +226,6 @@ class Trainer:
         )
         return self
 
-
     # -- the two ways to validate ---------------------------------------------------------
 
     def _holdout(
