@@ -198,7 +198,7 @@ def _brute_force(table: pl.DataFrame, catalogue: Catalogue) -> dict[str, list[fl
 
     out: dict[str, list[float]] = {}
     for spec in catalogue.specs:
-        if spec.kind in ("calendar", "attribute", "extra"):
+        if spec.kind in ("calendar", "attribute", "extra", "ratio"):
             continue
         column = []
         for i, row in enumerate(rows):
@@ -268,7 +268,9 @@ def _reference(
             return u / median if median > 0 else math.nan
         sd = statistics.stdev(xs) if len(xs) >= 2 else 0
         return (u - statistics.mean(xs)) / sd if sd > 0 else math.nan
-    field = ENTITY_FIELDS[spec.key]  # label: arrived in the window, strictly before t
+    # label: arrived strictly before t; in the window by its arrival or by its transaction's time
+    field = ENTITY_FIELDS[spec.key]
+    clock = "_t" if spec.clock == "event" else "_l"
     labels = [
         q
         for q in rows
@@ -276,9 +278,12 @@ def _reference(
         and q["_l"] is not None
         and q["label"] is not None
         and q["_t"] <= q["_l"] < q["_t"] + horizon
-        and low <= q["_l"] < t
+        and q["_l"] < t
+        and low <= q[clock]
     ]
     frauds = sum(1 for q in labels if q["label"] == 1)
     if spec.agg == "count":
         return frauds
+    if spec.agg == "labelled":
+        return len(labels)
     return frauds / len(labels) if labels else math.nan

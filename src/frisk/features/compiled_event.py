@@ -101,7 +101,7 @@ def compile_event(online: OnlineFeatures, *, learn: bool = True) -> tuple[StepFu
                 "            size = len(entries)",
             ]
             # Log.expire, unrolled: drop from each window the buckets it has passed.
-            for w, (k, (count_slot, rate_slot)) in enumerate(
+            for w, (k, (count_slot, rate_slot, labelled_slot)) in enumerate(
                 zip(buckets, window_slots, strict=True)
             ):
                 o = 4 * w
@@ -123,11 +123,18 @@ def compile_event(online: OnlineFeatures, *, learn: bool = True) -> tuple[StepFu
                     ]
                 if count_slot >= 0:
                     body.append(f"            out[{count_slot}] = float(frauds)")
+                if labelled_slot >= 0:
+                    body.append(f"            out[{labelled_slot}] = float(labelled)")
                 if rate_slot >= 0:
                     body.append(
                         f"            out[{rate_slot}] = frauds / labelled if labelled else NAN"
                     )
     body += _event_features(online)
+    for slot, num, den in online.plan.ratios:  # once every other feature is known
+        body += [
+            f"    a, b = out[{num}], out[{den}]",
+            f"    out[{slot}] = NAN if b == 0.0 or b != b or a != a else a / b",
+        ]
     if learn:
         body.append("    meta['clock'] = t")
         if online._labels:

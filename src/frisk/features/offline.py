@@ -57,6 +57,7 @@ def compute_offline(table: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
         tasks.append(run.event_features)
         for future in [pool.submit(task) for task in tasks]:
             future.result()
+    run.ratio_features()
     columns = [table.get_column("transaction_id")]
     for slot, name in enumerate(plan.names):
         value = run.out[slot]
@@ -271,19 +272,34 @@ class _Run:
         at = arrival[rows]
         first = idx.position_of(entity, np.searchsorted(self.ts, at, side="right"))
         fraud = (label[rows] == 1).astype(np.int64)
+        # The window's clock: the label's arrival, or the labelled transaction's own time. Either
+        # way the label counts from just after its arrival until its clock leaves the window.
+        clock = at if lp.clock == "arrival" else self.ts[rows]
         block: dict[int, F64] = {}
-        for window, count_slot, rate_slot in lp.windows:
-            leave_at = (at // window.res + window.buckets) * window.res
+        for lw in lp.windows:
+            window = lw.window
+            leave_at = (clock // window.res + window.buckets) * window.res
             stop = idx.position_of(entity, np.searchsorted(self.ts, leave_at, side="left"))
             frauds = cover_counts(m, first, stop, fraud)
             labels = cover_counts(m, first, stop)
-            if count_slot is not None:
-                block[count_slot] = frauds.astype(np.float64)
-            if rate_slot is not None:
+            if lw.count is not None:
+                block[lw.count] = frauds.astype(np.float64)
+            if lw.labelled is not None:
+                block[lw.labelled] = labels.astype(np.float64)
+            if lw.rate is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rate = np.where(labels > 0, frauds / labels, np.nan)
-                block[rate_slot] = rate
+                block[lw.rate] = rate
         self.put(idx, block)
+
+    def ratio_features(self) -> None:
+        # As online: NaN when either side is NaN or the denominator is 0; IEEE division.
+        for slot, num, den in self.plan.ratios:
+            a = np.asarray(self.out[num], dtype=np.float64)
+            b = np.asarray(self.out[den], dtype=np.float64)
+            ok = (b != 0.0) & ~np.isnan(a) & ~np.isnan(b)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.out[slot] = np.where(ok, a / np.where(ok, b, 1.0), np.nan)
 
     def event_features(self) -> None:
         ts = self.ts

@@ -22,9 +22,13 @@ Semantics, shared exactly by ``compute_offline``:
 - Labels: ``apply_label`` queues a label; it takes effect for events strictly after its
   ``label_timestamp`` (an event at the same instant does not see it). A label counts for the
   entities of its transaction if it arrives at or after the transaction and less than
-  ``label_horizon`` (default 180 d) after it. Label windows count by arrival time: fraud count,
-  and fraud rate = fraud labels / labels (NaN without labels). Parity with the offline executor
-  holds when labels are applied in time order, as ``warm`` does.
+  ``label_horizon`` (default 180 d) after it. Label windows count by arrival time (a label is
+  in the window while its arrival is), or with ``clock = "event"`` by the labelled transaction's
+  own time (while the transaction is in the window, from the label's arrival on): fraud count,
+  label count, and fraud rate = fraud labels / labels (NaN without labels).
+  Parity with the offline executor holds when labels are applied in time order, as ``warm``
+  does.
+- Ratios divide one feature of the event by another: NaN when either is NaN or the divisor is 0.
 - A label reaches the entities of its transaction through ``apply_label(..., event=txn)`` when
   the caller has the transaction (the service's ledger does), else through the executor's memory
   of the transactions it learnt: the last ``remember`` of them (default 1,000,000, roughly 200
@@ -82,7 +86,7 @@ class OnlineFeatures:
             (KeyRunner(kp, plan.retention), self.store.space(f"key:{kp.key}")) for kp in plan.keys
         ]
         self._labels = [
-            (lp, _label_groups(lp), self.store.space(f"label:{lp.key}")) for lp in plan.labels
+            (lp, _label_groups(lp), self.store.space(_label_space(lp))) for lp in plan.labels
         ]
         # Every vector starts as the features of an event whose entities are all new: a new
         # entity then costs nothing but the creation of its state.
@@ -91,14 +95,12 @@ class OnlineFeatures:
             for slot, value in runner.fresh:
                 template[slot] = value
         for lp in plan.labels:
-            for _, count_slot, _ in lp.windows:
-                if count_slot is not None:
-                    template[count_slot] = 0.0
+            for lw in lp.windows:
+                for zero in (lw.count, lw.labelled):
+                    if zero is not None:
+                        template[zero] = 0.0
         self._template = template
-        self._label_slots = [
-            [slot for _, c, r in lp.windows for slot in (c, r) if slot is not None]
-            for lp in plan.labels
-        ]
+        self._label_slots = [[slot for lw in lp.windows for slot in lw.slots] for lp in plan.labels]
         # Every key of every space, queued for ``_sweep_some`` to check a few at a time.
         self._sweeps: list[tuple[MutableMapping[str, Any], deque[str], int, bool]] = [
             (space, deque(space), runner.retention, False) for runner, space in self._runners
@@ -270,7 +272,10 @@ class OnlineFeatures:
                 record[0] = at
                 for log, (res, buckets, _) in zip(record[1], groups, strict=True):
                     log.expire(at // res, buckets)
-                    log.add(at // res, 1, label, 0)
+                    if lp.clock == "event":
+                        log.insert(found[0] // res, 1, label, 0)
+                    else:
+                        log.add(at // res, 1, label, 0)
 
 
 def _sweep(
@@ -295,24 +300,28 @@ def _sweep(
             queue.append(key)
 
 
-# (res, buckets per window, (count slot, rate slot) per window)
-_LabelGroup = tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]
+# (res, buckets per window, (count slot, rate slot, labelled slot) per window); -1: none
+_LabelGroup = tuple[int, tuple[int, ...], tuple[tuple[int, int, int], ...]]
 
 
 def _label_groups(lp: LabelPlan) -> list[_LabelGroup]:
-    groups: dict[int, list[tuple[int, int, int]]] = {}
-    for window, count_slot, rate_slot in lp.windows:
-        groups.setdefault(window.res, []).append(
-            (
-                window.buckets,
-                -1 if count_slot is None else count_slot,
-                -1 if rate_slot is None else rate_slot,
-            )
-        )
+    groups: dict[int, list[tuple[int, tuple[int, int, int]]]] = {}
+    for lw in lp.windows:
+        slots = (_slot(lw.count), _slot(lw.rate), _slot(lw.labelled))
+        groups.setdefault(lw.window.res, []).append((lw.window.buckets, slots))
     return [
-        (res, tuple(k for k, _, _ in items), tuple((c, r) for _, c, r in items))
+        (res, tuple(k for k, _ in items), tuple(slots for _, slots in items))
         for res, items in sorted(groups.items())
     ]
+
+
+def _label_space(lp: LabelPlan) -> str:
+    """The state space of a label plan: one per key and clock."""
+    return f"label:{lp.key}" if lp.clock == "arrival" else f"label_{lp.clock}:{lp.key}"
+
+
+def _slot(slot: int | None) -> int:
+    return -1 if slot is None else slot
 
 
 def to_frame(ids: pl.Series, rows: list[list[Any]], catalogue: Catalogue) -> pl.DataFrame:

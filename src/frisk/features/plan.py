@@ -9,9 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from frisk.features.catalogue import Catalogue
-from frisk.features.spec import ENTITY_FIELDS, KEYS, FeatureSpec, Window
+from frisk.features.spec import ENTITY_FIELDS, KEYS, LABEL_CLOCKS, FeatureSpec, Window
 
-__all__ = ["DistinctPlan", "KeyPlan", "LabelPlan", "Plan", "WindowPlan", "compile_plan"]
+__all__ = [
+    "DistinctPlan",
+    "KeyPlan",
+    "LabelPlan",
+    "LabelWindow",
+    "Plan",
+    "WindowPlan",
+    "compile_plan",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +59,30 @@ class KeyPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelWindow:
+    """One label window and the output slots of its fraud count, fraud rate and label count."""
+
+    window: Window
+    count: int | None
+    rate: int | None
+    labelled: int | None
+
+    @property
+    def slots(self) -> tuple[int, ...]:
+        return tuple(s for s in (self.count, self.rate, self.labelled) if s is not None)
+
+
+@dataclass(frozen=True, slots=True)
 class LabelPlan:
     key: str
     field: str
-    # (window, slot of the fraud count or None, slot of the fraud rate or None), shortest first
-    windows: tuple[tuple[Window, int | None, int | None], ...]
+    # "arrival": windows over label arrival times; "event": over the labelled transactions' times
+    clock: str
+    windows: tuple[LabelWindow, ...]  # shortest first
 
     @property
     def horizon(self) -> int:
-        return max(window.length for window, _, _ in self.windows)
+        return max(w.window.length for w in self.windows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +95,8 @@ class Plan:
     extras: tuple[tuple[str, int, bool], ...]  # (column, slot, categorical)
     retention: int
     label_horizon: int
+    # (slot, numerator slot, denominator slot), computed once every other feature is known
+    ratios: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def width(self) -> int:
@@ -81,13 +106,17 @@ class Plan:
 def compile_plan(catalogue: Catalogue) -> Plan:
     """Group a catalogue's features for the executors."""
     by_key: dict[str, list[tuple[int, FeatureSpec]]] = {}
-    by_label: dict[str, list[tuple[int, FeatureSpec]]] = {}
+    by_label: dict[tuple[str, str], list[tuple[int, FeatureSpec]]] = {}
     calendar: dict[str, int] = {}
     attributes: dict[str, int] = {}
     extras: list[tuple[str, int, bool]] = []
+    position = {name: slot for slot, name in enumerate(catalogue.names)}
+    ratios: list[tuple[int, int, int]] = []
     for slot, spec in enumerate(catalogue.specs):
         if spec.kind == "label":
-            by_label.setdefault(spec.key, []).append((slot, spec))
+            by_label.setdefault((spec.key, spec.clock or "arrival"), []).append((slot, spec))
+        elif spec.kind == "ratio":
+            ratios.append((slot, position[spec.of], position[spec.to]))
         elif spec.kind == "calendar":
             calendar[spec.agg] = slot
         elif spec.kind == "attribute":
@@ -98,7 +127,8 @@ def compile_plan(catalogue: Catalogue) -> Plan:
             by_key.setdefault(spec.key, []).append((slot, spec))
     keys = tuple(_key_plan(key, items) for key, items in sorted(by_key.items(), key=_key_order))
     labels = tuple(
-        _label_plan(key, items) for key, items in sorted(by_label.items(), key=_key_order)
+        _label_plan(key, clock, items)
+        for (key, clock), items in sorted(by_label.items(), key=_label_order)
     )
     return Plan(
         names=tuple(catalogue.names),
@@ -109,11 +139,17 @@ def compile_plan(catalogue: Catalogue) -> Plan:
         extras=tuple(extras),
         retention=catalogue.retention,
         label_horizon=catalogue.label_horizon,
+        ratios=tuple(ratios),
     )
 
 
 def _key_order(item: tuple[str, object]) -> int:
     return list(KEYS).index(item[0])
+
+
+def _label_order(item: tuple[tuple[str, str], object]) -> tuple[int, int]:
+    (key, clock), _ = item
+    return list(KEYS).index(key), LABEL_CLOCKS.index(clock)
 
 
 def _key_plan(key: str, items: list[tuple[int, FeatureSpec]]) -> KeyPlan:
@@ -145,7 +181,7 @@ def _key_plan(key: str, items: list[tuple[int, FeatureSpec]]) -> KeyPlan:
     )
 
 
-def _label_plan(key: str, items: list[tuple[int, FeatureSpec]]) -> LabelPlan:
+def _label_plan(key: str, clock: str, items: list[tuple[int, FeatureSpec]]) -> LabelPlan:
     windows: dict[Window, dict[str, int]] = {}
     for slot, spec in items:
         if spec.window is not None:
@@ -153,8 +189,9 @@ def _label_plan(key: str, items: list[tuple[int, FeatureSpec]]) -> LabelPlan:
     return LabelPlan(
         key=key,
         field=ENTITY_FIELDS[key],
+        clock=clock,
         windows=tuple(
-            (window, slots.get("count"), slots.get("rate"))
+            LabelWindow(window, slots.get("count"), slots.get("rate"), slots.get("labelled"))
             for window, slots in sorted(windows.items())
         ),
     )
