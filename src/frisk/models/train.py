@@ -332,11 +332,13 @@ class Trainer:
         if mean and not all(math.isnan(v) for v in mean):
             trimmed = _fewest_trees(mean, cfg.tree_tolerance, cfg.early_stopping_rounds)
             best = int(np.nanargmax(np.asarray(mean))) + 1
-            trees = max(min(best, cfg.min_trees), trimmed)
+            # Never fewer than min_trees: with a few dozen frauds per block the per-round AP is
+            # noise, and its peak fell on the first tree or two (Sparkov, 28 days: 1 tree).
+            trees = max(cfg.min_trees, trimmed)
             why = (
                 f"{trees} trees: the folds' mean average precision per round peaked at "
                 f"{mean[best - 1]:.4f} with {best} trees and gained under {cfg.tree_tolerance} "
-                f"after {trimmed} (never fewer than {cfg.min_trees} when the peak is later)"
+                f"after {trimmed} (never fewer than {cfg.min_trees})"
             )
         else:
             trees = min(cfg.num_boost_round, 200)
