@@ -203,8 +203,8 @@ def _brute_force(table: pl.DataFrame, catalogue: Catalogue) -> dict[str, list[fl
         column = []
         for i, row in enumerate(rows):
             t = row["_t"]
-            k = key(row, spec.key) if spec.kind != "label" else (row[ENTITY_FIELDS[spec.key]],)
-            if k is None or k == (None,):
+            k = key(row, spec.key)
+            if k is None:
                 column.append(math.nan)
                 continue
             history = [q for q in rows[:i] if key(q, spec.key) == k]
@@ -269,12 +269,12 @@ def _reference(
         sd = statistics.stdev(xs) if len(xs) >= 2 else 0
         return (u - statistics.mean(xs)) / sd if sd > 0 else math.nan
     # label: arrived strictly before t; in the window by its arrival or by its transaction's time
-    field = ENTITY_FIELDS[spec.key]
+    fields = KEYS[spec.key]
     clock = "_t" if spec.clock == "event" else "_l"
     labels = [
         q
         for q in rows
-        if q[field] == row[field]
+        if all(q[f] == row[f] for f in fields)
         and q["_l"] is not None
         and q["label"] is not None
         and q["_t"] <= q["_l"] < q["_t"] + horizon

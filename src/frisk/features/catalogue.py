@@ -54,7 +54,6 @@ __all__ = ["Catalogue", "load_catalogue", "resolve_catalogue"]
 DEFAULT_RETENTION: Final = "30d"
 DEFAULT_LABEL_HORIZON: Final = "180d"
 _TOP_KEYS: Final = {"name", "retention", "label_horizon", "extras", "features", "description"}
-_LABEL_KEYS: Final = ("payer", "payee", "device")
 # Fields each kind accepts, and the values they may take (None: checked separately).
 _FIELDS: Final[dict[str, dict[str, tuple[str, ...] | None]]] = {
     "window": {"key": tuple(KEYS), "window": None, "agg": tuple(AGGREGATES)},
@@ -64,7 +63,7 @@ _FIELDS: Final[dict[str, dict[str, tuple[str, ...] | None]]] = {
     "first_time": {"key": tuple(KEYS)},
     "relative": {"key": tuple(KEYS), "agg": tuple(RELATIVE_STATS), "n": None},
     "label": {
-        "key": _LABEL_KEYS,
+        "key": tuple(KEYS),
         "agg": tuple(LABEL_STATS),
         "window": None,
         "clock": LABEL_CLOCKS,

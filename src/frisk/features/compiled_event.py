@@ -83,7 +83,13 @@ def compile_event(online: OnlineFeatures, *, learn: bool = True) -> tuple[StepFu
     for j, ((lp, groups, space), slots) in enumerate(
         zip(online._labels, online._label_slots, strict=True)
     ):
-        name = field(lp.field)
+        parts = [field(f) for f in lp.fields]
+        if len(parts) == 1:
+            name = parts[0]
+        else:  # a pair key: one string, as the runners build theirs
+            name = f"lk{j}"
+            joined = ' + "\\x1f" + '.join(parts)
+            body.append(f"    {name} = None if {' is None or '.join(parts)} is None else {joined}")
         label_keys.append(name)
         namespace[f"labels{j}"] = space
         body += [

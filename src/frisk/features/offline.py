@@ -94,7 +94,7 @@ class _Run:
 
     def prepare(self, pool: ThreadPoolExecutor) -> None:
         """Fill the caches the threads share, so that they only ever read them."""
-        wanted: set[tuple[str, ...]] = {(lp.field,) for lp in self.plan.labels}
+        wanted: set[tuple[str, ...]] = {lp.fields for lp in self.plan.labels}
         for kp in self.plan.keys:
             wanted.add(kp.fields)
             wanted.update(_pair_fields(kp.fields, d.of) for d in kp.distinct)
@@ -256,9 +256,9 @@ class _Run:
     def label_features(self, lp: LabelPlan) -> None:
         # A label of transaction T (at t_T) arriving at L is seen by the events after L (rows from
         # searchsorted(ts, L, "right")) whose bucket is within K buckets of L's.
-        idx = self.index((lp.field,))
+        idx = self.index(lp.fields)
         m = idx.order.size
-        codes = self.codes((lp.field,))
+        codes = self.codes(lp.fields)
         label = self.table.get_column("label").fill_null(-1).to_numpy().astype(np.int64)
         arrival_col = self.table.get_column("label_timestamp").to_physical()
         has_label = (label >= 0) & arrival_col.is_not_null().to_numpy() & (codes >= 0)

@@ -244,8 +244,12 @@ class OnlineFeatures:
         return self._step(event, t_event) if commit else self._peek(event, t_event)
 
     def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
-        keys = (event.get(lp.field) for lp, _, _ in self._labels)
-        return (t, *(None if k is None else str(k) for k in keys))
+        keys = []
+        for lp, _, _ in self._labels:
+            values = [event.get(f) for f in lp.fields]
+            missing = any(v is None for v in values)
+            keys.append(None if missing else "\x1f".join(str(v) for v in values))
+        return (t, *keys)
 
     def _apply_due(self, t: int) -> None:
         pending = self._meta["pending"]

@@ -75,7 +75,7 @@ class LabelWindow:
 @dataclass(frozen=True, slots=True)
 class LabelPlan:
     key: str
-    field: str
+    fields: tuple[str, ...]  # the event fields the key is made of
     # "arrival": windows over label arrival times; "event": over the labelled transactions' times
     clock: str
     windows: tuple[LabelWindow, ...]  # shortest first
@@ -188,7 +188,7 @@ def _label_plan(key: str, clock: str, items: list[tuple[int, FeatureSpec]]) -> L
             windows.setdefault(spec.window, {})[spec.agg] = slot
     return LabelPlan(
         key=key,
-        field=ENTITY_FIELDS[key],
+        fields=KEYS[key],
         clock=clock,
         windows=tuple(
             LabelWindow(window, slots.get("count"), slots.get("rate"), slots.get("labelled"))

@@ -19,7 +19,7 @@ from frisk.features.testing import mismatches, online_features, random_events
 LABELS = """
 [[features]]
 kind = "label"
-key = ["payer", "payee", "device"]
+key = ["payer", "payee", "device", "payer_payee", "payer_device"]
 agg = ["count", "rate", "labelled"]
 window = ["10m", "1h", "24h", "7d"]
 clock = ["arrival", "event"]
@@ -56,6 +56,7 @@ def test_names_say_the_clock_and_the_statistic() -> None:
     assert "fraud_rate_by_device_10m_event_time" in names
     assert "labelled_count_by_payer_24h_event_time" in names
     assert "ratio_txn_count_by_payee_1h_to_txn_count_by_payee_24h" in names
+    assert "fraud_count_by_payer_device_7d_event_time" in names  # any entity key
 
 
 def _event(i: int, at: datetime, payee: str = "shop") -> dict[str, Any]:
