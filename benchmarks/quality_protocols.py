@@ -14,9 +14,10 @@ retrain from the ledger). Scorers, all on the same rows and labels:
 
 Reported: AP, ROC AUC, recall, precision and amount recall at a 0.5% alert budget, and recall
 per scenario on the simulator. A training window holding fewer than 200 known frauds (a Sparkov
-week holds ~18) is reported but marked "not judged". ``--quick`` subsamples payers (by a hash of the id) for a
-development run; ``--scenarios`` adds the simulator at the size of docs/BENCHMARKS.md (42 days,
-20,000 payers, trained on final truth to day 28, tested on days 28-42).
+week holds ~18) is reported but marked "not judged". ``--quick`` subsamples payers (by a hash
+of the id) for a development run; ``--scenarios`` adds the simulator at the size of
+docs/BENCHMARKS.md (42 days, 20,000 payers, trained on final truth to day 28, tested on days
+28-42).
 """
 
 from __future__ import annotations
