@@ -1,10 +1,21 @@
 """Training: a calibrated LightGBM fraud model with thresholds, from a features frame.
 
-The labelled events of the training window are split by time (``dataset.time_split``): the
-earliest 80% fit the booster; the next 10% stop boosting early (and pick search trials); the last
-10% fit the calibrator. Thresholds come from calibrated scores over the whole held-out 20%, the
-reported metrics from the calibration part. Nothing is shuffled across time, so validation figures
-are what the model would have done on the weeks after its data.
+Two ways to validate, both by time, never shuffled (``TrainConfig.validation``):
+
+- ``rolling`` (the default up to ``rolling_max_rows`` training rows): the last 30% of the window
+  is cut into three blocks; each is scored by a booster trained on everything before it. The
+  folds' mean average precision per round picks the number of trees (at least ``min_trees``), and
+  the booster is then refitted on every row, so the most recent days train the shipped model. The
+  blocks' out-of-fold margins fit the calibrator and the thresholds (see
+  ``frisk.models.validation``). With a week of data this is what keeps the validation honest and
+  the last days in the model.
+- ``holdout`` (above that size): one split (``dataset.time_split``): the earliest 80% fit the
+  booster; the next 10% stop boosting early (and pick search trials); the last 10% fit the
+  calibrator. Thresholds come from calibrated scores over the whole held-out 20%.
+
+Calibration is isotonic with enough frauds, beta (or Platt) below that (``calibration``). The
+model's metadata (``training.choices``, printed by ``frisk train``) says which validation, how
+many trees and which calibration were chosen, and why.
 
 Large data: when the fit part has more than ``max_fit_rows`` rows, legit rows are sampled (every
 fraud kept) and the kept legit rows weighted up by the inverse rate, so the booster sees the same
