@@ -94,6 +94,14 @@ def cases(quick: bool) -> list[Case]:
     ]
 
 
+def render(paths: list[Path]) -> None:
+    """Print the tables of earlier runs' ``--out`` files together."""
+    results: list[dict[str, Any]] = []
+    for path in paths:
+        results += json.loads(path.read_text(encoding="utf-8"))
+    print_tables(results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=["sparkov", "paysim", "simulator"])
@@ -103,7 +111,11 @@ def main() -> None:
     parser.add_argument("--scenarios", action="store_true", help="add the docs simulator run")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument("--render", type=Path, nargs="+", help="only print earlier --out files")
     args = parser.parse_args()
+    if args.render:
+        render(args.render)
+        return
     fraction = args.fraction if args.fraction is not None else (0.3 if args.quick else 1.0)
     windows = [w for w in WINDOWS if w[0] in args.windows.split(",")]
     results: list[dict[str, Any]] = []
@@ -116,6 +128,8 @@ def main() -> None:
         results += run_case(case, table, windows, args.seed)
     if args.scenarios and args.only in (None, "simulator"):
         results += run_scenarios(args.seed)
+    if args.out is not None:
+        args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     print_tables(results)
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
@@ -330,8 +344,9 @@ def print_tables(results: list[dict[str, Any]]) -> None:
         judged = "" if r["judged"] else " (not judged)"
         print(
             f"| {r['data']} | {r['window']} ({r['train_days']:g} d){judged} | {r['scorer']} | "
-            f"{r.get('train_frauds', '-')} | {r['test_frauds']} | {_f(r['average_precision'])} | "
-            f"{_f(r['roc_auc'])} | {_f(r['recall'])} | {_f(r['precision'])} | "
+            f"{r.get('train_frauds', '-')} | {r['test_frauds']} | "
+            f"{_f(r['average_precision'], 4)} | {_f(r['roc_auc'], 4)} | {_f(r['recall'])} | "
+            f"{_f(r['precision'])} | "
             f"{_f(r['amount_recall'])} |"
         )
     with_scenarios = [r for r in results if r["scenarios"]]
@@ -342,6 +357,9 @@ def print_tables(results: list[dict[str, Any]]) -> None:
         for r in with_scenarios:
             cells = " | ".join(_f(r["scenarios"].get(n, math.nan)) for n in names)
             print(f"| {r['data']} | {r['window']} | {r['scorer']} | {cells} |")
+            if r.get("scenarios_at_1pct"):
+                wide = " | ".join(_f(r["scenarios_at_1pct"].get(n, math.nan)) for n in names)
+                print(f"| {r['data']} | {r['window']} | {r['scorer']} (1% budget) | {wide} |")
 
 
 def _line(r: dict[str, Any]) -> str:
@@ -353,8 +371,8 @@ def _line(r: dict[str, Any]) -> str:
     )
 
 
-def _f(value: object) -> str:
-    return f"{value:.3f}" if isinstance(value, float) and value == value else "-"
+def _f(value: object, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) and value == value else "-"
 
 
 if __name__ == "__main__":
