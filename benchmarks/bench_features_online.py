@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from frisk.data.simulator import SimulationConfig, simulate
-from frisk.features import OnlineFeatures, resolve_catalogue
+from frisk.features import MemoryStore, OnlineFeatures, resolve_catalogue
 
 
 def main() -> None:
@@ -41,13 +41,18 @@ def main() -> None:
     )
 
     # Memory first, on its own executor: tracemalloc slows the warm and perturbs timings.
-    measured = OnlineFeatures(catalogue)
+    store = MemoryStore()
+    measured = OnlineFeatures(catalogue, store)
     tracemalloc.start()
     measured.warm(history, freeze_gc=False)
     memory, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    entities = sum(len(space) for name, space in measured.store.spaces() if name.startswith("key:"))
-    del measured
+    entities = sum(
+        len(store.keys(space.name))
+        for space in measured.layout.spaces
+        if space.name.startswith("key:")
+    )
+    del measured, store
     gc.collect()
 
     online = OnlineFeatures(catalogue)

@@ -30,6 +30,7 @@ __all__ = [
     "SecuritySettings",
     "ServiceSettings",
     "Settings",
+    "StateSettings",
     "ThresholdSettings",
     "load_settings",
 ]
@@ -150,6 +151,23 @@ class MonitoringSettings(BaseModel):
     retrain_eval_days: float = Field(default=7.0, gt=0)
 
 
+class StateSettings(BaseModel):
+    """Where online feature state lives: in the process (default), or a shared Redis."""
+
+    # Empty: the in-process store (snapshots under ``home``). ``redis://host:6379/0`` or
+    # ``rediss://...``: a Redis (or Valkey) server shared by every process of the service.
+    url: str = ""
+    # A Redis Cluster behind ``url`` (one of its nodes); keys carry hash tags per entity.
+    cluster: bool = False
+    # Every key of this deployment starts with it (several deployments can share one Redis).
+    key_prefix: str = Field(default="frisk", min_length=1, max_length=64, pattern=r"^[^{}\s]+$")
+    # Seconds to connect and to wait for one reply; past them the store raises StateUnavailable.
+    connect_timeout: float = Field(default=1.0, gt=0)
+    timeout: float = Field(default=0.5, gt=0)
+    # Connections in the client's pool (per process).
+    pool_size: int = Field(default=16, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     """Everything Frisk can be configured with."""
 
@@ -169,6 +187,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
 
     @property
     def data_dir(self) -> Path:

@@ -17,6 +17,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     ├── ModelError             training, scoring or a model artifact
     │   └── ArtifactError        a missing, corrupt or mismatched artifact
     ├── StoreError             a ledger or state store that failed
+    │   └── StateUnavailable     the shared feature state cannot be reached in time (or written)
     ├── NotFoundError          a named thing (model version, review, rule) does not exist
     └── ConflictError          a request contradicts what is already recorded
 """
@@ -39,6 +40,7 @@ __all__ = [
     "ModelError",
     "NotFoundError",
     "RowProblem",
+    "StateUnavailable",
     "StoreError",
 ]
 
@@ -113,6 +115,10 @@ class ArtifactError(ModelError):
 
 class StoreError(FriskError):
     """A ledger or feature-state store failed."""
+
+
+class StateUnavailable(StoreError):
+    """The shared feature state (Redis) did not answer in time, refused a write or was lost."""
 
 
 class NotFoundError(FriskError):

@@ -27,6 +27,7 @@ from frisk.cli import (
     score,  # noqa: F401  (registers its command)
     serve,  # noqa: F401  (registers its command)
     simulate,  # noqa: F401  (registers its command)
+    state,  # noqa: F401  (registers its command)
     train,  # noqa: F401  (registers its command)
     version,  # noqa: F401  (registers its command)
 )

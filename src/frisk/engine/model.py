@@ -50,7 +50,7 @@ from frisk.engine.warmup import (
     write_state,
 )
 from frisk.errors import ConflictError, InvalidEventError, ModelError
-from frisk.features import Catalogue, OnlineFeatures
+from frisk.features import Catalogue, OnlineFeatures, StateStore
 from frisk.models.explain import explain_one
 from frisk.models.pipeline import model_catalogue
 from frisk.models.registry import Registry
@@ -133,6 +133,7 @@ class ModelEngine:
         top_reasons: int = 3,
         snapshot_seconds: float = 300.0,
         history: Path | None = None,
+        store: StateStore | None = None,
     ) -> None:
         self.source = source
         self.ledger = ledger
@@ -145,6 +146,9 @@ class ModelEngine:
         # start when no snapshot holds them already; then the ledger's decisions follow.
         self.history = history
         self.history_events = 0
+        # A store that keeps its own state (shared by several processes): the engine neither
+        # restores, warms nor snapshots it. None: an in-process store the engine warms itself.
+        self.store = store
         self._active: _Active | None = None
         self._features: OnlineFeatures | None = None
         # Guards feature state: decide, snapshots and the reload swap. Uncontended in service,
@@ -167,6 +171,9 @@ class ModelEngine:
     def start(self) -> ModelEngine:
         """Load the model, restore feature state and catch up from the ledger; returns self."""
         active = self._load()
+        if self.store is not None:
+            self._active, self._features = active, OnlineFeatures(active.catalogue, self.store)
+            return self
         features: OnlineFeatures | None = None
         meta: SnapshotMeta | None = None
         if self.state_dir is not None:
@@ -204,7 +211,12 @@ class ModelEngine:
 
     def snapshot(self) -> None:
         """Write feature state to ``state_dir`` (under the lock: decisions wait meanwhile)."""
-        if self.state_dir is None or self._features is None or self._active is None:
+        if (
+            self.state_dir is None
+            or self.store is not None
+            or self._features is None
+            or self._active is None
+        ):
             return
         with self._lock:
             now = datetime.now(UTC)

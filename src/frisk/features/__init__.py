@@ -11,7 +11,8 @@ from frisk.features.catalogue import Catalogue, load_catalogue, resolve_catalogu
 from frisk.features.offline import compute_offline
 from frisk.features.online import OnlineFeatures
 from frisk.features.spec import FeatureSpec, Window
-from frisk.features.state import MemoryStore, StateStore
+from frisk.features.state import StateStore
+from frisk.features.stores.memory import MemoryStore
 
 __all__ = [
     "Catalogue",

@@ -2,7 +2,8 @@
 
 ``update`` runs once per event and key, and interpreting the plan there (looping over windows,
 unpacking slot tuples, testing which aggregates are wanted) cost more than the arithmetic. So, as
-``dataclasses`` and ``namedtuple`` do, each ``KeyRunner`` writes the source of its own ``run``
+``dataclasses`` and ``namedtuple`` do, each ``KeyRunner`` (a ``KeyLayout`` with its code) writes
+the source of its own ``run``
 once, with its windows unrolled and its slots, bucket sizes and offsets as constants, and compiles
 it. The generated function follows the state layout described in ``frisk.features.entity``; its
 source is kept (``KeyRunner.source``) and registered with ``linecache`` so tracebacks show it.
@@ -14,23 +15,35 @@ import linecache
 import math
 from bisect import bisect_left, insort
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from frisk.features.entity import COMPACT, Entity, KeyLayout
 from frisk.features.numeric import LIMB, NAN, SCALE
+from frisk.features.plan import KeyPlan
 
-if TYPE_CHECKING:
-    from frisk.features.entity import Entity, KeyRunner
-
-__all__ = ["RunFunction", "compile_run"]
+__all__ = ["KeyRunner", "RunFunction", "compile_run"]
 
 # run(entity, event, t, u, out): features of a known entity into out, then learn the event
-RunFunction = Callable[["Entity", Any, int, int, list[Any]], None]
+RunFunction = Callable[[Entity, Any, int, int, list[Any]], None]
 _MICROS = 1e6
-# Compact a list once its dead prefix is this long and at least half of it.
-COMPACT = 256
 
 
-def compile_run(runner: KeyRunner, *, learn: bool = True) -> tuple[RunFunction, str]:
+class KeyRunner(KeyLayout):
+    """The features of one entity key, precompiled from its ``KeyPlan``."""
+
+    def __init__(self, plan: KeyPlan, retention: int) -> None:
+        super().__init__(plan, retention)
+        #: ``run(entity, event, t, u, out)``: the features of the event at ``t`` of a known
+        #: entity into ``out``, then learn it (it changes ``entity`` in place: the caller hands
+        #: the entity back to its store)
+        self.run: RunFunction
+        self.run, self.source = compile_run(self)
+        #: ``peek(entity, event, t, u, out)``: the same features, writing nothing
+        self.peek: RunFunction
+        self.peek, _ = compile_run(self, learn=False)
+
+
+def compile_run(runner: KeyLayout, *, learn: bool = True) -> tuple[RunFunction, str]:
     """The compiled ``run`` of ``runner`` and its source.
 
     With ``learn``, every part reads first (features into ``out``), moving its window cursors as

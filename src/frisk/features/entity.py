@@ -17,26 +17,31 @@ all windows, where an occurrence's value becomes None once the value occurs agai
 count, which drops by one for each occurrence still carrying its value that the cursor passes.
 
 An entity that is new (or idle past the retention) has known features: count 0, mean NaN, ...;
-``KeyRunner.fresh`` lists them, and the executor starts every output vector from those values, so
+``KeyLayout.fresh`` lists them, and the executor starts every output vector from those values, so
 a new entity costs only the creation of its state.
+
+This module is the layout only; ``frisk.features.compiled`` writes the code that reads and updates
+it (``KeyRunner``).
 """
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from frisk.features.compiled import COMPACT, RunFunction, compile_run
 from frisk.features.numeric import NAN
 from frisk.features.plan import KeyPlan
 
-__all__ = ["Entity", "KeyRunner", "Log"]
+__all__ = ["COMPACT", "Entity", "KeyLayout", "Log", "decode_label", "encode_label"]
 
 _NAN = NAN
 _NONE: tuple[Any, ...] = ()
 # Below any bucket: the sentinel entry of a log, never inside a window.
 _SENTINEL = -(1 << 62)
+# Compact a list once its dead prefix is this long and at least half of it.
+COMPACT = 256
 
 
 class Entity:
@@ -55,8 +60,8 @@ class Entity:
     recent: Sequence[Any]  # per relative group: (last n amounts, the same sorted)
 
 
-class KeyRunner:
-    """The features of one entity key, precompiled from its ``KeyPlan``."""
+class KeyLayout:
+    """Where the features of one entity key live in its ``Entity`` and in the output vector."""
 
     def __init__(self, plan: KeyPlan, retention: int) -> None:
         self.plan = plan
@@ -138,13 +143,6 @@ class KeyRunner:
         self.fresh = sorted(fresh.items())
         #: every output slot of this key (NaN when the key has a null field)
         self.slots = [slot for slot, _ in self.fresh]
-        #: ``run(entity, event, t, u, out)``: the features of the event at ``t`` of a known
-        #: entity into ``out``, then learn it (generated, see ``compiled``)
-        self.run: RunFunction
-        self.run, self.source = compile_run(self)
-        #: ``peek(entity, event, t, u, out)``: the same features, writing nothing
-        self.peek: RunFunction
-        self.peek, _ = compile_run(self, learn=False)
 
     def key_of(self, event: Any) -> str | None:
         """The entity key of an event, or None when a field is null (no entity)."""
@@ -188,6 +186,33 @@ class KeyRunner:
             nums[at] = u
             nums[at + 1] = uu
         entity.recent = recent or _NONE
+        return entity
+
+    def encode(self, entity: Entity) -> bytes:
+        """The entity as JSON (integers only: sums stay exact), for a store across a wire."""
+        return _dumps(
+            [
+                entity.first,
+                entity.last,
+                entity.logs,
+                entity.nums,
+                list(entity.maxes),
+                [[last, order] for last, order in entity.distinct],
+                [[list(ring), ordered] for ring, ordered in entity.recent],
+            ]
+        )
+
+    def decode(self, data: bytes | str) -> Entity:
+        """The entity ``encode`` wrote."""
+        first, last, logs, nums, maxes, distinct, recent = json.loads(data)
+        entity = Entity()
+        entity.first, entity.last, entity.logs, entity.nums = first, last, logs, nums
+        entity.maxes = maxes if self.n_max else _NONE
+        entity.distinct = [(values, order) for values, order in distinct] or _NONE
+        entity.recent = [
+            (deque(ring, maxlen=r[0]), ordered)
+            for (ring, ordered), r in zip(recent, self.relative, strict=True)
+        ] or _NONE
         return entity
 
 
@@ -277,3 +302,23 @@ class Log:
             del entries[:cut]
             for o in range(0, len(windows), 4):
                 windows[o] -= cut
+
+
+def encode_label(record: list[Any]) -> bytes:
+    """A label record ``[last arrival, [Log per resolution]]`` as JSON."""
+    return _dumps([record[0], [[log.entries, log.windows] for log in record[1]]])
+
+
+def decode_label(data: bytes | str) -> list[Any]:
+    """The label record ``encode_label`` wrote."""
+    at, logs = json.loads(data)
+    decoded = []
+    for entries, windows in logs:
+        log = Log(0)
+        log.entries, log.windows = entries, windows
+        decoded.append(log)
+    return [at, decoded]
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -25,36 +25,40 @@ Semantics, shared exactly by ``compute_offline``:
   ``label_horizon`` (default 180 d) after it. Label windows count by arrival time (a label is
   in the window while its arrival is), or with ``clock = "event"`` by the labelled transaction's
   own time (while the transaction is in the window, from the label's arrival on): fraud count,
-  label count, and fraud rate = fraud labels / labels (NaN without labels).
-  Parity with the offline executor holds when labels are applied in time order, as ``warm``
-  does.
+  label count, and fraud rate = fraud labels / labels (NaN without labels). Any entity key can
+  carry labels. Parity with the offline executor holds when labels are applied in time order,
+  as ``warm`` does.
 - Ratios divide one feature of the event by another: NaN when either is NaN or the divisor is 0.
 - A label reaches the entities of its transaction through ``apply_label(..., event=txn)`` when
-  the caller has the transaction (the service's ledger does), else through the executor's memory
-  of the transactions it learnt: the last ``remember`` of them (default 1,000,000, roughly 200
+  the caller has the transaction (the service's ledger does), else through the store's claims
+  on the transactions it learnt: the last ``remember`` of them (default 1,000,000, roughly 200
   bytes each), none older than the label horizon. A label of a transaction that is neither
   passed nor remembered is ignored.
+
+State lives in a ``StateStore`` (``frisk.features.state``; the in-process ``MemoryStore`` by
+default): the executor loads the records an event touches, computes, and commits them back, one
+unit of work per event; it reaches nothing of the store beyond that Protocol.
 """
 
 from __future__ import annotations
 
 import gc
-import heapq
-from collections import deque
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from frisk.errors import InvalidEventError
+from frisk.errors import FeatureError, InvalidEventError
 from frisk.features.catalogue import Catalogue
-from frisk.features.compiled_event import StepFunction, compile_event
-from frisk.features.entity import KeyRunner, Log
+from frisk.features.compiled import KeyRunner
+from frisk.features.compiled_event import EventLayout, StepFunction, compile_event
+from frisk.features.entity import Entity, Log, decode_label, encode_label
 from frisk.features.numeric import NAN
-from frisk.features.plan import LabelPlan, compile_plan
-from frisk.features.state import MemoryStore, StateStore, read_snapshot, write_snapshot
+from frisk.features.plan import LabelGroup, LabelPlan, compile_plan, label_groups
+from frisk.features.state import SpaceSpec, StateLayout, StateStore
+from frisk.features.stores.memory import MemoryStore
 
 __all__ = ["OnlineFeatures"]
 
@@ -63,8 +67,6 @@ _ONE_US = timedelta(microseconds=1)
 _NAN = NAN
 #: transactions remembered by default to route labels (about 200 bytes each)
 DEFAULT_REMEMBER = 1_000_000
-_META = "_meta"
-_TXNS = "_txns"
 
 
 class OnlineFeatures:
@@ -78,20 +80,37 @@ class OnlineFeatures:
         remember: int = DEFAULT_REMEMBER,
     ) -> None:
         self.catalogue = catalogue
-        #: how many transactions' entity ids are kept to route ``apply_label`` without ``event``
+        #: how many transactions' claims the store keeps to route ``apply_label`` without ``event``
         self.remember = remember
         self.plan = plan = compile_plan(catalogue)
         self.store: StateStore = store if store is not None else MemoryStore()
-        self._runners = [
-            (KeyRunner(kp, plan.retention), self.store.space(f"key:{kp.key}")) for kp in plan.keys
+        runners = tuple(KeyRunner(kp, plan.retention) for kp in plan.keys)
+        self._labels: list[tuple[LabelPlan, list[LabelGroup]]] = [
+            (lp, label_groups(lp)) for lp in plan.labels
         ]
-        self._labels = [
-            (lp, _label_groups(lp), self.store.space(_label_space(lp))) for lp in plan.labels
-        ]
+        self.layout = StateLayout(
+            catalogue_version=catalogue.version,
+            spaces=tuple(
+                SpaceSpec(
+                    f"key:{r.plan.key}", _entity_expiry(r.retention), False, r.encode, r.decode
+                )
+                for r in runners
+            )
+            + tuple(
+                SpaceSpec(
+                    _label_space(lp), _label_expiry(lp.horizon), True, encode_label, decode_label
+                )
+                for lp in plan.labels
+            ),
+            label_horizon=plan.label_horizon,
+            remember=remember,
+        )
+        self.store.open(self.layout)
+        self._no_entities: tuple[None, ...] = (None,) * len(runners)
         # Every vector starts as the features of an event whose entities are all new: a new
         # entity then costs nothing but the creation of its state.
         template: list[Any] = [_NAN] * plan.width
-        for runner, _ in self._runners:
+        for runner in runners:
             for slot, value in runner.fresh:
                 template[slot] = value
         for lp in plan.labels:
@@ -99,37 +118,14 @@ class OnlineFeatures:
                 for zero in (lw.count, lw.labelled):
                     if zero is not None:
                         template[zero] = 0.0
-        self._template = template
-        self._label_slots = [[slot for lw in lp.windows for slot in lw.slots] for lp in plan.labels]
-        # Every key of every space, queued for ``_sweep_some`` to check a few at a time.
-        self._sweeps: list[tuple[MutableMapping[str, Any], deque[str], int, bool]] = [
-            (space, deque(space), runner.retention, False) for runner, space in self._runners
-        ]
-        self._sweeps += [(space, deque(space), lp.horizon, True) for lp, _, space in self._labels]
-        self._attributes = list(plan.attributes.items())
-        self._calendar = list(plan.calendar.items())
-        self._numeric_extras = [
-            (c, slot) for c, slot, categorical in plan.extras if not categorical
-        ]
-        self._categorical_extras = [
-            (c, slot) for c, slot, categorical in plan.extras if categorical
-        ]
-        meta = self.store.space(_META)
-        meta.setdefault("clock", None)
-        # heap of (arrival, seq, transaction_id, label, (timestamp, label keys...) or None)
-        meta.setdefault("pending", [])
-        meta.setdefault("seq", 0)
-        meta.setdefault("updates", 0)
-        meta.setdefault("txn_order", deque())  # transaction ids, oldest first
-        self._meta = meta
-        self._txns = self.store.space(_TXNS)  # transaction_id -> (timestamp, label keys...)
+        events = EventLayout(plan, runners, template)
         #: ``step(event, t_event)``: everything ``update`` does once the event's time is known,
         #: as straight-line code generated for this plan (see ``compiled_event``); ``_peek`` the
         #: same for ``peek``, writing nothing
         self._step: StepFunction
-        self._step, self.step_source = compile_event(self)
+        self._step, self.step_source = compile_event(events, self.store, self._apply_due)
         self._peek: StepFunction
-        self._peek, _ = compile_event(self, learn=False)
+        self._peek, _ = compile_event(events, self.store, self._apply_due, learn=False)
 
     def update(self, event: Mapping[str, Any]) -> list[float | str | None]:
         """The event's features before it, then learn it."""
@@ -169,9 +165,7 @@ class OnlineFeatures:
             if not isinstance(stamp, int):
                 raise InvalidEventError("timestamp", stamp, "must be a timezone-aware datetime")
             known = self._label_keys(event, stamp)
-        meta = self._meta
-        meta["seq"] += 1
-        heapq.heappush(meta["pending"], (at, meta["seq"], str(transaction_id), int(label), known))
+        self.store.queue_label(at, str(transaction_id), int(label), known)
 
     def warm(self, table: pl.DataFrame, *, freeze_gc: bool = True) -> None:
         """Replay a canonical table: its events in order, its labels at their arrival times.
@@ -205,33 +199,28 @@ class OnlineFeatures:
         return rows
 
     def snapshot(self, path: Path) -> None:
-        """Write the whole state to ``path`` (tied to this catalogue's version)."""
-        write_snapshot(path, self.catalogue.version, dict(self.store.spaces()))
+        """Write the whole state to ``path`` (tied to this catalogue's version).
+
+        Only a store of this process has anything to snapshot (``MemoryStore``); a shared store
+        keeps its state itself.
+        """
+        store = self.store
+        if not isinstance(store, MemoryStore):
+            raise FeatureError(f"{type(store).__name__} keeps its own state: nothing to snapshot")
+        store.snapshot(path)
 
     @classmethod
     def restore(cls, path: Path, catalogue: Catalogue) -> OnlineFeatures:
         """An executor continuing from a snapshot taken with the same catalogue."""
-        spaces = read_snapshot(Path(path), catalogue.version)
-        store = MemoryStore()
-        for name, content in spaces.items():
-            store.space(name).update(content)
-        return cls(catalogue, store)
+        return cls(catalogue, MemoryStore.restore(Path(path), catalogue.version))
 
     def sweep(self) -> int:
         """Forget every entity idle past the retention (labels past their window); how many.
 
-        ``update`` already does this a few keys at a time (see ``_sweep``); a full sweep walks
-        all the state at once.
+        ``update`` already lets the store do this a few keys at a time; a full sweep walks all
+        the state at once.
         """
-        now = self._meta["clock"]
-        if now is None:
-            return 0
-        dropped = 0
-        for space, queue, horizon, is_label in self._sweeps:
-            before = len(space)
-            _sweep(space, queue, now - horizon, is_label, len(queue))
-            dropped += before - len(space)
-        return dropped
+        return self.store.sweep()
 
     def _process(
         self, event: Mapping[str, Any], *, commit: bool, t_event: int | None = None
@@ -245,78 +234,37 @@ class OnlineFeatures:
 
     def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
         keys = []
-        for lp, _, _ in self._labels:
+        for lp, _ in self._labels:
             values = [event.get(f) for f in lp.fields]
             missing = any(v is None for v in values)
             keys.append(None if missing else "\x1f".join(str(v) for v in values))
         return (t, *keys)
 
     def _apply_due(self, t: int) -> None:
-        pending = self._meta["pending"]
+        """Apply the labels that arrived before ``t`` to the label records of their keys."""
         horizon = self.plan.label_horizon
-        while pending and pending[0][0] < t:
-            at, _, txn, label, found = heapq.heappop(pending)
-            if found is None:
-                found = self._txns.get(txn)
+        store = self.store
+        for at, label, found in store.due_labels(t):
             if found is None or not found[0] <= at < found[0] + horizon:
                 continue
-            queues = [queue for _, queue, _, is_label in self._sweeps if is_label]
-            for (lp, groups, space), key, queue in zip(
-                self._labels, found[1:], queues, strict=True
-            ):
+            keys = self._no_entities + found[1:]
+            records = list(store.load(keys))
+            offset = len(self._no_entities)
+            for j, ((lp, groups), key) in enumerate(zip(self._labels, found[1:], strict=True)):
                 if key is None:
                     continue
-                record = space.get(key)
+                record = records[offset + j]
                 if record is None or record[0] <= at - lp.horizon:
-                    if record is None:
-                        queue.append(key)
-                        _sweep(space, queue, at - lp.horizon, True)
                     record = [at, [Log(len(b)) for _, b, _ in groups]]
-                    space[key] = record
                 record[0] = at
                 for log, (res, buckets, _) in zip(record[1], groups, strict=True):
                     log.expire(at // res, buckets)
-                    if lp.clock == "event":
+                    if lp.clock == "event":  # at the labelled transaction's own bucket
                         log.insert(found[0] // res, 1, label, 0)
                     else:
                         log.add(at // res, 1, label, 0)
-
-
-def _sweep(
-    space: MutableMapping[str, Any], queue: deque[str], limit: int, is_label: bool, budget: int = 2
-) -> None:
-    """Check the next ``budget`` keys of a space's queue; drop those last seen at ``limit`` or
-    before.
-
-    Each key is queued once, when its state is created, and queued again when found alive; every
-    creation pays for two checks, so a queue turns faster than it grows and expired state stays
-    bounded (at most about the live state again), without any update walking the whole state
-    (a full sweep every 65,536 updates paused one update for ~1 s).
-    """
-    for _ in range(min(budget, len(queue))):
-        key = queue.popleft()
-        record = space.get(key)
-        if record is None:
-            continue
-        if (record[0] if is_label else record.last) <= limit:
-            del space[key]
-        else:
-            queue.append(key)
-
-
-# (res, buckets per window, (count slot, rate slot, labelled slot) per window); -1: none
-_LabelGroup = tuple[int, tuple[int, ...], tuple[tuple[int, int, int], ...]]
-
-
-def _label_groups(lp: LabelPlan) -> list[_LabelGroup]:
-    groups: dict[int, list[tuple[int, tuple[int, int, int]]]] = {}
-    for lw in lp.windows:
-        slots = (_slot(lw.count), _slot(lw.rate), _slot(lw.labelled))
-        groups.setdefault(lw.window.res, []).append((lw.window.buckets, slots))
-    return [
-        (res, tuple(k for k, _ in items), tuple(slots for _, slots in items))
-        for res, items in sorted(groups.items())
-    ]
+                records[offset + j] = record
+            store.save(at, keys, records)
 
 
 def _label_space(lp: LabelPlan) -> str:
@@ -324,8 +272,18 @@ def _label_space(lp: LabelPlan) -> str:
     return f"label:{lp.key}" if lp.clock == "arrival" else f"label_{lp.clock}:{lp.key}"
 
 
-def _slot(slot: int | None) -> int:
-    return -1 if slot is None else slot
+def _entity_expiry(retention: int) -> Callable[[Entity], int]:
+    def expires_at(entity: Entity) -> int:
+        return entity.last + retention
+
+    return expires_at
+
+
+def _label_expiry(horizon: int) -> Callable[[list[Any]], int]:
+    def expires_at(record: list[Any]) -> int:
+        return int(record[0]) + horizon
+
+    return expires_at
 
 
 def to_frame(ids: pl.Series, rows: list[list[Any]], catalogue: Catalogue) -> pl.DataFrame:

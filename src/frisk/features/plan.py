@@ -14,11 +14,13 @@ from frisk.features.spec import ENTITY_FIELDS, KEYS, LABEL_CLOCKS, FeatureSpec, 
 __all__ = [
     "DistinctPlan",
     "KeyPlan",
+    "LabelGroup",
     "LabelPlan",
     "LabelWindow",
     "Plan",
     "WindowPlan",
     "compile_plan",
+    "label_groups",
 ]
 
 
@@ -195,3 +197,23 @@ def _label_plan(key: str, clock: str, items: list[tuple[int, FeatureSpec]]) -> L
             for window, slots in sorted(windows.items())
         ),
     )
+
+
+# (res, buckets per window, (count slot, rate slot, labelled slot) per window; -1: not wanted)
+LabelGroup = tuple[int, tuple[int, ...], tuple[tuple[int, int, int], ...]]
+
+
+def label_groups(lp: LabelPlan) -> list[LabelGroup]:
+    """A label key's windows grouped by resolution (one log of buckets each), shortest first."""
+    groups: dict[int, list[tuple[int, tuple[int, int, int]]]] = {}
+    for lw in lp.windows:
+        slots = (_slot(lw.count), _slot(lw.rate), _slot(lw.labelled))
+        groups.setdefault(lw.window.res, []).append((lw.window.buckets, slots))
+    return [
+        (res, tuple(k for k, _ in items), tuple(slots for _, slots in items))
+        for res, items in sorted(groups.items())
+    ]
+
+
+def _slot(slot: int | None) -> int:
+    return -1 if slot is None else slot

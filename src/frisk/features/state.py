@@ -1,98 +1,112 @@
-"""Where the online executor keeps its state: a small store Protocol and the in-memory store.
+"""The state-store seam: where the online executor keeps feature state, one unit of work per event.
 
-State is split into named spaces (one per entity key, one per label key, and the executor's own
-bookkeeping); each space maps a string key to a state record. A store returns a mutable mapping per
-space, so the hot path is a dictionary lookup. A Redis-backed store would implement the same
-Protocol in its own module (mapping values to serialised records), without touching definitions.
+State is split into spaces (one per entity key, then one per label key); a space maps a string key
+to a record whose layout belongs to the executor (``frisk.features.entity``) and is opaque to the
+store.
 
-Snapshots are one file: a magic line, a JSON header (format, catalogue version) and a pickle of
-the spaces. ``read_snapshot`` refuses a snapshot of another format or catalogue version.
+Per event the executor ``load``s the records of the keys the event touches (one key per space, None
+where the event has no such entity), computes the features, changes or replaces the records, and
+hands every one back in ``commit`` with the event's time and transaction id. A store may hand out
+copies (a remote store must) or its own objects (the memory store does, for speed): either way a
+change reaches the state only through ``save``/``commit``, and the executor keeps no reference to a
+record once it has handed it back. A store that drops a write loses state, and the contract suite
+(tests/contract/test_state_store.py) catches it.
+
+Shared bookkeeping lives behind the seam too:
+
+- the clock: the latest event time committed (an event never moves it back);
+- labels waiting for their arrival time (``queue_label``, then ``due_labels``);
+- the claim on a transaction id: ``commit`` records which label keys the transaction touched, so
+  a label arriving later reaches them (``due_labels`` resolves it), within the layout's
+  ``remember`` bound and label horizon.
+
+Expiry is "expires at": each space says when a record expires (``SpaceSpec.expires_at``); a store
+may forget a record from that time on, in its own way and time (the memory store checks a few
+keys per new one; a remote store sets a TTL). The executor never walks a store's keys.
 """
 
 from __future__ import annotations
 
-import json
-import pickle
-from collections.abc import Iterator, MutableMapping
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from frisk.errors import FeatureError, StoreError
+__all__ = ["NEVER", "DueLabel", "Found", "SpaceSpec", "StateLayout", "StateStore"]
 
-__all__ = ["MemoryStore", "StateStore", "read_snapshot", "write_snapshot"]
+#: ``next_label_at`` of a store with no label queued: after any event time
+NEVER: Final = 1 << 63
+#: what a transaction's claim holds: its timestamp, then its key in each label space (or None)
+Found = tuple[Any, ...]
+#: a label due now: (arrival time, label 0/1, the transaction's claim or None when unknown)
+DueLabel = tuple[int, int, Found | None]
 
-_MAGIC: Final = b"FRISK-FEATURE-STATE\n"
-# 2: flat entity records with cumulative logs; labels queued with their entity ids.
-# Bump on ANY change to the entity state layout (entity.py, compiled.py): a snapshot of another
-# layout must be refused (the service then rebuilds from the ledger), never read. 3: max queues
-# became lists. 4: distinct counts mark superseded occurrences; ``last`` holds positions.
-SNAPSHOT_FORMAT: Final = 4
+
+@dataclass(frozen=True, slots=True)
+class SpaceSpec:
+    """One space of state: its name, and when one of its records expires."""
+
+    name: str
+    #: the time from which the record may be forgotten (its entity is new again)
+    expires_at: Callable[[Any], int]
+    #: a label space: a transaction's claim keeps its key in this space
+    labels: bool = False
+    #: the record as bytes and back, for a store that keeps records outside this process
+    encode: Callable[[Any], bytes] | None = None
+    decode: Callable[[bytes], Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateLayout:
+    """What an executor asks of a store: its spaces, in the order of ``load``'s keys."""
+
+    catalogue_version: str
+    spaces: tuple[SpaceSpec, ...]
+    #: a label counts only if it arrives less than this after its transaction
+    label_horizon: int
+    #: at most this many transactions' claims are kept to route labels (0: none)
+    remember: int
 
 
 class StateStore(Protocol):
-    """Feature state by space and key."""
+    """Feature state: records in, records out, one unit of work per event."""
 
-    def space(self, name: str) -> MutableMapping[str, Any]:
-        """The mapping of one space, created empty on first use."""
+    @property
+    def clock(self) -> int | None:
+        """The latest event time committed (µs), None before the first."""
         ...
 
-    def spaces(self) -> Iterator[tuple[str, MutableMapping[str, Any]]]:
-        """Every space, for snapshots and expiry sweeps."""
+    @property
+    def next_label_at(self) -> int:
+        """The arrival time of the earliest queued label; ``NEVER`` when none is queued."""
         ...
 
+    def open(self, layout: StateLayout) -> None:
+        """Bind the store to ``layout``; refuse state kept for another catalogue version."""
+        ...
 
-class MemoryStore:
-    """State in this process's memory: one dict per space."""
+    def load(self, keys: Sequence[str | None]) -> Sequence[Any]:
+        """The record of each key in its space (in layout order); None for a None key or none."""
+        ...
 
-    def __init__(self) -> None:
-        self._spaces: dict[str, dict[str, Any]] = {}
+    def save(self, t: int, keys: Sequence[str | None], records: Sequence[Any]) -> None:
+        """Store the records loaded for ``keys`` as changed at time ``t`` (None: unchanged)."""
+        ...
 
-    def space(self, name: str) -> dict[str, Any]:
-        found = self._spaces.get(name)
-        if found is None:
-            found = self._spaces[name] = {}
-        return found
+    def commit(
+        self, transaction_id: str, t: int, keys: Sequence[str | None], records: Sequence[Any]
+    ) -> None:
+        """An event's unit of work: ``save``, move the clock to ``t``, claim the transaction."""
+        ...
 
-    def spaces(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        yield from self._spaces.items()
+    def queue_label(self, at: int, transaction_id: str, label: int, found: Found | None) -> None:
+        """Queue a label arriving at ``at``; ``found`` is its transaction's claim when known."""
+        ...
 
+    def due_labels(self, t: int) -> list[DueLabel]:
+        """Take the labels that arrived before ``t``, oldest first (ties in queueing order), each
+        with its transaction's claim (``found`` as queued, else the claim the store holds)."""
+        ...
 
-def write_snapshot(path: Path, version: str, spaces: dict[str, Any]) -> None:
-    """Write ``spaces`` (picklable) under a header naming the catalogue ``version``."""
-    header = json.dumps({"format": SNAPSHOT_FORMAT, "catalogue_version": version}).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(_MAGIC)
-            handle.write(header + b"\n")
-            pickle.dump(spaces, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError as exc:
-        raise StoreError(f"cannot write feature state snapshot {str(path)!r}: {exc}") from exc
-
-
-def read_snapshot(path: Path, version: str) -> dict[str, Any]:
-    """Read a snapshot written by ``write_snapshot`` for catalogue ``version``."""
-    try:
-        with path.open("rb") as handle:
-            if handle.readline() != _MAGIC:
-                raise FeatureError(f"{str(path)!r} is not a Frisk feature state snapshot")
-            header = json.loads(handle.readline())
-            if header.get("format") != SNAPSHOT_FORMAT:
-                raise FeatureError(
-                    f"snapshot {str(path)!r} has format {header.get('format')!r}, "
-                    f"this Frisk reads format {SNAPSHOT_FORMAT}"
-                )
-            if header.get("catalogue_version") != version:
-                raise FeatureError(
-                    f"snapshot {str(path)!r} was taken with catalogue version "
-                    f"{header.get('catalogue_version')!r}, not {version!r}"
-                )
-            # Snapshots are written by this process family; never load one from elsewhere.
-            spaces: dict[str, Any] = pickle.load(handle)
-    except OSError as exc:
-        raise StoreError(f"cannot read feature state snapshot {str(path)!r}: {exc}") from exc
-    except (pickle.UnpicklingError, json.JSONDecodeError, EOFError) as exc:
-        raise FeatureError(f"snapshot {str(path)!r} is corrupt: {exc}") from exc
-    return spaces
+    def sweep(self) -> int:
+        """Forget every record expired at the clock now; how many."""
+        ...

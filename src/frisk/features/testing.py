@@ -18,6 +18,7 @@ from frisk.data.table import conform
 from frisk.features.catalogue import Catalogue
 from frisk.features.online import OnlineFeatures, to_frame
 from frisk.features.spec import DAY, HOUR, MINUTE
+from frisk.features.state import StateStore
 
 __all__ = ["mismatches", "online_features", "random_events", "to_frame"]
 
@@ -88,9 +89,12 @@ def _pick(rng: np.random.Generator, choices: list[str | None], n: int) -> list[s
     return [choices[i] for i in rng.integers(0, len(choices), size=n)]
 
 
-def online_features(table: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
-    """Run ``OnlineFeatures`` over ``table`` (labels interleaved by arrival) into a frame."""
-    return OnlineFeatures(catalogue).replay(table)
+def online_features(
+    table: pl.DataFrame, catalogue: Catalogue, store: StateStore | None = None
+) -> pl.DataFrame:
+    """Run ``OnlineFeatures`` over ``table`` (labels interleaved by arrival) into a frame, on
+    ``store`` (a fresh ``MemoryStore`` by default)."""
+    return OnlineFeatures(catalogue, store).replay(table)
 
 
 def mismatches(

@@ -12,6 +12,7 @@ import pytest
 from frisk.data.simulator import SimulationConfig, simulate
 from frisk.engine import Action, ModelEngine, ModelSource
 from frisk.errors import ArtifactError, ConflictError, InvalidEventError
+from frisk.features import MemoryStore
 from frisk.models import save_model
 from frisk.models.pipeline import train_events
 from frisk.schema import Transaction
@@ -64,6 +65,19 @@ def test_decide(trained: dict[str, Path]) -> None:
     assert all(v is None or v == v for v in first.features.values())  # NaN became None
     for verdict in (first, second):
         assert bool(verdict.reasons) == (verdict.action is not Action.ALLOW)
+
+
+def test_a_given_store_is_shared_as_it_is(trained: dict[str, Path], tmp_path: Path) -> None:
+    """Two engines over one store see each other's events (as two processes over Redis do);
+    neither snapshots a store it did not make."""
+    store = MemoryStore()
+    one = engine_for(trained["a"], store=store, state_dir=tmp_path)
+    assert one.decide(txn(0)).features[VELOCITY] == 0.0
+    two = engine_for(trained["a"], store=store, state_dir=tmp_path)
+    assert two.decide(txn(1)).features[VELOCITY] == 1.0
+    assert one.decide(txn(2)).features[VELOCITY] == 2.0
+    one.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_reasons_policy_and_threshold_overrides(trained: dict[str, Path]) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from frisk.data import conform
 from frisk.errors import FeatureError, InvalidEventError
-from frisk.features import OnlineFeatures, compute_offline, resolve_catalogue
+from frisk.features import MemoryStore, OnlineFeatures, compute_offline, resolve_catalogue
 from frisk.features.testing import mismatches, random_events, to_frame
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
@@ -183,15 +183,16 @@ def test_peeks_anywhere_change_no_later_update(
 
 def test_state_expires_after_the_retention() -> None:
     catalogue = resolve_catalogue("default")
-    online = OnlineFeatures(catalogue)
+    store = MemoryStore()
+    online = OnlineFeatures(catalogue, store)
     for i in range(50):
         online.update(_event(i, T0 + timedelta(minutes=i), payer_id=f"p{i}", payee_id=f"m{i}"))
-    assert len(online.store.space("key:payer")) == 50
+    assert len(store.keys("key:payer")) == 50
     later = T0 + timedelta(days=31)
     online.update(_event(99, later, payer_id="new", payee_id="new"))
     online.sweep()
-    assert set(online.store.space("key:payer")) == {"new"}
-    assert set(online.store.space("key:payer_payee")) == {"new\x1fnew"}
+    assert store.keys("key:payer") == {"new"}
+    assert store.keys("key:payer_payee") == {"new\x1fnew"}
 
 
 def test_bad_events_are_refused() -> None:
@@ -233,11 +234,12 @@ def test_a_refused_event_applies_no_queued_label() -> None:
 
 def test_label_with_its_event_needs_no_memory_of_transactions() -> None:
     catalogue = resolve_catalogue("default")
-    online = OnlineFeatures(catalogue, remember=0)
+    store = MemoryStore()
+    online = OnlineFeatures(catalogue, store, remember=0)
     names = catalogue.names
     first = _event(0, T0)
     online.update(first)
-    assert len(online.store.space("_txns")) == 0
+    assert store.claims() == set()
     online.apply_label("t0", 1, T0 + timedelta(hours=1))  # unknown: ignored
     online.apply_label("t0", 1, T0 + timedelta(hours=1), event=first)
     after = dict(zip(names, online.update(_event(1, T0 + timedelta(hours=2))), strict=True))
@@ -247,10 +249,11 @@ def test_label_with_its_event_needs_no_memory_of_transactions() -> None:
 
 def test_transaction_memory_is_bounded() -> None:
     catalogue = resolve_catalogue("default")
-    online = OnlineFeatures(catalogue, remember=10)
+    store = MemoryStore()
+    online = OnlineFeatures(catalogue, store, remember=10)
     for i in range(50):
         online.update(_event(i, T0 + timedelta(minutes=i)))
-    assert set(online.store.space("_txns")) == {f"t{i}" for i in range(40, 50)}
+    assert store.claims() == {f"t{i}" for i in range(40, 50)}
     online.apply_label("t3", 1, T0 + timedelta(hours=1))  # forgotten: ignored
     online.apply_label("t45", 1, T0 + timedelta(hours=1))
     out = dict(
@@ -261,10 +264,11 @@ def test_transaction_memory_is_bounded() -> None:
 
 def test_update_sweeps_expired_entities_a_few_at_a_time() -> None:
     catalogue = resolve_catalogue("default")
-    online = OnlineFeatures(catalogue)
+    store = MemoryStore()
+    online = OnlineFeatures(catalogue, store)
     for i in range(200):
         online.update(_event(i, T0 + timedelta(seconds=i), payer_id=f"p{i}", payee_id=f"m{i}"))
     later = T0 + timedelta(days=31)
     for i in range(150):  # each new entity pays for checking two queued ones
         online.update(_event(1000 + i, later + timedelta(seconds=i), payer_id=f"q{i}"))
-    assert set(online.store.space("key:payer")) == {f"q{i}" for i in range(150)}
+    assert store.keys("key:payer") == {f"q{i}" for i in range(150)}

@@ -1,0 +1,136 @@
+"""State stores side by side: ``python -m benchmarks.bench_state [--payers N --events N]``.
+
+Warms the default catalogue's online features on simulated history in the in-process store and
+in Redis (``--url``, a fresh key prefix deleted afterwards), then times ``update`` event by event
+on the following events, alternating the stores in chunks so that both see the same load. Prints
+per store: client-side latency p50/p99; for Redis also the server's time per event (the change of
+``INFO commandstats`` usec over the timed events: other clients of that Redis inflate it), round
+trips per event (requests sent by redis-py's connections) and bytes per entity (``MEMORY USAGE``
+of each entity's keys, per entity key, over a sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from frisk.data.simulator import SimulationConfig, simulate
+from frisk.features import MemoryStore, OnlineFeatures, resolve_catalogue
+from frisk.features.stores.redis import RedisStore
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--payers", type=int, default=300)
+    parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--events", type=int, default=1000, help="events timed after warm")
+    parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+
+    table = simulate(SimulationConfig(days=args.days, payers=args.payers, seed=11))
+    catalogue = resolve_catalogue("default", table)
+    history, timed = table.head(table.height - args.events), table.tail(args.events)
+    events = list(
+        timed.drop("label", "label_timestamp", "label_source", "scenario").iter_rows(named=True)
+    )
+    redis_store = RedisStore.connect(
+        args.url, key_prefix=f"frisk-bench-{uuid.uuid4().hex[:8]}", timeout=30.0
+    )
+    sent = _count_requests()
+    try:
+        memory = OnlineFeatures(catalogue, MemoryStore())
+        memory.warm(history, freeze_gc=False)
+        remote = OnlineFeatures(catalogue, redis_store)
+        began = time.perf_counter()
+        remote.warm(history, freeze_gc=False)
+        warm_seconds = time.perf_counter() - began
+
+        stats_before = _server_usec(redis_store)
+        requests_before = sent[0]
+        timings: dict[str, list[float]] = {"memory": [], "redis": []}
+        chunk = 100
+        for start in range(0, len(events), chunk):
+            part = events[start : start + chunk]
+            order = [("memory", memory), ("redis", remote)]
+            if (start // chunk) % 2:
+                order.reverse()
+            for name, online in order:
+                timings[name] += _time(online.update, part)
+        server_usec = _server_usec(redis_store) - stats_before
+        round_trips = (sent[0] - requests_before) / len(events)
+        per_entity = _bytes_per_entity(redis_store)
+    finally:
+        redis_store.clear()
+        redis_store.close()
+
+    print(
+        f"warm: {history.height} events (Redis: {warm_seconds:.1f} s, "
+        f"{history.height / warm_seconds:,.0f} events/s); timed: {len(events)} events, "
+        f"{len(catalogue.names)} features"
+    )
+    for name, values in timings.items():
+        p50, p99 = statistics.median(values), statistics.quantiles(values, n=100)[98]
+        print(f"{name:>6}: update p50 {p50:8.1f} µs, p99 {p99:8.1f} µs (client side)")
+    ratio = statistics.median(timings["redis"]) / statistics.median(timings["memory"])
+    print(f"redis / memory, p50: {ratio:.1f}x")
+    print(
+        f" redis: server time {server_usec / len(events):.1f} µs per event (INFO commandstats), "
+        f"{round_trips:.2f} round trips per event"
+    )
+    for space, size in per_entity.items():
+        print(f" redis: {space}: {size:,.0f} bytes per entity (MEMORY USAGE, record + applied ids)")
+
+
+def _time(function: Callable[[Any], Any], events: list[dict[str, Any]]) -> list[float]:
+    clock = time.perf_counter_ns
+    out = []
+    for event in events:
+        began = clock()
+        function(event)
+        out.append((clock() - began) / 1000)
+    return out
+
+
+def _count_requests() -> list[int]:
+    """Count the requests redis-py's connections send (one per round trip, pipelines too)."""
+    from redis.connection import Connection
+
+    sent = [0]
+    original = Connection.send_packed_command
+
+    def counting(self: Connection, command: Any, check_health: bool = True) -> None:
+        sent[0] += 1
+        original(self, command, check_health)
+
+    Connection.send_packed_command = counting  # type: ignore[method-assign]
+    return sent
+
+
+def _server_usec(store: RedisStore) -> float:
+    stats = store.client.info("commandstats")
+    return float(sum(v["usec"] for k, v in stats.items() if k.startswith("cmdstat_")))
+
+
+def _bytes_per_entity(store: RedisStore, sample: int = 200) -> dict[str, float]:
+    sizes: dict[str, list[int]] = {}
+    client = store.client
+    for key in client.scan_iter(match=f"{store.prefix}:{{key:*}}", count=1000):
+        name = key.decode()
+        if name.endswith(":tx"):
+            continue
+        space = name.split("{", 1)[1].split(":", 2)[1]
+        found = sizes.setdefault(space, [])
+        if len(found) >= sample:
+            continue
+        found.append(
+            int(client.memory_usage(name) or 0) + int(client.memory_usage(name + ":tx") or 0)
+        )
+    return {space: statistics.fmean(values) for space, values in sorted(sizes.items()) if values}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""Feature state in Redis (or Valkey, or a Redis Cluster), shared by every process of a service.
+
+Install with the ``[redis]`` extra (redis-py and hiredis). Keys, under a prefix (``frisk`` by
+default), with a hash tag per entity so that every key one script touches lives in one slot:
+
+    <prefix>:{key:payer:p-1}          hash: r = the record (JSON, integers only), v = its version
+    <prefix>:{key:payer:p-1}:tx       the last transaction ids applied to it (sorted set)
+    <prefix>:{meta}:layout            the format and catalogue version this state was kept for
+    <prefix>:{meta}:clock             the latest event time committed (µs)
+    <prefix>:{meta}:pending / :seq    labels waiting for their arrival time, in queueing order
+    <prefix>:{txn:t-1}                a transaction's claim: its time and label keys (TTL: horizon)
+
+Per event: ``load`` reads every record the event touches, the clock and the head of the label
+queue in one pipelined round trip; ``commit`` writes them back in a second one, each record by
+``record.lua``, which stores it only if no other writer changed it since it was loaded (version
+check) and only once per transaction id (a retried event changes nothing). A Redis Cluster gets
+the reads as one cluster pipeline and the scripts one call each (redis-py does not pipeline
+scripts on a cluster). Records expire by TTL from their ``expires_at``.
+
+Every driver error is translated here, once, into ``StateUnavailable``, within the configured
+timeouts. Concurrent writers of one entity are detected (a version conflict raises
+``StateUnavailable`` and the event's other entities may be stored already), not resolved: run
+one writer per Redis until the per-entity server-side scripts of issue #15 replace this.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib.resources import files
+from typing import Any, Final
+
+import redis
+import redis.cluster
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+from redis.retry import Retry
+
+from frisk.errors import ConfigError, FeatureError, StateUnavailable
+from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
+
+__all__ = ["REDIS_FORMAT", "RedisStore"]
+
+#: the layout of the keys above; state of another format is refused, never read
+REDIS_FORMAT: Final = 1
+#: transaction ids kept per entity to refuse a second application of one transaction
+KEEP_TRANSACTIONS: Final = 256
+#: how long (ms) a key outlives its record's expiry time
+GRACE_MS: Final = 3_600_000
+
+
+def _script(name: str) -> str:
+    return files("frisk.features.stores").joinpath(name).read_text(encoding="utf-8")
+
+
+class RedisStore:
+    """A ``StateStore`` over a Redis client (``redis.Redis`` or ``redis.cluster.RedisCluster``)."""
+
+    def __init__(self, client: Any, *, key_prefix: str = "frisk", cluster: bool = False) -> None:
+        if not key_prefix or any(c in key_prefix for c in "{} \t\n"):
+            raise ConfigError(f"state key prefix {key_prefix!r}: no braces or spaces, not empty")
+        self.client = client
+        self.prefix = key_prefix
+        self.cluster = cluster
+        self._meta = f"{key_prefix}:{{meta}}"
+        self._clock: int | None = None
+        self._next = NEVER
+        self._layout: StateLayout | None = None
+        self._specs: tuple[SpaceSpec, ...] = ()
+        self._versions: list[int] = []
+        with self._translated():
+            self._record = client.register_script(_script("record.lua"))
+            self._move_clock = client.register_script(_script("clock.lua"))
+            self._queue = client.register_script(_script("queue.lua"))
+            self._due = client.register_script(_script("due.lua"))
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        cluster: bool = False,
+        key_prefix: str = "frisk",
+        connect_timeout: float = 1.0,
+        timeout: float = 0.5,
+        pool_size: int = 16,
+    ) -> RedisStore:
+        """A store on the Redis at ``url`` (``redis://``, ``rediss://``; a cluster node)."""
+        # No silent retries: a request that timed out may have run, and queueing a label twice
+        # would count it twice. A failure is StateUnavailable; the caller decides.
+        options: dict[str, Any] = {
+            "socket_connect_timeout": connect_timeout,
+            "socket_timeout": timeout,
+            "max_connections": pool_size,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        with _translated(url):
+            client: Any = (
+                redis.cluster.RedisCluster.from_url(url, **options)
+                if cluster
+                else redis.Redis.from_url(url, **options)
+            )
+            client.ping()
+        return cls(client, key_prefix=key_prefix, cluster=cluster)
+
+    # -- StateStore ------------------------------------------------------------------------
+
+    @property
+    def clock(self) -> int | None:
+        return self._clock
+
+    @property
+    def next_label_at(self) -> int:
+        return self._next
+
+    def open(self, layout: StateLayout) -> None:
+        for spec in layout.spaces:
+            if spec.encode is None or spec.decode is None:
+                raise FeatureError(f"space {spec.name!r} has no codec: Redis cannot keep it")
+        want = json.dumps({"format": REDIS_FORMAT, "catalogue_version": layout.catalogue_version})
+        with self._translated():
+            self.client.set(f"{self._meta}:layout", want, nx=True)
+            found = self.client.get(f"{self._meta}:layout")
+            pipe = self.client.pipeline(transaction=False)
+            pipe.get(f"{self._meta}:clock")
+            pipe.zrange(f"{self._meta}:pending", 0, 0, withscores=True)
+            clock, head = pipe.execute()
+        held = json.loads(found) if found is not None else {}
+        if held.get("format") != REDIS_FORMAT:
+            raise FeatureError(
+                f"Redis state under {self.prefix!r} has format {held.get('format')!r}; this Frisk "
+                f"reads format {REDIS_FORMAT} (rebuild it: frisk state rebuild)"
+            )
+        if held.get("catalogue_version") != layout.catalogue_version:
+            raise FeatureError(
+                f"Redis state under {self.prefix!r} was kept for catalogue version "
+                f"{held.get('catalogue_version')!r}, not {layout.catalogue_version!r}; refusing to "
+                f"read it (use another key prefix, or rebuild it: frisk state rebuild)"
+            )
+        self._layout, self._specs = layout, layout.spaces
+        self._versions = [0] * len(layout.spaces)
+        self._clock = None if clock is None else int(clock)
+        self._next = int(head[0][1]) if head else NEVER
+
+    def load(self, keys: Sequence[str | None]) -> Sequence[Any]:
+        specs = self._specs
+        present = [i for i, key in enumerate(keys) if key is not None]
+        with self._translated():
+            pipe = self.client.pipeline(transaction=False)
+            for i in present:
+                pipe.hmget(self._key(specs[i], keys[i]), "r", "v")
+            pipe.get(f"{self._meta}:clock")
+            pipe.zrange(f"{self._meta}:pending", 0, 0, withscores=True)
+            replies = pipe.execute()
+        records: list[Any] = [None] * len(specs)
+        versions = [0] * len(specs)
+        for i, (blob, version) in zip(present, replies, strict=False):
+            if blob is not None:
+                decode = specs[i].decode
+                assert decode is not None
+                records[i] = decode(blob)
+                versions[i] = int(version)
+        self._versions = versions
+        clock, head = replies[-2], replies[-1]
+        self._clock = None if clock is None else int(clock)
+        self._next = int(head[0][1]) if head else NEVER
+        return records
+
+    def save(self, t: int, keys: Sequence[str | None], records: Sequence[Any]) -> None:
+        self._write("", t, keys, records, claim=None)
+
+    def commit(
+        self, transaction_id: str, t: int, keys: Sequence[str | None], records: Sequence[Any]
+    ) -> None:
+        layout = self._layout
+        claim = None
+        if layout is not None and layout.remember:
+            labels = [key for spec, key in zip(self._specs, keys, strict=True) if spec.labels]
+            if labels:
+                claim = (transaction_id, json.dumps([t, *labels]))
+        self._write(transaction_id, t, keys, records, claim)
+        if self._clock is None or t > self._clock:
+            self._clock = t
+
+    def queue_label(self, at: int, transaction_id: str, label: int, found: Found | None) -> None:
+        body = json.dumps([at, transaction_id, label, None if found is None else list(found)])
+        with self._translated():
+            self._queue(keys=[f"{self._meta}:pending", f"{self._meta}:seq"], args=[str(at), body])
+        self._next = min(self._next, at)
+
+    def due_labels(self, t: int) -> list[DueLabel]:
+        with self._translated():
+            members = self._due(keys=[f"{self._meta}:pending"], args=[str(t)])
+            head = self.client.zrange(f"{self._meta}:pending", 0, 0, withscores=True)
+        self._next = int(head[0][1]) if head else NEVER
+        if not members:
+            return []
+        taken = []
+        for member in members:
+            text = member.decode() if isinstance(member, bytes) else str(member)
+            at, transaction_id, label, found = json.loads(text[20:])
+            taken.append((at, transaction_id, label, None if found is None else tuple(found)))
+        unknown = [txn for _, txn, _, found in taken if found is None]
+        claims: dict[str, Found] = {}
+        if unknown:
+            with self._translated():
+                pipe = self.client.pipeline(transaction=False)
+                for txn in unknown:
+                    pipe.get(self._claim_key(txn))
+                for txn, value in zip(unknown, pipe.execute(), strict=True):
+                    if value is not None:
+                        claims[txn] = tuple(json.loads(value))
+        return [
+            (int(at), int(label), found if found is not None else claims.get(txn))
+            for at, txn, label, found in taken
+        ]
+
+    def sweep(self) -> int:
+        """Nothing to do: Redis drops expired records itself (each key has its TTL)."""
+        return 0
+
+    # -- beyond the Protocol ---------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """What this prefix holds: format, catalogue version, clock, keys, labels, memory."""
+        with self._translated():
+            found = self.client.get(f"{self._meta}:layout")
+            keys = sum(1 for _ in self._scan())
+            pending = self.client.zcard(f"{self._meta}:pending")
+            clock = self.client.get(f"{self._meta}:clock")
+            memory = self.client.info("memory")
+        if self.cluster:
+            used = sum(int(node["used_memory"]) for node in memory.values())
+        else:
+            used = int(memory["used_memory"])
+        held = json.loads(found) if found is not None else {}
+        return {
+            "key_prefix": self.prefix,
+            "format": held.get("format"),
+            "catalogue_version": held.get("catalogue_version"),
+            "clock": None if clock is None else int(clock),
+            "keys": keys,
+            "pending_labels": int(pending),
+            "used_memory_bytes": used,
+        }
+
+    def clear(self) -> int:
+        """Delete every key under this prefix (before a rebuild; after a test); how many."""
+        dropped = 0
+        with self._translated():
+            for key in list(self._scan()):
+                dropped += int(self.client.unlink(key))
+        self._clock, self._next = None, NEVER
+        return dropped
+
+    def close(self) -> None:
+        with self._translated():
+            self.client.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _key(self, spec: SpaceSpec, key: str | None) -> str:
+        return f"{self.prefix}:{{{spec.name}:{key}}}"
+
+    def _claim_key(self, transaction_id: str) -> str:
+        return f"{self.prefix}:{{txn:{transaction_id}}}"
+
+    def _scan(self) -> Iterator[Any]:
+        pattern = f"{self.prefix}:*"
+        if self.cluster:
+            for node in self.client.get_primaries():
+                yield from self.client.scan_iter(match=pattern, count=1000, target_nodes=node)
+        else:
+            yield from self.client.scan_iter(match=pattern, count=1000)
+
+    def _write(
+        self,
+        transaction_id: str,
+        t: int,
+        keys: Sequence[str | None],
+        records: Sequence[Any],
+        claim: tuple[str, str] | None,
+    ) -> None:
+        layout = self._layout
+        if layout is None:
+            raise FeatureError("the state store is used before an executor opened it")
+        calls: list[tuple[list[str], list[Any]]] = []
+        for spec, key, record, version in zip(
+            self._specs, keys, records, self._versions, strict=True
+        ):
+            if key is None or record is None:
+                continue
+            expires_at = spec.expires_at(record)
+            if expires_at <= t:
+                continue  # expired: its content means nothing any more, its TTL drops it
+            encode = spec.encode
+            assert encode is not None
+            # TTLs run on the wall clock, records expire in event time: a grace period keeps a
+            # record loaded just before its TTL from vanishing before its write comes back.
+            ttl = (expires_at - t) // 1000 + GRACE_MS
+            name = self._key(spec, key)
+            calls.append(
+                (
+                    [name, name + ":tx"],
+                    [transaction_id, str(t), version, encode(record), ttl, KEEP_TRANSACTIONS],
+                )
+            )
+        with self._translated():
+            if self.cluster:
+                results = [self._record(keys=k, args=a) for k, a in calls]
+                if transaction_id:
+                    self._move_clock(keys=[f"{self._meta}:clock"], args=[str(t)])
+                if claim is not None:
+                    self.client.set(
+                        self._claim_key(claim[0]), claim[1], px=layout.label_horizon // 1000
+                    )
+            else:
+                # EVALSHA by hand: redis-py's Script objects make a pipeline ask SCRIPT EXISTS
+                # first, a second round trip on every event. A server that lost its scripts
+                # answers NOSCRIPT for those commands only; they are sent again one by one.
+                scripted = [(self._record, k, a) for k, a in calls]
+                if transaction_id:
+                    scripted.append((self._move_clock, [f"{self._meta}:clock"], [str(t)]))
+                pipe = self.client.pipeline(transaction=False)
+                for script, k, a in scripted:
+                    pipe.evalsha(script.sha, len(k), *k, *a)
+                if claim is not None:
+                    pipe.set(self._claim_key(claim[0]), claim[1], px=layout.label_horizon // 1000)
+                replies = pipe.execute(raise_on_error=False)
+                for i, (script, k, a) in enumerate(scripted):
+                    if isinstance(replies[i], NoScriptError):
+                        replies[i] = script(keys=k, args=a)
+                for reply in replies:
+                    if isinstance(reply, Exception):
+                        raise reply
+                results = replies[: len(calls)]
+        if any(int(r) < 0 for r in results):
+            raise StateUnavailable(
+                f"another writer changed feature state of transaction {transaction_id!r}'s "
+                f"entities while it was computed; run one writer per Redis key prefix"
+            )
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        with _translated(self.prefix):
+            yield
+
+
+@contextmanager
+def _translated(where: str) -> Iterator[None]:
+    """Redis and socket errors -> ``StateUnavailable``, once, here."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StateUnavailable(f"feature state in Redis ({where}) unavailable: {exc}") from exc

@@ -1,0 +1,382 @@
+"""One suite, every state store: online == offline at every event, on the store under test.
+
+Stores: ``memory`` (the in-process default, which hands out its own record objects);
+``copying``, a fake of a remote store: every ``load`` hands out copies made through pickle, so an
+executor that changed a record in place and did not hand it back would lose the change; and
+``redis``, the Redis store on 127.0.0.1:6379 (a fresh key prefix per store, deleted after the
+test; skipped when Redis does not answer, a failure under CI=true). A store that drops writes
+(``DroppingStore``) must fail the suite, and a test below proves that it does.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from frisk.data.table import conform
+from frisk.errors import FeatureError
+from frisk.features import MemoryStore, OnlineFeatures, compute_offline, resolve_catalogue
+from frisk.features.spec import DAY, HOUR, MINUTE
+from frisk.features.state import NEVER, StateStore
+from frisk.features.testing import mismatches, online_features, random_events, to_frame
+
+REL = 1e-9
+REDIS_URL = os.environ.get("FRISK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+_START = 1_700_000_000_000_000
+
+StoreFactory = Callable[[], StateStore]
+
+
+class CopyingStore(MemoryStore):
+    """A memory store that hands out copies, as a store across a wire must."""
+
+    def open(self, layout: Any) -> None:
+        super().open(layout)
+        load = self.load
+
+        def copying(keys: Sequence[str | None]) -> Sequence[Any]:
+            return pickle.loads(pickle.dumps(load(keys)))
+
+        self.load = copying
+
+
+class DroppingStore(CopyingStore):
+    """A broken store: it loses every third write of a record that already exists."""
+
+    def open(self, layout: Any) -> None:
+        super().open(layout)
+        commit, load = self.commit, self.load
+        writes = [0]
+
+        def dropping(
+            transaction_id: str, t: int, keys: Sequence[str | None], records: Sequence[Any]
+        ) -> None:
+            existing = load(keys)
+            kept = list(records)
+            for i, old in enumerate(existing):
+                if old is not None:
+                    writes[0] += 1
+                    if writes[0] % 3 == 0:
+                        kept[i] = old
+            commit(transaction_id, t, keys, kept)
+
+        self.commit = dropping
+
+
+STORES: dict[str, StoreFactory] = {"memory": MemoryStore, "copying": CopyingStore}
+
+
+@pytest.fixture
+def redis_stores(require_service: Callable[[str, str, int], None]) -> Iterator[StoreFactory]:
+    """Fresh Redis stores, each under its own key prefix; every key deleted afterwards."""
+    from frisk.features.stores.redis import RedisStore
+
+    require_service("Redis", "127.0.0.1", 6379)
+    run = uuid.uuid4().hex[:10]
+    made: list[RedisStore] = []
+
+    def make() -> StateStore:
+        # Generous timeouts: the test machine's cores are shared and often saturated.
+        store = RedisStore.connect(
+            REDIS_URL, key_prefix=f"frisk-test-{run}-{len(made)}", timeout=10.0
+        )
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.clear()
+        store.close()
+
+
+def _free_port() -> int:
+    """A port free on 127.0.0.1 whose cluster bus port (+10000) is free too."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port + 10_000 > 65_535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what}; CI=true, so a missing service is a failure")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A 3-primary Redis Cluster on free 127.0.0.1 ports, started and stopped here; its URL."""
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        _missing("redis-server and redis-cli are needed to start a Redis Cluster")
+    assert server is not None
+    assert cli is not None
+    root: Path = tmp_path_factory.mktemp("redis-cluster")
+    ports = [_free_port() for _ in range(3)]
+    nodes = []
+    try:
+        for port in ports:
+            nodes.append(
+                subprocess.Popen(
+                    [
+                        server,
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        f"nodes-{port}.conf",
+                        "--dir",
+                        str(root),
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--protected-mode",
+                        "yes",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        for port in ports:
+            _wait(lambda port=port: _cli(cli, port, "ping") == "PONG")
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        for port in ports:
+            _wait(lambda port=port: "cluster_state:ok" in _cli(cli, port, "cluster", "info"))
+        yield f"redis://127.0.0.1:{ports[0]}"
+    finally:
+        for node in nodes:
+            node.terminate()
+        for node in nodes:
+            node.wait(timeout=30)
+
+
+def _cli(cli: str, port: int, *args: str) -> str:
+    done = subprocess.run(
+        [cli, "-h", "127.0.0.1", "-p", str(port), *args], capture_output=True, text=True, timeout=10
+    )
+    return done.stdout.strip()
+
+
+def _wait(ready: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError("Redis Cluster node not ready in time")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def cluster_stores(redis_cluster: str) -> Iterator[StoreFactory]:
+    """Fresh stores on the test's Redis Cluster, each under its own key prefix."""
+    from frisk.features.stores.redis import RedisStore
+
+    run = uuid.uuid4().hex[:10]
+    made: list[RedisStore] = []
+
+    def make() -> StateStore:
+        store = RedisStore.connect(
+            redis_cluster, cluster=True, key_prefix=f"frisk-test-{run}-{len(made)}", timeout=10.0
+        )
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.clear()
+        store.close()
+
+
+@pytest.fixture(params=[*sorted(STORES), "redis", "redis-cluster"])
+def make_store(request: pytest.FixtureRequest) -> StoreFactory:
+    if request.param == "redis":
+        factory: StoreFactory = request.getfixturevalue("redis_stores")
+        return factory
+    if request.param == "redis-cluster":
+        factory = request.getfixturevalue("cluster_stores")
+        return factory
+    return STORES[request.param]
+
+
+def parity_problems(make: StoreFactory, table: pl.DataFrame) -> list[str]:
+    """Where the online features on a fresh store differ from the offline executor's."""
+    catalogue = resolve_catalogue("default", table)
+    return mismatches(
+        compute_offline(table, catalogue), online_features(table, catalogue, make()), REL
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_online_equals_offline_on_generated_streams(make_store: StoreFactory, seed: int) -> None:
+    assert parity_problems(make_store, random_events(seed, 300)) == []
+
+
+_STEPS = st.sampled_from(
+    [
+        0,
+        0,
+        1,
+        MINUTE,
+        10 * MINUTE,
+        10 * MINUTE + 1,
+        HOUR - 1,
+        HOUR,
+        HOUR + 1,
+        DAY,
+        30 * DAY,
+        31 * DAY,
+    ]
+)
+_EVENT = st.tuples(
+    _STEPS,
+    st.integers(0, 3),  # payer
+    st.integers(0, 2),  # payee
+    st.one_of(st.none(), st.integers(0, 2)),  # device
+    st.sampled_from([0.01, 1.0, 10.0, 250.5, 3e7]),
+    st.sampled_from([None, None, 0, 1, HOUR, DAY, 200 * DAY, -1]),  # label delay
+    st.booleans(),
+)
+
+
+def _stream(events: list[tuple[Any, ...]]) -> pl.DataFrame:
+    t = _START
+    rows = []
+    for i, (step, payer, payee, device, amount, delay, fraud) in enumerate(events):
+        t += step
+        rows.append(
+            {
+                "transaction_id": f"t{i}",
+                "timestamp": t,
+                "amount": amount,
+                "currency": "EUR",
+                "payer_id": f"p{payer}",
+                "payee_id": f"m{payee}",
+                "device_id": None if device is None else f"d{device}",
+                "label": None if delay is None else int(fraud),
+                "label_timestamp": None if delay is None else t + delay,
+            }
+        )
+    frame = pl.DataFrame(rows, schema_overrides={"label_timestamp": pl.Int64}).with_columns(
+        pl.col("timestamp", "label_timestamp").cast(pl.Datetime("us", "UTC"))
+    )
+    return conform(frame)
+
+
+# ``make_store`` is a factory: every example builds its own fresh store.
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(events=st.lists(_EVENT, min_size=1, max_size=40))
+def test_online_equals_offline_on_hypothesis_streams(
+    make_store: StoreFactory, events: list[tuple[Any, ...]]
+) -> None:
+    assert parity_problems(make_store, _stream(events)) == []
+
+
+def test_online_equals_offline_on_a_long_dense_stream(make_store: StoreFactory) -> None:
+    """Long enough for records to compact their dead prefixes, and for expiry to drop some."""
+    rng = np.random.default_rng(5)
+    n = 2500
+    steps = rng.choice(np.array([0, 1, MINUTE, 20 * MINUTE, HOUR, 3 * HOUR, 31 * DAY]), size=n)
+    ts = _START + np.cumsum(steps * (rng.random(n) < 0.999))
+    labelled = rng.random(n) < 0.3
+    frame = pl.DataFrame(
+        {
+            "transaction_id": [f"t{i}" for i in range(n)],
+            "timestamp": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
+            "amount": np.round(rng.lognormal(3.0, 1.0, size=n), 2) + 0.01,
+            "currency": "EUR",
+            "payer_id": [f"p{v}" for v in rng.integers(0, 3, size=n)],
+            "payee_id": [f"m{v}" for v in rng.integers(0, 150, size=n)],
+            "device_id": [f"d{v}" for v in rng.integers(0, 100, size=n)],
+            "label": pl.Series(np.where(labelled, rng.random(n) < 0.4, 0)).cast(pl.Int8),
+            "label_timestamp": pl.Series(
+                np.where(labelled, ts + rng.choice(np.array([0, HOUR, 40 * DAY]), size=n), 0)
+            ).cast(pl.Datetime("us", "UTC")),
+        }
+    ).with_columns(
+        pl.when(pl.Series(labelled)).then(pl.col("label_timestamp")).alias("label_timestamp")
+    )
+    assert parity_problems(make_store, conform(frame)) == []
+
+
+def test_bookkeeping_lives_in_the_store(make_store: StoreFactory) -> None:
+    """The clock, the label queue and the claims are the store's: a second executor over the
+    same store continues where the first stopped."""
+    table = random_events(7, 200)
+    catalogue = resolve_catalogue("default", table)
+    store = make_store()
+    assert store.clock is None
+    assert store.next_label_at == NEVER
+    first = OnlineFeatures(catalogue, store)
+    first.warm(table.head(120), freeze_gc=False)
+    assert store.clock == table.get_column("timestamp").to_physical()[119]
+    second = OnlineFeatures(catalogue, store)
+    tail = table.tail(80)
+    for txn, label, at in (
+        tail.filter(pl.col("label_timestamp").is_not_null())
+        .select("transaction_id", "label", pl.col("label_timestamp").to_physical())
+        .iter_rows()
+    ):
+        second.apply_label(txn, int(label), int(at))
+    rows = [second.update(event) for event in tail.iter_rows(named=True)]
+    expected = compute_offline(table, catalogue).tail(80)
+    ids = tail.get_column("transaction_id")
+    assert mismatches(expected, to_frame(ids, rows, catalogue), REL) == []
+
+
+def test_a_store_refuses_state_of_another_catalogue(make_store: StoreFactory) -> None:
+    store = make_store()
+    OnlineFeatures(resolve_catalogue("default"), store)
+    other = resolve_catalogue("default", random_events(0, 5))
+    with pytest.raises(FeatureError, match="catalogue version"):
+        OnlineFeatures(other, store)
+
+
+def test_the_suite_catches_a_store_that_drops_writes() -> None:
+    """The parity check is not vacuous: a store losing one write in three fails it."""
+    problems = parity_problems(DroppingStore, random_events(1, 300))
+    assert problems != []
+    # and the copying fake on its own, writes kept, passes: the loss is what fails
+    assert parity_problems(CopyingStore, random_events(1, 300)) == []
