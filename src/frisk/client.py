@@ -141,8 +141,10 @@ class FriskClient:
             raise ApiError(200, "expected a JSON list from POST /v1/score/batch")
         return got
 
-    def decision(self, transaction_id: str) -> Json:
-        return self._get(f"/v1/decisions/{_segment(transaction_id)}")
+    def decision(self, transaction_id: str, *, features: bool = False) -> Json:
+        """The recorded decision; ``features``: with the feature values it read."""
+        include = "features" if features else None
+        return self._get(f"/v1/decisions/{_segment(transaction_id)}", include=include)
 
     # -- models ----------------------------------------------------------------------------
 

@@ -168,6 +168,20 @@ class StateSettings(BaseModel):
     pool_size: int = Field(default=16, ge=1, le=10_000)
 
 
+class LedgerSettings(BaseModel):
+    """Retention: decisions whose transaction is older than ``retention_days`` move, with their
+    labels and reviews, to Parquet under ``archive_dir`` (``frisk ledger archive``)."""
+
+    # None keeps everything. Keep more than the longest feature window (30 days by default):
+    # state snapshots and the ledger's recent decisions rebuild feature state on a restart.
+    retention_days: float | None = Field(default=None, gt=0)
+    archive_dir: Path | None = None  # default: home/archive
+    # How often the service runs the retention itself; 0 leaves it to a CLI job (cron).
+    archive_every_hours: float = Field(default=24.0, ge=0)
+    archive_batch: int = Field(default=500, ge=1, le=10_000)  # rows per deleting transaction
+    archive_pause_ms: float = Field(default=0.0, ge=0)  # between those, for busy SQLite files
+
+
 class Settings(BaseSettings):
     """Everything Frisk can be configured with."""
 
@@ -188,6 +202,11 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     state: StateSettings = Field(default_factory=StateSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.ledger.archive_dir or self.home / "archive"
 
     @property
     def data_dir(self) -> Path:

@@ -9,11 +9,14 @@ Screenshots go to ``FRISK_UI_ARTIFACTS`` when set, else to a directory under pyt
 from __future__ import annotations
 
 import os
+import queue
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,12 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = Path(configured) if configured else tmp_path_factory.mktemp("ui-screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def screenshot(artifacts: Path) -> Callable[[Any, str], Path]:
+    """``screenshot(page, name)``: the whole page as ``name``.png in the artifacts directory."""
+    return lambda page, name: full_page_shot(page, artifacts / f"{name}.png")
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +129,69 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     process.kill()
 
 
+# The README's `make demo`, small: what a newcomer's dashboard shows, in a few seconds of work.
+DEMO_SMALL = ("--days", "14", "--payers", "300", "--replay-days", "3", "--fraud-rate", "0.03")
+
+
+@dataclass(frozen=True)
+class Demo:
+    api: str
+    dashboard: str
+    key: str  # the demo's admin key, as it printed it
+    home: Path
+    output: str  # what it printed up to its "running" line
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api, headers={"X-API-Key": self.key}, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`frisk demo` (small) as a newcomer runs it, until it says it is running; then SIGTERM,
+    on which it stops the API and the dashboard as on Ctrl-C (SIGINT may be ignored in a
+    process started in the background, which a test worker can be)."""
+    home = tmp_path_factory.mktemp("demo-home")
+    api_port, ui_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("FRISK_API_KEY", "FRISK_HOME")}
+    frisk = str(Path(sys.executable).parent / "frisk")
+    command = [frisk, "demo", *DEMO_SMALL, "--home", str(home)]
+    command += ["--api-port", str(api_port), "--dashboard-port", str(ui_port)]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 300
+        while not any(line.startswith("running;") for line in output):
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
+            if line is None:
+                pytest.fail("frisk demo exited before it was running:\n" + "".join(output))
+            output.append(line)
+        text = "".join(output)
+        key = next(line.split()[2] for line in output if "demo key" in line)
+        yield Demo(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}", key, home, text)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
 # Per module, not per session: Playwright's sync API keeps an asyncio loop running in this thread
 # while it is open, and later tests in the same worker that call asyncio.run() would fail.
 @pytest.fixture(scope="module")
@@ -170,30 +242,38 @@ class Ui:
         self.settle()
 
     def settle(self) -> None:
-        """Wait until the app has finished its current run (the running indicator is gone)."""
-        self.page.wait_for_timeout(300)
-        self.page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=TIMEOUT_MS)
-        # Until the previous run's elements are gone too: Streamlit keeps them, marked stale,
-        # while a rerun renders, and a locator could match both the old and the new element.
-        self.page.wait_for_function(
-            "() => !document.querySelector('[data-stale=\"true\"]')", timeout=TIMEOUT_MS
-        )
+        settle(self.page)
 
     def shot(self, name: str) -> Path:
-        """A screenshot of the whole page (Streamlit scrolls inside its main block, so the
-        viewport is stretched to the content's height first)."""
-        self.settle()
-        size = self.page.viewport_size
-        height = self.page.evaluate(
-            "() => Math.max(document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0,"
-            " document.body.scrollHeight)"
-        )
-        self.page.set_viewport_size({"width": size["width"], "height": max(height + 60, 600)})
-        self.settle()
-        path = self.artifacts / f"{name}.png"
-        self.page.screenshot(path=str(path))
-        self.page.set_viewport_size(size)
-        return path
+        """A screenshot of the whole page, named ``name``, in the artifacts directory."""
+        return full_page_shot(self.page, self.artifacts / f"{name}.png")
+
+
+def settle(page: Any) -> None:
+    """Wait until the app has finished its current run (the running indicator is gone)."""
+    page.wait_for_timeout(300)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=TIMEOUT_MS)
+    # Until the previous run's elements are gone too: Streamlit keeps them, marked stale,
+    # while a rerun renders, and a locator could match both the old and the new element.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]')", timeout=TIMEOUT_MS
+    )
+
+
+def full_page_shot(page: Any, path: Path) -> Path:
+    """A screenshot of the whole page (Streamlit scrolls inside its main block, so the
+    viewport is stretched to the content's height first)."""
+    settle(page)
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0,"
+        " document.body.scrollHeight)"
+    )
+    page.set_viewport_size({"width": size["width"], "height": max(height + 60, 600)})
+    settle(page)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+    return path
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def test_the_monitoring_page_shows_the_live_figures(ui: Ui) -> None:
     expect(main.get_by_text("Alert rate by day")).to_be_visible()
     expect(main.get_by_role("heading", name="Drift")).to_be_visible()
     expect(main.get_by_text("Drift per feature")).to_be_visible()
-    ui.shot("monitoring")
+    ui.shot("monitoring-small")
 
 
 def test_the_models_page_shows_the_serving_model(ui: Ui) -> None:

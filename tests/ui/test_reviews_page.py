@@ -37,7 +37,7 @@ def test_resolve_reviews_and_see_the_labels_in_the_api(ui: Ui) -> None:
     ui.open("Review queue")
     page = ui.page
     main = page.get_by_test_id("stMain")
-    expect(main.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(main.get_by_test_id("stDataFrame").first).to_be_visible()  # the queue
     _open_case(ui, "rev-1")
     expect(main.get_by_text("Case rev-1")).to_be_visible()
     expect(
@@ -58,7 +58,7 @@ def test_resolve_reviews_and_see_the_labels_in_the_api(ui: Ui) -> None:
 
     _open_case(ui, "rev-2")
     expect(main.get_by_text("Case rev-2")).to_be_visible()
-    ui.shot("reviews")
+    ui.shot("reviews-small")
     page.keyboard.press("Alt+l")  # resolve as legit from the keyboard
     ui.settle()
     with ui.stack.http("analyst") as http:

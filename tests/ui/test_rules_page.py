@@ -66,7 +66,7 @@ def test_backtest_a_rule_and_activate_it(ui: Ui) -> None:
         f"{expected['precision']:.1%}"
     )
     expect(main.get_by_text("Rule hits by day")).to_be_visible()
-    ui.shot("rules-backtest")
+    ui.shot("rules-backtest-small")
 
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("button", name="Activate")).to_be_visible()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 from types import FrameType
@@ -44,8 +45,9 @@ def serve(
     settings = load_settings()
     count = workers if workers is not None else settings.service.workers
     if count != 1:
+        given = _workers_source(workers, count)
         raise ConfigError(
-            f"--workers {count}: only 1 is supported; feature state lives in the process, so "
+            f"{given}: only 1 is supported; feature state lives in the process, so "
             "several workers would split each payer's history between them (scale out once a "
             "shared state store exists)"
         )
@@ -94,3 +96,12 @@ def serve(
 
 def _exit(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
+
+
+def _workers_source(option: int | None, count: int) -> str:
+    """How the operator asked for ``count`` workers, in their own words."""
+    if option is not None:
+        return f"--workers {option}"
+    if "FRISK_SERVICE__WORKERS" in os.environ:
+        return f"FRISK_SERVICE__WORKERS={os.environ['FRISK_SERVICE__WORKERS']}"
+    return f"service.workers = {count}"

@@ -52,7 +52,10 @@ def risk_gauge(decision: Mapping[str, Any]) -> Any:
             },
         )
     )
-    figure.update_layout(**{**_LAYOUT, "height": 260})
+    # Side margins wide enough for the axis labels at the ends of the arc ("100" was clipped).
+    figure.update_layout(
+        **{**_LAYOUT, "height": 260, "margin": {"l": 45, "r": 45, "t": 60, "b": 10}}
+    )
     return figure
 
 
@@ -194,14 +197,18 @@ def performance_chart(days: Sequence[Mapping[str, Any]]) -> Any:
 
 
 def drift_bar(features: Sequence[Mapping[str, Any]], alert_level: float | None) -> Any:
-    """PSI per feature, worst first; the bars over the alert level in red."""
+    """PSI per feature, worst first; the bars over the alert level in red, the features that
+    grow with time (never an alert) in grey and marked."""
     top = list(features)[:25][::-1]
     figure = go.Figure(
         go.Bar(
             x=[float(f.get("psi") or 0.0) for f in top],
-            y=[str(f.get("name", "")) for f in top],
+            y=[f"{f.get('name', '')}{' (grows with time)' if f.get('ages') else ''}" for f in top],
             orientation="h",
-            marker_color=["#c62828" if f.get("alert") else "#5c6bc0" for f in top],
+            marker_color=[
+                "#c62828" if f.get("alert") else "#b0bec5" if f.get("ages") else "#5c6bc0"
+                for f in top
+            ],
         )
     )
     if alert_level is not None:

@@ -15,7 +15,8 @@ from frisk.client import API_KEY_ENV, API_URL_ENV
 
 __all__ = ["APP", "dashboard_command", "dashboard_env", "start_dashboard", "wait_until_up"]
 
-APP = Path(__file__).with_name("app.py")
+# Not dashboard/app.py: a pages/ folder beside the script would make Streamlit list its modules.
+APP = Path(__file__).parent / "entry" / "app.py"
 
 
 def dashboard_command(host: str, port: int) -> list[str]:

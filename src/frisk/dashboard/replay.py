@@ -1,15 +1,16 @@
 """Replay an event table into a running API, as a payment system and a chargeback feed would.
 
 ``frisk demo`` uses it to fill the review queue and the charts: payments go to POST
-/v1/score/batch in time order, then the labels that had arrived by the last payment's time go to
-POST /v1/labels. Everything goes over HTTP, through ``FriskClient``.
+/v1/score/batch in time order and, between the batches, the labels that had arrived by then go to
+POST /v1/labels, so label features and live precision see them when a running service would.
+Everything goes over HTTP, through ``FriskClient``.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ import polars as pl
 from frisk.client import ApiError, FriskClient
 from frisk.data.table import labels_of, transactions_of
 
-__all__ = ["ReplayResult", "replay_labels", "replay_payments"]
+__all__ = ["ReplayResult", "replay"]
 
 
 @dataclass
@@ -36,60 +37,70 @@ class ReplayResult:
         return sum(self.actions.values())
 
 
-def replay_payments(
+def replay(
     client: FriskClient,
-    table: pl.DataFrame,
+    payments: pl.DataFrame,
+    labels: pl.DataFrame,
     *,
     batch: int = 100,
     progress: Callable[[ReplayResult], None] | None = None,
 ) -> ReplayResult:
-    """Score every row of ``table`` in order, ``batch`` at a time."""
+    """Score ``payments`` in time order, ``batch`` at a time; before each batch, send the labels
+    of ``labels`` (an event table: any transaction, replayed or earlier) that arrived by its
+    first payment; the labels left after the last batch go at the end."""
     result = ReplayResult()
     began = time.perf_counter()
+    arrivals = _arrivals(labels)
+    pending_label = next(arrivals, None)
     pending: list[dict[str, Any]] = []
-    for body in transactions_of(table):
+
+    def flush() -> None:
+        nonlocal pending_label
+        first = datetime.fromisoformat(pending[0]["timestamp"])
+        arrived: list[dict[str, Any]] = []
+        while pending_label is not None and pending_label[0] <= first:
+            arrived.append(pending_label[1])
+            pending_label = next(arrivals, None)
+        _send_labels(client, arrived, result, batch)
+        decided = _retrying(lambda: client.score_batch(pending), result)
+        result.actions.update(str(d["action"]) for d in decided)
+        if progress is not None:
+            progress(result)
+
+    for body in transactions_of(payments.sort("timestamp", maintain_order=True)):
         pending.append(body)
         if len(pending) == batch:
-            _send(client, pending, result)
+            flush()
             pending = []
-            if progress is not None:
-                progress(result)
     if pending:
-        _send(client, pending, result)
+        flush()
+    rest = [] if pending_label is None else [pending_label[1], *(body for _, body in arrivals)]
+    _send_labels(client, rest, result, batch)
     result.seconds = time.perf_counter() - began
     return result
 
 
-def replay_labels(
-    client: FriskClient,
-    table: pl.DataFrame,
-    known_by: datetime,
-    *,
-    batch: int = 100,
-    result: ReplayResult | None = None,
-) -> ReplayResult:
-    """Send the labels of ``table``'s rows that had arrived by ``known_by``."""
-    result = result or ReplayResult()
-    arrived = labels_of(table).filter(pl.col("label_timestamp") <= known_by)
-    items = [
-        {
-            "transaction_id": row["transaction_id"],
-            "label": "fraud" if row["label"] == 1 else "legit",
-            "source": row["label_source"] or "chargeback",
-            "label_timestamp": row["label_timestamp"].isoformat(),
-        }
-        for row in arrived.iter_rows(named=True)
-    ]
+def _arrivals(table: pl.DataFrame) -> Iterator[tuple[datetime, dict[str, Any]]]:
+    """Each label's arrival time and POST /v1/labels item, in arrival order."""
+    for row in labels_of(table).iter_rows(named=True):
+        yield (
+            row["label_timestamp"],
+            {
+                "transaction_id": row["transaction_id"],
+                "label": "fraud" if row["label"] == 1 else "legit",
+                "source": row["label_source"] or "chargeback",
+                "label_timestamp": row["label_timestamp"].isoformat(),
+            },
+        )
+
+
+def _send_labels(
+    client: FriskClient, items: list[dict[str, Any]], result: ReplayResult, batch: int
+) -> None:
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
         _retrying(lambda: client.post_labels(chunk), result)  # noqa: B023  (called at once)
         result.labels += len(chunk)
-    return result
-
-
-def _send(client: FriskClient, bodies: list[dict[str, Any]], result: ReplayResult) -> None:
-    decided = _retrying(lambda: client.score_batch(bodies), result)
-    result.actions.update(str(d["action"]) for d in decided)
 
 
 def _retrying(call: Callable[[], Any], result: ReplayResult, attempts: int = 20) -> Any:

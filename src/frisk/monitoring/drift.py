@@ -9,8 +9,13 @@ share is floored at ``FLOOR`` so the log stays finite (shares are not renormalis
 the floor moves PSI by well under 0.01). Rule of thumb: under 0.1 stable, 0.1-0.25 moderate shift,
 above 0.25 a population the model was not trained on.
 
+Features that grow with time by definition (kind ``age``: ``seconds_since_first_by_payer``, an
+account's age) drift as a deployment ages: every entity the training period saw is older now.
+Their PSI is reported, marked ``ages``, and never raises an alert.
+
 The live window is the serving model's own recent decisions (the last N, or those of the last
-hours), read with one bounded query that extracts only the score and the referenced features.
+hours), read with one bounded query of the score and the packed features
+(``frisk.store.feature_catalogues.recent_features``), of which the referenced ones are kept.
 """
 
 from __future__ import annotations
@@ -23,18 +28,17 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from frisk.models.scoring import FraudModel
-from frisk.store._driver_errors import translate_errors
-from frisk.store.tables import decisions
+from frisk.store.feature_catalogues import recent_features
 
 __all__ = [
     "FLOOR",
     "DriftReport",
     "FeatureDrift",
     "LiveWindow",
+    "ageing_features",
     "drift_report",
     "psi",
     "read_window",
@@ -103,6 +107,7 @@ class FeatureDrift:
     name: str
     psi: float | None
     alert: bool
+    ages: bool = False  # grows with time by definition: reported, never an alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +131,10 @@ class DriftReport:
             },
             "reference": {"model_version": w.model_version, "rows": self.reference_rows},
             "score": {"psi": self.score.psi, "alert": self.score.alert},
-            "features": [{"name": f.name, "psi": f.psi, "alert": f.alert} for f in self.features],
+            "features": [
+                {"name": f.name, "psi": f.psi, "alert": f.alert, "ages": f.ages}
+                for f in self.features
+            ],
         }
 
 
@@ -136,6 +144,17 @@ def reference_of(model: FraudModel) -> Mapping[str, Any] | None:
     if not isinstance(reference, Mapping) or "score" not in reference:
         return None
     return reference
+
+
+def ageing_features(catalogue: Mapping[str, Any]) -> frozenset[str]:
+    """The names of a catalogue's features that grow with time (kind ``age``); ``catalogue``
+    is its ``to_dict()``, as a model artifact keeps it."""
+    from frisk.features import Catalogue
+
+    if not catalogue:
+        return frozenset()
+    specs = Catalogue.from_dict(dict(catalogue)).specs
+    return frozenset(spec.name for spec in specs if spec.kind == "age")
 
 
 def read_window(
@@ -151,29 +170,14 @@ def read_window(
     reference = reference_of(model) or {}
     names = [str(n) for n in dict(reference.get("features") or {})]
     categorical = set(model.spec.categorical)
-    features = decisions.c.features
-    columns = [
-        (features[name].as_string() if name in categorical else features[name].as_float()).label(
-            f"f{i}"
-        )
-        for i, name in enumerate(names)
-    ]
-    query = (
-        sa.select(decisions.c.score, decisions.c.event_time, *columns)
-        .where(decisions.c.model_version == version)
-        .order_by(decisions.c.created_at.desc())
-        .limit(last)
-    )
-    if hours is not None:
-        since = (now or datetime.now(UTC)) - timedelta(hours=hours)
-        query = query.where(decisions.c.created_at >= since)
-    with translate_errors("reading the drift window"), engine.connect() as conn:
-        rows = conn.execute(query).all()
-    scores = np.array([r[0] for r in rows], dtype=np.float64)
-    times = [r[1] for r in rows]
+    since = None if hours is None else (now or datetime.now(UTC)) - timedelta(hours=hours)
+    window = recent_features(engine, version, last=last, since=since)
+    scores = np.array([r.score for r in window], dtype=np.float64)
+    times = [r.event_time for r in window]
+    recorded = [r.features for r in window]
     values: dict[str, Floats] = {}
-    for i, name in enumerate(names):
-        column = [r[2 + i] for r in rows]
+    for name in names:
+        column = [_value(features.get(name), name in categorical) for features in recorded]
         if name in categorical:
             values[name] = np.array([model.encoder.code(v, name) for v in column])
         else:
@@ -185,17 +189,38 @@ def read_window(
     )
 
 
+def _value(value: Any, categorical: bool) -> Any:
+    """A recorded value as the drift reference bins it: text for a categorical, else a float."""
+    if value is None:
+        return None
+    if categorical:
+        return str(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def drift_report(
-    reference: Mapping[str, Any], window: LiveWindow, *, alert_level: float, min_decisions: int
+    reference: Mapping[str, Any],
+    window: LiveWindow,
+    *,
+    alert_level: float,
+    min_decisions: int,
+    ageing: frozenset[str] = frozenset(),
 ) -> DriftReport:
-    """PSI of ``window`` against ``reference``; None (and no alert) below ``min_decisions``."""
+    """PSI of ``window`` against ``reference``; None (and no alert) below ``min_decisions``.
+
+    Features named in ``ageing`` (``ageing_features``) are measured but never alert.
+    """
     enough = window.decisions >= min_decisions
 
     def measure(name: str, entry: Mapping[str, Any], values: Floats) -> FeatureDrift:
+        ages = name in ageing
         if not enough or not (entry.get("shares") or entry.get("kind") == "categorical"):
-            return FeatureDrift(name, None, False)
+            return FeatureDrift(name, None, False, ages)
         value = round(psi(*shares(entry, values)), 6)
-        return FeatureDrift(name, value, value >= alert_level)
+        return FeatureDrift(name, value, value >= alert_level and not ages, ages)
 
     score = measure("score", reference["score"], window.scores)
     found = [

@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -110,11 +112,20 @@ class RetrainResult:
         }
 
 
-def ledger_history(engine: Engine, *, before: datetime | None = None) -> pl.DataFrame:
-    """The transactions the ledger recorded (before ``before``), as a canonical event table."""
+def ledger_history(
+    engine: Engine | None, *, before: datetime | None = None, archive: Path | None = None
+) -> pl.DataFrame:
+    """The transactions the ledger recorded (before ``before``), as a canonical event table;
+    with ``archive``, those moved there too (``frisk ledger archive``)."""
     rows: list[dict[str, Any]] = []
+    if archive is not None:
+        from frisk.store.archive import read_decisions
+
+        archived = read_decisions(archive, end=before, columns=["transaction"])
+        for text in archived.get_column("transaction") if archived.height else []:
+            rows.append(_event(orjson.loads(text)))
     after: tuple[datetime, str] | None = None
-    while True:  # keyset pages on (event_time, transaction_id): no long transaction
+    while engine is not None:  # keyset pages on (event_time, transaction_id): no long transaction
         query = sa.select(
             decisions.c.event_time, decisions.c.transaction_id, decisions.c.transaction
         )
@@ -127,10 +138,7 @@ def ledger_history(engine: Engine, *, before: datetime | None = None) -> pl.Data
         query = query.order_by(decisions.c.event_time, decisions.c.transaction_id).limit(_PAGE)
         with translate_errors("reading the ledger's transactions"), engine.connect() as conn:
             page = conn.execute(query).all()
-        for _, _, txn in page:
-            event = {k: v for k, v in dict(txn).items() if k != "extra"}
-            event.update(txn.get("extra") or {})
-            rows.append(event)
+        rows.extend(_event(txn) for _, _, txn in page)
         if len(page) < _PAGE:
             break
         after = (page[-1][0], page[-1][1])
@@ -138,16 +146,26 @@ def ledger_history(engine: Engine, *, before: datetime | None = None) -> pl.Data
         return conform(pl.DataFrame({"transaction_id": [], "timestamp": []}))
     frame = pl.DataFrame(rows, infer_schema_length=None)
     frame = frame.with_columns(pl.col("timestamp").str.to_datetime(time_zone="UTC"))
-    return conform(frame)
+    # A transaction both archived and in the ledger (an archive run stopped between writing a
+    # part and deleting its rows): the ledger's, which comes last.
+    return conform(frame.unique("transaction_id", keep="last", maintain_order=True))
+
+
+def _event(txn: Mapping[str, Any]) -> dict[str, Any]:
+    event = {k: v for k, v in dict(txn).items() if k != "extra"}
+    event.update(txn.get("extra") or {})
+    return event
 
 
 def point_in_time_labels(
-    table: pl.DataFrame, engine: Engine | None, cutoff: datetime
+    table: pl.DataFrame, engine: Engine | None, cutoff: datetime, archive: Path | None = None
 ) -> pl.DataFrame:
     """``table`` before ``cutoff`` labelled with what was known then: 1 fraud, else 0.
 
     The table's own labels count where their ``label_timestamp`` is before the cut-off; the
-    ledger's labels (before the cut-off) replace them.
+    ledger's labels (before the cut-off) replace them: with ``archive``, the archived ones too,
+    and a label the ledger holds wins over an archived one (a label that arrived after its
+    transaction was archived is in the ledger).
     """
     table = table.filter(pl.col("timestamp") < cutoff)
     known = pl.col("label_timestamp").is_not_null() & (pl.col("label_timestamp") < cutoff)
@@ -164,8 +182,8 @@ def point_in_time_labels(
     table = table.with_columns(
         pl.when(known).then(pl.col(c)).otherwise(None).alias(c) for c in LABEL_COLUMNS
     )
-    if engine is not None:
-        recorded = _ledger_labels(engine, cutoff)
+    if engine is not None or archive is not None:
+        recorded = _recorded_labels(engine, cutoff, archive)
         if recorded.height:
             table = (
                 table.join(recorded, on="transaction_id", how="left")
@@ -294,13 +312,22 @@ def retrain(
     )
 
 
-def _ledger_labels(engine: Engine, cutoff: datetime) -> pl.DataFrame:
-    query = sa.select(
-        labels.c.transaction_id, labels.c.label, labels.c.label_timestamp, labels.c.source
-    ).where(labels.c.label_timestamp < cutoff)
-    with translate_errors("reading the ledger's labels"), engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return pl.DataFrame(
+def _recorded_labels(engine: Engine | None, cutoff: datetime, archive: Path | None) -> pl.DataFrame:
+    rows: list[Any] = []
+    if archive is not None:
+        from frisk.store.archive import read_labels
+
+        archived = read_labels(archive).filter(pl.col("label_timestamp") < cutoff)
+        rows.extend(
+            archived.select("transaction_id", "label", "label_timestamp", "source").iter_rows()
+        )
+    if engine is not None:
+        query = sa.select(
+            labels.c.transaction_id, labels.c.label, labels.c.label_timestamp, labels.c.source
+        ).where(labels.c.label_timestamp < cutoff)
+        with translate_errors("reading the ledger's labels"), engine.connect() as conn:
+            rows.extend(conn.execute(query).all())
+    frame = pl.DataFrame(
         {
             "transaction_id": [r[0] for r in rows],
             "ledger_label": [1 if r[1] == "fraud" else 0 for r in rows],
@@ -314,6 +341,8 @@ def _ledger_labels(engine: Engine, cutoff: datetime) -> pl.DataFrame:
             "ledger_label_source": pl.String,
         },
     )
+    # The ledger's label (read last) over an archived one of the same transaction.
+    return frame.unique("transaction_id", keep="last", maintain_order=True)
 
 
 def _metric(result: EvaluationResult, metric: Metric) -> float:

@@ -12,8 +12,10 @@ from fastapi.routing import APIRoute
 from frisk import __version__
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
+from frisk.monitoring.retention import RetentionJob
 from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
+from frisk.service.docs import install_docs
 from frisk.service.errors import install_error_handlers
 from frisk.service.gc_pauses import GcPauses
 from frisk.service.metrics import ServiceMetrics
@@ -85,6 +87,8 @@ def create_app(
     policy = build_policy(settings, ledger, engine, metrics.registry)
     # Promotions, rollbacks and the shadow model without a restart; live figures and drift.
     model_ops = ModelOps(settings, ledger, engine, metrics).start()
+    # Decisions past ledger.retention_days into the archive, on a schedule (off by default).
+    retention = RetentionJob(ledger, settings.ledger, settings.archive_dir)
     gc_pauses = GcPauses(freeze=settings.service.gc_freeze)
     metrics.registry.register(gc_pauses)
 
@@ -93,12 +97,14 @@ def create_app(
         gc_pauses.install()  # process-wide, so only while this app serves
         if policy is not None:
             policy.start()  # follows changes other processes make to the ledger's policy
+        retention.start()
         try:
             yield
         finally:
             if policy is not None:
                 policy.close()
             gc_pauses.remove()
+            retention.close()
             model_ops.close()
             recorder.close()
             if owns_ledger:
@@ -112,12 +118,16 @@ def create_app(
         # Frisk exports its own Prometheus metrics and logs. FastAPI's OpenTelemetry hooks would
         # look for a configured provider on every request (~11 µs each, measured).
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Served from local files by install_docs: FastAPI's pages fetch theirs from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.frisk = state
     app.state.metrics = metrics
     app.state.policy = policy
     app.state.model_ops = model_ops
     install_error_handlers(app)
+    install_docs(app)
     modules = (
         score,
         decisions,

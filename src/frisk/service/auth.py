@@ -1,7 +1,7 @@
 """Who is calling: API keys from ``X-API-Key`` or ``Authorization: Bearer``, roles, rate limits.
 
 Routes ask for a key with a permission through the aliases at the top (``ScorerKey``,
-``AnalystKey``, ``AdminKey``, ``AnyKey``). Keys are looked up in the ledger and trusted for
+``AnalystKey``, ``AdminKey``). Keys are looked up in the ledger and trusted for
 ``security.key_cache_seconds``, so a revocation takes effect within that time.
 """
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = [
     "AdminKey",
     "AnalystKey",
-    "AnyKey",
     "KeyCache",
     "Permission",
     "Principal",
@@ -165,7 +164,6 @@ def _presented_key(request: Request) -> str | None:
     return None
 
 
-AnyKey = Annotated[Principal, Depends(authenticate)]
 ScorerKey = Annotated[Principal, Depends(require(Permission.SCORE))]
 AnalystKey = Annotated[Principal, Depends(require(Permission.READ))]
 AdminKey = Annotated[Principal, Depends(require(Permission.ADMIN))]

@@ -24,6 +24,7 @@ from frisk.models.registry import Registry
 from frisk.monitoring import (
     DriftReport,
     Performance,
+    ageing_features,
     drift_report,
     live_performance,
     read_window,
@@ -198,7 +199,11 @@ class ModelOps:
             hours=hours if hours is not None else cfg.drift_hours,
         )
         return drift_report(
-            reference, window, alert_level=cfg.psi_alert, min_decisions=cfg.drift_min_decisions
+            reference,
+            window,
+            alert_level=cfg.psi_alert,
+            min_decisions=cfg.drift_min_decisions,
+            ageing=ageing_features(model.catalogue),
         )
 
     def refresh_gauges(self, *, force: bool = False) -> None:

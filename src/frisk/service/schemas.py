@@ -22,6 +22,7 @@ __all__ = [
     "BacktestRulePublic",
     "BacktestTotalsPublic",
     "CandidateRule",
+    "DecisionDetailPublic",
     "DecisionPolicyPublic",
     "DecisionPublic",
     "DriftPublic",
@@ -98,6 +99,24 @@ class DecisionPublic(BaseModel):
         return cls.model_validate(decision_body(record))
 
 
+class DecisionDetailPublic(DecisionPublic):
+    """GET /v1/decisions/{id}: the decision, and on request what it read."""
+
+    features: dict[str, float | str | None] | None = Field(
+        default=None,
+        description="The feature values the model and rules read, by name, as recorded with "
+        "the decision: numbers, categories as text, null for missing (present only when asked "
+        "for with ?include=features).",
+    )
+
+    @classmethod
+    def from_record_with(cls, record: DecisionRecord, *, features: bool) -> DecisionDetailPublic:
+        body = decision_body(record)
+        if features:
+            body["features"] = dict(record.features)
+        return cls.model_validate(body)
+
+
 def decision_body(record: DecisionRecord) -> dict[str, Any]:
     """``DecisionPublic.from_record(record)`` as plain JSON-ready data, without building models.
 
@@ -152,7 +171,6 @@ class ReadyPublic(BaseModel):
     ready: bool
     engine: bool
     ledger: bool
-    model_version: str | None
 
 
 class StatsPublic(BaseModel):
@@ -320,6 +338,11 @@ class PsiPublic(BaseModel):
 
 class FeaturePsiPublic(PsiPublic):
     name: str
+    ages: bool = Field(
+        default=False,
+        description="Grows with time by definition (seconds since the first event): its PSI "
+        "rises as the deployment ages and never raises an alert.",
+    )
 
 
 class DriftPublic(BaseModel):

@@ -10,7 +10,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from frisk.store.archive import ArchiveResult
+    from frisk.store.stats import TableStats
 
 __all__ = [
     "ApiKeyRecord",
@@ -237,6 +242,17 @@ class Ledger(Protocol):
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the back end answers."""
+        ...
+
+    def stats(self) -> list[TableStats]:
+        """Rows, bytes on disk and the oldest row of each table that grows with traffic."""
+        ...
+
+    def archive(
+        self, before: datetime, to: Path, *, batch: int = 500, pause: float = 0.0
+    ) -> ArchiveResult:
+        """Move decisions of transactions before ``before``, with their labels and reviews, into
+        Parquet under ``to`` (``frisk.store.archive``): verified, then deleted in batches."""
         ...
 
     def close(self) -> None: ...

@@ -27,6 +27,7 @@ from frisk.policy.audit import AuditRecord
 from frisk.policy.lists import ListEntry, ListSnapshot, NamedList
 from frisk.policy.rules import Rule
 from frisk.store._driver_errors import translate_errors
+from frisk.store.feature_catalogues import catalogues_of, feature_columns
 from frisk.store.ledger import AuditEntry
 from frisk.store.tables import (
     audit_log,
@@ -600,7 +601,7 @@ def recorded_decisions(
             decisions.c.transaction_id,
             decisions.c.event_time,
             decisions.c.transaction,
-            decisions.c.features,
+            *feature_columns(),
             decisions.c.score,
             decisions.c.risk_score,
             decisions.c.tier,
@@ -617,5 +618,13 @@ def recorded_decisions(
         query = query.where(decisions.c.event_time >= start)
     if end is not None:
         query = query.where(decisions.c.event_time < end)
+    catalogues = catalogues_of(engine)
+    out = []
     with translate_errors("reading decisions to backtest"), engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+        for row in conn.execute(query):
+            item = dict(row._mapping)
+            item["features"] = catalogues.features(
+                item.pop("catalogue_id"), item.pop("feature_values"), item["features"]
+            )
+            out.append(item)
+    return out

@@ -14,7 +14,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from frisk.errors import ConflictError, NotFoundError, StoreError
 from frisk.store._driver_errors import translate_errors
 from frisk.store.database import _SQLITE_BUSY_MS, make_engine
+from frisk.store.feature_catalogues import FeatureCatalogues, catalogues_of
 from frisk.store.ledger import (
     ApiKeyRecord,
     AuditEntry,
@@ -37,6 +39,10 @@ from frisk.store.ledger import (
 )
 from frisk.store.migrate import upgrade
 from frisk.store.tables import api_keys, audit_log, decisions, label_history, labels
+
+if TYPE_CHECKING:
+    from frisk.store.archive import ArchiveResult
+    from frisk.store.stats import TableStats
 
 __all__ = ["SqlLedger", "open_ledger", "write_labels"]
 
@@ -66,6 +72,7 @@ class SqlLedger:
         self._sqlite = engine.dialect.name == "sqlite"
         self._insert_sql = _decision_insert_sql(self._sqlite)
         self._probe = _IdProbe(engine)
+        self._catalogues = catalogues_of(engine)
 
     # Decisions
 
@@ -80,7 +87,7 @@ class SqlLedger:
             if len(records) == 1
             else f"recording {len(records)} decisions"
         )
-        rows = [_encode_decision(d, self._sqlite) for d in records]
+        rows = [_encode_decision(d, self._sqlite, self._catalogues) for d in records]
         with translate_errors(doing), self.engine.connect() as conn:
             with conn.begin() as transaction:
                 if self._insert_rows(conn, rows) == len(rows):
@@ -95,7 +102,7 @@ class SqlLedger:
                 pairs = list(zip(records, ours, strict=True))
                 theirs = [d.transaction_id for d, mine in pairs if not mine]
                 query = sa.select(decisions).where(decisions.c.transaction_id.in_(theirs))
-                stored = {r.transaction_id: _decision(r._mapping) for r in conn.execute(query)}
+                stored = {r.transaction_id: self._decision(r._mapping) for r in conn.execute(query)}
         return [d if mine else stored[d.transaction_id] for d, mine in pairs]
 
     def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
@@ -120,7 +127,7 @@ class SqlLedger:
         query = sa.select(decisions).where(decisions.c.transaction_id == transaction_id)
         with translate_errors("reading a decision"), self.engine.connect() as conn:
             row = conn.execute(query).one_or_none()
-        return None if row is None else _decision(row._mapping)
+        return None if row is None else self._decision(row._mapping)
 
     def has_decision(self, transaction_id: str) -> bool:
         with translate_errors("looking a decision up"):
@@ -138,7 +145,7 @@ class SqlLedger:
             query = query.where(decisions.c.action == action)
         with translate_errors("reading recent decisions"), self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).all()
-        return [_decision(row._mapping) for row in rows]
+        return [self._decision(row._mapping) for row in rows]
 
     def decisions_since(self, since: datetime, *, batch: int = 1000) -> Iterator[DecisionRecord]:
         # Keyset pages on (event_time, transaction_id): no long-lived cursor or transaction.
@@ -157,7 +164,7 @@ class SqlLedger:
             with translate_errors("reading decisions to replay"), self.engine.connect() as conn:
                 rows = conn.execute(query).all()
             for row in rows:
-                yield _decision(row._mapping)
+                yield self._decision(row._mapping)
             if len(rows) < batch:
                 return
             after = (rows[-1].event_time, rows[-1].transaction_id)
@@ -274,9 +281,28 @@ class SqlLedger:
         with translate_errors("pinging the ledger"), self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
+    def stats(self) -> list[TableStats]:
+        from frisk.store.stats import ledger_stats
+
+        return ledger_stats(self.engine)
+
+    def archive(
+        self, before: datetime, to: Path, *, batch: int = 500, pause: float = 0.0
+    ) -> ArchiveResult:
+        from frisk.store.archive import archive_ledger
+
+        return archive_ledger(self.engine, before, to, batch=batch, pause=pause)
+
     def close(self) -> None:
         self._probe.close()
         self.engine.dispose()
+
+    def _decision(self, row: RowMapping) -> DecisionRecord:
+        values = dict(row)
+        features = self._catalogues.features(
+            values.pop("catalogue_id"), values.pop("feature_values"), values.pop("features")
+        )
+        return DecisionRecord(**values, features=features)
 
 
 _DECISION_COLUMNS = (
@@ -284,7 +310,6 @@ _DECISION_COLUMNS = (
     "body_hash",
     "event_time",
     "transaction",
-    "features",
     "score",
     "risk_score",
     "tier",
@@ -298,8 +323,11 @@ _DECISION_COLUMNS = (
     # The parties, copied out of the transaction into indexed columns (a review's history).
     "payer_id",
     "payee_id",
+    # The features, packed: the id of their names' catalogue and the vector of their values.
+    "catalogue_id",
+    "feature_values",
 )
-_JSON_COLUMNS = frozenset({"transaction", "features", "reasons", "timings", "policy"})
+_JSON_COLUMNS = frozenset({"transaction", "reasons", "timings", "policy"})
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -323,7 +351,9 @@ def _decision_insert_sql(sqlite: bool, rows: int = 1) -> str:
     )
 
 
-def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
+def _encode_decision(
+    d: DecisionRecord, sqlite: bool, catalogues: FeatureCatalogues
+) -> tuple[Any, ...]:
     """The driver parameters of a decision row, in ``_DECISION_COLUMNS`` order.
 
     As the table's own types would store them: JSON text (``None`` as JSON ``null``, as
@@ -332,18 +362,21 @@ def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
     """
     event_time, created_at = _utc(d.event_time, "event_time"), _utc(d.created_at, "created_at")
     try:
-        transaction, features, reasons, timings, policy = (
+        transaction, reasons, timings, policy = (
             orjson.dumps(v, default=_plain, option=_JSON_OPTIONS).decode()
-            for v in (d.transaction, d.features, d.reasons, d.timings, d.policy)
+            for v in (d.transaction, d.reasons, d.timings, d.policy)
         )
     except TypeError as exc:  # orjson.JSONEncodeError included
         raise StoreError(f"decision {d.transaction_id!r} does not encode as JSON: {exc}") from exc
+    try:
+        catalogue, vector = catalogues.pack(d.features)
+    except StoreError as exc:
+        raise StoreError(f"decision {d.transaction_id!r}: {exc}") from exc
     return (
         d.transaction_id,
         d.body_hash,
         _sqlite_time(event_time) if sqlite else event_time,
         transaction,
-        features,
         float(d.score),
         int(d.risk_score),
         d.tier,
@@ -356,6 +389,8 @@ def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
         policy,
         d.payer_id or _party(d.transaction.get("payer_id")),
         d.payee_id or _party(d.transaction.get("payee_id")),
+        catalogue,
+        vector,
     )
 
 
@@ -497,10 +532,6 @@ def write_labels(
     if history:
         conn.execute(label_history.insert(), history)
     return outcomes
-
-
-def _decision(row: RowMapping) -> DecisionRecord:
-    return DecisionRecord(**row)
 
 
 def _api_key(row: RowMapping) -> ApiKeyRecord:

@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from frisk.monitoring.drift import FLOOR, LiveWindow, drift_report, psi, shares
+from frisk.monitoring.drift import (
+    FLOOR,
+    LiveWindow,
+    ageing_features,
+    drift_report,
+    psi,
+    shares,
+)
 
 
 def test_identical_distributions_have_zero_psi() -> None:
@@ -93,3 +100,28 @@ def test_too_few_decisions_give_no_psi() -> None:
     assert report.score.psi is None
     assert not report.score.alert
     assert all(f.psi is None for f in report.features)
+
+
+def test_a_feature_that_grows_with_time_is_measured_but_never_alerts() -> None:
+    window = _window([0.1, 0.9, 0.2, 0.8], [20.0, 30.0, 40.0, 5.0])
+    report = drift_report(
+        REFERENCE, window, alert_level=0.2, min_decisions=4, ageing=frozenset({"amount"})
+    )
+    amount = report.features[0]
+    assert (amount.name, amount.psi, amount.alert, amount.ages) == ("amount", 0.274653, False, True)
+    assert report.to_dict()["features"][0] == {
+        "name": "amount",
+        "psi": 0.274653,
+        "alert": False,
+        "ages": True,
+    }
+
+
+def test_ageing_features_are_the_catalogues_age_kind() -> None:
+    from frisk.features import resolve_catalogue
+
+    catalogue = resolve_catalogue("default")
+    ages = ageing_features(catalogue.to_dict())
+    assert ages == {name for name in catalogue.names if name.startswith("seconds_since_first_")}
+    assert ages
+    assert ageing_features({}) == frozenset()

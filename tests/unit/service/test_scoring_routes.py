@@ -148,3 +148,22 @@ def test_get_decision(client: TestClient, keys: Keys, txn_body: Body) -> None:
     assert r.status_code == 200
     assert r.json() == scored
     assert client.get("/v1/decisions/nope", headers=keys["analyst"]).status_code == 404
+
+
+def test_get_decision_with_the_features_it_read(
+    client: TestClient, keys: Keys, txn_body: Body, ledger: SqlLedger
+) -> None:
+    scored = client.post("/v1/score", json=txn_body("t-f"), headers=keys["scorer"]).json()
+    r = client.get("/v1/decisions/t-f?include=features", headers=keys["analyst"])
+    assert r.status_code == 200
+    body = r.json()
+    recorded = ledger.get_decision("t-f")
+    assert recorded is not None
+    assert recorded.features
+    assert body.pop("features") == dict(recorded.features)
+    assert body == scored
+    bad = client.get("/v1/decisions/t-f?include=secrets", headers=keys["analyst"])
+    assert (bad.status_code, bad.json()["field"]) == (422, "query.include.0")
+    assert (
+        client.get("/v1/decisions/t-f?include=features", headers=keys["scorer"]).status_code == 403
+    )

@@ -39,13 +39,13 @@ def test_keys_are_stored_as_hashes_and_audited(ledger: SqlLedger) -> None:
     ]
 
 
-def test_every_route_but_health_needs_a_key(client: TestClient) -> None:
-    assert client.get("/health").status_code == 200
+def test_routes_need_a_key_but_health_checks_and_docs(client: TestClient) -> None:
+    for path in ("/health", "/ready", "/docs", "/redoc", "/openapi.json"):
+        assert client.get(path).status_code == 200, path
     for method, path in [
         ("POST", "/v1/score"),
         ("POST", "/v1/score/batch"),
         ("GET", "/v1/decisions/t-1"),
-        ("GET", "/ready"),
         ("GET", "/metrics"),
         ("GET", "/v1/stats"),
     ]:
@@ -56,10 +56,13 @@ def test_every_route_but_health_needs_a_key(client: TestClient) -> None:
 
 def test_bad_keys_are_refused(client: TestClient, keys: Keys, ledger: SqlLedger) -> None:
     scorer = keys["scorer"]["X-API-Key"]
-    assert client.get("/ready", headers={"X-API-Key": "nonsense"}).status_code == 401
+    scored = {"json": [], "headers": {"X-API-Key": "nonsense"}}
+    assert client.post("/v1/score/batch", **scored).status_code == 401
     tampered = scorer[:-1] + ("B" if scorer.endswith("A") else "A")  # always a different key
-    assert client.get("/ready", headers={"X-API-Key": tampered}).status_code == 401
-    assert client.get("/ready", headers={"Authorization": f"Bearer {scorer}"}).status_code == 200
+    scored["headers"] = {"X-API-Key": tampered}
+    assert client.post("/v1/score/batch", **scored).status_code == 401
+    scored["headers"] = {"Authorization": f"Bearer {scorer}"}
+    assert client.post("/v1/score/batch", **scored).status_code not in (401, 403)
 
 
 def test_revocation_takes_effect(
@@ -67,11 +70,11 @@ def test_revocation_takes_effect(
 ) -> None:
     client = make_client(security={"key_cache_seconds": 0})
     headers = keys["analyst"]
-    assert client.get("/ready", headers=headers).status_code == 200
+    assert client.get("/v1/stats", headers=headers).status_code == 200
     key_id = key_id_of(headers["X-API-Key"])
     assert key_id is not None
     revoke_key(ledger, key_id, actor="test")
-    assert client.get("/ready", headers=headers).status_code == 401
+    assert client.get("/v1/stats", headers=headers).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -101,13 +104,14 @@ def test_rate_limit_answers_429_with_retry_after(
     make_client: Callable[..., TestClient], keys: Keys
 ) -> None:
     client = make_client(security={"rate_limit": {"per_second": 0.5, "burst": 3}})
-    codes = [client.get("/ready", headers=keys["analyst"]).status_code for _ in range(4)]
+    codes = [client.get("/v1/stats", headers=keys["analyst"]).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
-    r = client.get("/ready", headers=keys["analyst"])
+    r = client.get("/v1/stats", headers=keys["analyst"])
     assert r.status_code == 429
     assert int(r.headers["Retry-After"]) in (1, 2)
-    # Buckets are per key.
-    assert client.get("/ready", headers=keys["admin"]).status_code == 200
+    # Buckets are per key; /ready has none (no key).
+    assert client.get("/v1/stats", headers=keys["admin"]).status_code == 200
+    assert client.get("/ready").status_code == 200
 
 
 def test_batch_costs_a_token_per_transaction(

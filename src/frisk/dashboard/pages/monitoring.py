@@ -67,7 +67,9 @@ def _live(stats: dict[str, Any]) -> None:
     st.caption(
         f"model {stats.get('model_version') or 'none loaded'} · up "
         f"{stats['uptime_seconds'] / 60:.0f} min · latency over the last "
-        f"{stats['latency_window']:,} decisions"
+        f'{stats["latency_window"]:,} decisions · "today" counts what was decided since '
+        "00:00 UTC (a replay decides days of payments at once); the charts by day go by each "
+        "payment's own time"
     )
 
 

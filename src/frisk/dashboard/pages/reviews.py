@@ -27,8 +27,12 @@ def render(client: FriskClient) -> None:
     queue = client.reviews(**filters)
     items: list[dict[str, Any]] = queue.get("items") or []
     total = queue.get("total", len(items))
+    # A case opened by its link (.../reviews?case=<id>) shows even when the filters hide it.
+    linked = st.query_params.get("case") or None
     if not items:
         st.success("The queue is empty: no review matches these filters.", icon=":material/inbox:")
+        if linked:
+            _case(client, linked)
         return
     st.caption(f"{total:,} cases; showing the {len(items)} with the highest scores")
     ids = [item["transaction_id"] for item in items]
@@ -42,20 +46,22 @@ def render(client: FriskClient) -> None:
         column_config={"score": st.column_config.NumberColumn(format="%.3f")},
     )
     picked = table.selection.rows if table is not None else []
-    current = st.session_state.get("reviews.case")
+    current = linked or st.session_state.get("reviews.case")
     if picked:
         current = ids[picked[0]]
-    if current not in ids:
-        current = ids[0]
+    options = ids if current in ids or current is None else [current, *ids]
+    if current not in options:
+        current = options[0]
     up, down, choose = st.columns([1.3, 1.3, 5])
-    index = ids.index(current)
+    index = options.index(current)
     if up.button("Previous", shortcut="Alt+Up", disabled=index == 0):
         index -= 1
-    if down.button("Next", shortcut="Alt+Down", disabled=index == len(ids) - 1):
+    if down.button("Next", shortcut="Alt+Down", disabled=index == len(options) - 1):
         index += 1
-    current = choose.selectbox("Case", ids, index=index, label_visibility="collapsed")
+    current = choose.selectbox("Case", options, index=index, label_visibility="collapsed")
     st.session_state["reviews.case"] = current
     if current:
+        st.query_params["case"] = current  # the address bar is this case's link
         _case(client, current)
 
 
@@ -107,11 +113,17 @@ def _case(client: FriskClient, transaction_id: str) -> None:
         + (f" · resolved {review['resolution']}" if review.get("resolution") else "")
     )
     _actions(client, review)
+    why, read = st.columns([3, 2])
     reasons = decision.get("reasons") or []
-    if reasons:
-        st.plotly_chart(charts.reasons_bar(reasons), key=f"case-reasons-{transaction_id}")
-        for reason in reasons:
-            st.markdown(f"- {reason['sentence']}")
+    with why:
+        if reasons:
+            st.plotly_chart(charts.reasons_bar(reasons), key=f"case-reasons-{transaction_id}")
+            for reason in reasons:
+                st.markdown(f"- {reason['sentence']}")
+        else:
+            st.caption("No reasons were recorded for this decision.")
+    with read, api_section("reading the decision's features"):
+        _features(client, transaction_id, {r["feature"] for r in reasons})
     label = case.get("label")
     if label:
         st.info(f"Label: **{label.get('label')}** ({label.get('source')})")
@@ -130,6 +142,35 @@ def _case(client: FriskClient, transaction_id: str) -> None:
     if audit:
         with st.expander("History of this case"):
             st.dataframe(audit, hide_index=True)
+
+
+def _features(client: FriskClient, transaction_id: str, reasons: set[str]) -> None:
+    """The feature values the decision read, as recorded; those behind a reason first."""
+    features: dict[str, Any] = client.decision(transaction_id, features=True).get("features") or {}
+    if not features:
+        st.caption("No feature values were recorded with this decision.")
+        return
+    rows = [
+        {"feature": name, "value": _text(value), "reason": name in reasons}
+        for name, value in sorted(features.items(), key=lambda kv: (kv[0] not in reasons, kv[0]))
+    ]
+    st.markdown("**Features the decision read**")
+    st.dataframe(  # values shown as text in a table cell, never as markup
+        rows,
+        hide_index=True,
+        key=f"case-features-{transaction_id}",
+        height=320,
+        column_config={"reason": st.column_config.CheckboxColumn("in reasons")},
+    )
+
+
+def _text(value: Any) -> str:
+    """A feature value as the table shows it: numbers to 6 significant digits, missing as -."""
+    if value is None:
+        return "-"
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:,.6g}"
+    return str(value)
 
 
 def _actions(client: FriskClient, review: dict[str, Any]) -> None:

@@ -69,17 +69,40 @@ def render(client: FriskClient) -> None:
             show_error(exc, "scoring")
     decision = st.session_state.get(f"{_PREFIX}result")
     if decision:
-        _show_decision(decision)
+        _show_decision(decision, _typical_latency(client))
 
 
-def _show_decision(decision: dict[str, Any]) -> None:
+def _typical_latency(client: FriskClient) -> tuple[float, int] | None:
+    """The service's median decision latency and over how many decisions; None when this key
+    may not read /v1/stats or nothing was decided yet."""
+    try:
+        stats = client.stats()
+    except ApiError:
+        return None
+    p50, window = stats.get("latency_ms_p50"), stats.get("latency_window")
+    if p50 is None or not window:
+        return None
+    return float(p50), int(window)
+
+
+def _show_decision(decision: dict[str, Any], typical: tuple[float, int] | None = None) -> None:
     st.subheader(f"Decision for {decision['transaction_id']}")
     gauge, figures = st.columns([1, 1])
     gauge.plotly_chart(charts.risk_gauge(decision), key="gauge")
     figures.metric("Action", str(decision["action"]).upper())
     figures.metric("Risk tier", decision["risk_tier"])
     figures.metric("Fraud probability", f"{decision['score']:.4f}")
-    figures.metric("Latency", f"{decision['latency_ms']:.2f} ms")
+    # One request's time varies (a cold cache, a busy machine, the first call of a fresh
+    # process): the median of the service's recent decisions says what is typical.
+    figures.metric(
+        "Latency of this decision",
+        f"{decision['latency_ms']:.2f} ms",
+        help="Server time to decide this one transaction, measured when it was decided.",
+    )
+    if typical is not None:
+        figures.caption(
+            f"median of the service's recent decisions (up to {typical[1]:,}): {typical[0]:.2f} ms"
+        )
     figures.caption(
         f"model {decision['model_version']}" + (" · degraded" if decision.get("degraded") else "")
     )

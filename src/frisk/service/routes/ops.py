@@ -1,4 +1,4 @@
-"""Operations: /health (no key), /ready, /metrics, /v1/stats."""
+"""Operations: /health and /ready (no key: load balancers send none), /metrics, /v1/stats."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from frisk.engine import Action
 from frisk.errors import StoreError
-from frisk.service.auth import AnalystKey, AnyKey
+from frisk.service.auth import AnalystKey
 from frisk.service.deps import StateDep
 from frisk.service.metrics import CONTENT_TYPE
 from frisk.service.routes.monitoring import OpsDep
@@ -26,8 +26,12 @@ async def health() -> HealthPublic:
 
 
 @router.get("/ready", response_model=ReadyPublic, responses={503: {"model": ReadyPublic}})
-async def ready(state: StateDep, _key: AnyKey) -> JSONResponse:
-    """Ready to decide: an engine that says so, and a ledger that answers."""
+async def ready(state: StateDep) -> JSONResponse:
+    """Ready to decide: an engine that says so, and a ledger that answers (200, else 503).
+
+    Needs no key, as load balancers send none; it tells only these two booleans (the model
+    version is at /v1/stats and /v1/models, for analysts).
+    """
     engine_ok = state.engine is not None and state.engine.ready()
     try:
         await run_in_threadpool(state.ledger.ping)
@@ -38,7 +42,6 @@ async def ready(state: StateDep, _key: AnyKey) -> JSONResponse:
         ready=engine_ok and ledger_ok,
         engine=engine_ok,
         ledger=ledger_ok,
-        model_version=state.engine.model_version if state.engine is not None else None,
     )
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 

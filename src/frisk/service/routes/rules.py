@@ -36,7 +36,7 @@ from frisk.service.schemas import (
     RuleValidate,
     RuleValidationPublic,
 )
-from frisk.store.policy import recorded_decisions
+from frisk.store.archive import recorded_history
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 
@@ -128,7 +128,8 @@ async def backtest(
     start, end = _instant(body.start), _instant(body.end)
 
     def run() -> dict[str, Any]:
-        rows = recorded_decisions(policy.ledger.engine, start=start, end=end)
+        archive = request.app.state.frisk.settings.archive_dir
+        rows = recorded_history(policy.ledger.engine, archive, start=start, end=end)
         frame = recorded_frame(rows, live.variables)
         return backtest_summary(frame, trial, now=datetime.now(UTC), current=current)
 

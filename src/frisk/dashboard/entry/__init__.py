@@ -1,0 +1,1 @@
+"""The script Streamlit runs, alone in its folder (see app.py here)."""
