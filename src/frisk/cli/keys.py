@@ -9,8 +9,8 @@ import typer
 
 from frisk.cli.app import app
 from frisk.config import load_settings
+from frisk.schema import Role
 from frisk.service.keys import create_key, revoke_key
-from frisk.store.ledger import Role
 
 if TYPE_CHECKING:
     from frisk.store import SqlLedger

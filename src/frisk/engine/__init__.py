@@ -15,15 +15,14 @@ the same feature vectors, off the request path, and records what it would have d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from frisk.errors import ModelError
-from frisk.schema import Transaction
+
+# The vocabulary lives in frisk.schema; re-exported here, where engines use it.
+from frisk.schema import Action, Reason, Transaction, Verdict
 
 if TYPE_CHECKING:
     from frisk.config import Settings
@@ -44,43 +43,6 @@ __all__ = [
     "load_engine",
     "load_shadow",
 ]
-
-
-class Action(StrEnum):
-    """What the caller should do with the payment; every action but ``allow`` is an alert."""
-
-    ALLOW = "allow"
-    REVIEW = "review"
-    BLOCK = "block"
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One feature's part in a score, with a sentence an analyst can read."""
-
-    feature: str
-    value: float | str | None
-    contribution: float  # signed, in the model's margin units
-    sentence: str
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What an engine decided about one transaction."""
-
-    score: float  # calibrated probability of fraud, in [0, 1]
-    risk_score: int  # 0-100, for people and rules
-    risk_tier: str
-    action: Action
-    reasons: tuple[Reason, ...]
-    features: Mapping[str, float | None]  # the values the model saw, recorded for audit
-    model_version: str
-    # True when a fallback produced the verdict (e.g. a feature store timed out); counted.
-    degraded: bool = False
-    timings: Mapping[str, float] = field(default_factory=dict)  # milliseconds per stage
-    # What the rules and lists did (``PolicyDecision.to_json``): who decided, every rule that
-    # matched with the values it read. None when the engine decides without a policy.
-    policy: Mapping[str, Any] | None = None
 
 
 @runtime_checkable

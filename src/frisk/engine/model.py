@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from frisk.engine import Action, Reason, Verdict
 from frisk.engine.shadow import ShadowHook
 from frisk.engine.warmup import (
     MARGIN,
@@ -56,7 +55,7 @@ from frisk.models.pipeline import model_catalogue
 from frisk.models.registry import Registry
 from frisk.models.scoring import FraudModel
 from frisk.models.thresholds import Thresholds
-from frisk.schema import Transaction
+from frisk.schema import Action, Reason, Transaction, Verdict
 from frisk.store.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -65,9 +64,10 @@ if TYPE_CHECKING:
 __all__ = ["Explain", "ModelEngine", "ModelInfo", "ModelSource"]
 
 log = logging.getLogger("frisk.engine")
+# The policy rules with action names; a dict finds the enum member ~10x faster than Action().
+_ACTION_OF = {a.value: a for a in Action}
 
 Explain = Literal["alerts", "all", "none"]
-_ACTIONS = {a.value: a for a in Action}
 # Verdicts kept by id for retries after a failed ledger write; a retry comes within seconds.
 _REMEMBERED = 10_000
 
@@ -370,7 +370,7 @@ class ModelEngine:
         model = active.model
         probability = model.score_one(vector)
         t: Thresholds = model.thresholds
-        action = _ACTIONS[t.action(probability).value]
+        action = t.action(probability)
         risk_score, tier = t.risk_score(probability), t.tier(probability).value
         # NaN (a missing feature) as None: JSON, and PostgreSQL's jsonb, have no NaN. Only
         # NaN is unequal to itself; this is ~3x cheaper than isinstance + isnan per value.
@@ -384,7 +384,7 @@ class ModelEngine:
                 event, features, probability, tier, action.value, datetime.now(UTC),
                 risk_score=risk_score,
             )  # fmt: skip
-            action = _ACTIONS[ruling.action]
+            action = _ACTION_OF[ruling.action]
         ruled = time.perf_counter()
         reasons: tuple[Reason, ...] = ()
         if self.explain == "all" or (self.explain == "alerts" and action is not Action.ALLOW):

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from frisk.schema import Role
 from frisk.service.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
 from frisk.service.keys import digest_matches, hash_key, key_id_of, log_id
-from frisk.store.ledger import ApiKeyRecord, Ledger, Role
+from frisk.store.ledger import ApiKeyRecord, Ledger
 
 if TYPE_CHECKING:
     from frisk.service.deps import ServiceState

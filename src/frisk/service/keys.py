@@ -14,7 +14,8 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from frisk.store.ledger import ApiKeyRecord, AuditEntry, Ledger, Role
+from frisk.schema import Role
+from frisk.store.ledger import ApiKeyRecord, AuditEntry, Ledger
 
 __all__ = [
     "create_key",

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from frisk.schema import Role
+
 __all__ = [
     "ApiKeyRecord",
     "AuditEntry",
@@ -26,14 +28,6 @@ __all__ = [
 ]
 
 JSON = dict[str, Any]
-
-
-class Role(StrEnum):
-    """What an API key may do: ``scorer`` scores, ``analyst`` reads, ``admin`` does everything."""
-
-    SCORER = "scorer"
-    ANALYST = "analyst"
-    ADMIN = "admin"
 
 
 @dataclass(frozen=True, slots=True)

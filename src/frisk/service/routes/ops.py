@@ -8,8 +8,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from frisk.engine import Action
 from frisk.errors import StoreError
+from frisk.schema import Action
 from frisk.service.auth import AnalystKey
 from frisk.service.deps import StateDep
 from frisk.service.metrics import CONTENT_TYPE
