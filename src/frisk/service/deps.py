@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
-from frisk.service.auth import KeyCache
+from frisk.service.keys import KeyCache
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.ratelimit import RateLimiter
 from frisk.service.scoring import Scorer
