@@ -89,7 +89,7 @@ def retrain_command(
     if events is None and not ledger:
         raise InputError("nothing to learn from: give --events and/or keep --ledger")
     store = Registry(registry if registry is not None else settings.registry_dir)
-    engine = None
+    opened = None
     frames: list[pl.DataFrame] = []
     if events is not None:
         from frisk.data.importer import load_events
@@ -99,8 +99,7 @@ def retrain_command(
         from frisk.store import default_url, open_ledger
 
         opened = open_ledger(settings.database_url or default_url(settings.home))
-        engine = opened.engine
-        frames.append(ledger_history(engine))
+        frames.append(ledger_history(opened))
     table = _union(frames)
     if table.height == 0:
         raise InputError("the history is empty: no events and no recorded transactions")
@@ -112,7 +111,7 @@ def retrain_command(
     except NotFoundError:
         champion = None
     result = retrain(
-        point_in_time_labels(table, engine, moment),
+        point_in_time_labels(table, opened, moment),
         champion,
         cutoff=moment,
         eval_days=eval_days if eval_days is not None else cfg.retrain_eval_days,

@@ -27,12 +27,9 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from frisk.models.scoring import FraudModel
-from frisk.store._driver_errors import translate_errors
-from frisk.store.tables import decisions
+from frisk.store.ledger import Ledger
 
 __all__ = [
     "FLOOR",
@@ -159,7 +156,7 @@ def ageing_features(catalogue: Mapping[str, Any]) -> frozenset[str]:
 
 
 def read_window(
-    engine: Engine,
+    ledger: Ledger,
     model: FraudModel,
     *,
     last: int = 5000,
@@ -171,29 +168,15 @@ def read_window(
     reference = reference_of(model) or {}
     names = [str(n) for n in dict(reference.get("features") or {})]
     categorical = set(model.spec.categorical)
-    features = decisions.c.features
-    columns = [
-        (features[name].as_string() if name in categorical else features[name].as_float()).label(
-            f"f{i}"
-        )
-        for i, name in enumerate(names)
-    ]
-    query = (
-        sa.select(decisions.c.score, decisions.c.event_time, *columns)
-        .where(decisions.c.model_version == version)
-        .order_by(decisions.c.created_at.desc())
-        .limit(last)
+    since = None if hours is None else (now or datetime.now(UTC)) - timedelta(hours=hours)
+    rows = ledger.monitoring.score_window(
+        version, [(name, name in categorical) for name in names], last=last, since=since
     )
-    if hours is not None:
-        since = (now or datetime.now(UTC)) - timedelta(hours=hours)
-        query = query.where(decisions.c.created_at >= since)
-    with translate_errors("reading the drift window"), engine.connect() as conn:
-        rows = conn.execute(query).all()
-    scores = np.array([r[0] for r in rows], dtype=np.float64)
-    times = [r[1] for r in rows]
+    scores = np.array([r.score for r in rows], dtype=np.float64)
+    times = [r.event_time for r in rows]
     values: dict[str, Floats] = {}
     for i, name in enumerate(names):
-        column = [r[2 + i] for r in rows]
+        column = [r.values[i] for r in rows]
         if name in categorical:
             values[name] = np.array([model.encoder.code(v, name) for v in column])
         else:

@@ -24,8 +24,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import polars as pl
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from frisk.data.table import conform
 from frisk.errors import InputError
@@ -41,8 +39,7 @@ from frisk.models.pipeline import featurize, model_catalogue
 from frisk.models.scoring import FraudModel
 from frisk.models.train import TrainConfig, Trainer
 from frisk.schema import LABEL_COLUMNS
-from frisk.store._driver_errors import translate_errors
-from frisk.store.tables import decisions, labels
+from frisk.store.ledger import Ledger
 
 __all__ = [
     "Metric",
@@ -74,7 +71,6 @@ _NOT_CARRIED = frozenset(
         "bagging_fraction",
     }
 )
-_PAGE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,30 +106,13 @@ class RetrainResult:
         }
 
 
-def ledger_history(engine: Engine, *, before: datetime | None = None) -> pl.DataFrame:
+def ledger_history(ledger: Ledger, *, before: datetime | None = None) -> pl.DataFrame:
     """The transactions the ledger recorded (before ``before``), as a canonical event table."""
     rows: list[dict[str, Any]] = []
-    after: tuple[datetime, str] | None = None
-    while True:  # keyset pages on (event_time, transaction_id): no long transaction
-        query = sa.select(
-            decisions.c.event_time, decisions.c.transaction_id, decisions.c.transaction
-        )
-        if before is not None:
-            query = query.where(decisions.c.event_time < before)
-        if after is not None:
-            query = query.where(
-                sa.tuple_(decisions.c.event_time, decisions.c.transaction_id) > sa.tuple_(*after)
-            )
-        query = query.order_by(decisions.c.event_time, decisions.c.transaction_id).limit(_PAGE)
-        with translate_errors("reading the ledger's transactions"), engine.connect() as conn:
-            page = conn.execute(query).all()
-        for _, _, txn in page:
-            event = {k: v for k, v in dict(txn).items() if k != "extra"}
-            event.update(txn.get("extra") or {})
-            rows.append(event)
-        if len(page) < _PAGE:
-            break
-        after = (page[-1][0], page[-1][1])
+    for txn in ledger.monitoring.transactions(before=before):
+        event = {k: v for k, v in txn.items() if k != "extra"}
+        event.update(txn.get("extra") or {})
+        rows.append(event)
     if not rows:
         return conform(pl.DataFrame({"transaction_id": [], "timestamp": []}))
     frame = pl.DataFrame(rows, infer_schema_length=None)
@@ -142,7 +121,7 @@ def ledger_history(engine: Engine, *, before: datetime | None = None) -> pl.Data
 
 
 def point_in_time_labels(
-    table: pl.DataFrame, engine: Engine | None, cutoff: datetime
+    table: pl.DataFrame, ledger: Ledger | None, cutoff: datetime
 ) -> pl.DataFrame:
     """``table`` before ``cutoff`` labelled with what was known then: 1 fraud, else 0.
 
@@ -164,8 +143,8 @@ def point_in_time_labels(
     table = table.with_columns(
         pl.when(known).then(pl.col(c)).otherwise(None).alias(c) for c in LABEL_COLUMNS
     )
-    if engine is not None:
-        recorded = _ledger_labels(engine, cutoff)
+    if ledger is not None:
+        recorded = _ledger_labels(ledger, cutoff)
         if recorded.height:
             table = (
                 table.join(recorded, on="transaction_id", how="left")
@@ -294,18 +273,14 @@ def retrain(
     )
 
 
-def _ledger_labels(engine: Engine, cutoff: datetime) -> pl.DataFrame:
-    query = sa.select(
-        labels.c.transaction_id, labels.c.label, labels.c.label_timestamp, labels.c.source
-    ).where(labels.c.label_timestamp < cutoff)
-    with translate_errors("reading the ledger's labels"), engine.connect() as conn:
-        rows = conn.execute(query).all()
+def _ledger_labels(ledger: Ledger, cutoff: datetime) -> pl.DataFrame:
+    known = ledger.monitoring.labels_known_before(cutoff)
     return pl.DataFrame(
         {
-            "transaction_id": [r[0] for r in rows],
-            "ledger_label": [1 if r[1] == "fraud" else 0 for r in rows],
-            "ledger_label_timestamp": [r[2] for r in rows],
-            "ledger_label_source": [r[3] for r in rows],
+            "transaction_id": [r.transaction_id for r in known],
+            "ledger_label": [1 if r.label == "fraud" else 0 for r in known],
+            "ledger_label_timestamp": [r.label_timestamp for r in known],
+            "ledger_label_source": [r.source for r in known],
         },
         schema={
             "transaction_id": pl.String,

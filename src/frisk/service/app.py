@@ -92,13 +92,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc_pauses.install()  # process-wide, so only while this app serves
-        if policy is not None:
-            policy.start()  # follows changes other processes make to the ledger's policy
+        policy.start()  # follows changes other processes make to the ledger's policy
         try:
             yield
         finally:
-            if policy is not None:
-                policy.close()
+            policy.close()
             gc_pauses.remove()
             model_ops.close()
             recorder.close()

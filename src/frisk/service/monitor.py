@@ -15,11 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
-from frisk.errors import ConflictError, FriskError, StoreError
+from frisk.errors import ConflictError, FriskError
 from frisk.models.registry import Registry
 from frisk.monitoring import (
     DriftReport,
@@ -153,7 +151,7 @@ class ModelOps:
             version,
             features=engine.model.feature_names,  # type: ignore[attr-defined]
             catalogue_version=serving.catalogue_version,
-            engine=self._sql(),
+            ledger=self.ledger,
         )
         with self._lock:
             old = self.shadow
@@ -172,7 +170,7 @@ class ModelOps:
         version = self.engine.model_version if self.engine is not None else None
         shadow = [v for v in (self.shadow_version(),) if v is not None]
         return live_performance(
-            self._sql(),
+            self.ledger,
             days=days,
             budget=self.settings.api.alert_budget,
             production=version,
@@ -193,7 +191,7 @@ class ModelOps:
                 "drift monitoring); retrain it to measure drift"
             )
         window = read_window(
-            self._sql(),
+            self.ledger,
             model,
             last=decisions or cfg.drift_window,
             hours=hours if hours is not None else cfg.drift_hours,
@@ -234,12 +232,6 @@ class ModelOps:
 
             raise NotReadyError("no decision engine is loaded")
         return self.engine
-
-    def _sql(self) -> Engine:
-        engine: Engine | None = getattr(self.ledger, "engine", None)
-        if engine is None:
-            raise StoreError("this ledger is not an SQL ledger; live monitoring needs one")
-        return engine
 
     def _check_compatible(self, registry: Registry, version: str) -> None:
         """Refuse, before the pointer moves, a version the engine could not swap in."""

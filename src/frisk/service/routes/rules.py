@@ -36,7 +36,6 @@ from frisk.service.schemas import (
     RuleValidate,
     RuleValidationPublic,
 )
-from frisk.store.policy import recorded_decisions
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 
@@ -128,7 +127,7 @@ async def backtest(
     start, end = _instant(body.start), _instant(body.end)
 
     def run() -> dict[str, Any]:
-        rows = recorded_decisions(policy.ledger.engine, start=start, end=end)
+        rows = policy.ledger.decisions_with_labels(start=start, end=end)
         frame = recorded_frame(rows, live.variables)
         return backtest_summary(frame, trial, now=datetime.now(UTC), current=current)
 
