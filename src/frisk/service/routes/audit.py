@@ -43,6 +43,6 @@ async def audit(
     entries = await run_in_threadpool(
         lambda: policy.ledger.audit_log(target=target, limit=limit + 1, before=before)
     )
-    items = [AuditEntryPublic.from_entry(e) for e in entries[:limit]]
+    items = [AuditEntryPublic.model_validate(e) for e in entries[:limit]]
     more = len(entries) > limit and items[-1].id is not None
     return AuditPublic(items=items, next_cursor=str(items[-1].id) if more else None)

@@ -107,10 +107,10 @@ async def get_review(
         return ReviewDetailPublic(
             review=ReviewPublic.from_item(item, datetime.now(UTC)),
             decision=DecisionPublic.from_record(decision),
-            label=None if label is None else LabelPublic.from_record(label),
-            payer_history=[HistoryItemPublic.from_item(h) for h in payer],
-            payee_history=[HistoryItemPublic.from_item(h) for h in payee],
-            audit=[AuditEntryPublic.from_entry(e) for e in audit],
+            label=None if label is None else LabelPublic.model_validate(label),
+            payer_history=[HistoryItemPublic.model_validate(h) for h in payer],
+            payee_history=[HistoryItemPublic.model_validate(h) for h in payee],
+            audit=[AuditEntryPublic.model_validate(e) for e in audit],
         )
 
     return await run_in_threadpool(read)
