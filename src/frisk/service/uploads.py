@@ -32,13 +32,15 @@ from frisk.data.mapping import Mapping
 from frisk.data.table import extra_columns
 from frisk.errors import (
     FriskError,
-    InputError,
     InvalidEventError,
     MappingError,
     NotFoundError,
     RowProblem,
 )
 from frisk.schema import CORE_COLUMNS, Transaction
+
+# The upload errors live with the one error-to-status table (service.errors).
+from frisk.service.errors import UnsupportedUploadError, UploadTooLargeError
 from frisk.service.scoring import Scored, Scorer
 
 __all__ = [
@@ -74,14 +76,6 @@ _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _PARAM = re.compile(r';\s*([A-Za-z*]+)="([^"]*)"')
 _MAX_HEADERS: Final = 16 * 1024
 _MAX_FIELD: Final = 1024
-
-
-class UploadTooLargeError(InputError):
-    """An upload over the byte or row limit (413)."""
-
-
-class UnsupportedUploadError(InputError):
-    """An upload that is neither CSV nor Parquet, by name or by content (415)."""
 
 
 @dataclass(frozen=True, slots=True)
