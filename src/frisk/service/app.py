@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from frisk import __version__
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
+from frisk.engine.recorder import DecisionRecorder
 from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
 from frisk.service.docs import install_docs
@@ -22,7 +23,6 @@ from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddlewa
 from frisk.service.monitor import ModelOps
 from frisk.service.policy import build_policy
 from frisk.service.ratelimit import RateLimiter
-from frisk.service.recorder import DecisionRecorder
 from frisk.service.routes import (
     audit,
     decisions,
@@ -59,7 +59,7 @@ def create_app(
     if ledger is None:
         ledger = open_ledger(settings.database_url or default_url(settings.home))
     metrics = ServiceMetrics()
-    # Concurrent requests share commits (one fsync for many decisions); see service.recorder.
+    # Concurrent requests share commits (one fsync for many decisions); see engine.recorder.
     recorder = DecisionRecorder(ledger, on_commit=metrics.observe_commit)
     stats = LiveStats(settings.api.latency_window)
     limits = settings.security.rate_limit

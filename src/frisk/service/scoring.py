@@ -5,7 +5,7 @@ body) without touching the engine, so feature state sees each transaction once. 
 same id are serialised by a striped lock, so two concurrent retries cannot both reach the engine.
 
 ``score_async`` is the single route's path: it decides on the event loop and awaits the group
-commit (``service.recorder``) without holding a thread. A sync route runs in the thread pool, and
+commit (``engine.recorder``) without holding a thread. A sync route runs in the thread pool, and
 every thread that waits (for the ledger, a lock) must win the GIL back afterwards, behind busy
 threads, for up to the 5 ms switch interval: at 16 connections the event loop starved and the
 service made 130-160 decisions/s with an idle thread pool. The decision work itself is CPU work
@@ -64,7 +64,7 @@ class Scorer:
     ) -> None:
         self.ledger = ledger
         self.engine = engine
-        # The ledger itself, or the group commit in front of it (service.recorder).
+        # The ledger itself, or the group commit in front of it (engine.recorder).
         self._record_decision = record or ledger.record_decision
         self._record_async = record_async
         self._record_many = record_many or ledger.record_decisions
