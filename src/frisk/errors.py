@@ -19,6 +19,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     ├── StoreError             a ledger or state store that failed
     │   └── StateUnavailable     the shared feature state cannot be reached in time (or written)
     ├── NotFoundError          a named thing (model version, review, rule) does not exist
+    ├── NotReadyError          nothing can be decided yet (no engine, or one still warming)
     └── ConflictError          a request contradicts what is already recorded
 """
 
@@ -39,6 +40,7 @@ __all__ = [
     "MappingError",
     "ModelError",
     "NotFoundError",
+    "NotReadyError",
     "RowProblem",
     "StateUnavailable",
     "StoreError",
@@ -123,6 +125,10 @@ class StateUnavailable(StoreError):
 
 class NotFoundError(FriskError):
     """A named thing (model version, review, rule, list) does not exist."""
+
+
+class NotReadyError(FriskError):
+    """Nothing can be decided yet: no decision engine, or one that is not ready."""
 
 
 class ConflictError(FriskError):

@@ -1,16 +1,15 @@
-"""The decision core: the ``DecisionEngine`` Protocol that the HTTP service, the CLI and stream
-consumers share.
+"""The decision core that the HTTP service, its uploads and stream consumers share.
 
-The service validates a transaction, asks the engine for a ``Verdict``, records it in the ledger
-and returns it. The engine owns everything in between (online features, model, thresholds, tiers,
-explanations). The service calls ``decide`` under one lock, so an engine need not be thread-safe,
-and never twice for a transaction id the ledger already holds, so feature state sees each
-transaction once.
+``decider.Decider.decide(txn)`` is the one entry: it answers a transaction id the ledger holds
+from the ledger, else asks a ``DecisionEngine`` for a ``Verdict`` (one decision at a time, so an
+engine need not be thread-safe), records it (``recorder``: many concurrent decisions per commit)
+and returns it. Feature state sees each transaction once. Nothing here imports the web service.
 
-``ModelEngine`` (``model``) is the real engine: online features, a trained model, thresholds and
-reasons; ``warmup`` keeps its feature state across restarts (snapshots, then the ledger).
-``load_engine`` builds and starts one for ``frisk serve``. ``shadow`` scores a challenger on
-the same feature vectors, off the request path, and records what it would have decided.
+``ModelEngine`` (``model``) is the real engine: online features, a trained model, thresholds,
+rules and lists, and reasons; ``warmup`` keeps its feature state across restarts (snapshots,
+then the ledger). ``load_engine`` builds and starts one for ``frisk serve``. ``shadow`` scores a
+challenger on the same feature vectors, off the request path, and records what it would have
+decided.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
     └── ServiceError
         ├── AuthenticationError   401  no key, or not a key we know
         ├── PermissionDeniedError 403  a key whose role may not do this
-        ├── RateLimitedError      429  with Retry-After
-        └── NotReadyError         503  no engine, or not warm yet
+        └── RateLimitedError      429  with Retry-After
+    NotReadyError (frisk.errors)  503  no engine, or not warm yet
     InputError (frisk.errors)     422  bad input, naming the field or row
     ├── UploadTooLargeError       413  an upload over the byte or row limit
     └── UnsupportedUploadError    415  an upload neither CSV nor Parquet
@@ -35,6 +35,7 @@ from frisk.errors import (
     InputError,
     InvalidEventError,
     NotFoundError,
+    NotReadyError,
     StoreError,
 )
 from frisk.service.schemas import ErrorPublic
@@ -72,10 +73,6 @@ class RateLimitedError(ServiceError):
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(f"rate limit exceeded; retry after {retry_after} s")
-
-
-class NotReadyError(ServiceError):
-    """The service cannot decide yet (no engine, or one that is not ready)."""
 
 
 class UploadTooLargeError(InputError):
