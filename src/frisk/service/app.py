@@ -66,7 +66,7 @@ def create_app(
     state = ServiceState(
         settings=settings,
         ledger=ledger,
-        engine=engine,
+        decision_engine=engine,
         metrics=metrics,
         stats=stats,
         limiter=RateLimiter(limits.per_second, limits.burst) if limits.enabled else None,

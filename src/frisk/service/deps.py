@@ -25,12 +25,18 @@ class ServiceState:
 
     settings: Settings
     ledger: Ledger
-    engine: DecisionEngine | None
+    decision_engine: DecisionEngine | None
     metrics: ServiceMetrics
     stats: LiveStats
     limiter: RateLimiter | None
     keys: KeyCache
     scorer: Scorer
+
+    @property
+    def model_version(self) -> str | None:
+        """The version the engine decides with; None without an engine."""
+        engine = self.decision_engine
+        return None if engine is None else engine.model_version
 
 
 # Async on purpose: FastAPI runs a plain-function dependency in the thread pool, a thread hop per

@@ -49,7 +49,7 @@ class ModelOps:
     ) -> None:
         self.settings = settings
         self.ledger = ledger
-        self.engine = engine
+        self.decision_engine = engine
         self.metrics = metrics
         source = getattr(engine, "source", None)
         root: Path | None = getattr(source, "registry", None)
@@ -71,8 +71,8 @@ class ModelOps:
             except FriskError as exc:  # the service starts anyway; GET /v1/models says why
                 self.shadow_error = f"shadow model {wanted} not loaded: {exc}"
                 log.warning("%s", self.shadow_error)
-        if self.registry is not None and self.engine is not None:
-            engine = self.engine
+        if self.registry is not None and self.decision_engine is not None:
+            engine = self.decision_engine
             self.watcher = RegistryWatcher(
                 self.registry,
                 lambda: engine.model_version,
@@ -167,7 +167,7 @@ class ModelOps:
     # -- monitoring ------------------------------------------------------------------------
 
     def performance(self, days: int) -> Performance:
-        version = self.engine.model_version if self.engine is not None else None
+        version = self.decision_engine.model_version if self.decision_engine is not None else None
         shadow = [v for v in (self.shadow_version(),) if v is not None]
         return live_performance(
             self.ledger,
@@ -227,16 +227,16 @@ class ModelOps:
     # -- internals -------------------------------------------------------------------------
 
     def _engine(self) -> DecisionEngine:
-        if self.engine is None:
+        if self.decision_engine is None:
             from frisk.service.errors import NotReadyError
 
             raise NotReadyError("no decision engine is loaded")
-        return self.engine
+        return self.decision_engine
 
     def _check_compatible(self, registry: Registry, version: str) -> None:
         """Refuse, before the pointer moves, a version the engine could not swap in."""
         candidate = registry.load(version, num_threads=1)  # ArtifactError when broken
-        info = getattr(self.engine, "info", None)
+        info = getattr(self.decision_engine, "info", None)
         if info is None:
             return
         serving = info().catalogue_version
@@ -267,7 +267,7 @@ class ModelOps:
         old = self.shadow
         if old is None:
             return
-        if self.engine is not None and hasattr(self.engine, "shadow"):
-            self.engine.shadow = None  # type: ignore[attr-defined]
+        if self.decision_engine is not None and hasattr(self.decision_engine, "shadow"):
+            self.decision_engine.shadow = None  # type: ignore[attr-defined]
         self.shadow = None
         old.close()

@@ -157,7 +157,7 @@ def apply_labels(state: ServiceState, outcomes: Sequence[LabelOutcome]) -> int:
     a new label event: features cannot take back the value it replaced, which keeps counting
     until state is rebuilt from the ledger.
     """
-    engine = state.engine
+    engine = state.decision_engine
     if engine is None or not engine.ready() or not isinstance(engine, LearnsLabels):
         return 0
     applied = 0
