@@ -1,5 +1,5 @@
-"""The decision service and the CLI work without the optional extras installed; a command that
-needs one says which (``pip install 'frisk[...]'``)."""
+"""The decision service and the CLI work without the optional extras installed (dashboard,
+reports, mlflow, redis); a command that needs one says which (``pip install 'frisk[...]'``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ _WITHOUT_EXTRAS = textwrap.dedent(
 
     class Absent:
         def find_spec(self, name, path=None, target=None):
-            if name.partition(".")[0] in {"streamlit", "plotly", "matplotlib", "mlflow"}:
+            if name.partition(".")[0] in {"streamlit", "plotly", "matplotlib", "mlflow", "redis"}:
                 raise ModuleNotFoundError(f"No module named {name!r}", name=name)
             return None
 

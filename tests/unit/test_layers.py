@@ -32,14 +32,6 @@ FLOOR_OF: Mapping[str, int] = {
     package: len(FLOORS) - i for i, floor in enumerate(FLOORS) for package in floor
 }
 
-# Circles being closed elsewhere (the state-store seam of issue #14): delete each line when its
-# circle is gone, and the test then keeps it gone.
-KNOWN_CIRCLES: frozenset[frozenset[str]] = frozenset(
-    {
-        frozenset({"frisk.features.compiled", "frisk.features.entity"}),
-        frozenset({"frisk.features.compiled_event", "frisk.features.online"}),
-    }
-)
 # The dashboard talks to the service over HTTP only (frisk.client), never to the core; it may
 # read files as the rest of Frisk does (frisk.data) and use the ground floor.
 DASHBOARD_FLOOR_LIMIT = FLOOR_OF["data"]
@@ -151,15 +143,8 @@ def test_no_import_runs_up_a_floor() -> None:
     assert upward(graph()) == []
 
 
-def test_no_import_circles_but_the_known_ones() -> None:
-    found = circles(graph())
-    assert [sorted(c) for c in found if c not in KNOWN_CIRCLES] == []
-
-
-def test_the_known_circles_are_still_there() -> None:
-    """A known circle that closed must leave KNOWN_CIRCLES, so that it cannot come back."""
-    found = set(circles(graph()))
-    assert [sorted(c) for c in KNOWN_CIRCLES if c not in found] == []
+def test_no_import_circles() -> None:
+    assert [sorted(c) for c in circles(graph())] == []
 
 
 def _tree(tmp: Path, files: Mapping[str, str]) -> Path:
