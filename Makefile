@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format typecheck services browser tools bench clean
+.PHONY: install demo test test-fast lint format typecheck services browser deploy-tools tools docker image bench clean
 
 # Playwright (a dev dependency) drives Debian's chromium; it must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -12,7 +12,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,deploy-check]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/frisk demo
 
 # The whole suite: lint, types, then tests against the real local services and a real browser.
-test: install services browser
+test: install services browser deploy-tools
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
@@ -45,6 +45,18 @@ services:
 
 browser:
 	bash deploy/local/browser.sh
+
+# What the deployment tests need: Docker, docker-compose, Prometheus, Alertmanager, debootstrap.
+deploy-tools:
+	bash deploy/local/deploy-tools.sh
+
+# A Docker engine (Debian's docker.io, dockerd without a bridge) and Debian's docker-compose.
+docker:
+	bash deploy/local/docker.sh >/dev/null
+
+# The container image, tagged frisk:latest and frisk:<version> (docs/DEPLOY.md).
+image:
+	bash deploy/local/image.sh
 
 # The load tool of the service benchmark (wrk), from Debian's packages when missing.
 tools:

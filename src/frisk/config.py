@@ -1,17 +1,21 @@
 """Settings: ``FRISK_*`` environment variables, an optional TOML config file, then defaults.
 
 The config file is named by ``FRISK_CONFIG`` (or passed to ``load_settings``). Nested settings use
-``__`` in environment variables, e.g. ``FRISK_SERVICE__PORT=8080``. Settings are built by the CLI
-and the app factory, never at import time.
+``__`` in environment variables, e.g. ``FRISK_SERVICE__PORT=8080``. Any setting can also come
+from a file named by the same variable with ``_FILE`` appended (``FRISK_DATABASE_URL_FILE=/run/
+secrets/database_url``), so that a password never sits in an environment listing; giving both is
+an error. Settings are built by the CLI and the app factory, never at import time.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +28,7 @@ from frisk.errors import ConfigError
 __all__ = [
     "ApiSettings",
     "CorsSettings",
+    "FileVariablesSource",
     "MonitoringSettings",
     "PolicySettings",
     "RateLimitSettings",
@@ -168,12 +173,65 @@ class StateSettings(BaseModel):
     pool_size: int = Field(default=16, ge=1, le=10_000)
 
 
+class LedgerSettings(BaseModel):
+    """Retention: decisions whose transaction is older than ``retention_days`` move, with their
+    labels and reviews, to Parquet under ``archive_dir`` (``frisk ledger archive``)."""
+
+    # None keeps everything. Keep more than the longest feature window (30 days by default):
+    # state snapshots and the ledger's recent decisions rebuild feature state on a restart.
+    retention_days: float | None = Field(default=None, gt=0)
+    archive_dir: Path | None = None  # default: home/archive
+    # How often the service runs the retention itself; 0 leaves it to a CLI job (cron).
+    archive_every_hours: float = Field(default=24.0, ge=0)
+    archive_batch: int = Field(default=500, ge=1, le=10_000)  # rows per deleting transaction
+    archive_pause_ms: float = Field(default=0.0, ge=0)  # between those, for busy SQLite files
+
+
+class FileVariablesSource(PydanticBaseSettingsSource):
+    """``FRISK_<NAME>_FILE=path``: the setting ``FRISK_<NAME>`` names, read from that file.
+
+    Docker and Kubernetes secrets are files; the file's content less its trailing line break is
+    the value. A file that cannot be read, or a variable also given directly, is a ConfigError.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for variable, path in sorted(self.environ.items()):
+            if not (variable.startswith(_PREFIX) and variable.endswith(_FILE_SUFFIX)):
+                continue
+            direct = variable[: -len(_FILE_SUFFIX)]
+            if direct in self.environ:
+                raise ConfigError(f"{direct} and {variable} are both set; give one of them")
+            try:
+                value = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+            except OSError as exc:
+                raise ConfigError(f"{variable}={path!r}: {exc.strerror or exc}") from exc
+            keys = direct[len(_PREFIX) :].lower().split(_NESTING)
+            target = values
+            for key in keys[:-1]:
+                target = target.setdefault(key, {})
+            target[keys[-1]] = value
+        return values
+
+
+_PREFIX = "FRISK_"
+_NESTING = "__"
+_FILE_SUFFIX = "_FILE"
+
+
 class Settings(BaseSettings):
     """Everything Frisk can be configured with."""
 
     model_config = SettingsConfigDict(
-        env_prefix="FRISK_",
-        env_nested_delimiter="__",
+        env_prefix=_PREFIX,
+        env_nested_delimiter=_NESTING,
         extra="forbid",
     )
 
@@ -188,6 +246,11 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     state: StateSettings = Field(default_factory=StateSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.ledger.archive_dir or self.home / "archive"
 
     @property
     def data_dir(self) -> Path:
@@ -214,7 +277,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            FileVariablesSource(settings_cls, os.environ),
+        ]
         config_file = os.environ.get("FRISK_CONFIG")
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))

@@ -18,6 +18,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     │   └── ArtifactError        a missing, corrupt or mismatched artifact
     ├── StoreError             a ledger or state store that failed
     │   └── StateUnavailable     the shared feature state cannot be reached in time (or written)
+    │       └── StateConflict      another process changed what an event read; nothing written
     ├── NotFoundError          a named thing (model version, review, rule) does not exist
     ├── NotReadyError          nothing can be decided yet (no engine, or one still warming)
     └── ConflictError          a request contradicts what is already recorded
@@ -42,6 +43,7 @@ __all__ = [
     "NotFoundError",
     "NotReadyError",
     "RowProblem",
+    "StateConflict",
     "StateUnavailable",
     "StoreError",
 ]
@@ -121,6 +123,11 @@ class StoreError(FriskError):
 
 class StateUnavailable(StoreError):
     """The shared feature state (Redis) did not answer in time, refused a write or was lost."""
+
+
+class StateConflict(StateUnavailable):
+    """Another process changed a record an event had loaded; nothing of the event was written,
+    so it may be computed again from a fresh load (the executor does)."""
 
 
 class NotFoundError(FriskError):

@@ -116,7 +116,8 @@ def test_record_many_in_one_call(ledger: SqlLedger) -> None:
 
 def test_new_decisions_are_one_statement(ledger: SqlLedger) -> None:
     # The scoring path's fast case: no read-back, no row-by-row retry (both back ends report the
-    # rows an executemany inserted).
+    # rows an executemany inserted). The first decision of a feature catalogue stores its names.
+    ledger.record_decision(decision("first"))
     statements: list[str] = []
 
     def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:

@@ -380,3 +380,165 @@ def test_the_suite_catches_a_store_that_drops_writes() -> None:
     assert problems != []
     # and the copying fake on its own, writes kept, passes: the loss is what fails
     assert parity_problems(CopyingStore, random_events(1, 300)) == []
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+def make_shared(request: pytest.FixtureRequest) -> StoreFactory:
+    """Stores of one state shared by several processes: each call connects again (as another
+    process would) to the same key prefix."""
+    from frisk.features.stores.redis import RedisStore
+
+    factory: StoreFactory = request.getfixturevalue(
+        "redis_stores" if request.param == "redis" else "cluster_stores"
+    )
+    first = factory()
+    assert isinstance(first, RedisStore)
+
+    def again() -> StateStore:
+        return RedisStore(first.client, key_prefix=first.prefix, cluster=first.cluster)
+
+    return again
+
+
+def _unlabelled(table: pl.DataFrame) -> pl.DataFrame:
+    return table.with_columns(
+        pl.lit(None, dtype=table.schema["label"]).alias("label"),
+        pl.lit(None, dtype=table.schema["label_timestamp"]).alias("label_timestamp"),
+    )
+
+
+def _features_after(table: pl.DataFrame, online: OnlineFeatures, rows: range) -> pl.DataFrame:
+    events = list(table.iter_rows(named=True))
+    vectors = [online.update(events[i]) for i in rows]
+    ids = table.get_column("transaction_id").gather(list(rows))
+    return to_frame(ids, vectors, online.catalogue)
+
+
+def test_events_delivered_twice_to_another_process_count_once(make_shared: StoreFactory) -> None:
+    table = _unlabelled(random_events(3, 160, extras=False))
+    catalogue = resolve_catalogue("default", table)
+    one, two = OnlineFeatures(catalogue, make_shared()), OnlineFeatures(catalogue, make_shared())
+    _features_after(table, one, range(100))
+    _features_after(table, two, range(60, 100))  # redelivered to a second process
+    later = _features_after(table, one, range(100, 160))
+    expected = compute_offline(table, catalogue).tail(60)
+    assert mismatches(expected, later, REL) == []
+
+
+def test_a_retry_after_a_lost_reply_counts_nothing_twice(make_shared: StoreFactory) -> None:
+    """A commit that stored the event and then failed (its reply lost): the retried event
+    changes nothing, and later features are those of a clean run."""
+    _retry_after_a_failed_commit(make_shared, partial=False)
+
+
+def test_a_retry_after_a_partial_write_on_a_cluster_completes_it(
+    cluster_stores: StoreFactory,
+) -> None:
+    """On a cluster each entity is written by its own script: a commit that stored some of an
+    event's records and failed is completed by the retry (missing records only), and later
+    features are those of a clean run. (One Redis writes an event all or none.)"""
+    from frisk.features.stores.redis import RedisStore
+
+    first = cluster_stores()
+    assert isinstance(first, RedisStore)
+    _retry_after_a_failed_commit(
+        lambda: RedisStore(first.client, key_prefix=first.prefix, cluster=True), partial=True
+    )
+
+
+def _retry_after_a_failed_commit(make_shared: StoreFactory, *, partial: bool) -> None:
+    table = _unlabelled(random_events(4, 120, extras=False))
+    catalogue = resolve_catalogue("default", table)
+    store = make_shared()
+    online = OnlineFeatures(catalogue, store)
+    events = list(table.iter_rows(named=True))
+    for event in events[:70]:
+        online.update(event)
+    commit = store.commit
+
+    def half(transaction_id: str, t: int, keys: Sequence[str | None], recs: Sequence[Any]) -> None:
+        kept = [r if i % 2 == 0 or not partial else None for i, r in enumerate(recs)]
+        commit(transaction_id, t, keys, kept)
+        raise FeatureError("connection lost after a partial write (simulated)")
+
+    store.commit = half  # type: ignore[method-assign]
+    with pytest.raises(FeatureError, match="simulated"):
+        online.update(events[70])
+    store.commit = commit  # type: ignore[method-assign]
+    online.update(events[70])  # the retry
+    later = _features_after(table, online, range(71, 120))
+    expected = compute_offline(table, catalogue).tail(49)
+    assert mismatches(expected, later, REL) == []
+
+
+def test_concurrent_writers_on_one_redis_lose_nothing_and_count_nothing_twice(
+    redis_stores: StoreFactory,
+) -> None:
+    """Four writers (threads, each with its own connection) feed the events of their own payers,
+    all paying the same three payees: every conflict on a hot payee is computed again, never
+    lost or counted twice, so the final counts and sums are those of one sequential writer."""
+    import threading
+
+    from frisk.features.stores.redis import RedisStore
+
+    rng = np.random.default_rng(9)
+    n, writers = 400, 4
+    ts = _START + np.sort(rng.integers(0, HOUR, size=n))
+    payer = rng.integers(0, 40, size=n)
+    table = _unlabelled(
+        conform(
+            pl.DataFrame(
+                {
+                    "transaction_id": [f"t{i}" for i in range(n)],
+                    "timestamp": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
+                    "amount": np.round(rng.lognormal(3.0, 1.0, size=n), 2) + 0.01,
+                    "currency": "EUR",
+                    "payer_id": [f"p{v}" for v in payer],
+                    "payee_id": [f"m{v}" for v in rng.integers(0, 3, size=n)],
+                    "device_id": [f"d{v}" for v in rng.integers(0, 5, size=n)],
+                }
+            )
+        )
+    )
+    catalogue = resolve_catalogue("default", table)
+    first = redis_stores()
+    assert isinstance(first, RedisStore)
+    events = list(table.iter_rows(named=True))
+    failures: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            store = RedisStore(first.client, key_prefix=first.prefix)
+            online = OnlineFeatures(catalogue, store)
+            for i, event in enumerate(events):
+                if payer[i] % writers == w:
+                    online.update(event)
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+    sequential = OnlineFeatures(catalogue, MemoryStore())
+    for event in events:
+        sequential.update(event)
+    shared = OnlineFeatures(catalogue, RedisStore(first.client, key_prefix=first.prefix))
+    names = [
+        "txn_count_by_payee_24h",
+        "amount_sum_by_payee_24h",
+        "distinct_payer_by_payee_24h",
+        "txn_count_by_payer_24h",
+        "amount_sum_by_payer_24h",
+        "txn_count_by_device_24h",
+    ]
+    slots = [catalogue.names.index(name) for name in names]
+    for payee in ("m0", "m1", "m2"):
+        for device in ("d0", "d4"):
+            probe = {**events[-1], "transaction_id": "probe", "payee_id": payee}
+            probe |= {"device_id": device, "timestamp": events[-1]["timestamp"]}
+            want, got = sequential.peek(probe), shared.peek(probe)
+            assert [got[s] for s in slots] == [want[s] for s in slots], (payee, device)

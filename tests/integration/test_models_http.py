@@ -245,6 +245,7 @@ def test_the_service_follows_the_registry_pointer(
             )
         )
         assert _score(server, http, trained.traffic.head(1))[0]["model_version"] == trained.b
+        assert "frisk_model_reload_failed 0.0" in http.get("/metrics", headers=analyst).text
 
         # A broken version put in production behind the service's back: reported, not served.
         _corrupt(server.registry, trained.a)
@@ -259,6 +260,8 @@ def test_the_service_follows_the_registry_pointer(
         listing = http.get("/v1/models", headers=analyst).json()
         assert listing["serving"]["version"] == trained.b
         assert "checksum" in listing["reload_error"]
+        # What the FriskModelReloadFailed alert (deploy/prometheus) watches.
+        assert "frisk_model_reload_failed 1.0" in http.get("/metrics", headers=analyst).text
 
 
 def test_live_figures_and_drift(serve: Callable[..., Server], trained: Trained) -> None:

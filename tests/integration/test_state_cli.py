@@ -51,7 +51,7 @@ def test_online_features_through_redis_equal_offline(tmp_path: Path, prefix: str
 
     info = _run("state", "info", *state)
     assert f"key_prefix: {prefix}" in info
-    assert "format: 1" in info
+    assert "format: 2" in info
     # A second run over state that already holds the events is refused, not counted twice.
     again = CliRunner().invoke(
         app,

@@ -19,6 +19,7 @@ from frisk.cli import (
     importing,  # noqa: F401  (registers its command)
     keys,  # noqa: F401  (registers its command)
     labels,  # noqa: F401  (registers its command)
+    ledger,  # noqa: F401  (registers its command)
     lists,  # noqa: F401  (registers its command)
     models,  # noqa: F401  (registers its command)
     report,  # noqa: F401  (registers its command)

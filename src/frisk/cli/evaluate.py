@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from frisk.cli.app import app
-from frisk.cli.options import EndOpt, EventsOpt, MappingOpt, SkipInvalidOpt, StartOpt, parse_instant
+from frisk.cli.options import EndOpt, MappingOpt, SkipInvalidOpt, StartOpt, parse_instant
 from frisk.errors import InputError
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from frisk.models.evaluate import EvaluationResult
 
 __all__ = ["evaluate_command", "format_comparison"]
@@ -24,7 +27,23 @@ def evaluate_command(
     model_dir: Annotated[
         Path, typer.Option("--model", help="Model artifact directory.", show_default=False)
     ],
-    events: EventsOpt,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events", help="Event file: CSV, Parquet or JSON Lines.", show_default=False
+        ),
+    ] = None,
+    from_ledger: Annotated[
+        bool,
+        typer.Option(
+            "--from-ledger",
+            help="Evaluate on the transactions the ledger recorded, labelled as the ledger knows.",
+        ),
+    ] = False,
+    archive: Annotated[
+        Path | None,
+        typer.Option("--archive", help="With --from-ledger: add what was archived there."),
+    ] = None,
     mapping: MappingOpt = None,
     skip_invalid: SkipInvalidOpt = False,
     start: StartOpt = None,
@@ -76,8 +95,16 @@ def evaluate_command(
     from frisk.models.evaluate import evaluate_artifact
     from frisk.models.report import write_report
 
+    if (events is None) == (not from_ledger):
+        raise InputError("give exactly one of --events FILE or --from-ledger")
+    if archive is not None and not from_ledger:
+        raise InputError("--archive adds to --from-ledger")
     model = load_model(model_dir)
-    table = load_events(events, mapping, skip_invalid)
+    table = (
+        load_events(events, mapping, skip_invalid)
+        if events is not None
+        else _ledger_table(archive, last)
+    )
     result = evaluate_artifact(
         model,
         table,
@@ -99,8 +126,31 @@ def evaluate_command(
         written.append(write_report(result, report, title=f"Frisk evaluation: {model_dir.name}"))
         typer.echo(f"report -> {report}")
     if track:
-        run = _log_to_mlflow(result, model_dir, events, written)
+        run = _log_to_mlflow(result, model_dir, events or Path("ledger"), written)
         typer.echo(f"mlflow run {run}")
+
+
+def _ledger_table(archive: Path | None, end: datetime | None) -> pl.DataFrame:
+    """The ledger's transactions (and the archive's), labelled with the labels it holds."""
+    from datetime import UTC, timedelta
+
+    from frisk.config import load_settings
+    from frisk.monitoring.retrain import ledger_history, point_in_time_labels
+    from frisk.store import default_url, open_ledger
+
+    settings = load_settings()
+    ledger = open_ledger(settings.database_url or default_url(settings.home))
+    try:
+        table = ledger_history(ledger, before=end, archive=archive)
+        if table.height == 0:
+            raise InputError("the ledger (and archive) hold no transactions to evaluate on")
+        # Every label known now; the history ends before ``end`` (or at its newest payment).
+        newest = table.get_column("timestamp").max()
+        assert isinstance(newest, datetime)
+        cutoff = max(datetime.now(UTC), newest + timedelta(microseconds=1))
+        return point_in_time_labels(table, ledger, cutoff, archive)
+    finally:
+        ledger.close()
 
 
 def format_comparison(result: EvaluationResult) -> str:

@@ -38,6 +38,13 @@ def retrain_command(
             help="Add the transactions and labels the ledger (settings.database_url) recorded.",
         ),
     ] = True,
+    archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--archive",
+            help="Add the transactions and labels archived there (frisk ledger archive).",
+        ),
+    ] = None,
     registry: Annotated[
         Path | None, typer.Option("--registry", help="Registry (default: FRISK_HOME/models).")
     ] = None,
@@ -86,8 +93,8 @@ def retrain_command(
 
     settings = load_settings()
     cfg = settings.monitoring
-    if events is None and not ledger:
-        raise InputError("nothing to learn from: give --events and/or keep --ledger")
+    if events is None and not ledger and archive is None:
+        raise InputError("nothing to learn from: give --events or --archive, or keep --ledger")
     store = Registry(registry if registry is not None else settings.registry_dir)
     opened = None
     frames: list[pl.DataFrame] = []
@@ -99,7 +106,9 @@ def retrain_command(
         from frisk.store import default_url, open_ledger
 
         opened = open_ledger(settings.database_url or default_url(settings.home))
-        frames.append(ledger_history(opened))
+        frames.append(ledger_history(opened, archive=archive))
+    elif archive is not None:
+        frames.append(ledger_history(None, archive=archive))
     table = _union(frames)
     if table.height == 0:
         raise InputError("the history is empty: no events and no recorded transactions")
@@ -111,7 +120,7 @@ def retrain_command(
     except NotFoundError:
         champion = None
     result = retrain(
-        point_in_time_labels(table, opened, moment),
+        point_in_time_labels(table, opened, moment, archive),
         champion,
         cutoff=moment,
         eval_days=eval_days if eval_days is not None else cfg.retrain_eval_days,

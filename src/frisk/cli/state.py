@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from frisk.cli.app import app
-from frisk.cli.options import EventsOpt, MappingOpt, SkipInvalidOpt
+from frisk.cli.options import MappingOpt, SkipInvalidOpt
 from frisk.config import StateSettings, load_settings
 from frisk.errors import ConfigError
 
@@ -79,33 +79,72 @@ def info_command(
 
 @state_app.command("rebuild")
 def rebuild_command(
-    events: EventsOpt,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="Canonical events file (CSV, JSONL, Parquet) to learn."),
+    ] = None,
     mapping: MappingOpt = None,
     skip_invalid: SkipInvalidOpt = False,
     catalogue: Annotated[
-        str, typer.Option("--catalogue", help="'default' or a catalogue TOML file.")
+        str, typer.Option("--catalogue", help="With --events: 'default' or a catalogue TOML file.")
     ] = "default",
+    from_ledger: Annotated[
+        bool,
+        typer.Option(
+            "--from-ledger", help="Learn the ledger's decisions and labels (FRISK_DATABASE_URL)."
+        ),
+    ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="With --from-ledger: the served model (its catalogue)."),
+    ] = None,
     state: StateOpt = None,
     prefix: PrefixOpt = None,
     cluster: ClusterOpt = False,
 ) -> None:
-    """Delete the state under the key prefix, then learn an events file into it (labels at
-    their arrival times): after a Redis loss, the same state the live service had built."""
-    from frisk.data.importer import load_events
-    from frisk.features import OnlineFeatures, resolve_catalogue
+    """Delete the state under the key prefix, then learn an events file (labels at their arrival
+    times) or the ledger into it: after a Redis loss, the state the live service had built."""
+    from frisk.features import Catalogue, OnlineFeatures, resolve_catalogue
     from frisk.features.stores.redis import RedisStore
 
-    table = load_events(Path(events), mapping, skip_invalid)
-    resolved = resolve_catalogue(catalogue, table)
+    if (events is None) == (not from_ledger):
+        raise ConfigError("give either --events FILE or --from-ledger (with --model DIR)")
+    resolved: Catalogue
+    if from_ledger:
+        from frisk.models import load_model
+        from frisk.models.pipeline import model_catalogue
+
+        if model is None:
+            raise ConfigError("--from-ledger needs --model DIR: the catalogue the service reads")
+        resolved = model_catalogue(load_model(model))
+    else:
+        from frisk.data.importer import load_events
+
+        assert events is not None
+        table = load_events(events, mapping, skip_invalid)
+        resolved = resolve_catalogue(catalogue, table)
     store = _redis(state, prefix, cluster)
     assert isinstance(store, RedisStore)
     dropped = store.clear()
     began = time.perf_counter()
-    OnlineFeatures(resolved, store).warm(table, freeze_gc=False)
+    online = OnlineFeatures(resolved, store)
+    if from_ledger:
+        from frisk.engine.warmup import warm_from_ledger
+        from frisk.store import default_url, open_ledger
+
+        settings = load_settings()
+        ledger = open_ledger(settings.database_url or default_url(settings.home))
+        try:
+            learnt, _ = warm_from_ledger(online, ledger, None)
+        finally:
+            ledger.close()
+    else:
+        online.warm(table, freeze_gc=False)
+        learnt = table.height
     elapsed = time.perf_counter() - began
     store.close()
     typer.echo(
-        f"rebuilt state under {store.prefix!r}: {dropped} old keys deleted, {table.height} events "
-        f"learnt in {elapsed:.1f} s ({table.height / max(elapsed, 1e-9):,.0f} events/s), "
+        f"rebuilt state under {store.prefix!r}: {dropped} old keys deleted, {learnt} events "
+        f"learnt in {elapsed:.1f} s ({learnt / max(elapsed, 1e-9):,.0f} events/s), "
         f"catalogue {resolved.name} {resolved.version}"
     )

@@ -96,9 +96,11 @@ def load_engine(
 ) -> ModelEngine:
     """A started ``ModelEngine`` for a model directory, or the registry's production model.
 
-    With ``settings``, feature state is restored from ``settings.home / "state"`` and snapshotted
-    there, and the thresholds ``settings.service.thresholds`` names override the artifact's. With
-    a ``ledger``, decisions the snapshot missed are replayed from it before the engine is ready.
+    With ``settings``, feature state lives where ``settings.state`` says: a shared Redis (learnt
+    from the ledger only when empty), or in the process, restored from ``settings.home /
+    "state"`` and snapshotted there; the thresholds ``settings.service.thresholds`` names
+    override the artifact's. With a ``ledger``, decisions the snapshot missed are replayed from
+    it before the engine is ready.
     ``history`` (a canonical events file of the payments before the service's first decision) is
     learnt first when there is no snapshot, which would already hold it.
     """
@@ -115,6 +117,11 @@ def load_engine(
         else ModelSource(registry=registry_dir)
     )
     overrides = {} if settings is None else settings.service.thresholds.overrides()
+    store = None
+    if settings is not None and settings.state.url:
+        from frisk.features.stores import open_store
+
+        store = open_store(settings.state)  # shared by every process: no snapshots of it
     engine = ModelEngine(
         source,
         ledger=ledger,
@@ -123,6 +130,7 @@ def load_engine(
         explain="alerts" if settings is None else settings.service.explain,
         snapshot_seconds=300.0 if settings is None else settings.service.snapshot_seconds,
         history=history,
+        store=store,
     )
     return engine.start()
 

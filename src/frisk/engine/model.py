@@ -148,7 +148,8 @@ class ModelEngine:
         self.history = history
         self.history_events = 0
         # A store that keeps its own state (shared by several processes): the engine neither
-        # restores, warms nor snapshots it. None: an in-process store the engine warms itself.
+        # restores nor snapshots it, and warms it from the ledger only when it is empty. None: an
+        # in-process store the engine restores, warms and snapshots itself.
         self.store = store
         self._active: _Active | None = None
         self._features: OnlineFeatures | None = None
@@ -172,7 +173,12 @@ class ModelEngine:
         """Load the model, restore feature state and catch up from the ledger; returns self."""
         active = self._load()
         if self.store is not None:
-            self._active, self._features = active, OnlineFeatures(active.catalogue, self.store)
+            shared = OnlineFeatures(active.catalogue, self.store)
+            if self.store.clock is None and self.ledger is not None:
+                # Empty shared state: learn the ledger once. (Two processes starting on the same
+                # empty state at once may meet a write conflict: StateUnavailable, restart one.)
+                self.warmed_events, self._labels_until = warm_from_ledger(shared, self.ledger, None)
+            self._active, self._features = active, shared
             return self
         features: OnlineFeatures | None = None
         meta: SnapshotMeta | None = None
@@ -318,10 +324,21 @@ class ModelEngine:
 
         ``recorded_at`` (the ledger row's ``updated_at``) advances the label watermark that
         snapshots keep, so a restart does not queue a label the snapshot already holds again.
+
+        The label reaches the entities of the transaction as the ledger recorded it, whichever
+        process decided it (feature state may be shared); without a ledger, or for a transaction
+        it does not hold, through the state store's claim on the transaction.
         """
+        event = None
+        if self.ledger is not None:
+            record = self.ledger.get_decision(transaction_id)
+            if record is not None:
+                event = event_of(Transaction.model_validate(record.transaction))
         with self._lock:
             assert self._features is not None
-            self._features.apply_label(transaction_id, 1 if fraud else 0, label_timestamp)
+            self._features.apply_label(
+                transaction_id, 1 if fraud else 0, label_timestamp, event=event
+            )
             if recorded_at is not None and (
                 self._labels_until is None or recorded_at > self._labels_until
             ):

@@ -31,9 +31,24 @@ Semantics, shared exactly by ``compute_offline``:
   bytes each), none older than the label horizon. A label of a transaction that is neither
   passed nor remembered is ignored.
 
-State lives in a ``StateStore`` (``frisk.features.state``; the in-process ``MemoryStore`` by
-default): the executor loads the records an event touches, computes, and commits them back, one
-unit of work per event; it reaches nothing of the store beyond that Protocol.
+State lives in a ``StateStore`` (``frisk.features.state``): the in-process ``MemoryStore`` by
+default, or a ``RedisStore`` shared by several processes (``FRISK_STATE__URL``). The executor
+loads the records an event touches, computes, and commits them back, one unit of work per event;
+it reaches nothing of the store beyond that Protocol, so the semantics above are the same on
+every store (the contract suite checks online == offline on each). On a shared store:
+
+- Out of order: the clock is the store's (the latest event time any process committed) and the
+  rule above holds across processes: an event older than the clock is processed at the clock's
+  time, as its process last read it (at its previous event). Parity with the offline executor
+  holds for events committed in timestamp order.
+- A transaction is applied to each entity once: an event delivered again, to the same or another
+  process, changes no state (a retry after a partial write stores only the missing entities).
+  The in-process store leaves this to its caller (the engine answers a retried id from its memory
+  and the ledger).
+- A label reaches its transaction's entities through the ledger's record of the transaction
+  when the engine has a ledger, else through the store's claim on it.
+- Records expire by TTL from their expiry time plus an hour; a record is read only while it is
+  live in event time, so expiry never changes a feature.
 """
 
 from __future__ import annotations
@@ -46,7 +61,7 @@ from typing import Any
 
 import polars as pl
 
-from frisk.errors import FeatureError, InvalidEventError
+from frisk.errors import FeatureError, InvalidEventError, StateConflict, StateUnavailable
 from frisk.features.catalogue import Catalogue
 from frisk.features.compiled import KeyRunner
 from frisk.features.compiled_event import EventLayout, StepFunction, compile_event
@@ -63,6 +78,9 @@ _ONE_US = timedelta(microseconds=1)
 _NAN = NAN
 #: transactions remembered by default to route labels (about 200 bytes each)
 DEFAULT_REMEMBER = 1_000_000
+# Attempts after a shared store refused an event's write because another process changed one of
+# its entities (each attempt loads afresh; a hot entity under many writers may need several).
+_CONFLICT_RETRIES = 50
 
 
 class OnlineFeatures:
@@ -225,7 +243,25 @@ class OnlineFeatures:
             if not isinstance(stamp, datetime) or stamp.tzinfo is None:
                 raise InvalidEventError("timestamp", stamp, "must be a timezone-aware datetime")
             t_event = (stamp - _EPOCH) // _ONE_US
-        return self._step(event, t_event) if commit else self._peek(event, t_event)
+        if not commit:
+            return self._peek(event, t_event)
+        try:
+            return self._step(event, t_event)
+        except StateConflict:
+            return self._again(event, t_event)
+
+    def _again(self, event: Mapping[str, Any], t_event: int) -> list[float | str | None]:
+        """Compute an event again after a shared store refused its write (nothing was written:
+        another process changed one of its entities meanwhile): load, compute, commit anew."""
+        for _ in range(_CONFLICT_RETRIES):
+            try:
+                return self._step(event, t_event)
+            except StateConflict:
+                continue
+        raise StateUnavailable(
+            f"transaction {event.get('transaction_id')!r}: its entities kept changing under "
+            f"{_CONFLICT_RETRIES + 1} attempts; nothing was written"
+        )
 
     def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
         keys = (event.get(lp.field) for lp, _ in self._labels)
@@ -238,21 +274,34 @@ class OnlineFeatures:
         for at, label, found in store.due_labels(t):
             if found is None or not found[0] <= at < found[0] + horizon:
                 continue
-            keys = self._no_entities + found[1:]
-            records = list(store.load(keys))
-            offset = len(self._no_entities)
-            for j, ((lp, groups), key) in enumerate(zip(self._labels, found[1:], strict=True)):
-                if key is None:
-                    continue
-                record = records[offset + j]
-                if record is None or record[0] <= at - lp.horizon:
-                    record = [at, [Log(len(b)) for _, b, _ in groups]]
-                record[0] = at
-                for log, (res, buckets, _) in zip(record[1], groups, strict=True):
-                    log.expire(at // res, buckets)
-                    log.add(at // res, 1, label, 0)
-                records[offset + j] = record
-            store.save(at, keys, records)
+            for _ in range(_CONFLICT_RETRIES):
+                try:
+                    self._apply_label(at, label, found)
+                    break
+                except StateConflict:
+                    continue  # the label is taken from the queue: it must be applied here
+            else:
+                raise StateUnavailable(
+                    f"a label of {found!r} could not be applied: its records kept changing"
+                )
+
+    def _apply_label(self, at: int, label: int, found: tuple[Any, ...]) -> None:
+        store = self.store
+        keys = self._no_entities + found[1:]
+        records = list(store.load(keys))
+        offset = len(self._no_entities)
+        for j, ((lp, groups), key) in enumerate(zip(self._labels, found[1:], strict=True)):
+            if key is None:
+                continue
+            record = records[offset + j]
+            if record is None or record[0] <= at - lp.horizon:
+                record = [at, [Log(len(b)) for _, b, _ in groups]]
+            record[0] = at
+            for log, (res, buckets, _) in zip(record[1], groups, strict=True):
+                log.expire(at // res, buckets)
+                log.add(at // res, 1, label, 0)
+            records[offset + j] = record
+        store.save(at, keys, records)
 
 
 def _entity_expiry(retention: int) -> Callable[[Entity], int]:

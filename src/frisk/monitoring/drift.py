@@ -14,7 +14,8 @@ account's age) drift as a deployment ages: every entity the training period saw 
 Their PSI is reported, marked ``ages``, and never raises an alert.
 
 The live window is the serving model's own recent decisions (the last N, or those of the last
-hours), read with one bounded query that extracts only the score and the referenced features.
+hours), read with one bounded query of the score and the packed features
+(``Ledger.monitoring.score_window``), of which the referenced ones are kept.
 """
 
 from __future__ import annotations

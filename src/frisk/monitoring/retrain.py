@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import polars as pl
 
 from frisk.data.table import conform
@@ -106,27 +108,44 @@ class RetrainResult:
         }
 
 
-def ledger_history(ledger: Ledger, *, before: datetime | None = None) -> pl.DataFrame:
-    """The transactions the ledger recorded (before ``before``), as a canonical event table."""
+def ledger_history(
+    ledger: Ledger | None, *, before: datetime | None = None, archive: Path | None = None
+) -> pl.DataFrame:
+    """The transactions the ledger recorded (before ``before``), as a canonical event table;
+    with ``archive``, those moved there too (``frisk ledger archive``)."""
     rows: list[dict[str, Any]] = []
-    for txn in ledger.monitoring.transactions(before=before):
-        event = {k: v for k, v in txn.items() if k != "extra"}
-        event.update(txn.get("extra") or {})
-        rows.append(event)
+    if archive is not None:
+        from frisk.store.archive import read_decisions
+
+        archived = read_decisions(archive, end=before, columns=["transaction"])
+        for text in archived.get_column("transaction") if archived.height else []:
+            rows.append(_event(orjson.loads(text)))
+    if ledger is not None:
+        rows.extend(_event(txn) for txn in ledger.monitoring.transactions(before=before))
     if not rows:
         return conform(pl.DataFrame({"transaction_id": [], "timestamp": []}))
     frame = pl.DataFrame(rows, infer_schema_length=None)
     frame = frame.with_columns(pl.col("timestamp").str.to_datetime(time_zone="UTC"))
-    return conform(frame)
+    # A transaction both archived and in the ledger (an archive run stopped between writing a
+    # part and deleting its rows): the ledger's, which comes last.
+    return conform(frame.unique("transaction_id", keep="last", maintain_order=True))
+
+
+def _event(txn: Mapping[str, Any]) -> dict[str, Any]:
+    event = {k: v for k, v in dict(txn).items() if k != "extra"}
+    event.update(txn.get("extra") or {})
+    return event
 
 
 def point_in_time_labels(
-    table: pl.DataFrame, ledger: Ledger | None, cutoff: datetime
+    table: pl.DataFrame, ledger: Ledger | None, cutoff: datetime, archive: Path | None = None
 ) -> pl.DataFrame:
     """``table`` before ``cutoff`` labelled with what was known then: 1 fraud, else 0.
 
     The table's own labels count where their ``label_timestamp`` is before the cut-off; the
-    ledger's labels (before the cut-off) replace them.
+    ledger's labels (before the cut-off) replace them: with ``archive``, the archived ones too,
+    and a label the ledger holds wins over an archived one (a label that arrived after its
+    transaction was archived is in the ledger).
     """
     table = table.filter(pl.col("timestamp") < cutoff)
     known = pl.col("label_timestamp").is_not_null() & (pl.col("label_timestamp") < cutoff)
@@ -143,8 +162,8 @@ def point_in_time_labels(
     table = table.with_columns(
         pl.when(known).then(pl.col(c)).otherwise(None).alias(c) for c in LABEL_COLUMNS
     )
-    if ledger is not None:
-        recorded = _ledger_labels(ledger, cutoff)
+    if ledger is not None or archive is not None:
+        recorded = _recorded_labels(ledger, cutoff, archive)
         if recorded.height:
             table = (
                 table.join(recorded, on="transaction_id", how="left")
@@ -273,14 +292,26 @@ def retrain(
     )
 
 
-def _ledger_labels(ledger: Ledger, cutoff: datetime) -> pl.DataFrame:
-    known = ledger.monitoring.labels_known_before(cutoff)
-    return pl.DataFrame(
+def _recorded_labels(ledger: Ledger | None, cutoff: datetime, archive: Path | None) -> pl.DataFrame:
+    rows: list[tuple[Any, ...]] = []
+    if archive is not None:
+        from frisk.store.archive import read_labels
+
+        archived = read_labels(archive).filter(pl.col("label_timestamp") < cutoff)
+        rows.extend(
+            archived.select("transaction_id", "label", "label_timestamp", "source").iter_rows()
+        )
+    if ledger is not None:
+        rows.extend(
+            (r.transaction_id, r.label, r.label_timestamp, r.source)
+            for r in ledger.monitoring.labels_known_before(cutoff)
+        )
+    frame = pl.DataFrame(
         {
-            "transaction_id": [r.transaction_id for r in known],
-            "ledger_label": [1 if r.label == "fraud" else 0 for r in known],
-            "ledger_label_timestamp": [r.label_timestamp for r in known],
-            "ledger_label_source": [r.source for r in known],
+            "transaction_id": [r[0] for r in rows],
+            "ledger_label": [1 if r[1] == "fraud" else 0 for r in rows],
+            "ledger_label_timestamp": [r[2] for r in rows],
+            "ledger_label_source": [r[3] for r in rows],
         },
         schema={
             "transaction_id": pl.String,
@@ -289,6 +320,8 @@ def _ledger_labels(ledger: Ledger, cutoff: datetime) -> pl.DataFrame:
             "ledger_label_source": pl.String,
         },
     )
+    # The ledger's label (read last) over an archived one of the same transaction.
+    return frame.unique("transaction_id", keep="last", maintain_order=True)
 
 
 def _metric(result: EvaluationResult, metric: Metric) -> float:

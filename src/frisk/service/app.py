@@ -13,6 +13,7 @@ from frisk import __version__
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
 from frisk.engine.recorder import DecisionRecorder
+from frisk.monitoring.retention import RetentionJob
 from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
 from frisk.service.docs import install_docs
@@ -86,6 +87,8 @@ def create_app(
     policy = build_policy(settings, ledger, engine, metrics.registry)
     # Promotions, rollbacks and the shadow model without a restart; live figures and drift.
     model_ops = ModelOps(settings, ledger, engine, metrics).start()
+    # Decisions past ledger.retention_days into the archive, on a schedule (off by default).
+    retention = RetentionJob(ledger, settings.ledger, settings.archive_dir)
     gc_pauses = GcPauses(freeze=settings.service.gc_freeze)
     metrics.registry.register(gc_pauses)
 
@@ -93,11 +96,13 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc_pauses.install()  # process-wide, so only while this app serves
         policy.start()  # follows changes other processes make to the ledger's policy
+        retention.start()
         try:
             yield
         finally:
             policy.close()
             gc_pauses.remove()
+            retention.close()
             model_ops.close()
             recorder.close()
             if owns_ledger:

@@ -64,6 +64,12 @@ class ServiceMetrics:
             "frisk_model_info", "The model in use (value 1).", ["version"], registry=r
         )
         self._model_version: str | None = None
+        self.model_reload_failed = Gauge(
+            "frisk_model_reload_failed",
+            "1 while the registry's production version could not be swapped in (GET /v1/models "
+            "says why); the previous model keeps serving.",
+            registry=r,
+        )
         # The feedback loop: live performance per model over the last days, and drift. Set from
         # the ledger when /metrics is scraped (at most every monitoring.refresh_seconds).
         live = ["model_version", "role"]

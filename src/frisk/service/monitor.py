@@ -206,6 +206,9 @@ class ModelOps:
 
     def refresh_gauges(self, *, force: bool = False) -> None:
         """Recompute the live and drift gauges, at most every ``refresh_seconds``."""
+        watcher = self.watcher
+        failed = watcher is not None and watcher.last_error is not None
+        self.metrics.model_reload_failed.set(1 if failed else 0)
         cfg = self.settings.monitoring
         if not force and time.monotonic() - self._refreshed < cfg.refresh_seconds:
             return

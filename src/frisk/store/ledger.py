@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from frisk.schema import Role
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from frisk.policy.audit import AuditRecord
     from frisk.policy.lists import ListEntry, ListSnapshot, NamedList
     from frisk.policy.rules import Rule
+    from frisk.store.archive import ArchiveResult
     from frisk.store.lists import ListInfo
     from frisk.store.records import (
         HistoryItem,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
         ReviewUpdate,
     )
     from frisk.store.rules import RuleInfo
+    from frisk.store.stats import TableStats
 
 __all__ = [
     "ApiKeyRecord",
@@ -263,10 +266,15 @@ class Ledger(Protocol):
         ...
 
     def decisions_with_labels(
-        self, *, start: datetime | None = None, end: datetime | None = None
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        archive: Path | None = None,
     ) -> list[JSON]:
         """Decisions whose transaction happened in ``[start, end)`` with their current label,
-        in event order: what a backtest over the ledger reads (``policy.history``)."""
+        in event order: what a backtest over the ledger reads (``policy.history``); with
+        ``archive``, those ``frisk ledger archive`` moved there too."""
         ...
 
     def record_shadow_decisions(self, decisions: Sequence[ShadowDecision]) -> None:
@@ -295,6 +303,17 @@ class Ledger(Protocol):
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the back end answers."""
+        ...
+
+    def stats(self) -> list[TableStats]:
+        """Rows, bytes on disk and the oldest row of each table that grows with traffic."""
+        ...
+
+    def archive(
+        self, before: datetime, to: Path, *, batch: int = 500, pause: float = 0.0
+    ) -> ArchiveResult:
+        """Move decisions of transactions before ``before``, with their labels and reviews, into
+        Parquet under ``to`` (``frisk.store.archive``): verified, then deleted in batches."""
         ...
 
     def close(self) -> None: ...

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from frisk.store._driver_errors import translate_errors
+from frisk.store.feature_catalogues import recent_features
 from frisk.store.records import JSON, DailyCounts, DayCounts, LabelRecord, WindowRow
 from frisk.store.tables import decisions, labels, shadow_decisions
 
@@ -37,26 +38,16 @@ class SqlMonitoringReads:
         last: int,
         since: datetime | None = None,
     ) -> list[WindowRow]:
-        features_column = decisions.c.features
-        columns = [
-            (
-                features_column[name].as_string()
-                if categorical
-                else features_column[name].as_float()
-            ).label(f"f{i}")
-            for i, (name, categorical) in enumerate(features)
+        # Features are packed (``frisk.store.feature_catalogues``): decoded here, once per row.
+        window = recent_features(self.engine, model_version, last=last, since=since)
+        return [
+            WindowRow(
+                float(r.score),
+                r.event_time,
+                tuple(_value(r.features.get(name), categorical) for name, categorical in features),
+            )
+            for r in window
         ]
-        query = (
-            sa.select(decisions.c.score, decisions.c.event_time, *columns)
-            .where(decisions.c.model_version == model_version)
-            .order_by(decisions.c.created_at.desc())
-            .limit(last)
-        )
-        if since is not None:
-            query = query.where(decisions.c.created_at >= since)
-        with translate_errors("reading the drift window"), self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [WindowRow(float(r[0]), r[1], tuple(r[2:])) for r in rows]
 
     def transactions(self, *, before: datetime | None = None) -> Iterator[JSON]:
         after: tuple[datetime, str] | None = None
@@ -188,3 +179,15 @@ def _counts(record: Any) -> DayCounts:
         fraud_amount=float(record.fraud_amount or 0.0),
         amount_caught=float(record.amount_caught or 0.0),
     )
+
+
+def _value(value: Any, categorical: bool) -> Any:
+    """A recorded value as the drift reference bins it: text for a categorical, else a float."""
+    if value is None:
+        return None
+    if categorical:
+        return str(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,6 +26,7 @@ from frisk.errors import NotFoundError, StoreError
 from frisk.schema import Role
 from frisk.store._driver_errors import translate_errors
 from frisk.store.database import _SQLITE_BUSY_MS, make_engine
+from frisk.store.feature_catalogues import FeatureCatalogues, catalogues_of, feature_columns
 from frisk.store.label_writes import write_labels
 from frisk.store.migrate import upgrade
 from frisk.store.records import (
@@ -48,6 +50,7 @@ from frisk.store.tables import (
 )
 
 if TYPE_CHECKING:
+    from frisk.store.archive import ArchiveResult
     from frisk.store.ledger import (
         Ledger,
         LedgerLists,
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
         MonitoringReads,
         ReviewQueue,
     )
+    from frisk.store.stats import TableStats
 
 __all__ = ["SqlLedger", "open_ledger"]
 
@@ -86,6 +90,7 @@ class SqlLedger:
         self._insert_sql = _decision_insert_sql(self._sqlite)
         self._probe = _IdProbe(engine)
         self._on_close: list[Callable[[], object]] = []
+        self._catalogues = catalogues_of(engine)
 
     # Sub-stores
 
@@ -131,7 +136,7 @@ class SqlLedger:
             if len(records) == 1
             else f"recording {len(records)} decisions"
         )
-        rows = [_encode_decision(d, self._sqlite) for d in records]
+        rows = [_encode_decision(d, self._sqlite, self._catalogues) for d in records]
         with translate_errors(doing), self.engine.connect() as conn:
             with conn.begin() as transaction:
                 if self._insert_rows(conn, rows) == len(rows):
@@ -146,7 +151,7 @@ class SqlLedger:
                 pairs = list(zip(records, ours, strict=True))
                 theirs = [d.transaction_id for d, mine in pairs if not mine]
                 query = sa.select(decisions).where(decisions.c.transaction_id.in_(theirs))
-                stored = {r.transaction_id: _decision(r._mapping) for r in conn.execute(query)}
+                stored = {r.transaction_id: self._decision(r._mapping) for r in conn.execute(query)}
         return [d if mine else stored[d.transaction_id] for d, mine in pairs]
 
     def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
@@ -171,7 +176,7 @@ class SqlLedger:
         query = sa.select(decisions).where(decisions.c.transaction_id == transaction_id)
         with translate_errors("reading a decision"), self.engine.connect() as conn:
             row = conn.execute(query).one_or_none()
-        return None if row is None else _decision(row._mapping)
+        return None if row is None else self._decision(row._mapping)
 
     def has_decision(self, transaction_id: str) -> bool:
         with translate_errors("looking a decision up"):
@@ -189,7 +194,7 @@ class SqlLedger:
             query = query.where(decisions.c.action == action)
         with translate_errors("reading recent decisions"), self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).all()
-        return [_decision(row._mapping) for row in rows]
+        return [self._decision(row._mapping) for row in rows]
 
     def decisions_since(self, since: datetime, *, batch: int = 1000) -> Iterator[DecisionRecord]:
         # Keyset pages on (event_time, transaction_id): no long-lived cursor or transaction.
@@ -208,20 +213,32 @@ class SqlLedger:
             with translate_errors("reading decisions to replay"), self.engine.connect() as conn:
                 rows = conn.execute(query).all()
             for row in rows:
-                yield _decision(row._mapping)
+                yield self._decision(row._mapping)
             if len(rows) < batch:
                 return
             after = (rows[-1].event_time, rows[-1].transaction_id)
 
     def decisions_with_labels(
-        self, *, start: datetime | None = None, end: datetime | None = None
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        archive: Path | None = None,
     ) -> list[JSON]:
+        live = self._decisions_with_labels(start, end)
+        if archive is None:
+            return live
+        from frisk.store.archive import with_archived
+
+        return with_archived(self.engine, live, archive, start=start, end=end)
+
+    def _decisions_with_labels(self, start: datetime | None, end: datetime | None) -> list[JSON]:
         query = (
             sa.select(
                 decisions.c.transaction_id,
                 decisions.c.event_time,
                 decisions.c.transaction,
-                decisions.c.features,
+                *feature_columns(),
                 decisions.c.score,
                 decisions.c.risk_score,
                 decisions.c.tier,
@@ -238,8 +255,15 @@ class SqlLedger:
             query = query.where(decisions.c.event_time >= start)
         if end is not None:
             query = query.where(decisions.c.event_time < end)
+        out = []
         with translate_errors("reading decisions to backtest"), self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            for row in conn.execute(query):
+                item = dict(row._mapping)
+                item["features"] = self._catalogues.features(
+                    item.pop("catalogue_id"), item.pop("feature_values"), item["features"]
+                )
+                out.append(item)
+        return out
 
     def record_shadow_decisions(self, decisions: Sequence[ShadowDecision]) -> None:
         if not decisions:
@@ -386,12 +410,31 @@ class SqlLedger:
     def on_close(self, callback: Callable[[], object]) -> None:
         self._on_close.append(callback)
 
+    def stats(self) -> list[TableStats]:
+        from frisk.store.stats import ledger_stats
+
+        return ledger_stats(self.engine)
+
+    def archive(
+        self, before: datetime, to: Path, *, batch: int = 500, pause: float = 0.0
+    ) -> ArchiveResult:
+        from frisk.store.archive import archive_ledger
+
+        return archive_ledger(self.engine, before, to, batch=batch, pause=pause)
+
     def close(self) -> None:
         for callback in self._on_close:
             callback()
         self._on_close.clear()
         self._probe.close()
         self.engine.dispose()
+
+    def _decision(self, row: RowMapping) -> DecisionRecord:
+        values = dict(row)
+        features = self._catalogues.features(
+            values.pop("catalogue_id"), values.pop("feature_values"), values.pop("features")
+        )
+        return DecisionRecord(**values, features=features)
 
 
 if TYPE_CHECKING:
@@ -405,7 +448,6 @@ _DECISION_COLUMNS = (
     "body_hash",
     "event_time",
     "transaction",
-    "features",
     "score",
     "risk_score",
     "tier",
@@ -419,8 +461,11 @@ _DECISION_COLUMNS = (
     # The parties, copied out of the transaction into indexed columns (a review's history).
     "payer_id",
     "payee_id",
+    # The features, packed: the id of their names' catalogue and the vector of their values.
+    "catalogue_id",
+    "feature_values",
 )
-_JSON_COLUMNS = frozenset({"transaction", "features", "reasons", "timings", "policy"})
+_JSON_COLUMNS = frozenset({"transaction", "reasons", "timings", "policy"})
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -444,7 +489,9 @@ def _decision_insert_sql(sqlite: bool, rows: int = 1) -> str:
     )
 
 
-def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
+def _encode_decision(
+    d: DecisionRecord, sqlite: bool, catalogues: FeatureCatalogues
+) -> tuple[Any, ...]:
     """The driver parameters of a decision row, in ``_DECISION_COLUMNS`` order.
 
     As the table's own types would store them: JSON text (``None`` as JSON ``null``, as
@@ -453,18 +500,21 @@ def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
     """
     event_time, created_at = _utc(d.event_time, "event_time"), _utc(d.created_at, "created_at")
     try:
-        transaction, features, reasons, timings, policy = (
+        transaction, reasons, timings, policy = (
             orjson.dumps(v, default=_plain, option=_JSON_OPTIONS).decode()
-            for v in (d.transaction, d.features, d.reasons, d.timings, d.policy)
+            for v in (d.transaction, d.reasons, d.timings, d.policy)
         )
     except TypeError as exc:  # orjson.JSONEncodeError included
         raise StoreError(f"decision {d.transaction_id!r} does not encode as JSON: {exc}") from exc
+    try:
+        catalogue, vector = catalogues.pack(d.features)
+    except StoreError as exc:
+        raise StoreError(f"decision {d.transaction_id!r}: {exc}") from exc
     return (
         d.transaction_id,
         d.body_hash,
         _sqlite_time(event_time) if sqlite else event_time,
         transaction,
-        features,
         float(d.score),
         int(d.risk_score),
         d.tier,
@@ -477,6 +527,8 @@ def _encode_decision(d: DecisionRecord, sqlite: bool) -> tuple[Any, ...]:
         policy,
         d.payer_id or _party(d.transaction.get("payer_id")),
         d.payee_id or _party(d.transaction.get("payee_id")),
+        catalogue,
+        vector,
     )
 
 
@@ -542,10 +594,6 @@ class _IdProbe:
 
 def _party(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def _decision(row: RowMapping) -> DecisionRecord:
-    return DecisionRecord(**row)
 
 
 def _api_key(row: RowMapping) -> ApiKeyRecord:

@@ -13,6 +13,7 @@ __all__ = [
     "api_keys",
     "audit_log",
     "decisions",
+    "feature_catalogues",
     "label_history",
     "labels",
     "list_entries",
@@ -59,7 +60,8 @@ decisions = sa.Table(
     sa.Column("body_hash", sa.String(64), nullable=False),
     sa.Column("event_time", UTCDateTime(), nullable=False),
     sa.Column("transaction", _json(), nullable=False),
-    sa.Column("features", _json(), nullable=False),
+    # The features as JSON: decisions recorded before packed vectors (migration 0003); NULL since.
+    sa.Column("features", _json(), nullable=True),
     sa.Column("score", sa.Float(), nullable=False),
     sa.Column("risk_score", sa.SmallInteger(), nullable=False),
     sa.Column("tier", sa.String(32), nullable=False),
@@ -77,12 +79,27 @@ decisions = sa.Table(
     # and lost by Alembic's batch migrations there).
     sa.Column("payer_id", sa.String(256), nullable=True),
     sa.Column("payee_id", sa.String(256), nullable=True),
+    # The features as a packed vector (``frisk.store.feature_codec``) in the order of the names
+    # of ``feature_catalogues`` row ``catalogue_id``: a tenth of the JSON's bytes.
+    sa.Column("catalogue_id", sa.Integer(), nullable=True),
+    sa.Column("feature_values", sa.LargeBinary(), nullable=True),
     sa.Index("ix_decisions_created_at", "created_at"),
     sa.Index("ix_decisions_event_time", "event_time", "transaction_id"),
     # The review queue reads decisions by action, highest score first.
     sa.Index("ix_decisions_action_score", "action", "score"),
     sa.Index("ix_decisions_payer", "payer_id", "event_time"),
     sa.Index("ix_decisions_payee", "payee_id", "event_time"),
+)
+
+# The feature names of decisions, once per catalogue (an ordered list of names), not per row.
+# ``digest`` (SHA-256 of the names as JSON) finds a catalogue's row; ``id`` is what a row keeps.
+feature_catalogues = sa.Table(
+    "feature_catalogues",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("names", _json(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
 labels = sa.Table(

@@ -195,3 +195,34 @@ def test_history_is_learnt_at_start_unless_a_snapshot_holds_it(
     assert restarted.history_events == 0  # not learnt twice
     later = txn(1, payer=payer, timestamp=(last + timedelta(seconds=2)).isoformat())
     assert restarted.decide(later).features[VELOCITY] == float(seen + 1)
+
+
+def test_engines_over_one_redis_warm_it_once_and_share_it(
+    trained: dict[str, Path], tmp_path: Path, require_service: Any
+) -> None:
+    """The first engine on an empty Redis learns the ledger into it; a second process finds the
+    state there (no warm-up) and both see each other's payments."""
+    import uuid
+
+    from frisk.features.stores.redis import RedisStore
+
+    require_service("Redis", "127.0.0.1", 6379)
+    prefix = f"frisk-test-engine-{uuid.uuid4().hex[:10]}"
+    ledger = open_ledger(default_url(tmp_path))
+    recorder = _scorer(ledger, engine_for(trained["a"], ledger=ledger))
+    for i in range(3):
+        recorder.score(txn(i))
+    stores = [RedisStore.connect("redis://127.0.0.1:6379/0", key_prefix=prefix, timeout=10.0)]
+    try:
+        first = engine_for(trained["a"], ledger=ledger, store=stores[0])
+        assert first.warmed_events == 3
+        stores.append(RedisStore.connect("redis://127.0.0.1:6379/0", key_prefix=prefix))
+        second = engine_for(trained["a"], ledger=ledger, store=stores[1])
+        assert second.warmed_events == 0
+        assert first.decide(txn(3)).features[VELOCITY] == 3.0
+        assert second.decide(txn(4)).features[VELOCITY] == 4.0
+    finally:
+        stores[0].clear()
+        for store in stores:
+            store.close()
+        ledger.close()

@@ -4,30 +4,38 @@ Install with the ``[redis]`` extra (redis-py and hiredis). Keys, under a prefix 
 default), with a hash tag per entity so that every key one script touches lives in one slot:
 
     <prefix>:{key:payer:p-1}          hash: r = the record (JSON, integers only), v = its version
-    <prefix>:{key:payer:p-1}:tx       the last transaction ids applied to it (sorted set)
+    <prefix>:{applied:t-1}            one Redis: transaction t-1 was applied (TTL: a day)
+    <prefix>:{key:payer:p-1}:tx       a cluster: the last 256 transaction ids applied to the entity
     <prefix>:{meta}:layout            the format and catalogue version this state was kept for
     <prefix>:{meta}:clock             the latest event time committed (µs)
     <prefix>:{meta}:pending / :seq    labels waiting for their arrival time, in queueing order
     <prefix>:{txn:t-1}                a transaction's claim: its time and label keys (TTL: horizon)
 
 Per event: ``load`` reads every record the event touches, the clock and the head of the label
-queue in one pipelined round trip; ``commit`` writes them back in a second one, each record by
-``record.lua``, which stores it only if no other writer changed it since it was loaded (version
-check) and only once per transaction id (a retried event changes nothing). A Redis Cluster gets
-the reads as one cluster pipeline and the scripts one call each (redis-py does not pipeline
-scripts on a cluster). Records expire by TTL from their ``expires_at``.
+queue in one pipelined round trip; ``commit`` writes them back in a second, all in one script
+(``event.lua``) that stores them only if no other process changed any of them since they were
+loaded (a version per record), else nothing (``StateConflict``: the executor loads and computes
+the event again), and that applies a transaction once (a retried event changes nothing).
+Scripts are sent by EVALSHA (NOSCRIPT: loaded and sent again). Records expire by TTL from their
+``expires_at``.
+
+A Redis Cluster spreads an event's keys over slots: reads go as one cluster pipeline, and each
+record is stored by its own script (``record.lua``: version check and transaction id per
+entity), the calls sent concurrently from a small thread pool. A conflict there may leave the
+event's other entities written (a retry completes them without counting twice), so it raises
+``StateUnavailable``: on a cluster, run one writer per key prefix.
 
 Every driver error is translated here, once, into ``StateUnavailable``, within the configured
-timeouts. Concurrent writers of one entity are detected (a version conflict raises
-``StateUnavailable`` and the event's other entities may be stored already), not resolved: run
-one writer per Redis until the per-entity server-side scripts of issue #15 replace this.
+timeouts. redis-py's own retries are off: a request that timed out may have run.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from importlib.resources import files
 from typing import Any, Final
 
@@ -37,15 +45,17 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
-from frisk.errors import ConfigError, FeatureError, StateUnavailable
+from frisk.errors import ConfigError, FeatureError, StateConflict, StateUnavailable
 from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
 
 __all__ = ["REDIS_FORMAT", "RedisStore"]
 
 #: the layout of the keys above; state of another format is refused, never read
-REDIS_FORMAT: Final = 1
+REDIS_FORMAT: Final = 2  # 2: one applied marker per transaction on a single Redis
 #: transaction ids kept per entity to refuse a second application of one transaction
 KEEP_TRANSACTIONS: Final = 256
+#: how long (ms) one Redis remembers that a transaction was applied (a retry within it is a no-op)
+APPLIED_MS: Final = 24 * 3_600_000
 #: how long (ms) a key outlives its record's expiry time
 GRACE_MS: Final = 3_600_000
 
@@ -69,11 +79,13 @@ class RedisStore:
         self._layout: StateLayout | None = None
         self._specs: tuple[SpaceSpec, ...] = ()
         self._versions: list[int] = []
+        self._senders: ThreadPoolExecutor | None = None  # cluster mode: concurrent scripts
         with self._translated():
             self._record = client.register_script(_script("record.lua"))
             self._move_clock = client.register_script(_script("clock.lua"))
             self._queue = client.register_script(_script("queue.lua"))
             self._due = client.register_script(_script("due.lua"))
+            self._event = client.register_script(_script("event.lua"))
 
     @classmethod
     def connect(
@@ -255,6 +267,8 @@ class RedisStore:
         return dropped
 
     def close(self) -> None:
+        if self._senders is not None:
+            self._senders.shutdown()
         with self._translated():
             self.client.close()
 
@@ -308,37 +322,56 @@ class RedisStore:
             )
         with self._translated():
             if self.cluster:
-                results = [self._record(keys=k, args=a) for k, a in calls]
-                if transaction_id:
-                    self._move_clock(keys=[f"{self._meta}:clock"], args=[str(t)])
-                if claim is not None:
-                    self.client.set(
-                        self._claim_key(claim[0]), claim[1], px=layout.label_horizon // 1000
-                    )
+                self._write_per_entity(transaction_id, t, calls, claim, layout.label_horizon)
+                return
+            keys_out = [k[0] for k, _ in calls] + [f"{self._meta}:clock"]
+            keys_out.append(f"{self.prefix}:{{applied:{transaction_id}}}")
+            args_out: list[Any] = [transaction_id, str(t), len(calls), APPLIED_MS]
+            if claim is None:
+                args_out += ["", ""]
             else:
-                # EVALSHA by hand: redis-py's Script objects make a pipeline ask SCRIPT EXISTS
-                # first, a second round trip on every event. A server that lost its scripts
-                # answers NOSCRIPT for those commands only; they are sent again one by one.
-                scripted = [(self._record, k, a) for k, a in calls]
-                if transaction_id:
-                    scripted.append((self._move_clock, [f"{self._meta}:clock"], [str(t)]))
-                pipe = self.client.pipeline(transaction=False)
-                for script, k, a in scripted:
-                    pipe.evalsha(script.sha, len(k), *k, *a)
-                if claim is not None:
-                    pipe.set(self._claim_key(claim[0]), claim[1], px=layout.label_horizon // 1000)
-                replies = pipe.execute(raise_on_error=False)
-                for i, (script, k, a) in enumerate(scripted):
-                    if isinstance(replies[i], NoScriptError):
-                        replies[i] = script(keys=k, args=a)
-                for reply in replies:
-                    if isinstance(reply, Exception):
-                        raise reply
-                results = replies[: len(calls)]
+                keys_out.append(self._claim_key(claim[0]))
+                args_out += [layout.label_horizon // 1000, claim[1]]
+            for _, (_, _, version, blob, ttl, _) in calls:
+                args_out += [version, blob, ttl]
+            # EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip);
+            # a server that lost its scripts answers NOSCRIPT, and the Script loads and resends.
+            try:
+                result = self.client.evalsha(self._event.sha, len(keys_out), *keys_out, *args_out)
+            except NoScriptError:
+                result = self._event(keys=keys_out, args=args_out)
+        if int(result) < 0:
+            raise StateConflict(
+                f"another process changed an entity of transaction {transaction_id!r} while it "
+                f"was computed; nothing was written"
+            )
+
+    def _write_per_entity(
+        self,
+        transaction_id: str,
+        t: int,
+        calls: list[tuple[list[str], list[Any]]],
+        claim: tuple[str, str] | None,
+        horizon: int,
+    ) -> None:
+        """On a cluster an event's keys span slots: one script per entity, each atomic, sent
+        concurrently (redis-py does not pipeline scripts on a cluster)."""
+        jobs: list[Callable[[], Any]] = [partial(self._record, keys=k, args=a) for k, a in calls]
+        if transaction_id:
+            jobs.append(partial(self._move_clock, keys=[f"{self._meta}:clock"], args=[str(t)]))
+        if claim is not None:
+            jobs.append(
+                partial(self.client.set, self._claim_key(claim[0]), claim[1], px=horizon // 1000)
+            )
+        if self._senders is None:
+            self._senders = ThreadPoolExecutor(max_workers=16, thread_name_prefix="frisk-state")
+        replies = list(self._senders.map(lambda job: job(), jobs))
+        results = replies[: len(calls)]
         if any(int(r) < 0 for r in results):
             raise StateUnavailable(
-                f"another writer changed feature state of transaction {transaction_id!r}'s "
-                f"entities while it was computed; run one writer per Redis key prefix"
+                f"another process changed an entity of transaction {transaction_id!r} while it "
+                f"was computed; the other entities may be written (a retry completes them): on "
+                f"a cluster, run one writer per key prefix"
             )
 
     @contextmanager

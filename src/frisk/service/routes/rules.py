@@ -127,7 +127,8 @@ async def backtest(
     start, end = _instant(body.start), _instant(body.end)
 
     def run() -> dict[str, Any]:
-        rows = policy.ledger.decisions_with_labels(start=start, end=end)
+        archive = request.app.state.frisk.settings.archive_dir
+        rows = policy.ledger.decisions_with_labels(start=start, end=end, archive=archive)
         frame = recorded_frame(rows, live.variables)
         return backtest_summary(frame, trial, now=datetime.now(UTC), current=current)
 

@@ -1,0 +1,320 @@
+"""Ledger bytes and write cost per decision: ``python -m benchmarks.bench_ledger``.
+
+Trains a model on simulated days (default catalogue), decides the payments of the days after in
+process (``ModelEngine`` with the ledger's empty policy, explanations on alerts, as ``frisk serve``
+runs), and records each decision as the service does, in group commits of ``--batch``, into a
+fresh SQLite file and a fresh PostgreSQL schema. Then prints per back end:
+
+- bytes per decision: the ``decisions`` table with its indexes (SQLite: ``dbstat`` pages after
+  ``VACUUM``; PostgreSQL: ``pg_total_relation_size`` after ``VACUUM``), the feature catalogues'
+  table included, and the average stored size of each column;
+- the write cost: CPU and wall time of ``record_decisions`` per decision (medians over batches),
+  commit and fsync included.
+
+Run it on two checkouts to compare (``PYTHONPATH=<other>/src``): it only uses the ``Ledger``
+Protocol, so it runs unchanged before and after a change of the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass(frozen=True)
+class Measured:
+    backend: str
+    rows: int
+    table_bytes: int
+    columns: dict[str, float]
+    write_us: float
+    write_cpu_us: float
+
+    @property
+    def per_decision(self) -> float:
+        return self.table_bytes / self.rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=5000)
+    parser.add_argument("--days", type=int, default=14, help="simulated days to train on")
+    parser.add_argument("--payers", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=16, help="decisions per group commit")
+    parser.add_argument("--postgres", default=POSTGRES, help="'' skips PostgreSQL")
+    args = parser.parse_args()
+
+    records = decide(args.days, args.payers, args.decisions)
+    with tempfile.TemporaryDirectory(prefix="frisk-bench-ledger-") as tmp:
+        results = [measure_sqlite(Path(tmp), records, args.batch)]
+        if args.postgres:
+            results.append(measure_postgres(args.postgres, records, args.batch))
+    report(results, records)
+
+
+def decide(days: int, payers: int, count: int) -> list[Any]:
+    """``count`` decisions as the service records them, by a model trained on ``days``."""
+    import polars as pl
+
+    from frisk.data import write_table
+    from frisk.data.simulator import SimulationConfig, simulate
+    from frisk.engine import ModelEngine, ModelSource
+    from frisk.models import save_model
+    from frisk.models.pipeline import train_events
+    from frisk.monitoring.retrain import point_in_time_labels
+    from frisk.schema import Transaction
+    from frisk.store import DecisionRecord, default_url, open_ledger
+    from frisk.store.policy_source import open_ledger_policy
+
+    began = time.perf_counter()
+    extra = -(-count // payers) + 2
+    config = SimulationConfig(days=days + extra, payers=payers, seed=7)
+    table = simulate(config)
+    cutoff = config.start + timedelta(days=days)
+    model = train_events(table, end=cutoff)
+    later = table.filter(pl.col("timestamp") >= cutoff).head(count)
+    print(f"simulated and trained in {time.perf_counter() - began:.0f} s")
+    with tempfile.TemporaryDirectory(prefix="frisk-bench-model-") as tmp:
+        save_model(model, Path(tmp) / "model")
+        # Warm, as a service that has been running: the payments before, with the labels known.
+        history = Path(tmp) / "history.parquet"
+        write_table(point_in_time_labels(table, None, cutoff), history)
+        source = ModelSource(directory=Path(tmp) / "model")
+        engine = ModelEngine(source, history=history).start()
+        policy_ledger = open_ledger(default_url(Path(tmp)))
+        engine.policy = open_ledger_policy(policy_ledger, model_catalogue(model)).live
+        records = []
+        for row in later.iter_rows(named=True):
+            body = transaction_body(row)
+            txn = Transaction.model_validate(body)
+            started = time.perf_counter()
+            verdict = engine.decide(txn)
+            records.append(
+                DecisionRecord(
+                    transaction_id=txn.transaction_id,
+                    body_hash=uuid.uuid4().hex * 2,
+                    event_time=txn.timestamp.astimezone(UTC),
+                    transaction=txn.model_dump(mode="json"),
+                    features=verdict.features,
+                    score=verdict.score,
+                    risk_score=verdict.risk_score,
+                    tier=verdict.risk_tier,
+                    action=str(verdict.action),
+                    reasons=[
+                        {
+                            "feature": r.feature,
+                            "value": r.value,
+                            "contribution": r.contribution,
+                            "sentence": r.sentence,
+                        }
+                        for r in verdict.reasons
+                    ],
+                    model_version=verdict.model_version,
+                    timings={
+                        **verdict.timings,
+                        "total": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                    created_at=datetime.now(UTC),
+                    degraded=verdict.degraded,
+                    policy=None if verdict.policy is None else dict(verdict.policy),
+                )
+            )
+        policy_ledger.close()
+    return records
+
+
+def model_catalogue(model: Any) -> Any:
+    from frisk.models.pipeline import model_catalogue as catalogue_of
+
+    return catalogue_of(model)
+
+
+_CORE = ("transaction_id", "amount", "currency", "payer_id", "payee_id", "device_id", "channel",
+         "merchant_category", "payer_country", "payee_country")  # fmt: skip
+_NOT_EXTRA = {*_CORE, "timestamp", "label", "label_timestamp", "label_source", "scenario"}
+
+
+def transaction_body(row: dict[str, Any]) -> dict[str, Any]:
+    body = {k: row[k] for k in _CORE if row.get(k) is not None}
+    body["timestamp"] = row["timestamp"].isoformat()
+    body["extra"] = {k: v for k, v in row.items() if k not in _NOT_EXTRA and v is not None}
+    return body
+
+
+def write(url: str, records: list[Any], batch: int) -> tuple[float, float]:
+    """Median wall and CPU microseconds per decision of ``record_decisions`` in ``batch``es."""
+    from frisk.store import open_ledger
+
+    ledger = open_ledger(url)
+    walls, cpus = [], []
+    try:
+        for start in range(0, len(records), batch):
+            chunk = records[start : start + batch]
+            wall, cpu = time.perf_counter(), time.thread_time()
+            ledger.record_decisions(chunk)
+            walls.append((time.perf_counter() - wall) * 1e6 / len(chunk))
+            cpus.append((time.thread_time() - cpu) * 1e6 / len(chunk))
+    finally:
+        ledger.close()
+    return statistics.median(walls), statistics.median(cpus)
+
+
+_SQLITE_TABLES = ("decisions", "feature_catalogues")
+
+
+def measure_sqlite(tmp: Path, records: list[Any], batch: int) -> Measured:
+    import sqlite3
+
+    url = f"sqlite:///{tmp / 'ledger.sqlite'}"
+    wall, cpu = write(url, records, batch)
+    _archive_size(url, tmp / "archive", len(records))
+    with sqlite3.connect(tmp / "ledger.sqlite") as conn:
+        conn.execute("VACUUM")
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema")}
+        owned = [
+            name
+            for name, table in conn.execute("SELECT name, tbl_name FROM sqlite_schema")
+            if table in _SQLITE_TABLES
+        ]
+        marks = ",".join("?" * len(owned))
+        averages_by_part: dict[str, float] = {}
+        (pages,) = conn.execute(
+            f"SELECT SUM(pgsize) FROM dbstat WHERE name IN ({marks})", owned
+        ).fetchone()
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(decisions)")]
+        averages = conn.execute(
+            "SELECT " + ", ".join(f'AVG(LENGTH("{c}"))' for c in columns) + " FROM decisions"
+        ).fetchone()
+        (rows,) = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()
+        for name, size in conn.execute(
+            f"SELECT name, SUM(pgsize) FROM dbstat WHERE name IN ({marks}) GROUP BY name", owned
+        ):
+            averages_by_part[name] = size / max(rows, 1)
+    assert "decisions" in names
+    print("SQLite bytes per decision by table and index:", averages_by_part)
+    return Measured(
+        "SQLite", rows, int(pages), dict(zip(columns, averages, strict=True)), wall, cpu
+    )
+
+
+def _archive_size(url: str, to: Path, count: int) -> None:
+    """Bytes per decision of the Parquet archive (on a copy: the ledger keeps its rows)."""
+    import shutil
+
+    from frisk.store import open_ledger
+
+    source = Path(sa.make_url(url).database or "")
+    copy = source.with_name("archived.sqlite")
+    shutil.copy(source, copy)
+    wal = source.with_name(source.name + "-wal")
+    if wal.exists():
+        shutil.copy(wal, copy.with_name(copy.name + "-wal"))
+    ledger = open_ledger(f"sqlite:///{copy}")
+    try:
+        if not hasattr(ledger, "archive"):  # a checkout before the archive
+            return
+        ledger.archive(datetime.now(UTC) + timedelta(days=3650), to)
+    finally:
+        ledger.close()
+    size = sum(p.stat().st_size for p in (to / "decisions").rglob("*.parquet"))
+    print(f"Parquet archive (zstd): {size / count:.0f} B/decision ({count:,} in {size:,} B)")
+
+
+@contextmanager
+def _schema(url: str) -> Iterator[str]:
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    schema = f"frisk_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        yield (
+            sa.make_url(url)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def measure_postgres(url: str, records: list[Any], batch: int) -> Measured:
+    with _schema(url) as in_schema:
+        wall, cpu = write(in_schema, records, batch)
+        engine = sa.create_engine(in_schema, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("VACUUM ANALYZE"))
+                tables = list(
+                    conn.execute(
+                        sa.text(
+                            "SELECT c.oid::regclass::text FROM pg_class c "
+                            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
+                            "AND (c.relname = 'feature_catalogues' OR c.relname LIKE 'decisions%')"
+                        )
+                    ).scalars()
+                )
+                total = sum(
+                    int(conn.execute(sa.text(f"SELECT pg_total_relation_size('{t}')")).scalar_one())
+                    for t in tables
+                )
+                columns = list(
+                    conn.execute(
+                        sa.text(
+                            "SELECT column_name FROM information_schema.columns "
+                            "WHERE table_schema = current_schema() AND table_name = 'decisions' "
+                            "ORDER BY ordinal_position"
+                        )
+                    ).scalars()
+                )
+                averages = conn.execute(
+                    sa.text(
+                        "SELECT "
+                        + ", ".join(f'AVG(pg_column_size("{c}"))' for c in columns)
+                        + " FROM decisions"
+                    )
+                ).one()
+                rows = int(conn.execute(sa.text("SELECT COUNT(*) FROM decisions")).scalar_one())
+        finally:
+            engine.dispose()
+    return Measured(
+        "PostgreSQL",
+        rows,
+        total,
+        {c: float(a or 0) for c, a in zip(columns, averages, strict=True)},
+        wall,
+        cpu,
+    )
+
+
+def report(results: list[Measured], records: list[Any]) -> None:
+    alerts = sum(r.action != "allow" for r in records)
+    print(
+        f"{len(records):,} decisions, {len(records[0].features)} features each, "
+        f"{alerts} alerts (with reasons)"
+    )
+    for m in results:
+        print(
+            f"{m.backend:<10} {m.per_decision:7.0f} B/decision (table + indexes, {m.rows:,} rows)"
+            f"   write {m.write_us:6.0f} us wall, {m.write_cpu_us:5.0f} us CPU per decision"
+        )
+        sizes = ", ".join(f"{c} {v:.0f}" for c, v in m.columns.items() if v)
+        print(f"           average column bytes: {sizes}")
+
+
+if __name__ == "__main__":
+    main()
