@@ -20,6 +20,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     │   └── StateUnavailable     the shared feature state cannot be reached in time (or written)
     │       └── StateConflict      another process changed what an event read; nothing written
     ├── NotFoundError          a named thing (model version, review, rule) does not exist
+    ├── NotReadyError          nothing can be decided yet (no engine, or one still warming)
     └── ConflictError          a request contradicts what is already recorded
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "MappingError",
     "ModelError",
     "NotFoundError",
+    "NotReadyError",
     "RowProblem",
     "StateConflict",
     "StateUnavailable",
@@ -130,6 +132,10 @@ class StateConflict(StateUnavailable):
 
 class NotFoundError(FriskError):
     """A named thing (model version, review, rule, list) does not exist."""
+
+
+class NotReadyError(FriskError):
+    """Nothing can be decided yet: no decision engine, or one that is not ready."""
 
 
 class ConflictError(FriskError):

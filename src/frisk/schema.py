@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
@@ -34,10 +36,15 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCENARIO_COLUMN",
+    "Action",
     "Channel",
     "Label",
     "LabelValue",
+    "Reason",
+    "RiskTier",
+    "Role",
     "Transaction",
+    "Verdict",
     "amount_problem",
     "first_error",
     "parse_label",
@@ -107,6 +114,60 @@ class Channel(StrEnum):
 class LabelValue(StrEnum):
     FRAUD = "fraud"
     LEGIT = "legit"
+
+
+class RiskTier(StrEnum):
+    """How risky a payment is, for people: from its calibrated probability of fraud."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Action(StrEnum):
+    """What the caller should do with the payment; every action but ``allow`` is an alert."""
+
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+
+
+class Role(StrEnum):
+    """What an API key may do: ``scorer`` scores, ``analyst`` reads, ``admin`` does everything."""
+
+    SCORER = "scorer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One feature's part in a score, with a sentence an analyst can read."""
+
+    feature: str
+    value: float | str | None
+    contribution: float  # signed, in the model's margin units
+    sentence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the decision core decided about one transaction."""
+
+    score: float  # calibrated probability of fraud, in [0, 1]
+    risk_score: int  # 0-100, for people and rules
+    risk_tier: str
+    action: Action
+    reasons: tuple[Reason, ...]
+    features: Mapping[str, float | None]  # the values the model saw, recorded for audit
+    model_version: str
+    # True when a fallback produced the verdict (e.g. a feature store timed out); counted.
+    degraded: bool = False
+    timings: Mapping[str, float] = field(default_factory=dict)  # milliseconds per stage
+    # What the rules and lists did (``PolicyDecision.to_json``): who decided, every rule that
+    # matched with the values it read. None when the engine decides without a policy.
+    policy: Mapping[str, Any] | None = None
 
 
 class Transaction(BaseModel):

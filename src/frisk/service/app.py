@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from frisk import __version__
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
+from frisk.engine.recorder import DecisionRecorder
 from frisk.monitoring.retention import RetentionJob
 from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
@@ -23,7 +24,6 @@ from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddlewa
 from frisk.service.monitor import ModelOps
 from frisk.service.policy import build_policy
 from frisk.service.ratelimit import RateLimiter
-from frisk.service.recorder import DecisionRecorder
 from frisk.service.routes import (
     audit,
     decisions,
@@ -60,14 +60,14 @@ def create_app(
     if ledger is None:
         ledger = open_ledger(settings.database_url or default_url(settings.home))
     metrics = ServiceMetrics()
-    # Concurrent requests share commits (one fsync for many decisions); see service.recorder.
+    # Concurrent requests share commits (one fsync for many decisions); see engine.recorder.
     recorder = DecisionRecorder(ledger, on_commit=metrics.observe_commit)
     stats = LiveStats(settings.api.latency_window)
     limits = settings.security.rate_limit
     state = ServiceState(
         settings=settings,
         ledger=ledger,
-        engine=engine,
+        decision_engine=engine,
         metrics=metrics,
         stats=stats,
         limiter=RateLimiter(limits.per_second, limits.burst) if limits.enabled else None,
@@ -95,14 +95,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc_pauses.install()  # process-wide, so only while this app serves
-        if policy is not None:
-            policy.start()  # follows changes other processes make to the ledger's policy
+        policy.start()  # follows changes other processes make to the ledger's policy
         retention.start()
         try:
             yield
         finally:
-            if policy is not None:
-                policy.close()
+            policy.close()
             gc_pauses.remove()
             retention.close()
             model_ops.close()

@@ -172,6 +172,32 @@ def test_a_file_without_ids_or_labels_is_refused(home: Path, tmp_path: Path) -> 
     assert "no transaction_id column" in out
 
 
+def test_an_empty_file_is_refused_as_the_importer_refuses_it(home: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "labels.csv"
+    empty.write_bytes(b"")
+    code, out = run("--events", str(empty))
+    assert code != 0
+    assert "empty file" in out
+
+
+def test_a_jsonl_labels_file_is_typed_from_all_its_rows(home: Path, tmp_path: Path) -> None:
+    # The first rows name no source: a type taken from them alone would refuse the later ones.
+    rows = [
+        f'{{"transaction_id": "t{i}", "label": "legit", "label_source": null}}' for i in range(150)
+    ]
+    rows.append('{"transaction_id": "t150", "label": "fraud", "label_source": "chargeback"}')
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, out = run("--events", str(labels))
+    assert code == 0, out
+    assert "151 labels from 151 rows (0 skipped)" in out
+    ledger = ledger_of(home)
+    last = ledger.get_label("t150")
+    assert last is not None
+    assert (last.label, last.source) == ("fraud", "chargeback")
+    ledger.close()
+
+
 def test_api_needs_a_key(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FRISK_API_KEY", raising=False)
     labels = tmp_path / "l.csv"

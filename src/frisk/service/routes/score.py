@@ -90,7 +90,7 @@ class ScoreLane:
 
 async def score(txn: Transaction, scorer: ScorerDep, _key: ScorerKey) -> Response:
     """Decide one transaction; a retry with the same id and body returns the recorded decision."""
-    scored = await scorer.score_async(txn)
+    scored = await scorer.decide_async(txn)
     headers = {"Idempotent-Replayed": "true"} if scored.replayed else None
     body = orjson.dumps(decision_body(scored.record))
     return Response(body, media_type="application/json", headers=headers)
@@ -115,7 +115,7 @@ def score_batch(
     if not txns or len(txns) > limit:
         raise InvalidEventError("body", len(txns), f"a batch holds 1 to {limit} transactions")
     charge(state, key, len(txns) - 1)  # the key already paid one token to get here
-    return [DecisionPublic.from_record(scorer.score(txn).record) for txn in txns]
+    return [DecisionPublic.from_record(scorer.decide(txn).record) for txn in txns]
 
 
 def parse_transaction(body: bytes, content_type: str | None) -> Transaction:

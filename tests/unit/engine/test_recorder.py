@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from frisk.engine.recorder import DecisionRecorder
 from frisk.errors import StoreError
-from frisk.service.recorder import DecisionRecorder
 from frisk.store import DecisionRecord, SqlLedger, default_url, open_ledger
 
 
