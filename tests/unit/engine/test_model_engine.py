@@ -211,7 +211,7 @@ def test_engines_over_one_redis_warm_it_once_and_share_it(
     ledger = open_ledger(default_url(tmp_path))
     recorder = _scorer(ledger, engine_for(trained["a"], ledger=ledger))
     for i in range(3):
-        recorder.score(txn(i))
+        recorder.decide(txn(i))
     stores = [RedisStore.connect("redis://127.0.0.1:6379/0", key_prefix=prefix, timeout=10.0)]
     try:
         first = engine_for(trained["a"], ledger=ledger, store=stores[0])
