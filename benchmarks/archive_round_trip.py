@@ -49,13 +49,14 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=4, help="days the backtest reads")
     args = parser.parse_args()
 
+    from frisk.service.recorder import DecisionRecorder
+
     from frisk.data import write_table
     from frisk.data.simulator import SimulationConfig, simulate
     from frisk.engine import ModelEngine, ModelSource
     from frisk.models import save_model
     from frisk.models.pipeline import model_catalogue, train_events
     from frisk.monitoring.retrain import point_in_time_labels
-    from frisk.service.recorder import DecisionRecorder
     from frisk.store import default_url, open_ledger
 
     work = Path(tempfile.mkdtemp(prefix="frisk-archive-bench-"))
@@ -240,13 +241,12 @@ def _results(
     from frisk.policy import Policy, Rule
     from frisk.policy.backtest import backtest_summary
     from frisk.policy.history import recorded_frame
-    from frisk.store.archive import recorded_history
     from frisk.store.policy_source import decision_variables
 
     out: dict[str, Any] = {}
     began = time.perf_counter()
     variables = decision_variables(catalogue)
-    rows = recorded_history(ledger.engine, archive, start=window[0], end=window[1])
+    rows = ledger.decisions_with_labels(start=window[0], end=window[1], archive=archive)
     frame = recorded_frame(rows, variables)
     rule = Rule("bench", "amount > 500.0 && txn_count_by_payer_24h >= 2.0", "review")
     out["backtest"] = backtest_summary(
@@ -259,7 +259,7 @@ def _results(
     began = time.perf_counter()
     cut = boundary + timedelta(days=1)
     table = point_in_time_labels(
-        ledger_history(ledger.engine, before=cut, archive=archive), ledger.engine, cut, archive
+        ledger_history(ledger, before=cut, archive=archive), ledger, cut, archive
     )
     out["retrain inputs"] = table
     print(

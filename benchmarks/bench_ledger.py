@@ -95,7 +95,7 @@ def decide(days: int, payers: int, count: int) -> list[Any]:
         source = ModelSource(directory=Path(tmp) / "model")
         engine = ModelEngine(source, history=history).start()
         policy_ledger = open_ledger(default_url(Path(tmp)))
-        engine.policy = open_ledger_policy(policy_ledger.engine, model_catalogue(model)).live
+        engine.policy = open_ledger_policy(policy_ledger, model_catalogue(model)).live
         records = []
         for row in later.iter_rows(named=True):
             body = transaction_body(row)

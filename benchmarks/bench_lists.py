@@ -29,8 +29,8 @@ def main() -> None:
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as work:
         ledger = open_ledger(default_url(Path(work)))
-        mine = open_ledger_policy(ledger.engine)
-        theirs = open_ledger_policy(ledger.engine)  # another instance on the same ledger
+        mine = open_ledger_policy(ledger)
+        theirs = open_ledger_policy(ledger)  # another instance on the same ledger
         mine.live.create_list(NamedList("cards", "block"), actor="bench", at=now)
         mine.live.create_list(NamedList("mules", "block"), actor="bench", at=now)
         entries = [ListEntry(f"card{i:09d}") for i in range(args.entries)]

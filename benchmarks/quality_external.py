@@ -23,7 +23,19 @@ from frisk.models.evaluate import evaluate_artifact
 from frisk.models.pipeline import train_events
 
 ROOT = Path(__file__).parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def _datasets() -> Path:
+    """``FRISK_DATASETS``, else ``shared/datasets`` beside the checkout (or beside a worktree's
+    parent folder, for a checkout under ``wt/``)."""
+    given = os.environ.get("FRISK_DATASETS")
+    if given:
+        return Path(given)
+    near = [p / "shared" / "datasets" for p in (ROOT.parent, ROOT.parent.parent)]
+    return next((p for p in near if p.is_dir()), near[0])
+
+
+DATASETS = _datasets()
 
 
 @dataclass(frozen=True)

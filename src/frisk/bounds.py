@@ -9,10 +9,11 @@ amount overflowing a feature sum, a NUL that the PostgreSQL ledger cannot store)
   Unicode bidirectional formatting characters (which make an id read differently from what it
   is), no byte-order mark, no lone surrogates. NUL is one of them: refused everywhere, whatever
   the ledger's back end.
-- **Amounts**: finite, ``0 < amount <= AMOUNT_MAX`` (ten billion in the currency's units: below
-  the feature sums' exact-integer range, so nothing is clamped), with no more decimal places than
-  the currency has (ISO 4217 minor units) for live events; a JSON number, never a string or a
-  boolean.
+- **Amounts**: finite, ``0 <= amount <= AMOUNT_MAX``. Zero is a payment (card verification, free
+  trials, card testing); a negative amount is refused (``NEGATIVE_AMOUNT``). The maximum is ten
+  billion in the currency's units: below the feature sums' exact-integer range, so nothing is
+  clamped. No more decimal places than the currency has (ISO 4217 minor units) for live events; a
+  JSON number, never a string or a boolean.
 - **Extras**: at most ``MAX_EXTRAS`` attributes; text values at most ``MAX_EXTRA_TEXT``
   characters; numbers finite and within ``±MAX_EXTRA_NUMBER``.
 - **Time**: every event lies within ``EARLIEST``..``LATEST``. Live scoring narrows that to a
@@ -42,12 +43,21 @@ __all__ = [
     "MAX_EXTRAS",
     "MAX_EXTRA_NUMBER",
     "MAX_EXTRA_TEXT",
+    "NEGATIVE_AMOUNT",
     "EventWindow",
     "check_amount",
     "decimals_problem",
     "text_problem",
 ]
 
+# Why a negative amount is refused everywhere (import, API, online features): a refund or
+# reversal moves money back for an earlier payment; it is not a new payment to allow or block, and
+# counting it into an entity's sums and means would make "how much does this payer spend" lower
+# after a chargeback. Leave such rows out of event files (or import with --skip-invalid, which
+# counts them in the report), or send them as labels/notes on the original transaction.
+NEGATIVE_AMOUNT: Final = (
+    "is negative: a refund or reversal is not a payment to score (amounts must be >= 0)"
+)
 #: the largest amount, in the currency's units (feature sums hold 2**42 - 1 minor units exactly)
 AMOUNT_MAX: Final = 10_000_000_000.0
 #: no event of any entry point lies before this or after ``LATEST``
@@ -88,8 +98,10 @@ def check_amount(value: float, currency: str | None = None) -> str | None:
     """Why ``value`` is not an amount (in ``currency``, when given: its decimal places), or None."""
     if not math.isfinite(value):
         return "must be a finite number"
-    if not 0 < value <= AMOUNT_MAX:
-        return f"must be > 0 and <= {AMOUNT_MAX:,.0f}"
+    if value < 0:
+        return NEGATIVE_AMOUNT
+    if value > AMOUNT_MAX:
+        return f"must be <= {AMOUNT_MAX:,.0f}"
     return None if currency is None else decimals_problem(value, currency)
 
 

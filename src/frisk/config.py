@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -26,9 +26,6 @@ from pydantic_settings import (
 
 from frisk.bounds import EventWindow
 from frisk.errors import ConfigError
-
-if TYPE_CHECKING:
-    from frisk.store.postgres import StoreTimeouts
 
 __all__ = [
     "ApiSettings",
@@ -122,16 +119,6 @@ class StoreSettings(BaseModel):
     pool_timeout: float = Field(default=2.0, gt=0)
     # After a failure the database is not asked again for this long (calls answer 503 at once).
     cool_down: float = Field(default=1.0, gt=0)
-
-    def timeouts(self) -> StoreTimeouts:
-        from frisk.store.postgres import StoreTimeouts
-
-        return StoreTimeouts(
-            connect=self.connect_timeout,
-            statement=self.statement_timeout,
-            pool=self.pool_timeout,
-            cool_down=self.cool_down,
-        )
 
     @property
     def answer_seconds(self) -> float:

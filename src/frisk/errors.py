@@ -21,6 +21,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     │   └── StateUnavailable     the shared feature state cannot be reached in time (or written)
     │       └── StateConflict      another process changed what an event read; nothing written
     ├── NotFoundError          a named thing (model version, review, rule) does not exist
+    ├── NotReadyError          nothing can be decided yet (no engine, or one still warming)
     └── ConflictError          a request contradicts what is already recorded
 """
 
@@ -41,6 +42,7 @@ __all__ = [
     "MappingError",
     "ModelError",
     "NotFoundError",
+    "NotReadyError",
     "RecordRefusedError",
     "RowProblem",
     "StateConflict",
@@ -138,6 +140,10 @@ class RecordRefusedError(StoreError):
 
 class NotFoundError(FriskError):
     """A named thing (model version, review, rule, list) does not exist."""
+
+
+class NotReadyError(FriskError):
+    """Nothing can be decided yet: no decision engine, or one that is not ready."""
 
 
 class ConflictError(FriskError):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
@@ -29,6 +31,7 @@ from frisk.bounds import (
     MAX_EXTRA_NUMBER,
     MAX_EXTRA_TEXT,
     MAX_EXTRAS,
+    NEGATIVE_AMOUNT,
     check_amount,
     text_problem,
 )
@@ -40,14 +43,21 @@ __all__ = [
     "EVENT_COLUMNS",
     "KNOWN_COLUMNS",
     "LABEL_COLUMNS",
+    "NEGATIVE_AMOUNT",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCENARIO_COLUMN",
+    "Action",
     "Channel",
     "EventTime",
     "Label",
     "LabelValue",
+    "Reason",
+    "RiskTier",
+    "Role",
     "Transaction",
+    "Verdict",
+    "amount_problem",
     "first_error",
     "parse_label",
     "reason_of",
@@ -100,6 +110,11 @@ _EXTRA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 ExtraValue = float | int | str | bool | None
 
 
+def amount_problem(value: float) -> str | None:
+    """Why ``value`` cannot be a payment's amount, or None (``frisk.bounds.check_amount``)."""
+    return check_amount(value)
+
+
 class Channel(StrEnum):
     """Channels Frisk knows by name; any other lower-case name is accepted as well."""
 
@@ -116,6 +131,60 @@ class LabelValue(StrEnum):
     LEGIT = "legit"
 
 
+class RiskTier(StrEnum):
+    """How risky a payment is, for people: from its calibrated probability of fraud."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Action(StrEnum):
+    """What the caller should do with the payment; every action but ``allow`` is an alert."""
+
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+
+
+class Role(StrEnum):
+    """What an API key may do: ``scorer`` scores, ``analyst`` reads, ``admin`` does everything."""
+
+    SCORER = "scorer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One feature's part in a score, with a sentence an analyst can read."""
+
+    feature: str
+    value: float | str | None
+    contribution: float  # signed, in the model's margin units
+    sentence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the decision core decided about one transaction."""
+
+    score: float  # calibrated probability of fraud, in [0, 1]
+    risk_score: int  # 0-100, for people and rules
+    risk_tier: str
+    action: Action
+    reasons: tuple[Reason, ...]
+    features: Mapping[str, float | None]  # the values the model saw, recorded for audit
+    model_version: str
+    # True when a fallback produced the verdict (e.g. a feature store timed out); counted.
+    degraded: bool = False
+    timings: Mapping[str, float] = field(default_factory=dict)  # milliseconds per stage
+    # What the rules and lists did (``PolicyDecision.to_json``): who decided, every rule that
+    # matched with the values it read. None when the engine decides without a policy.
+    policy: Mapping[str, Any] | None = None
+
+
 class Transaction(BaseModel):
     """One payment event as it happens."""
 
@@ -123,8 +192,10 @@ class Transaction(BaseModel):
 
     transaction_id: _ID
     timestamp: EventTime
-    # A JSON number: "12.5" and true are refused, not coerced; bounds in frisk.bounds.
-    amount: float = Field(gt=0, strict=True)
+    # A JSON number: "12.5" and true are refused, not coerced. Zero is a payment too (card
+    # verification, free trials, card testing); a negative amount (a refund or reversal) is not
+    # a payment to decide on. Bounds in frisk.bounds.
+    amount: float = Field(strict=True)
     currency: str = Field(min_length=3, max_length=3)
     payer_id: _ID
     payee_id: _ID
@@ -224,6 +295,7 @@ class Label(BaseModel):
 
 _FRAUD_WORDS: Final = frozenset({"fraud", "1", "true", "yes", "y", "t"})
 _LEGIT_WORDS: Final = frozenset({"legit", "0", "false", "no", "n", "f", "genuine", "ok"})
+_NUMBER_LABEL: Final = re.compile(r"^[+-]?[01](\.0*)?$")
 
 
 def parse_label(value: object) -> LabelValue:
@@ -240,6 +312,11 @@ def parse_label(value: object) -> LabelValue:
             return LabelValue.FRAUD
         if word in _LEGIT_WORDS:
             return LabelValue.LEGIT
+        # "1.0"/"0.0": what a 0/1 column becomes once pandas has read it with a missing value.
+        if _NUMBER_LABEL.match(word):
+            number = float(word)
+            if number in (0.0, 1.0):
+                return LabelValue.FRAUD if number == 1.0 else LabelValue.LEGIT
     raise ValueError(f"{value!r} is not a label (fraud/legit, 1/0, true/false)")
 
 

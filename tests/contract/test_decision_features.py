@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from frisk.store import DecisionRecord, SqlLedger, default_url, open_ledger, upgrade
 from frisk.store.feature_catalogues import recent_features
-from frisk.store.policy import recorded_decisions
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -93,7 +92,7 @@ def readers(ledger: SqlLedger, txn_id: str) -> dict[str, dict[str, Any]]:
     assert got is not None
     recent = {d.transaction_id: d for d in ledger.recent_decisions(100)}
     replayed = {d.transaction_id: d for d in ledger.decisions_since(T0 - timedelta(days=1))}
-    backtest = {r["transaction_id"]: r for r in recorded_decisions(ledger.engine)}
+    backtest = {r["transaction_id"]: r for r in ledger.decisions_with_labels()}
     drift = {
         r.event_time: r for r in recent_features(ledger.engine, "m-1", last=100)
     }  # by time: each decision here has its own minute

@@ -75,7 +75,7 @@ _EVENT = st.tuples(
     st.integers(0, 3),  # payer
     st.integers(0, 2),  # payee
     st.one_of(st.none(), st.integers(0, 2)),  # device
-    st.sampled_from([0.01, 1.0, 9.99, 10.0, 250.5, 12_000.0, 3e7]),
+    st.sampled_from([0.0, 0.004, 0.01, 1.0, 9.99, 10.0, 250.5, 12_000.0, 3e7]),
     _DELAYS,
     st.booleans(),  # fraud
 )
@@ -198,13 +198,13 @@ def _brute_force(table: pl.DataFrame, catalogue: Catalogue) -> dict[str, list[fl
 
     out: dict[str, list[float]] = {}
     for spec in catalogue.specs:
-        if spec.kind in ("calendar", "attribute", "extra"):
+        if spec.kind in ("calendar", "attribute", "extra", "ratio"):
             continue
         column = []
         for i, row in enumerate(rows):
             t = row["_t"]
-            k = key(row, spec.key) if spec.kind != "label" else (row[ENTITY_FIELDS[spec.key]],)
-            if k is None or k == (None,):
+            k = key(row, spec.key)
+            if k is None:
                 column.append(math.nan)
                 continue
             history = [q for q in rows[:i] if key(q, spec.key) == k]
@@ -268,17 +268,22 @@ def _reference(
             return u / median if median > 0 else math.nan
         sd = statistics.stdev(xs) if len(xs) >= 2 else 0
         return (u - statistics.mean(xs)) / sd if sd > 0 else math.nan
-    field = ENTITY_FIELDS[spec.key]  # label: arrived in the window, strictly before t
+    # label: arrived strictly before t; in the window by its arrival or by its transaction's time
+    fields = KEYS[spec.key]
+    clock = "_t" if spec.clock == "event" else "_l"
     labels = [
         q
         for q in rows
-        if q[field] == row[field]
+        if all(q[f] == row[f] for f in fields)
         and q["_l"] is not None
         and q["label"] is not None
         and q["_t"] <= q["_l"] < q["_t"] + horizon
-        and low <= q["_l"] < t
+        and q["_l"] < t
+        and low <= q[clock]
     ]
     frauds = sum(1 for q in labels if q["label"] == 1)
     if spec.agg == "count":
         return frauds
+    if spec.agg == "labelled":
+        return len(labels)
     return frauds / len(labels) if labels else math.nan

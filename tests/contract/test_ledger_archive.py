@@ -18,12 +18,11 @@ from frisk.store import (
     LabelWrite,
     ReviewAction,
     ReviewChange,
-    ReviewStore,
     SqlLedger,
     default_url,
     open_ledger,
 )
-from frisk.store.archive import archived_days, read_decisions, read_labels, recorded_history
+from frisk.store.archive import archived_days, read_decisions, read_labels
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 DAYS = 3
@@ -89,7 +88,7 @@ def recorded(ledger: SqlLedger) -> list[DecisionRecord]:
     ledger.set_label(  # a changed label: history of two
         "t002", "fraud", label_timestamp=T0 + timedelta(hours=5), source="analyst", actor="test"
     )
-    ReviewStore(ledger.engine).change(
+    ledger.reviews.change(
         "t005", ReviewChange(ReviewAction.ASSIGN, assignee="ana"), actor="test", at=T0
     )
     return records
@@ -117,10 +116,10 @@ def test_archive_moves_old_days_out_and_readers_see_the_same(
     ledger: SqlLedger, recorded: list[DecisionRecord], tmp_path: Path
 ) -> None:
     archive = tmp_path / "archive"
-    before_rows = _comparable(recorded_history(ledger.engine, None))
-    history = ledger_history(ledger.engine)
+    before_rows = _comparable(ledger.decisions_with_labels())
+    history = ledger_history(ledger)
     cutoff = T0 + timedelta(days=DAYS)
-    labelled = point_in_time_labels(history, ledger.engine, cutoff)
+    labelled = point_in_time_labels(history, ledger, cutoff)
     rows_before = {t.table: t.rows for t in ledger.stats()}
 
     until = T0.replace(hour=0) + timedelta(days=2)  # days 1 and 2 go
@@ -141,10 +140,10 @@ def test_archive_moves_old_days_out_and_readers_see_the_same(
     assert kept == recorded[-1]
 
     # Every reader of history, given the archive, reads what it read before.
-    assert _comparable(recorded_history(ledger.engine, archive)) == before_rows
-    assert ledger_history(ledger.engine, archive=archive).equals(history)
+    assert _comparable(ledger.decisions_with_labels(archive=archive)) == before_rows
+    assert ledger_history(ledger, archive=archive).equals(history)
     assert point_in_time_labels(
-        ledger_history(ledger.engine, archive=archive), ledger.engine, cutoff, archive
+        ledger_history(ledger, archive=archive), ledger, cutoff, archive
     ).equals(labelled)
     # The archive is plain Parquet, by day, its features as recorded.
     frame = read_decisions(archive)
@@ -169,14 +168,14 @@ def test_a_label_for_an_archived_transaction_is_accepted_and_joined_at_retrainin
     (outcome,) = ledger.set_labels([LabelWrite("t001", "fraud", late, "chargeback")], actor="t")
     assert not outcome.known  # its decision is archived, the label is kept all the same
     cutoff = T0 + timedelta(days=DAYS)
-    table = ledger_history(ledger.engine, archive=archive)
-    labelled = point_in_time_labels(table, ledger.engine, cutoff, archive)
+    table = ledger_history(ledger, archive=archive)
+    labelled = point_in_time_labels(table, ledger, cutoff, archive)
     row = labelled.filter(pl.col("transaction_id") == "t001").row(0, named=True)
     assert row["label"] == 1
     assert row["label_source"] == "chargeback"
     # And a backtest reads it too.
     (backtested,) = [
-        r for r in recorded_history(ledger.engine, archive) if r["transaction_id"] == "t001"
+        r for r in ledger.decisions_with_labels(archive=archive) if r["transaction_id"] == "t001"
     ]
     assert backtested["label"] == "fraud"
 

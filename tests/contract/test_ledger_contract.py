@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from frisk.errors import ConflictError, NotFoundError, StoreError
+from frisk.policy import ListEntry, NamedList, Rule
 from frisk.store import (
     ApiKeyRecord,
     AuditEntry,
@@ -25,6 +26,7 @@ from frisk.store import (
     head_revision,
     open_ledger,
 )
+from frisk.store.ledger import ShadowDecision
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -301,3 +303,127 @@ def test_migrations_build_the_schema_the_tables_declare(ledger: SqlLedger) -> No
     # Type spelling differences (JSON vs JSONB variants, DateTime flavours) are not drift.
     structural = [d for d in diff if not (isinstance(d, list) and d and d[0][0] == "modify_type")]
     assert structural == []
+
+
+# -- what routes, the engine and monitoring read and write through the Protocol ----------------
+
+
+def test_audit_log_pages_backwards_by_entry_id(ledger: SqlLedger) -> None:
+    for i in range(5):
+        target = "rule:a" if i % 2 == 0 else "list:b"
+        ledger.append_audit(AuditEntry("alice", f"act.{i}", target, T0 + timedelta(seconds=i)))
+    first = ledger.audit_log(limit=2)
+    assert [e.action for e in first] == ["act.4", "act.3"]
+    assert first[-1].id is not None
+    rest = ledger.audit_log(limit=10, before=first[-1].id)
+    assert [e.action for e in rest] == ["act.2", "act.1", "act.0"]
+    ruled = ledger.audit_log(target="rule:a", limit=10, before=first[0].id)
+    assert [e.action for e in ruled] == ["act.2", "act.0"]
+
+
+def test_labels_changed_since_in_update_order(ledger: SqlLedger) -> None:
+    ledger.set_label("t1", "fraud", label_timestamp=T0, source="s", actor="a")
+    ledger.set_label("t2", "legit", label_timestamp=T0, source="s", actor="a")
+    everything = ledger.labels_changed_since(None)
+    assert [r.transaction_id for r in everything] == ["t1", "t2"]
+    assert ledger.labels_changed_since(everything[-1].updated_at) == []
+    changed = ledger.set_label("t1", "legit", label_timestamp=T0, source="s", actor="b")
+    assert ledger.labels_changed_since(everything[-1].updated_at) == [changed]
+
+
+def test_decisions_with_labels_in_event_order_within_the_range(ledger: SqlLedger) -> None:
+    for i in range(3):
+        ledger.record_decision(decision(f"t{i}", event_time=T0 + timedelta(hours=i)))
+    ledger.set_label("t1", "fraud", label_timestamp=T0, source="s", actor="a")
+    rows = ledger.decisions_with_labels()
+    assert [(r["transaction_id"], r["label"]) for r in rows] == [
+        ("t0", None),
+        ("t1", "fraud"),
+        ("t2", None),
+    ]
+    assert rows[1]["features"] == decision().features
+    window = ledger.decisions_with_labels(
+        start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=2)
+    )
+    assert [r["transaction_id"] for r in window] == ["t1"]
+
+
+def test_shadow_decisions_are_recorded_once_and_counted(ledger: SqlLedger) -> None:
+    ledger.record_decision(decision("t1", action="review"))
+    shadow = ShadowDecision("t1", "m-2", 0.9, 90, "critical", "block", T0)
+    ledger.record_shadow_decisions([shadow])
+    ledger.record_shadow_decisions([replace(shadow, score=0.1, action="allow")])  # kept: first
+    ledger.record_shadow_decisions([])
+    counts = ledger.monitoring.daily_counts(7)
+    assert counts is not None
+    assert [(c.model_version, c.decisions, c.alerts) for c in counts.shadowed] == [("m-2", 1, 1)]
+    assert [(c.model_version, c.decisions, c.alerts) for c in counts.served] == [("m-1", 1, 1)]
+
+
+def test_an_empty_ledger_has_no_daily_counts(ledger: SqlLedger) -> None:
+    assert ledger.monitoring.daily_counts(7) is None
+
+
+def test_the_score_window_is_the_newest_decisions_of_one_version(ledger: SqlLedger) -> None:
+    for i in range(4):
+        ledger.record_decision(
+            decision(
+                f"t{i}",
+                score=i / 10,
+                created_at=T0 + timedelta(minutes=i),
+                features={"amount": float(i), "channel": "card", "missing": None},
+                model_version="m-1" if i < 3 else "m-2",
+            )
+        )
+    features = [("amount", False), ("channel", True), ("missing", False)]
+    rows = ledger.monitoring.score_window("m-1", features, last=2)
+    assert [r.score for r in rows] == [0.2, 0.1]
+    assert rows[0].values == (2.0, "card", None)
+    since = ledger.monitoring.score_window(
+        "m-1", features, last=10, since=T0 + timedelta(minutes=1)
+    )
+    assert [r.score for r in since] == [0.2, 0.1]
+
+
+def test_recorded_transactions_in_event_order_before_a_time(ledger: SqlLedger) -> None:
+    for i in (2, 0, 1):
+        ledger.record_decision(decision(f"t{i}", event_time=T0 + timedelta(hours=i)))
+    seen = list(ledger.monitoring.transactions())
+    assert [t["transaction_id"] for t in seen] == ["t0", "t1", "t2"]
+    assert seen[0]["amount"] == 12.5
+    early = ledger.monitoring.transactions(before=T0 + timedelta(hours=2))
+    assert [t["transaction_id"] for t in early] == ["t0", "t1"]
+
+
+def test_labels_known_before_a_cutoff(ledger: SqlLedger) -> None:
+    ledger.set_label("t1", "fraud", label_timestamp=T0, source="s", actor="a")
+    ledger.set_label("t2", "legit", label_timestamp=T0 + timedelta(days=1), source="s", actor="a")
+    known = ledger.monitoring.labels_known_before(T0 + timedelta(hours=1))
+    assert [(r.transaction_id, r.label) for r in known] == [("t1", "fraud")]
+
+
+def test_policy_versions_count_changes_of_rules_and_lists(ledger: SqlLedger) -> None:
+    assert ledger.policy_versions() == {}
+    ledger.rules.put(Rule("big", "amount > 10", "review"), actor="a", at=T0)
+    ledger.lists.create(NamedList("cards", "block", "payer_id"), actor="a", at=T0)
+    ledger.lists.add("cards", [ListEntry("p1")], actor="a", at=T0)
+    assert ledger.policy_versions() == {"rules": 1, "lists": 2}
+    assert ledger.rules.describe()[1][0].rule.name == "big"
+    assert ledger.lists.entries("cards") == [ListEntry("p1")]
+
+
+def test_the_review_queue_is_part_of_the_ledger(ledger: SqlLedger) -> None:
+    ledger.record_decision(decision("t1", action="review"))
+    item = ledger.reviews.get("t1")
+    assert item is not None
+    assert item.transaction_id == "t1"
+    assert ledger.reviews.get("missing") is None
+
+
+def test_callbacks_run_once_when_the_ledger_closes(tmp_path: Path) -> None:
+    opened = open_ledger(default_url(tmp_path))
+    calls: list[str] = []
+    opened.on_close(lambda: calls.append("closed"))
+    opened.close()
+    opened.close()
+    assert calls == ["closed"]

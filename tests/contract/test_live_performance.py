@@ -94,7 +94,7 @@ def _find(rows: list[PerformanceRow], version: str, day: date | None = None) -> 
 
 def _performance(ledger: SqlLedger, days: int = 30) -> Performance:
     return live_performance(
-        ledger.engine, days=days, budget=0.005, production="m-1", shadow=["m-2", "m-3"]
+        ledger, days=days, budget=0.005, production="m-1", shadow=["m-2", "m-3"]
     )
 
 
@@ -181,7 +181,7 @@ def test_the_window_ends_at_the_newest_decisions_day(ledger: SqlLedger) -> None:
 def test_an_empty_ledger(tmp_path: Path) -> None:
     ledger = open_ledger(default_url(tmp_path))
     try:
-        result = live_performance(ledger.engine, days=7, budget=0.01, production="m-1")
+        result = live_performance(ledger, days=7, budget=0.01, production="m-1")
     finally:
         ledger.close()
     assert result.days == []

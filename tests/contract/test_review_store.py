@@ -54,7 +54,7 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlLedger
 
 @pytest.fixture
 def reviews(ledger: SqlLedger) -> ReviewStore:
-    return ReviewStore(ledger.engine)
+    return ledger.reviews
 
 
 def review(
@@ -252,7 +252,7 @@ class ReviewMachine(RuleBasedStateMachine):
 
     @initialize()
     def start(self) -> None:
-        self.store = ReviewStore(self.ledger.engine)
+        self.store = self.ledger.reviews
         run = next(_runs)
         self.ids = [f"m{run}-a", f"m{run}-b"]
         for i, txn in enumerate(self.ids):

@@ -25,7 +25,6 @@ from frisk.models.registry import Registry
 from frisk.policy import LivePolicy, Rule, rule_variables
 from frisk.service.keys import log_id
 from frisk.store import default_url, open_ledger
-from frisk.store.policy import SqlListStore, SqlRuleStore
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Served, ServeModel
@@ -150,8 +149,8 @@ def test_cli_changes_on_the_ledger_reach_the_running_service(
         try:
             elsewhere = LivePolicy(
                 rule_variables(None, extras={"velocity_elsewhere": "number"}),
-                SqlRuleStore(other.engine),
-                SqlListStore(other.engine),
+                other.rules,
+                other.lists,
             )
             elsewhere.put_rule(
                 Rule("elsewhere", "velocity_elsewhere > 1", "block"), actor="b", at=_now()
@@ -318,8 +317,8 @@ def test_the_poll_stops_when_its_ledger_is_closed(tmp_path: Path) -> None:
     from frisk.service.policy import PolicyWatcher
 
     ledger = open_ledger(default_url(tmp_path))
-    live = LivePolicy(rule_variables(), SqlRuleStore(ledger.engine), SqlListStore(ledger.engine))
-    watcher = PolicyWatcher(live, ledger.engine, 0.02).start()
+    live = LivePolicy(rule_variables(), ledger.rules, ledger.lists)
+    watcher = PolicyWatcher(live, ledger, 0.02).start()
     assert watcher._thread is not None
     assert watcher._thread.is_alive()
     ledger.close()

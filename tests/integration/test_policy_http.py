@@ -20,7 +20,6 @@ from frisk.models import FraudModel, load_model
 from frisk.models.pipeline import model_catalogue
 from frisk.policy import Rule
 from frisk.policy.history import backtest_events
-from frisk.store.policy import recorded_decisions
 
 if TYPE_CHECKING:
     from tests.integration.conftest import ServeModel
@@ -89,7 +88,7 @@ def test_backtests_count_what_the_live_service_decided(
         listed = http.get("/v1/rules", headers=analyst).json()
 
     live: dict[str, Counter[str]] = {r.name: Counter() for r in RULES}
-    recorded = recorded_decisions(served.ledger.engine)
+    recorded = served.ledger.decisions_with_labels()
     assert len(recorded) == events.height
     for decision in recorded:
         policy = decision["policy"]

@@ -97,7 +97,9 @@ def synthetic() -> tuple[pl.DataFrame, pl.DataFrame]:
 @pytest.fixture(scope="session")
 def trained(synthetic: tuple[pl.DataFrame, pl.DataFrame]) -> Trainer:
     events, features = synthetic
-    return Trainer(fast_config()).fit(
+    # One time split: the tests of this fixture read its held-out part (split_.holdout), which
+    # rolling validation would refit on (tests/model/test_little_data.py covers rolling).
+    return Trainer(fast_config(validation="holdout")).fit(
         features, events, SPEC, catalogue={"name": "test", "version": "v1"}
     )
 

@@ -89,6 +89,16 @@ def test_the_riskiest_event_is_explained_by_what_drives_fraud(
             0.12,
             "12% of this payee's labelled payments in the last 30 days were fraud",
         ),
+        (
+            "fraud_count_by_payee_7d_event_time",
+            2.0,
+            "payee has 2 reported frauds in the last 7 days",
+        ),
+        (
+            "ratio_amount_to_amount_max_by_payer_7d",
+            4.2,
+            "amount is 4.2\u00d7 this payer's 7-day largest amount",
+        ),
         ("is_night", 1.0, "made at night"),
         ("extra_balance", 3.0, "balance is 3"),
         ("channel", "upi", "channel is upi"),

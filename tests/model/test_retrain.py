@@ -69,7 +69,7 @@ def test_labels_are_those_known_before_the_cutoff(tmp_path: Path) -> None:
     # c: a fraud label that arrived before the cut-off; b: one that arrived after it.
     ledger.set_label("c", "fraud", label_timestamp=T0 + timedelta(days=3), source="t", actor="t")
     ledger.set_label("b", "legit", label_timestamp=T0 + timedelta(days=5), source="t", actor="t")
-    labelled = point_in_time_labels(_table(), ledger.engine, cutoff)
+    labelled = point_in_time_labels(_table(), ledger, cutoff)
     ledger.close()
     got = dict(zip(labelled["transaction_id"], labelled["label"], strict=True))
     # a: the file's label arrived in time; b: arrived after the cut-off (file and ledger), so
@@ -109,7 +109,7 @@ def test_ledger_history_reads_recorded_transactions(tmp_path: Path) -> None:
                 created_at=datetime.now(UTC),
             )
         )
-    table = ledger_history(ledger.engine, before=T0 + timedelta(hours=2))
+    table = ledger_history(ledger, before=T0 + timedelta(hours=2))
     ledger.close()
     assert table["transaction_id"].to_list() == ["t0", "t1"]
     assert table["account_age_days"].to_list() == [10, 11]

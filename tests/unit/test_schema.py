@@ -28,11 +28,14 @@ def test_valid_transaction_normalises_codes() -> None:
     assert txn.channel == "card"
 
 
+def test_a_zero_amount_is_a_payment() -> None:
+    assert Transaction.parse(_event(amount=0)).amount == 0.0
+
+
 @pytest.mark.parametrize(
     ("field", "value", "needle"),
     [
-        ("amount", 0, "greater than 0"),
-        ("amount", -3.0, "greater than 0"),
+        ("amount", -3.0, "refund or reversal"),
         ("amount", float("inf"), "finite"),
         ("currency", "XYZ", "ISO 4217"),
         ("timestamp", datetime(2024, 1, 1), "timezone"),

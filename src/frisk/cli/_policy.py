@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from frisk.client import ApiError, FriskClient
     from frisk.features import Catalogue
     from frisk.policy import LivePolicy
-    from frisk.store import SqlLedger
+    from frisk.store import Ledger
 
 __all__ = [
     "ActorOpt",
@@ -120,15 +120,14 @@ class LedgerAccess:
 
     def __enter__(self) -> LedgerAccess:
         from frisk.store import default_url, open_ledger
-        from frisk.store.policy import SqlListStore, SqlRuleStore
 
         settings = load_settings()
         self.settings = settings
-        self.ledger: SqlLedger = open_ledger(
+        self.ledger: Ledger = open_ledger(
             self.database or settings.database_url or default_url(settings.home)
         )
-        self.rules = SqlRuleStore(self.ledger.engine)
-        self.lists = SqlListStore(self.ledger.engine)
+        self.rules = self.ledger.rules
+        self.lists = self.ledger.lists
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -142,7 +141,7 @@ class LedgerAccess:
 
         catalogue, source = self.served
         try:
-            return open_ledger_policy(self.ledger.engine, catalogue).live
+            return open_ledger_policy(self.ledger, catalogue).live
         except RuleError as exc:
             raise ConfigError(
                 f"the ledger's rules do not compile against {source}: {exc}\n"

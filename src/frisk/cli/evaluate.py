@@ -141,14 +141,14 @@ def _ledger_table(archive: Path | None, end: datetime | None) -> pl.DataFrame:
     settings = load_settings()
     ledger = open_ledger(settings.database_url or default_url(settings.home))
     try:
-        table = ledger_history(ledger.engine, before=end, archive=archive)
+        table = ledger_history(ledger, before=end, archive=archive)
         if table.height == 0:
             raise InputError("the ledger (and archive) hold no transactions to evaluate on")
         # Every label known now; the history ends before ``end`` (or at its newest payment).
         newest = table.get_column("timestamp").max()
         assert isinstance(newest, datetime)
         cutoff = max(datetime.now(UTC), newest + timedelta(microseconds=1))
-        return point_in_time_labels(table, ledger.engine, cutoff, archive)
+        return point_in_time_labels(table, ledger, cutoff, archive)
     finally:
         ledger.close()
 

@@ -9,11 +9,11 @@ import typer
 
 from frisk.cli.app import app
 from frisk.config import load_settings
+from frisk.schema import Role
 from frisk.service.keys import create_key, revoke_key
-from frisk.store.ledger import Role
 
 if TYPE_CHECKING:
-    from frisk.store import SqlLedger
+    from frisk.store import Ledger
 
 __all__ = ["keys_app"]
 
@@ -64,7 +64,7 @@ def revoke(
 class _ledger:
     """The configured ledger, migrated, closed on exit."""
 
-    def __enter__(self) -> SqlLedger:
+    def __enter__(self) -> Ledger:
         settings = load_settings()
         from frisk.store import default_url, open_ledger
 

@@ -36,7 +36,7 @@ from frisk.errors import (
 from frisk.store.ledger import LabelWrite
 
 if TYPE_CHECKING:
-    import polars as pl
+    pass
 
 __all__ = ["labels_app", "read_labels"]
 
@@ -109,11 +109,11 @@ def read_labels(path: Path, mapping_path: Path | None, *, skip_invalid: bool, so
     """The labels of a labels file or an event file, every row checked (see the module doc)."""
     import polars as pl
 
-    from frisk.data.importer import file_format, read_events
+    from frisk.data.importer import file_columns, read_events
     from frisk.data.mapping import Mapping
 
     mapping = Mapping.load(mapping_path) if mapping_path is not None else Mapping()
-    columns = _columns(path, file_format(path))
+    columns = file_columns(path)
     mapped = set(mapping.columns) | set(mapping.defaults) | set(columns)
     if all(c in mapped for c in _EVENT_ONLY):
         result = read_events(path, mapping, skip_invalid=skip_invalid)
@@ -148,7 +148,7 @@ def _labels_file(
 ) -> _Read:
     import polars as pl
 
-    from frisk.data.importer import file_format
+    from frisk.data.importer import read_raw
     from frisk.data.timestamps import parse_timestamps
     from frisk.schema import parse_label
 
@@ -161,8 +161,7 @@ def _labels_file(
                 f"transaction_id and label (map yours with --mapping); its columns are "
                 f"{', '.join(map(repr, columns))}"
             )
-    fmt = file_format(path)
-    frame = _read(path, fmt)
+    frame = read_raw(path)
     now = datetime.now(UTC)
 
     def column(canonical: str) -> list[Any] | None:
@@ -184,17 +183,24 @@ def _labels_file(
     if column("label_timestamp") is not None:
         raw = frame.get_column(where["label_timestamp"][0])
         parsed = parse_timestamps(
-            raw, mapping.timestamp_format, mapping.timezone, decimal_comma=mapping.decimal_comma
+            raw,
+            mapping.format_of(where["label_timestamp"][0]),
+            mapping.timezone,
+            decimal_comma=mapping.decimal_comma,
         )
         times, time_errors = parsed.values.to_list(), parsed.errors.to_list()
     sources = column("label_source") or [None] * frame.height
     default_source = mapping.label_source or source
     writes: list[LabelWrite] = []
     problems: list[RowProblem] = []
+    unlabelled = 0
     for row, (txn, label, at, error, src) in enumerate(
         zip(ids, labels, times, time_errors, sources, strict=True), start=1
     ):
         problem = None
+        if _no_label(label):
+            unlabelled += 1  # "no label yet": counted as skipped, never an error
+            continue
         if txn is None or not str(txn).strip():
             problem = RowProblem(row, "transaction_id", "is empty")
         elif error is not None:
@@ -216,7 +222,16 @@ def _labels_file(
         writes.append(LabelWrite(str(txn).strip(), value.value, at, str(src or default_source)))
     if problems and not skip_invalid:
         raise InvalidRowsError(problems[:20], len(problems), source=str(path))
-    return _Read(writes, frame.height, len(problems), problems[:20])
+    return _Read(writes, frame.height, len(problems) + unlabelled, problems[:20])
+
+
+def _no_label(value: object) -> bool:
+    """An empty cell (or a float NaN, pandas' "no value") means the row has no label yet."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    return isinstance(value, str) and not value.strip()
 
 
 def _not_future(
@@ -283,42 +298,6 @@ def _via_api(url: str, batch: int) -> Callable[[Sequence[LabelWrite]], Counter[s
         return counts
 
     return send
-
-
-def _columns(path: Path, fmt: str) -> list[str]:
-    import polars as pl
-
-    from frisk.data.importer import csv_separator
-
-    if not path.is_file():
-        raise DataFormatError(f"{str(path)!r}: no such file")
-    try:
-        if fmt == "csv":
-            return (
-                pl.scan_csv(path, infer_schema=False, separator=csv_separator(path))
-                .collect_schema()
-                .names()
-            )
-        if fmt == "jsonl":
-            return pl.scan_ndjson(path).collect_schema().names()
-        return pl.scan_parquet(path).collect_schema().names()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise DataFormatError(f"{str(path)!r}: not a readable {fmt} file ({exc})") from None
-
-
-def _read(path: Path, fmt: str) -> pl.DataFrame:
-    import polars as pl
-
-    from frisk.data.importer import csv_separator
-
-    try:
-        if fmt == "csv":
-            return pl.read_csv(path, infer_schema=False, separator=csv_separator(path))
-        if fmt == "jsonl":
-            return pl.read_ndjson(path)
-        return pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise DataFormatError(f"{str(path)!r}: not a readable {fmt} file ({exc})") from None
 
 
 def _actor() -> str:

@@ -51,7 +51,7 @@ def live(
     try:
         production = Registry(settings.registry_dir).production()
         result = live_performance(
-            ledger.engine, days=days, budget=settings.api.alert_budget, production=production
+            ledger, days=days, budget=settings.api.alert_budget, production=production
         )
     finally:
         ledger.close()

@@ -96,7 +96,7 @@ def retrain_command(
     if events is None and not ledger and archive is None:
         raise InputError("nothing to learn from: give --events or --archive, or keep --ledger")
     store = Registry(registry if registry is not None else settings.registry_dir)
-    engine = None
+    opened = None
     frames: list[pl.DataFrame] = []
     if events is not None:
         from frisk.data.importer import load_events
@@ -106,8 +106,7 @@ def retrain_command(
         from frisk.store import default_url, open_ledger
 
         opened = open_ledger(settings.database_url or default_url(settings.home))
-        engine = opened.engine
-        frames.append(ledger_history(engine, archive=archive))
+        frames.append(ledger_history(opened, archive=archive))
     elif archive is not None:
         frames.append(ledger_history(None, archive=archive))
     table = _union(frames)
@@ -121,7 +120,7 @@ def retrain_command(
     except NotFoundError:
         champion = None
     result = retrain(
-        point_in_time_labels(table, engine, moment, archive),
+        point_in_time_labels(table, opened, moment, archive),
         champion,
         cutoff=moment,
         eval_days=eval_days if eval_days is not None else cfg.retrain_eval_days,

@@ -120,7 +120,7 @@ def load(
             # Not through ``ledger.live``: that compiles the stored rules, and a set written
             # for another model must still be replaceable.
             records: list[AuditRecord] = replace_ledger_rules(
-                ledger.ledger.engine, rules, catalogue, actor=actor_of(actor), at=datetime.now(UTC)
+                ledger.ledger, rules, catalogue, actor=actor_of(actor), at=datetime.now(UTC)
             )
         except RuleError as exc:
             raise InputError(

@@ -74,6 +74,7 @@ def _serve(
     from frisk.service.app import create_app
     from frisk.service.logs import configure_logging
     from frisk.store import default_url, open_ledger
+    from frisk.store.postgres import timeouts_of
 
     configure_logging()
     # uvicorn re-raises the SIGTERM it shut down on; with the default handler that kills the
@@ -81,7 +82,7 @@ def _serve(
     signal.signal(signal.SIGTERM, _exit)
     # The engine warms feature state from the same ledger the app records in, so open it here.
     ledger = open_ledger(
-        settings.database_url or default_url(settings.home), timeouts=settings.store.timeouts()
+        settings.database_url or default_url(settings.home), timeouts=timeouts_of(settings.store)
     )
     try:
         engine = load_engine(

@@ -122,19 +122,33 @@ def summary(metadata: dict[str, Any]) -> list[str]:
     parts = training["parts"]
     validation = metadata["metrics"]["validation"]
     thresholds = metadata["thresholds"]["thresholds"]
+    choices = training.get("choices")
+    how = (
+        list(choices)
+        if choices
+        else [
+            f"split by time: fit {parts['fit']['rows']:,}, early stopping "
+            f"{parts['stop']['rows']:,}, calibration {parts['calibrate']['rows']:,}"
+        ]
+    )
     return [
         f"trained on {training['rows']:,} labelled events ({training['frauds']:,} fraud), "
         f"{parts['fit']['first']} .. {parts['calibrate']['last']}",
-        f"split by time: fit {parts['fit']['rows']:,}, early stopping {parts['stop']['rows']:,}, "
-        f"calibration {parts['calibrate']['rows']:,}",
+        *how,
         f"{training['num_trees']} trees, fraud weight {training['pos_weight']:.1f}, "
         f"features {training.get('feature_seconds', 0):.1f}s, fit {training['seconds']:.1f}s",
         f"validation: ROC AUC {_f(validation['roc_auc'])}, average precision "
         f"{_f(validation['average_precision'])}, recall {_f(validation['recall_at_budget'])} "
         f"and precision {_f(validation['precision_at_budget'])} at a "
         f"{validation['alert_budget']:.2%} alert budget",
-        f"calibration: {metadata['calibration']['method']} "
-        f"({metadata['calibration']['frauds']} frauds)",
+        *(
+            []
+            if choices
+            else [
+                f"calibration: {metadata['calibration']['method']} "
+                f"({metadata['calibration']['frauds']} frauds)"
+            ]
+        ),
         f"thresholds: review >= {thresholds['review']:.4g}, block >= {thresholds['block']:.4g} "
         f"({metadata['thresholds']['block_rule']}), medium >= {thresholds['medium']:.4g}",
     ]

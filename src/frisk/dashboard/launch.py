@@ -12,6 +12,7 @@ from typing import IO
 import httpx
 
 from frisk.client import API_KEY_ENV, API_URL_ENV
+from frisk.extras import require_installed
 
 __all__ = ["APP", "dashboard_command", "dashboard_env", "start_dashboard", "wait_until_up"]
 
@@ -21,6 +22,8 @@ APP = Path(__file__).parent / "entry" / "app.py"
 
 def dashboard_command(host: str, port: int) -> list[str]:
     """``streamlit run`` on the app, headless, without usage statistics or file watching."""
+    require_installed("streamlit", "dashboard", "The dashboard")
+    require_installed("plotly", "dashboard", "The dashboard")
     return [
         sys.executable,
         "-m",

@@ -19,8 +19,14 @@ from frisk.data.derive import derive_values
 from frisk.data.mapping import ID_SEPARATOR, BoundMapping, ExtraKind, Mapping
 from frisk.data.numbers import as_number
 from frisk.data.table import TIMESTAMP_DTYPE
-from frisk.data.timestamps import parse_timestamps
-from frisk.schema import CORE_COLUMNS, REQUIRED_COLUMNS, LabelValue, parse_label
+from frisk.data.timestamps import TimestampFormat, parse_timestamps
+from frisk.schema import (
+    CORE_COLUMNS,
+    NEGATIVE_AMOUNT,
+    REQUIRED_COLUMNS,
+    LabelValue,
+    parse_label,
+)
 
 __all__ = ["Converted", "convert"]
 
@@ -81,6 +87,7 @@ class _Converter:
             self.values,
             self.mapping.timezone,
             decimal_comma=self.mapping.decimal_comma,
+            formats=self.mapping.formats,
         )
         for source, found in reasons:
             self.reasons.setdefault(source, found)
@@ -117,8 +124,8 @@ class _Converter:
                 .then(pl.format("{} is not a number", _shown(text)))
                 .when(~value.is_finite())
                 .then(pl.format("{} is not a finite number", _shown(text)))
-                .when(value <= 0)
-                .then(pl.format("{} must be > 0", _shown(text)))
+                .when(value < 0)
+                .then(pl.format("{} " + NEGATIVE_AMOUNT, _shown(text)))
                 .when(value > AMOUNT_MAX)
                 .then(pl.format("{} must be <= " + f"{AMOUNT_MAX:,.0f}", _shown(text)))
             )
@@ -146,8 +153,12 @@ class _Converter:
         done = frame.select(value=value, reason=reason)
         self._keep(canonical, done)
 
+    def _format(self, canonical: str) -> TimestampFormat:
+        names = self.bound.columns[canonical]
+        return self.mapping.format_of(names[0])
+
     def _timestamp(self) -> None:
-        fmt, tz = self.mapping.timestamp_format, self.mapping.timezone
+        fmt, tz = self._format("timestamp"), self.mapping.timezone
         comma = self.mapping.decimal_comma
         parsed = parse_timestamps(self._source("timestamp"), fmt, tz, decimal_comma=comma)
         self.values["timestamp"] = parsed.values.alias("timestamp")
@@ -161,7 +172,7 @@ class _Converter:
         frame = pl.DataFrame({"label": label, "timestamp": self.values["timestamp"]})
         known = pl.col("label").is_not_null()
         if "label_timestamp" in self.bound.columns:
-            fmt, tz = self.mapping.timestamp_format, self.mapping.timezone
+            fmt, tz = self._format("label_timestamp"), self.mapping.timezone
             parsed = parse_timestamps(
                 self._source("label_timestamp"), fmt, tz, decimal_comma=self.mapping.decimal_comma
             )
@@ -281,6 +292,9 @@ def _read_labels(source: pl.Series) -> tuple[pl.Series, pl.Series]:
     # value once: the same spellings as a single event, at columnar speed.
     if source.dtype == pl.String:
         source = source.str.to_lowercase()
+    elif source.dtype.is_float():
+        # A float column's NaN is pandas' "no value": no label yet, like an empty cell.
+        source = source.fill_nan(None)
     read: dict[object, int] = {}
     bad: dict[object, str] = {}
     for value in source.drop_nulls().unique().to_list():

@@ -4,16 +4,19 @@ A mapping's ``[derive]`` table names each new attribute and how to compute it::
 
     [derive]
     age_years = { years_between = ["dob", "timestamp"] }          # (b - a) in years of 365.25 d
+    signup_age_s = { seconds_between = ["signup_time", "timestamp"] }    # (b - a) in seconds
     distance_km = { haversine = ["lat", "long", "merch_lat", "merch_long"] }
     balance_drop = { difference = ["oldbalanceOrg", "newbalanceOrig"] }   # a - b
     spend_share = { ratio = ["amount", "oldbalanceOrg"] }                 # a / b, null if b = 0
     orig_error = { linear = { amount = 1, oldbalanceOrg = -1, newbalanceOrig = 1 } }
 
 Arguments name source columns, except that a canonical column name (``amount``, ``timestamp``)
-means the canonical, already converted value. The result is a Float64 extra attribute under its
-own name, null where an input is null; features see it as ``extra_<name>``. Why these operations:
-age, distance from home and balance arithmetic are the derived signals known to matter on card
-and account-transfer data, and each is awkward to express as a windowed feature.
+means the canonical, already converted value. A date column is read as ISO 8601 unless the
+mapping's ``[columns.formats]`` gives it a format of its own (``signup_time = "%m/%d/%y %H:%M"``).
+The result is a Float64 extra attribute under its own name, null where an input is null; features
+see it as ``extra_<name>``. Why these operations: age, distance from home and balance arithmetic
+are the derived signals known to matter on card and account-transfer data,
+and each is awkward to express as a windowed feature.
 """
 
 from __future__ import annotations
@@ -41,11 +44,14 @@ OPERATIONS: Final[dict[str, tuple[int | None, str]]] = {
     "ratio": (2, "[a, b]: a / b (null when b is 0)"),
     "linear": (None, "{ column = weight, ... }: the weighted sum"),
     "years_between": (2, "[earlier, later]: years from a date/time to another"),
+    "seconds_between": (2, "[earlier, later]: seconds from a date/time to another"),
     "haversine": (4, "[lat1, lon1, lat2, lon2]: great-circle distance in km"),
 }
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _EARTH_KM: Final = 6371.0088
 _YEAR_US: Final = 365.25 * 86_400 * 1_000_000
+_SECOND_US: Final = 1_000_000.0
+_INSTANTS: Final = {"years_between": _YEAR_US, "seconds_between": _SECOND_US}
 _DATES: Final = TimestampFormat()  # ISO 8601, a bare date is midnight
 
 
@@ -111,9 +117,12 @@ def derive_values(
     timezone: str,
     *,
     decimal_comma: bool = False,
+    formats: MappingType[str, TimestampFormat] | None = None,
 ) -> tuple[list[pl.Series], list[tuple[str, pl.Series]]]:
-    """The derived columns, and (source column, reasons) for inputs that are not numbers/dates."""
-    inputs = _Inputs(raw, canonical, timezone, decimal_comma)
+    """The derived columns, and (source column, reasons) for inputs that are not numbers/dates.
+
+    ``formats`` says how a source column spells instants (ISO 8601 if it has none)."""
+    inputs = _Inputs(raw, canonical, timezone, decimal_comma, formats or {})
     columns = [_compute(name, d, inputs).alias(name) for name, d in derived.items()]
     return columns, list(inputs.problems.items())
 
@@ -127,7 +136,9 @@ class _Inputs:
         canonical: MappingType[str, pl.Series],
         timezone: str,
         decimal_comma: bool,
+        formats: MappingType[str, TimestampFormat],
     ) -> None:
+        self.formats = formats
         self.raw = raw
         self.canonical = canonical
         self.timezone = timezone
@@ -159,11 +170,12 @@ class _Inputs:
             series = series.cast(pl.Datetime("us"))
         if isinstance(series.dtype, pl.Datetime):
             return series.dt.epoch("us").cast(pl.Float64)
-        if series.dtype != pl.String:
+        fmt = self.formats.get(name, _DATES)
+        if series.dtype != pl.String and not (fmt.kind != "iso" and series.dtype.is_numeric()):
             raise MappingError(
                 f"derive: column {name!r} has type {series.dtype}: expected a date or time"
             )
-        parsed = parse_timestamps(series, _DATES, self.timezone)
+        parsed = parse_timestamps(series, fmt, self.timezone, decimal_comma=self.decimal_comma)
         self._note(name, parsed.errors)
         return parsed.values.dt.epoch("us").cast(pl.Float64)
 
@@ -174,9 +186,9 @@ class _Inputs:
 
 
 def _compute(name: str, d: Derivation, inputs: _Inputs) -> pl.Series:
-    if d.operation == "years_between":
+    if d.operation in _INSTANTS:
         earlier, later = (inputs.instant_us(n) for n in d.inputs)
-        return (later - earlier) / _YEAR_US
+        return (later - earlier) / _INSTANTS[d.operation]
     values = [inputs.number(n) for n in d.inputs]
     return _NUMERIC[d.operation](values, d.weights)
 

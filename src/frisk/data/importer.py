@@ -22,7 +22,15 @@ from frisk.data.table import EVENT_DTYPES, conform, read_table
 from frisk.errors import DataFormatError, InvalidRowsError, MappingError, RowProblem
 from frisk.schema import SCENARIO_COLUMN
 
-__all__ = ["ImportReport", "ImportResult", "csv_separator", "load_events", "read_events"]
+__all__ = [
+    "ImportReport",
+    "ImportResult",
+    "csv_separator",
+    "file_columns",
+    "load_events",
+    "read_events",
+    "read_raw",
+]
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
 
@@ -133,6 +141,27 @@ def load_events(events: Path, mapping: Path | None, skip_invalid: bool) -> pl.Da
         return read_table(events)
     loaded = Mapping.load(mapping) if mapping is not None else None
     return read_events(events, loaded, skip_invalid=skip_invalid).table
+
+
+def file_columns(path: Path) -> list[str]:
+    """The columns of ``path`` as ``read_events`` sees them, without reading its rows."""
+    fmt = file_format(path)
+    frame = _scan(path, fmt)
+    try:
+        return frame.collect_schema().names()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _unreadable(path, fmt, exc) from exc
+
+
+def read_raw(path: Path) -> pl.DataFrame:
+    """Every row of ``path`` as ``read_events`` reads it before mapping: CSV cells as text, JSON
+    Lines typed from all their rows. For files that are not event tables (labels)."""
+    fmt = file_format(path)
+    frame = _scan(path, fmt)
+    try:
+        return frame.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _unreadable(path, fmt, exc) from exc
 
 
 def file_format(path: Path) -> FileFormat:

@@ -12,8 +12,11 @@ A mapping is a TOML file with three tables::
     timestamp_format = "%Y-%m-%d %H:%M:%S"
     label_delay = "7d"
     extra = ["lat", "long"]
+    [columns.formats]              # source column -> how it spells instants (default: ISO 8601
+    signup_time = "%m/%d/%y %H:%M" # for [derive] inputs, timestamp_format for the event's own)
     [derive]                       # numeric attributes computed at import (see frisk.data.derive)
     age_years = { years_between = ["dob", "timestamp"] }
+    signup_age_s = { seconds_between = ["signup_time", "timestamp"] }
 
 A canonical column that is neither mapped nor defaulted is taken from a source column of the same
 name when there is one. ``Mapping.load`` checks the file on its own; ``Mapping.bind`` checks it
@@ -102,6 +105,9 @@ class Mapping:
     decimal_comma: bool = False  # numbers in text are written 1.234,56 (see frisk.data.numbers)
     # Derived attribute name -> how to compute it from other columns.
     derive: MappingType[str, Derivation] = field(default_factory=dict)
+    # Source column -> how it spells instants, over timestamp_format (timestamp, label_timestamp)
+    # or ISO 8601 (date columns read by [derive]).
+    formats: MappingType[str, TimestampFormat] = field(default_factory=dict)
     origin: str = "no mapping"
 
     @classmethod
@@ -123,6 +129,14 @@ class Mapping:
     def bind(self, available: Sequence[str]) -> BoundMapping:
         """Check the mapping against a source's columns and resolve what comes from where."""
         return _bind(self, list(available))
+
+    def format_of(self, source: str, default: TimestampFormat | None = None) -> TimestampFormat:
+        """How source column ``source`` spells instants: its own format, else ``default``
+        (else ``timestamp_format``)."""
+        own = self.formats.get(source)
+        if own is not None:
+            return own
+        return default if default is not None else self.timestamp_format
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +179,9 @@ class _Reader:
         for section in data:
             if section not in _SECTIONS:
                 raise self.fail(section, f"unknown section (expected {', '.join(_SECTIONS)})")
-        columns = self._columns(self._table(data, "columns"))
+        table = dict(self._table(data, "columns"))
+        formats = self._formats(table.pop("formats", {}))
+        columns = self._columns(table)
         defaults = self._defaults(self._table(data, "defaults"), columns)
         options = self._table(data, "options")
         for key in options:
@@ -189,6 +205,7 @@ class _Reader:
             duplicates=self._duplicates(options),
             decimal_comma=self._decimal_comma(options),
             derive=derived,
+            formats=formats,
             origin=self.origin,
         )
 
@@ -217,6 +234,24 @@ class _Reader:
             else:
                 raise self.fail(key, f"{value!r}: expected a source column name or a list of them")
         return columns
+
+    def _formats(self, table: object) -> dict[str, TimestampFormat]:
+        if not isinstance(table, dict):
+            raise self.fail(
+                "columns.formats",
+                f"{table!r}: expected a table of source column = format "
+                "(e.g. signup_time = '%m/%d/%y %H:%M')",
+            )
+        formats: dict[str, TimestampFormat] = {}
+        for column, value in table.items():
+            key = f"columns.formats.{column}"
+            if not isinstance(value, str):
+                raise self.fail(key, f"{value!r}: expected a format string")
+            try:
+                formats[column] = TimestampFormat.parse(value)
+            except ValueError as exc:
+                raise self.fail(key, str(exc)) from None
+        return formats
 
     def _defaults(
         self, table: dict[str, Any], columns: dict[str, tuple[str, ...]]
@@ -402,6 +437,12 @@ def _bind(mapping: Mapping, available: list[str]) -> BoundMapping:
                 raise MappingError(
                     f"{mapping.origin}: derive.{name}: canonical column {canonical!r} is not mapped"
                 )
+    for name in mapping.formats:
+        if name not in present:
+            raise MappingError(
+                f"{mapping.origin}: columns.formats: source column {name!r} is not in the "
+                f"file; its columns are {listing}"
+            )
     used |= set(extra) | {s for d in mapping.derive.values() for s in d.sources}
     unused = tuple(name for name in available if name not in used)
     return BoundMapping(columns, dict(mapping.defaults), extra, unused, dict(mapping.derive))

@@ -1,29 +1,27 @@
-"""The decision core: the ``DecisionEngine`` Protocol that the HTTP service, the CLI and stream
-consumers share.
+"""The decision core that the HTTP service, its uploads and stream consumers share.
 
-The service validates a transaction, asks the engine for a ``Verdict``, records it in the ledger
-and returns it. The engine owns everything in between (online features, model, thresholds, tiers,
-explanations). The service calls ``decide`` under one lock, so an engine need not be thread-safe,
-and never twice for a transaction id the ledger already holds, so feature state sees each
-transaction once.
+``decider.Decider.decide(txn)`` is the one entry: it answers a transaction id the ledger holds
+from the ledger, else asks a ``DecisionEngine`` for a ``Verdict`` (one decision at a time, so an
+engine need not be thread-safe), records it (``recorder``: many concurrent decisions per commit)
+and returns it. Feature state sees each transaction once. Nothing here imports the web service.
 
-``ModelEngine`` (``model``) is the real engine: online features, a trained model, thresholds and
-reasons; ``warmup`` keeps its feature state across restarts (snapshots, then the ledger).
-``load_engine`` builds and starts one for ``frisk serve``. ``shadow`` scores a challenger on
-the same feature vectors, off the request path, and records what it would have decided.
+``ModelEngine`` (``model``) is the real engine: online features, a trained model, thresholds,
+rules and lists, and reasons; ``warmup`` keeps its feature state across restarts (snapshots,
+then the ledger). ``load_engine`` builds and starts one for ``frisk serve``. ``shadow`` scores a
+challenger on the same feature vectors, off the request path, and records what it would have
+decided.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from frisk.errors import ModelError
-from frisk.schema import Transaction
+
+# The vocabulary lives in frisk.schema; re-exported here, where engines use it.
+from frisk.schema import Action, Reason, Transaction, Verdict
 
 if TYPE_CHECKING:
     from frisk.config import Settings
@@ -44,43 +42,6 @@ __all__ = [
     "load_engine",
     "load_shadow",
 ]
-
-
-class Action(StrEnum):
-    """What the caller should do with the payment; every action but ``allow`` is an alert."""
-
-    ALLOW = "allow"
-    REVIEW = "review"
-    BLOCK = "block"
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One feature's part in a score, with a sentence an analyst can read."""
-
-    feature: str
-    value: float | str | None
-    contribution: float  # signed, in the model's margin units
-    sentence: str
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What an engine decided about one transaction."""
-
-    score: float  # calibrated probability of fraud, in [0, 1]
-    risk_score: int  # 0-100, for people and rules
-    risk_tier: str
-    action: Action
-    reasons: tuple[Reason, ...]
-    features: Mapping[str, float | None]  # the values the model saw, recorded for audit
-    model_version: str
-    # True when a fallback produced the verdict (e.g. a feature store timed out); counted.
-    degraded: bool = False
-    timings: Mapping[str, float] = field(default_factory=dict)  # milliseconds per stage
-    # What the rules and lists did (``PolicyDecision.to_json``): who decided, every rule that
-    # matched with the values it read. None when the engine decides without a policy.
-    policy: Mapping[str, Any] | None = None
 
 
 @runtime_checkable

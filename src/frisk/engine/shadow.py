@@ -20,16 +20,14 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
 
 from frisk.errors import ConflictError, ModelError
 from frisk.models.registry import Registry
 from frisk.models.scoring import FeatureValue, FraudModel
-from frisk.store.tables import shadow_decisions
+from frisk.store.ledger import Ledger, ShadowDecision
 
 __all__ = ["ShadowHook", "ShadowScorer", "load_shadow"]
 
@@ -50,7 +48,7 @@ def load_shadow(
     *,
     features: Sequence[str],
     catalogue_version: str | None,
-    engine: Engine,
+    ledger: Ledger,
 ) -> ShadowScorer:
     """Load ``version`` from the registry as a shadow of a model reading ``features``.
 
@@ -70,24 +68,21 @@ def load_shadow(
             f"model {version} was trained with feature catalogue {stored}, the serving model "
             f"with {catalogue_version}; a shadow must read the same catalogue"
         )
-    return ShadowScorer(model, engine).start()
+    return ShadowScorer(model, ledger).start()
 
 
 class ShadowScorer:
     """Scores offered vectors with ``model`` in a thread and records them in the ledger."""
 
-    def __init__(self, model: FraudModel, engine: Engine, *, capacity: int = 10_000) -> None:
+    def __init__(self, model: FraudModel, ledger: Ledger, *, capacity: int = 10_000) -> None:
         self.model = model
         self.version = model.version or "unversioned"
-        self.engine = engine
+        self.ledger = ledger
         self.loaded_at = datetime.now(UTC)
         self._queue: queue.Queue[tuple[str, Sequence[FeatureValue], datetime] | None] = queue.Queue(
             maxsize=capacity
         )
         self._thread = threading.Thread(target=self._run, name="frisk-shadow", daemon=True)
-        self._insert: Any = (
-            postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        )
         self.scored = 0
         self.dropped = 0
         self.failed = 0
@@ -162,15 +157,15 @@ class ShadowScorer:
         scores = model.calibrator.transform(model.margins(matrix))
         assessed = model.assess_scores(scores)
         rows = [
-            {
-                "transaction_id": txn,
-                "model_version": self.version,
-                "score": float(score),
-                "risk_score": int(risk),
-                "tier": str(tier),
-                "action": str(action),
-                "created_at": at,
-            }
+            ShadowDecision(
+                transaction_id=txn,
+                model_version=self.version,
+                score=float(score),
+                risk_score=int(risk),
+                tier=str(tier),
+                action=str(action),
+                created_at=at,
+            )
             for (txn, _, at), score, risk, tier, action in zip(
                 items,
                 scores,
@@ -180,5 +175,4 @@ class ShadowScorer:
                 strict=True,
             )
         ]
-        with self.engine.begin() as conn:
-            conn.execute(self._insert(shadow_decisions).values(rows).on_conflict_do_nothing())
+        self.ledger.record_shadow_decisions(rows)

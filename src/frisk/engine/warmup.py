@@ -24,16 +24,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from frisk.errors import FeatureError, FriskError, StoreError
+from frisk.errors import FeatureError, StoreError
 from frisk.features import Catalogue, OnlineFeatures
 from frisk.schema import Transaction
-from frisk.store.ledger import DecisionRecord, LabelRecord, Ledger
+from frisk.store.ledger import DecisionRecord, Ledger
 
 __all__ = [
     "MARGIN",
@@ -184,37 +184,10 @@ def _queue_labels(
 ) -> datetime | None:
     """Queue the labels the ledger changed after ``since``; the new watermark."""
     latest = since
-    for label in _labels_changed_since(ledger, since):
+    for label in ledger.labels_changed_since(since):
         if label.label in ("fraud", "legit"):
             features.apply_label(
                 label.transaction_id, 1 if label.label == "fraud" else 0, label.label_timestamp
             )
         latest = label.updated_at if latest is None else max(latest, label.updated_at)
     return latest
-
-
-def _labels_changed_since(ledger: Ledger, since: datetime | None) -> Iterator[LabelRecord]:
-    # The Ledger Protocol has no way to list labels yet; read the SQL ledger's table directly
-    # rather than looking each replayed transaction up. Other back ends warm without labels.
-    from frisk.store.sql import SqlLedger
-
-    if not isinstance(ledger, SqlLedger):
-        log.warning("ledger %s cannot list labels; warming feature state without them", ledger)
-        return
-    import sqlalchemy as sa
-
-    from frisk.store.tables import labels
-
-    query = sa.select(labels).order_by(labels.c.updated_at, labels.c.transaction_id)
-    if since is not None:
-        query = query.where(labels.c.updated_at > since)
-    try:
-        with ledger.engine.connect() as conn:
-            rows = conn.execute(query).all()
-    except Exception as exc:  # driver errors, translated here as the store does
-        raise StoreError(f"reading labels to warm feature state: {exc}") from exc
-    for row in rows:
-        try:
-            yield LabelRecord(**row._mapping)
-        except (TypeError, FriskError) as exc:
-            log.warning("skipping unreadable label row: %s", exc)

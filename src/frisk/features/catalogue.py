@@ -40,6 +40,7 @@ from frisk.features.spec import (
     CALENDAR,
     ENTITY_FIELDS,
     KEYS,
+    LABEL_CLOCKS,
     LABEL_STATS,
     RELATIVE_STATS,
     FeatureSpec,
@@ -53,7 +54,6 @@ __all__ = ["Catalogue", "load_catalogue", "resolve_catalogue"]
 DEFAULT_RETENTION: Final = "30d"
 DEFAULT_LABEL_HORIZON: Final = "180d"
 _TOP_KEYS: Final = {"name", "retention", "label_horizon", "extras", "features", "description"}
-_LABEL_KEYS: Final = ("payer", "payee", "device")
 # Fields each kind accepts, and the values they may take (None: checked separately).
 _FIELDS: Final[dict[str, dict[str, tuple[str, ...] | None]]] = {
     "window": {"key": tuple(KEYS), "window": None, "agg": tuple(AGGREGATES)},
@@ -62,9 +62,15 @@ _FIELDS: Final[dict[str, dict[str, tuple[str, ...] | None]]] = {
     "age": {"key": tuple(KEYS)},
     "first_time": {"key": tuple(KEYS)},
     "relative": {"key": tuple(KEYS), "agg": tuple(RELATIVE_STATS), "n": None},
-    "label": {"key": _LABEL_KEYS, "agg": tuple(LABEL_STATS), "window": None},
+    "label": {
+        "key": tuple(KEYS),
+        "agg": tuple(LABEL_STATS),
+        "window": None,
+        "clock": LABEL_CLOCKS,
+    },
     "calendar": {"agg": CALENDAR},
     "attribute": {"agg": tuple(ATTRIBUTES)},
+    "ratio": {"of": None, "to": None},
 }
 _REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "window": ("key", "window", "agg"),
@@ -76,6 +82,7 @@ _REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "label": ("key", "agg", "window"),
     "calendar": (),
     "attribute": ("agg",),
+    "ratio": ("of", "to"),
 }
 
 
@@ -90,7 +97,15 @@ class Catalogue:
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
+        numeric = {spec.name for spec in self.specs if not spec.categorical}
         for spec in self.specs:
+            if spec.kind == "ratio":
+                for part in (spec.of, spec.to):
+                    if part not in numeric or part == spec.name:
+                        raise FeatureError(
+                            f"catalogue {self.name!r}: ratio {spec.name!r} needs {part!r}, "
+                            "a numeric feature of the catalogue"
+                        )
             if spec.name in seen:
                 raise FeatureError(f"catalogue {self.name!r}: feature {spec.name!r} appears twice")
             seen.add(spec.name)
@@ -230,6 +245,7 @@ def _spec_from_dict(data: dict[str, Any], where: str = "catalogue") -> FeatureSp
     categorical = bool(data.get("categorical", False))
     if kind == "attribute":
         categorical = ATTRIBUTES[str(data["agg"])]
+    clock = str(data.get("clock", ""))
     return FeatureSpec(
         kind=kind,
         key=str(data.get("key", "")),
@@ -238,6 +254,8 @@ def _spec_from_dict(data: dict[str, Any], where: str = "catalogue") -> FeatureSp
         of=str(data.get("of", "")),
         n=int(n),
         categorical=categorical,
+        clock="" if clock == "arrival" else clock,
+        to=str(data.get("to", "")),
     )
 
 

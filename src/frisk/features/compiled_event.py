@@ -14,14 +14,13 @@ features themselves. The source is kept (``OnlineFeatures.step_source``) and reg
 from __future__ import annotations
 
 import linecache
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from frisk.errors import InvalidEventError
 from frisk.features.compiled import KeyRunner
-from frisk.features.numeric import MAX_UNITS, NAN
+from frisk.features.numeric import MAX_UNITS, NAN, log_amount
 from frisk.features.plan import Plan, label_groups
 from frisk.features.spec import DAY, HOUR
 from frisk.features.state import StateStore
@@ -55,7 +54,7 @@ def compile_event(
     plan = layout.plan
     namespace: dict[str, Any] = {
         "NAN": NAN,
-        "log": math.log,
+        "log_amount": log_amount,
         "InvalidEventError": InvalidEventError,
         "store": store,
         "apply_due": apply_due,
@@ -93,11 +92,17 @@ def compile_event(
         if learn:  # a new (or expired) entity: its features are the template's
             body += ["    else:", f"        {entity} = create{r}(event, t, u)"]
     for j, lp in enumerate(plan.labels):
-        name = field(lp.field)
+        parts = [field(f) for f in lp.fields]
+        if len(parts) == 1:
+            name = parts[0]
+        else:  # a pair key: one string, as the runners build theirs
+            name = f"lk{j}"
+            joined = ' + "\\x1f" + '.join(parts)
+            build.append(f"    {name} = None if {' is None or '.join(parts)} is None else {joined}")
         keys.append(name)
         record = f"l{j}"
         records.append(record)
-        slots = [slot for _, c, r in lp.windows for slot in (c, r) if slot is not None]
+        slots = [slot for lw in lp.windows for slot in lw.slots]
         body += [
             f"    if {name} is None:",
             f"        {_nan(slots)}",
@@ -111,7 +116,7 @@ def compile_event(
                 "        size = len(entries)",
             ]
             # Log.expire, unrolled: drop from each window the buckets it has passed.
-            for w, (k, (count_slot, rate_slot)) in enumerate(
+            for w, (k, (count_slot, rate_slot, labelled_slot)) in enumerate(
                 zip(buckets, window_slots, strict=True)
             ):
                 o = 4 * w
@@ -133,11 +138,18 @@ def compile_event(
                     ]
                 if count_slot >= 0:
                     body.append(f"        out[{count_slot}] = float(frauds)")
+                if labelled_slot >= 0:
+                    body.append(f"        out[{labelled_slot}] = float(labelled)")
                 if rate_slot >= 0:
                     body.append(
                         f"        out[{rate_slot}] = frauds / labelled if labelled else NAN"
                     )
     body += _event_features(plan)
+    for slot, num, den in plan.ratios:  # once every other feature is known
+        body += [
+            f"    a, b = out[{num}], out[{den}]",
+            f"    out[{slot}] = NAN if b == 0.0 or b != b or a != a else a / b",
+        ]
     if learn:
         # Every record goes back, changed in place or new: the store holds the only copy.
         body.append(
@@ -151,8 +163,8 @@ def compile_event(
         "    t = t_event if clock is None or t_event > clock else clock",
         # Read and check everything before any state changes: a bad event changes nothing.
         "    amount = event.get('amount')",
-        "    if not isinstance(amount, int | float) or not amount > 0:",
-        "        raise InvalidEventError('amount', amount, 'must be a number > 0')",
+        "    if not isinstance(amount, int | float) or not amount >= 0:",
+        "        raise InvalidEventError('amount', amount, 'must be a number >= 0')",
         "    amount = float(amount)",
         "    u = round(amount * 100.0)",
         f"    if u > {MAX_UNITS}:",
@@ -215,7 +227,7 @@ def _event_features(plan: Plan) -> list[str]:
         if name == "amount":
             lines.append(f"    out[{slot}] = amount")
         elif name == "log_amount":
-            lines.append(f"    out[{slot}] = log(amount)")
+            lines.append(f"    out[{slot}] = log_amount(amount)")
         elif name == "is_cross_border":
             lines += [
                 "    a, b = event.get('payer_country'), event.get('payee_country')",

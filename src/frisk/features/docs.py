@@ -23,6 +23,7 @@ _KIND_TITLES = {
     "calendar": "Calendar (UTC)",
     "attribute": "Event attributes",
     "extra": "Extra attributes",
+    "ratio": "Ratios of features (counterparty and payer profiles)",
 }
 
 
@@ -56,8 +57,19 @@ def describe(spec: FeatureSpec) -> str:
             }[spec.agg]
             return f"{what} of the {by}'s last {spec.n} amounts."
         case "label":
-            what = "Fraud labels" if spec.agg == "count" else "Fraud labels / all labels"
+            what = {
+                "count": "Fraud labels",
+                "rate": "Fraud labels / all labels",
+                "labelled": "All labels (fraud or legit)",
+            }[spec.agg]
+            if spec.clock == "event":
+                return (
+                    f"{what} of the {by}'s transactions made {window}, counted once their "
+                    "label arrived (before the event)."
+                )
             return f"{what} of the {by}'s transactions that arrived {window}, before the event."
+        case "ratio":
+            return f"`{spec.of}` / `{spec.to}` (NaN when either is NaN or the divisor is 0)."
         case "extra":
             kind = "categorical" if spec.categorical else "numeric"
             return f"The user column `{spec.of}`, passed through ({kind})."
@@ -67,7 +79,7 @@ def describe(spec: FeatureSpec) -> str:
         "is_night": "1 from 00:00 to 05:59, else 0.",
         "is_weekend": "1 on Saturday and Sunday.",
         "amount": "The amount, as given.",
-        "log_amount": "Natural log of the amount.",
+        "log_amount": "Natural log of the amount, floored at 0.01 (a zero amount gives log 0.01).",
         "is_cross_border": "1 if payer and payee countries differ (NaN if one is unknown).",
     }.get(spec.agg, f"The event's `{spec.agg}` (categorical).")
 

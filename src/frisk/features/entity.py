@@ -243,6 +243,46 @@ class Log:
                     i += 4
                 windows[o], windows[o + 1], windows[o + 2], windows[o + 3] = i, count, s1, s2
 
+    def insert(self, bucket: int, count: int, v1: int, v2: int) -> None:
+        """``add`` for a bucket that may be older than the newest (labels by transaction time).
+
+        Windows whose first live entry comes after the new one's place have already let that
+        bucket go: they only shift their position. The others count it, and drop it in
+        ``expire`` when their limit passes it, as any entry.
+        """
+        entries = self.entries
+        size = len(entries)
+        if not size or entries[size - 4] < bucket:
+            self.add(bucket, count, v1, v2)
+            return
+        lo, hi = 0, size // 4
+        while lo < hi:  # the first entry with a bucket >= ``bucket``
+            mid = (lo + hi) // 2
+            if entries[4 * mid] < bucket:
+                lo = mid + 1
+            else:
+                hi = mid
+        p = 4 * lo
+        windows = self.windows
+        if entries[p] == bucket:
+            entries[p + 1] += count
+            entries[p + 2] += v1
+            entries[p + 3] += v2
+            for o in range(0, len(windows), 4):
+                if windows[o] <= p:
+                    windows[o + 1] += count
+                    windows[o + 2] += v1
+                    windows[o + 3] += v2
+            return
+        entries[p:p] = (bucket, count, v1, v2)
+        for o in range(0, len(windows), 4):
+            if windows[o] <= p:
+                windows[o + 1] += count
+                windows[o + 2] += v1
+                windows[o + 3] += v2
+            else:
+                windows[o] += 4
+
     def add(self, bucket: int, count: int, v1: int, v2: int) -> None:
         entries = self.entries
         size = len(entries)

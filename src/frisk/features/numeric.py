@@ -24,6 +24,7 @@ __all__ = [
     "MAX_UNITS",
     "NAN",
     "SCALE",
+    "log_amount",
     "std_units",
     "std_units_array",
     "units_array",
@@ -41,6 +42,16 @@ _TWO_LIMB: Final = float(1 << LIMB)
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+
+
+#: the smallest amount ``log_amount`` tells apart: one cent. A zero amount (a card check) has
+#: the log of one cent, so the feature stays defined and monotone.
+LOG_FLOOR: Final = 0.01
+
+
+def log_amount(amount: float) -> float:
+    """The natural log of the amount, floored at one cent (``math.log`` on both executors)."""
+    return math.log(amount if amount > LOG_FLOOR else LOG_FLOOR)
 
 
 def units_of(amount: float) -> int:

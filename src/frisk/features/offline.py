@@ -8,7 +8,6 @@ be a canonical event table (time-sorted; ties in the order the events happened).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ from frisk.features.kernels import (
     cover_counts,
     field_codes,
 )
-from frisk.features.numeric import SCALE, std_units_array, units_array
+from frisk.features.numeric import SCALE, log_amount, std_units_array, units_array
 from frisk.features.plan import DistinctPlan, KeyPlan, LabelPlan, Plan, compile_plan
 from frisk.features.spec import DAY, HOUR, KEYS
 
@@ -58,6 +57,7 @@ def compute_offline(table: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
         tasks.append(run.event_features)
         for future in [pool.submit(task) for task in tasks]:
             future.result()
+    run.ratio_features()
     columns = [table.get_column("transaction_id")]
     for slot, name in enumerate(plan.names):
         value = run.out[slot]
@@ -94,7 +94,7 @@ class _Run:
 
     def prepare(self, pool: ThreadPoolExecutor) -> None:
         """Fill the caches the threads share, so that they only ever read them."""
-        wanted: set[tuple[str, ...]] = {(lp.field,) for lp in self.plan.labels}
+        wanted: set[tuple[str, ...]] = {lp.fields for lp in self.plan.labels}
         for kp in self.plan.keys:
             wanted.add(kp.fields)
             wanted.update(_pair_fields(kp.fields, d.of) for d in kp.distinct)
@@ -256,9 +256,9 @@ class _Run:
     def label_features(self, lp: LabelPlan) -> None:
         # A label of transaction T (at t_T) arriving at L is seen by the events after L (rows from
         # searchsorted(ts, L, "right")) whose bucket is within K buckets of L's.
-        idx = self.index((lp.field,))
+        idx = self.index(lp.fields)
         m = idx.order.size
-        codes = self.codes((lp.field,))
+        codes = self.codes(lp.fields)
         label = self.table.get_column("label").fill_null(-1).to_numpy().astype(np.int64)
         arrival_col = self.table.get_column("label_timestamp").to_physical()
         has_label = (label >= 0) & arrival_col.is_not_null().to_numpy() & (codes >= 0)
@@ -272,19 +272,34 @@ class _Run:
         at = arrival[rows]
         first = idx.position_of(entity, np.searchsorted(self.ts, at, side="right"))
         fraud = (label[rows] == 1).astype(np.int64)
+        # The window's clock: the label's arrival, or the labelled transaction's own time. Either
+        # way the label counts from just after its arrival until its clock leaves the window.
+        clock = at if lp.clock == "arrival" else self.ts[rows]
         block: dict[int, F64] = {}
-        for window, count_slot, rate_slot in lp.windows:
-            leave_at = (at // window.res + window.buckets) * window.res
+        for lw in lp.windows:
+            window = lw.window
+            leave_at = (clock // window.res + window.buckets) * window.res
             stop = idx.position_of(entity, np.searchsorted(self.ts, leave_at, side="left"))
             frauds = cover_counts(m, first, stop, fraud)
             labels = cover_counts(m, first, stop)
-            if count_slot is not None:
-                block[count_slot] = frauds.astype(np.float64)
-            if rate_slot is not None:
+            if lw.count is not None:
+                block[lw.count] = frauds.astype(np.float64)
+            if lw.labelled is not None:
+                block[lw.labelled] = labels.astype(np.float64)
+            if lw.rate is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rate = np.where(labels > 0, frauds / labels, np.nan)
-                block[rate_slot] = rate
+                block[lw.rate] = rate
         self.put(idx, block)
+
+    def ratio_features(self) -> None:
+        # As online: NaN when either side is NaN or the denominator is 0; IEEE division.
+        for slot, num, den in self.plan.ratios:
+            a = np.asarray(self.out[num], dtype=np.float64)
+            b = np.asarray(self.out[den], dtype=np.float64)
+            ok = (b != 0.0) & ~np.isnan(a) & ~np.isnan(b)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.out[slot] = np.where(ok, a / np.where(ok, b, 1.0), np.nan)
 
     def event_features(self) -> None:
         ts = self.ts
@@ -303,7 +318,7 @@ class _Run:
             if name == "amount":
                 self.out[slot] = amount.to_numpy().astype(np.float64)
             elif name == "log_amount":
-                self.out[slot] = np.fromiter(map(math.log, amount.to_list()), np.float64, self.n)
+                self.out[slot] = np.fromiter(map(log_amount, amount.to_list()), np.float64, self.n)
             elif name == "is_cross_border":
                 cross = self.table.select(
                     (pl.col("payer_country") != pl.col("payee_country")).cast(pl.Float64)

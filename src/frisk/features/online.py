@@ -22,9 +22,13 @@ Semantics, shared exactly by ``compute_offline``:
 - Labels: ``apply_label`` queues a label; it takes effect for events strictly after its
   ``label_timestamp`` (an event at the same instant does not see it). A label counts for the
   entities of its transaction if it arrives at or after the transaction and less than
-  ``label_horizon`` (default 180 d) after it. Label windows count by arrival time: fraud count,
-  and fraud rate = fraud labels / labels (NaN without labels). Parity with the offline executor
-  holds when labels are applied in time order, as ``warm`` does.
+  ``label_horizon`` (default 180 d) after it. Label windows count by arrival time (a label is
+  in the window while its arrival is), or with ``clock = "event"`` by the labelled transaction's
+  own time (while the transaction is in the window, from the label's arrival on): fraud count,
+  label count, and fraud rate = fraud labels / labels (NaN without labels). Any entity key can
+  carry labels. Parity with the offline executor holds when labels are applied in time order,
+  as ``warm`` does.
+- Ratios divide one feature of the event by another: NaN when either is NaN or the divisor is 0.
 - A label reaches the entities of its transaction through ``apply_label(..., event=txn)`` when
   the caller has the transaction (the service's ledger does), else through the store's claims
   on the transactions it learnt: the last ``remember`` of them (default 1,000,000, roughly 200
@@ -112,7 +116,7 @@ class OnlineFeatures:
             )
             + tuple(
                 SpaceSpec(
-                    f"label:{lp.key}", _label_expiry(lp.horizon), True, encode_label, decode_label
+                    _label_space(lp), _label_expiry(lp.horizon), True, encode_label, decode_label
                 )
                 for lp in plan.labels
             ),
@@ -128,9 +132,10 @@ class OnlineFeatures:
             for slot, value in runner.fresh:
                 template[slot] = value
         for lp in plan.labels:
-            for _, count_slot, _ in lp.windows:
-                if count_slot is not None:
-                    template[count_slot] = 0.0
+            for lw in lp.windows:
+                for zero in (lw.count, lw.labelled):
+                    if zero is not None:
+                        template[zero] = 0.0
         events = EventLayout(plan, runners, template)
         #: ``step(event, t_event)``: everything ``update`` does once the event's time is known,
         #: as straight-line code generated for this plan (see ``compiled_event``); ``_peek`` the
@@ -264,8 +269,12 @@ class OnlineFeatures:
         )
 
     def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
-        keys = (event.get(lp.field) for lp, _ in self._labels)
-        return (t, *(None if k is None else str(k) for k in keys))
+        keys = []
+        for lp, _ in self._labels:
+            values = [event.get(f) for f in lp.fields]
+            missing = any(v is None for v in values)
+            keys.append(None if missing else "\x1f".join(str(v) for v in values))
+        return (t, *keys)
 
     def _apply_due(self, t: int) -> None:
         """Apply the labels that arrived before ``t`` to the label records of their keys."""
@@ -299,9 +308,17 @@ class OnlineFeatures:
             record[0] = at
             for log, (res, buckets, _) in zip(record[1], groups, strict=True):
                 log.expire(at // res, buckets)
-                log.add(at // res, 1, label, 0)
+                if lp.clock == "event":  # at the labelled transaction's own bucket
+                    log.insert(found[0] // res, 1, label, 0)
+                else:
+                    log.add(at // res, 1, label, 0)
             records[offset + j] = record
         store.save(at, keys, records)
+
+
+def _label_space(lp: LabelPlan) -> str:
+    """The state space of a label plan: one per key and clock."""
+    return f"label:{lp.key}" if lp.clock == "arrival" else f"label_{lp.clock}:{lp.key}"
 
 
 def _entity_expiry(retention: int) -> Callable[[Entity], int]:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from frisk.features.catalogue import Catalogue
-from frisk.features.spec import ENTITY_FIELDS, KEYS, FeatureSpec, Window
+from frisk.features.spec import ENTITY_FIELDS, KEYS, LABEL_CLOCKS, FeatureSpec, Window
 
 __all__ = [
     "DistinctPlan",
     "KeyPlan",
     "LabelGroup",
     "LabelPlan",
+    "LabelWindow",
     "Plan",
     "WindowPlan",
     "compile_plan",
@@ -60,15 +61,30 @@ class KeyPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelWindow:
+    """One label window and the output slots of its fraud count, fraud rate and label count."""
+
+    window: Window
+    count: int | None
+    rate: int | None
+    labelled: int | None
+
+    @property
+    def slots(self) -> tuple[int, ...]:
+        return tuple(s for s in (self.count, self.rate, self.labelled) if s is not None)
+
+
+@dataclass(frozen=True, slots=True)
 class LabelPlan:
     key: str
-    field: str
-    # (window, slot of the fraud count or None, slot of the fraud rate or None), shortest first
-    windows: tuple[tuple[Window, int | None, int | None], ...]
+    fields: tuple[str, ...]  # the event fields the key is made of
+    # "arrival": windows over label arrival times; "event": over the labelled transactions' times
+    clock: str
+    windows: tuple[LabelWindow, ...]  # shortest first
 
     @property
     def horizon(self) -> int:
-        return max(window.length for window, _, _ in self.windows)
+        return max(w.window.length for w in self.windows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +97,8 @@ class Plan:
     extras: tuple[tuple[str, int, bool], ...]  # (column, slot, categorical)
     retention: int
     label_horizon: int
+    # (slot, numerator slot, denominator slot), computed once every other feature is known
+    ratios: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def width(self) -> int:
@@ -90,13 +108,17 @@ class Plan:
 def compile_plan(catalogue: Catalogue) -> Plan:
     """Group a catalogue's features for the executors."""
     by_key: dict[str, list[tuple[int, FeatureSpec]]] = {}
-    by_label: dict[str, list[tuple[int, FeatureSpec]]] = {}
+    by_label: dict[tuple[str, str], list[tuple[int, FeatureSpec]]] = {}
     calendar: dict[str, int] = {}
     attributes: dict[str, int] = {}
     extras: list[tuple[str, int, bool]] = []
+    position = {name: slot for slot, name in enumerate(catalogue.names)}
+    ratios: list[tuple[int, int, int]] = []
     for slot, spec in enumerate(catalogue.specs):
         if spec.kind == "label":
-            by_label.setdefault(spec.key, []).append((slot, spec))
+            by_label.setdefault((spec.key, spec.clock or "arrival"), []).append((slot, spec))
+        elif spec.kind == "ratio":
+            ratios.append((slot, position[spec.of], position[spec.to]))
         elif spec.kind == "calendar":
             calendar[spec.agg] = slot
         elif spec.kind == "attribute":
@@ -107,7 +129,8 @@ def compile_plan(catalogue: Catalogue) -> Plan:
             by_key.setdefault(spec.key, []).append((slot, spec))
     keys = tuple(_key_plan(key, items) for key, items in sorted(by_key.items(), key=_key_order))
     labels = tuple(
-        _label_plan(key, items) for key, items in sorted(by_label.items(), key=_key_order)
+        _label_plan(key, clock, items)
+        for (key, clock), items in sorted(by_label.items(), key=_label_order)
     )
     return Plan(
         names=tuple(catalogue.names),
@@ -118,11 +141,17 @@ def compile_plan(catalogue: Catalogue) -> Plan:
         extras=tuple(extras),
         retention=catalogue.retention,
         label_horizon=catalogue.label_horizon,
+        ratios=tuple(ratios),
     )
 
 
 def _key_order(item: tuple[str, object]) -> int:
     return list(KEYS).index(item[0])
+
+
+def _label_order(item: tuple[tuple[str, str], object]) -> tuple[int, int]:
+    (key, clock), _ = item
+    return list(KEYS).index(key), LABEL_CLOCKS.index(clock)
 
 
 def _key_plan(key: str, items: list[tuple[int, FeatureSpec]]) -> KeyPlan:
@@ -154,37 +183,37 @@ def _key_plan(key: str, items: list[tuple[int, FeatureSpec]]) -> KeyPlan:
     )
 
 
-def _label_plan(key: str, items: list[tuple[int, FeatureSpec]]) -> LabelPlan:
+def _label_plan(key: str, clock: str, items: list[tuple[int, FeatureSpec]]) -> LabelPlan:
     windows: dict[Window, dict[str, int]] = {}
     for slot, spec in items:
         if spec.window is not None:
             windows.setdefault(spec.window, {})[spec.agg] = slot
     return LabelPlan(
         key=key,
-        field=ENTITY_FIELDS[key],
+        fields=KEYS[key],
+        clock=clock,
         windows=tuple(
-            (window, slots.get("count"), slots.get("rate"))
+            LabelWindow(window, slots.get("count"), slots.get("rate"), slots.get("labelled"))
             for window, slots in sorted(windows.items())
         ),
     )
 
 
-# (res, buckets per window, (count slot, rate slot) per window; -1: not wanted)
-LabelGroup = tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]
+# (res, buckets per window, (count slot, rate slot, labelled slot) per window; -1: not wanted)
+LabelGroup = tuple[int, tuple[int, ...], tuple[tuple[int, int, int], ...]]
 
 
 def label_groups(lp: LabelPlan) -> list[LabelGroup]:
     """A label key's windows grouped by resolution (one log of buckets each), shortest first."""
-    groups: dict[int, list[tuple[int, int, int]]] = {}
-    for window, count_slot, rate_slot in lp.windows:
-        groups.setdefault(window.res, []).append(
-            (
-                window.buckets,
-                -1 if count_slot is None else count_slot,
-                -1 if rate_slot is None else rate_slot,
-            )
-        )
+    groups: dict[int, list[tuple[int, tuple[int, int, int]]]] = {}
+    for lw in lp.windows:
+        slots = (_slot(lw.count), _slot(lw.rate), _slot(lw.labelled))
+        groups.setdefault(lw.window.res, []).append((lw.window.buckets, slots))
     return [
-        (res, tuple(k for k, _, _ in items), tuple((c, r) for _, c, r in items))
+        (res, tuple(k for k, _ in items), tuple(slots for _, slots in items))
         for res, items in sorted(groups.items())
     ]
+
+
+def _slot(slot: int | None) -> int:
+    return -1 if slot is None else slot

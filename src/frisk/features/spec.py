@@ -28,6 +28,7 @@ __all__ = [
     "HOUR",
     "KEYS",
     "KINDS",
+    "LABEL_CLOCKS",
     "LABEL_STATS",
     "RELATIVE_STATS",
     "FeatureSpec",
@@ -70,7 +71,14 @@ RELATIVE_STATS: Final[dict[str, str]] = {
     "ratio_median": "amount_ratio_median",
     "zscore": "amount_zscore",
 }
-LABEL_STATS: Final[dict[str, str]] = {"count": "fraud_count", "rate": "fraud_rate"}
+LABEL_STATS: Final[dict[str, str]] = {
+    "count": "fraud_count",
+    "rate": "fraud_rate",
+    "labelled": "labelled_count",
+}
+# The clock a label window runs on: when the label arrived, or when the labelled transaction
+# happened (counted only from the label's arrival on).
+LABEL_CLOCKS: Final = ("arrival", "event")
 CALENDAR: Final = ("hour_of_day", "day_of_week", "is_night", "is_weekend")
 # Event attributes; string ones are categorical.
 ATTRIBUTES: Final[dict[str, bool]] = {
@@ -94,6 +102,7 @@ KINDS: Final = (
     "calendar",
     "attribute",
     "extra",
+    "ratio",
 )
 _DURATION = re.compile(r"^([1-9][0-9]*)([smhd])$")
 
@@ -148,8 +157,11 @@ class FeatureSpec:
     - first_time: 1 if the (pair) entity has no earlier event, else 0;
     - relative: ``agg`` (ratio_mean, ratio_median, zscore) of the amount against the entity's
       last ``n`` amounts;
-    - label: fraud ``agg`` (count, rate) by ``key`` over ``window`` of label arrival times;
-    - calendar / attribute: ``agg`` names the value; extra: the user column ``of``.
+    - label: fraud ``agg`` (count, rate, labelled) by ``key`` over ``window``, by ``clock``:
+      label arrival times (``arrival``, the default) or the labelled transactions' own times
+      (``event``), a label counting only from its arrival on either way;
+    - calendar / attribute: ``agg`` names the value; extra: the user column ``of``;
+    - ratio: feature ``of`` divided by feature ``to`` (NaN when either is NaN or ``to`` is 0).
     """
 
     kind: str
@@ -159,6 +171,8 @@ class FeatureSpec:
     of: str = ""
     n: int = 0
     categorical: bool = False
+    clock: str = ""  # label windows: "" (arrival) or "event"
+    to: str = ""  # ratio: the denominator feature
 
     @property
     def name(self) -> str:
@@ -178,6 +192,10 @@ class FeatureSpec:
             out["n"] = self.n
         if self.categorical:
             out["categorical"] = True
+        if self.clock:
+            out["clock"] = self.clock
+        if self.to:
+            out["to"] = self.to
         return out
 
 
@@ -199,7 +217,10 @@ def name_of(spec: FeatureSpec) -> str:
         case "relative":
             return f"{RELATIVE_STATS[spec.agg]}{by}_last{spec.n}"
         case "label":
-            return f"{LABEL_STATS[spec.agg]}{by}{win}"
+            clock = "_event_time" if spec.clock == "event" else ""
+            return f"{LABEL_STATS[spec.agg]}{by}{win}{clock}"
+        case "ratio":
+            return f"ratio_{spec.of}_to_{spec.to}"
         case "calendar" | "attribute":
             return spec.agg
         case "extra":

@@ -47,6 +47,7 @@ def random_events(
     ts = _START + np.cumsum(steps + jitter)
     amount = np.round(rng.lognormal(3.0, 1.2, size=n), 2) + 0.01
     amount[rng.random(n) < 0.05] = 10.0  # repeated amounts: zero std, equal medians
+    amount[::37] = 0.0  # card checks: zero means, medians and logs must stay defined
     device = rng.integers(0, devices, size=n).astype(str).astype(object)
     device[rng.random(n) < 0.15] = None
     label_ts = ts + rng.choice(np.array(_EDGES, np.int64), size=n) + rng.integers(0, 2, size=n)

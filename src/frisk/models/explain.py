@@ -295,8 +295,15 @@ _RULES: Final[list[tuple[re.Pattern[str], Render]]] = [
         re.compile(rf"(?:distinct|unique)_(?P<thing>[a-z_]+?)_(?:count_)?by_{_ENTITY}_{_WINDOW}"),
         _distinct,
     ),
-    (re.compile(rf"(?:fraud|label|chargeback)_count_by_{_ENTITY}_{_WINDOW}"), _frauds),
-    (re.compile(rf"fraud_rate_by_{_ENTITY}_{_WINDOW}"), _fraud_rate),
+    (
+        re.compile(rf"(?:fraud|label|chargeback)_count_by_{_ENTITY}_{_WINDOW}(?:_event_time)?"),
+        _frauds,
+    ),
+    (re.compile(rf"fraud_rate_by_{_ENTITY}_{_WINDOW}(?:_event_time)?"), _fraud_rate),
+    (
+        re.compile(rf"ratio_amount_to_amount_(?P<stat>mean|median|max)_by_{_ENTITY}_{_WINDOW}"),
+        _ratio,
+    ),
     (re.compile(rf"seconds_since_last_by_{_ENTITY}"), _since),
     (re.compile(rf"seconds_since_first_by_{_ENTITY}"), _age),
     (re.compile(r"first_time_(?:by_)?(?P<a>payer|payee|device)_(?P<b>[a-z_]+)"), _first_time),

@@ -15,7 +15,7 @@ from typing import Final
 
 from frisk import __version__
 from frisk.errors import InputError
-from frisk.models import report_plots as plots
+from frisk.extras import require
 from frisk.models.evaluate import MODEL, EvaluationResult
 
 __all__ = ["render_report", "write_report"]
@@ -43,7 +43,10 @@ def write_report(result: EvaluationResult, path: Path, title: str = "Frisk evalu
 
 
 def render_report(result: EvaluationResult, title: str = "Frisk evaluation") -> str:
-    """The whole report as one HTML string."""
+    """The whole report as one HTML string (matplotlib: the ``reports`` extra)."""
+    require("matplotlib", "reports", "An HTML report")
+    from frisk.models import report_plots as plots
+
     model = result.metrics[MODEL]
     parts = [
         f"<h1>{escape(title)}</h1>",

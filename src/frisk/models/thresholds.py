@@ -22,13 +22,13 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from enum import StrEnum
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from frisk.errors import ArtifactError, ModelError
+from frisk.schema import Action, RiskTier
 
 __all__ = [
     "ACTION_OF_LEVEL",
@@ -46,19 +46,6 @@ Floats = npt.NDArray[np.float64]
 RISK_SCORE_CUTS: Final = (40.0, 70.0, 90.0)
 # Fewer blocked validation events than this says nothing about precision.
 MIN_BLOCK_SUPPORT: Final = 10
-
-
-class RiskTier(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class Action(StrEnum):
-    ALLOW = "allow"
-    REVIEW = "review"
-    BLOCK = "block"
 
 
 TIER_OF_LEVEL: Final = tuple(t.value for t in RiskTier)

@@ -6,7 +6,6 @@ logged, so nothing else pays for it. Its errors are translated here, once, into 
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,7 @@ from types import ModuleType
 from typing import Any, Final
 
 from frisk.errors import ConfigError, ModelError
+from frisk.extras import require
 
 __all__ = ["ENV_URI", "default_uri", "flatten", "log_run", "require_mlflow", "tracking_wanted"]
 
@@ -106,10 +106,4 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def require_mlflow() -> ModuleType:
     """The mlflow module; ``ConfigError`` saying how to install it when it is missing."""
-    try:
-        return importlib.import_module("mlflow")
-    except ImportError as exc:
-        raise ConfigError(
-            "MLflow tracking needs the mlflow package, which is not installed: "
-            "pip install 'frisk[mlflow]'"
-        ) from exc
+    return require("mlflow", "mlflow", "MLflow tracking")

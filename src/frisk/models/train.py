@@ -1,10 +1,21 @@
 """Training: a calibrated LightGBM fraud model with thresholds, from a features frame.
 
-The labelled events of the training window are split by time (``dataset.time_split``): the
-earliest 80% fit the booster; the next 10% stop boosting early (and pick search trials); the last
-10% fit the calibrator. Thresholds come from calibrated scores over the whole held-out 20%, the
-reported metrics from the calibration part. Nothing is shuffled across time, so validation figures
-are what the model would have done on the weeks after its data.
+Two ways to validate, both by time, never shuffled (``TrainConfig.validation``):
+
+- ``rolling`` (the default up to ``rolling_max_rows`` training rows): the last 30% of the window
+  is cut into three blocks; each is scored by a booster trained on everything before it. The
+  folds' mean average precision per round picks the number of trees (at least ``min_trees``), and
+  the booster is then refitted on every row, so the most recent days train the shipped model. The
+  blocks' out-of-fold margins fit the calibrator and the thresholds (see
+  ``frisk.models.validation``). With a week of data this is what keeps the validation honest and
+  the last days in the model.
+- ``holdout`` (above that size): one split (``dataset.time_split``): the earliest 80% fit the
+  booster; the next 10% stop boosting early (and pick search trials); the last 10% fit the
+  calibrator. Thresholds come from calibrated scores over the whole held-out 20%.
+
+Calibration is isotonic with enough frauds, beta (or Platt) below that (``calibration``). The
+model's metadata (``training.choices``, printed by ``frisk train``) says which validation, how
+many trees and which calibration were chosen, and why.
 
 Large data: when the fit part has more than ``max_fit_rows`` rows, legit rows are sampled (every
 fraud kept) and the kept legit rows weighted up by the inverse rate, so the booster sees the same
@@ -42,6 +53,7 @@ from frisk.models.params import default_params, merge_params, pos_weight_of, sam
 from frisk.models.reference import training_reference
 from frisk.models.scoring import FraudModel
 from frisk.models.thresholds import fit_thresholds
+from frisk.models.validation import Fold, average_curve, rolling_folds
 
 __all__ = ["TrainConfig", "Trainer", "data_fingerprint"]
 
@@ -70,6 +82,14 @@ class TrainConfig:
     min_trees: int = 50
     holdout: float = 0.2
     calibration_share: float = 0.5
+    # "rolling": rolling-origin folds choose the number of trees, then the booster is refitted on
+    # every row (see frisk.models.validation); "holdout": one time split, the booster fitted on
+    # the earliest part only; "auto": rolling up to ``rolling_max_rows`` training rows, where its
+    # extra fits cost little and a single split wastes most.
+    validation: str = "auto"
+    folds: int = 3
+    validation_share: float = 0.3
+    rolling_max_rows: int = 2_000_000
     pos_weight: str | float | None = None  # None/"sqrt": sqrt(legit/fraud); "ratio"; a number
     max_fit_rows: int = 5_000_000
     search: int = 0  # random-search trials on the early-stopping part; 0 = defaults only
@@ -118,35 +138,27 @@ class Trainer:
         if rows.size == 0:
             raise ModelError(f"no labelled events in the training window [{start}, {end})")
         labels = _labels(events, cfg.labels_as_of)
-        split = time_split(
-            timestamps.dt.epoch("us").to_numpy(), rows, cfg.holdout, cfg.calibration_share
+        epoch = timestamps.dt.epoch("us").to_numpy()
+        mode = _validation_mode(cfg, rows.size)
+        choices: list[str] = []
+        if mode == "rolling":
+            fitted = self._rolling(features, labels, epoch, rows, spec, choices)
+        else:
+            fitted = self._holdout(features, labels, epoch, rows, spec, choices)
+        split, booster, calibrator, params = (
+            fitted.split,
+            fitted.booster,
+            fitted.calibrator,
+            fitted.params,
         )
-        fit_rows, negative_rate = _sample_legit(split.fit, labels, cfg.max_fit_rows, cfg.seed)
-
-        min_count = max(cfg.min_category_count, math.ceil(cfg.min_category_share * fit_rows.size))
-        encoder = CategoryEncoder(min_count=min_count).fit(features[fit_rows], spec.categorical)
-        x_fit = to_matrix(features[fit_rows], spec, encoder)
-        x_stop = to_matrix(features[split.stop], spec, encoder)
-        y_fit, y_stop = labels[fit_rows], labels[split.stop]
-        frauds = float(y_fit.sum())
-        legit = (y_fit.size - frauds) / negative_rate
-        pos_weight = pos_weight_of(frauds, legit, cfg.pos_weight)
-        weights = np.where(y_fit == 1.0, pos_weight, 1.0 / negative_rate)
-
-        params = merge_params(default_params(split.fit.size, cfg.seed, cfg.num_threads), cfg.params)
-        fitting = _Fit(x_fit, y_fit, weights, x_stop, y_stop, spec, cfg)
-        trials: list[dict[str, Any]] = []
-        if cfg.search:
-            params, trials = _search(fitting, params)
-        booster, stop_ap = _boost(fitting, params)
         fit_seconds = time.perf_counter() - began
-
-        x_hold = to_matrix(features[split.holdout], spec, encoder)
-        margins = _margins(booster, x_hold, cfg.num_threads)
-        in_calibration = np.arange(split.holdout.size) >= split.stop.size
-        y_hold = labels[split.holdout]
-        calibrator = Calibrator().fit(margins[in_calibration], y_hold[in_calibration], pos_weight)
-        scores = calibrator.transform(margins)
+        scores = calibrator.transform(fitted.margins)
+        y_hold = labels[fitted.scored]
+        in_calibration = fitted.in_calibration
+        choices.append(
+            f"calibration: {calibrator.method_} on {calibrator.frauds_} frauds in "
+            f"{calibrator.events_:,} held-out events ({_calibration_reason(calibrator)})"
+        )
         threshold_fit = fit_thresholds(
             scores,
             y_hold,
@@ -155,6 +167,9 @@ class Trainer:
             block_precision=cfg.block_precision,
             medium_budget=cfg.medium_budget,
         )
+        pos_weight, trials, stop_ap = fitted.pos_weight, fitted.trials, fitted.stop_ap
+        fit_rows, negative_rate = fitted.fit_rows, fitted.negative_rate
+        x_hold, encoder = fitted.x_scored, fitted.encoder
         importance = booster.feature_importance(importance_type="gain")
         metadata = {
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -182,6 +197,8 @@ class Trainer:
                 "pos_weight": pos_weight,
                 "params": params,
                 "search": trials,
+                "validation": fitted.validation,
+                "choices": choices,
                 "num_trees": int(booster.num_trees()),
                 "seed": cfg.seed,
                 "seconds": round(fit_seconds, 3),
@@ -219,6 +236,239 @@ class Trainer:
             num_threads=cfg.num_threads,
         )
         return self
+
+    # -- the two ways to validate ---------------------------------------------------------
+
+    def _holdout(
+        self,
+        features: pl.DataFrame,
+        labels: Floats,
+        epoch: npt.NDArray[np.int64],
+        rows: Rows,
+        spec: FeatureSpec,
+        choices: list[str],
+    ) -> _Fitted:
+        """One time split: fit on the earliest part, stop early on the next, calibrate last."""
+        cfg = self.config
+        split = time_split(epoch, rows, cfg.holdout, cfg.calibration_share)
+        fit_rows, negative_rate = _sample_legit(split.fit, labels, cfg.max_fit_rows, cfg.seed)
+        encoder = _encoder(features, fit_rows, spec, cfg)
+        pos_weight, weights = _weights(labels[fit_rows], negative_rate, cfg)
+        params = merge_params(default_params(split.fit.size, cfg.seed, cfg.num_threads), cfg.params)
+        fitting = _Fit(
+            to_matrix(features[fit_rows], spec, encoder),
+            labels[fit_rows],
+            weights,
+            to_matrix(features[split.stop], spec, encoder),
+            labels[split.stop],
+            spec,
+            cfg,
+        )
+        trials: list[dict[str, Any]] = []
+        if cfg.search:
+            params, trials = _search(fitting, params)
+        booster, stop_ap = _boost(fitting, params)
+        x_hold = to_matrix(features[split.holdout], spec, encoder)
+        margins = _margins(booster, x_hold, cfg.num_threads)
+        in_calibration = np.arange(split.holdout.size) >= split.stop.size
+        y_hold = labels[split.holdout]
+        calibrator = Calibrator().fit(margins[in_calibration], y_hold[in_calibration], pos_weight)
+        choices.append(
+            f"validation: one time split (fit {split.fit.size:,}, early stopping "
+            f"{split.stop.size:,}, calibration {split.calibrate.size:,} rows); "
+            f"{int(booster.num_trees())} trees by early stopping"
+        )
+        return _Fitted(
+            split=split,
+            booster=booster,
+            calibrator=calibrator,
+            params=params,
+            margins=margins,
+            scored=split.holdout,
+            in_calibration=in_calibration,
+            x_scored=x_hold,
+            encoder=encoder,
+            pos_weight=pos_weight,
+            trials=trials,
+            stop_ap=stop_ap,
+            fit_rows=fit_rows,
+            negative_rate=negative_rate,
+            validation={"method": "holdout"},
+        )
+
+    def _rolling(
+        self,
+        features: pl.DataFrame,
+        labels: Floats,
+        epoch: npt.NDArray[np.int64],
+        rows: Rows,
+        spec: FeatureSpec,
+        choices: list[str],
+    ) -> _Fitted:
+        """Rolling-origin folds pick the trees; the booster is refitted on every row."""
+        cfg = self.config
+        folds = rolling_folds(epoch, rows, cfg.validation_share, cfg.folds)
+        all_rows, negative_rate = _sample_legit(rows, labels, cfg.max_fit_rows, cfg.seed)
+        encoder = _encoder(features, all_rows, spec, cfg)
+        pos_weight, weights = _weights(labels[all_rows], negative_rate, cfg)
+        params = merge_params(default_params(rows.size, cfg.seed, cfg.num_threads), cfg.params)
+        x_all = to_matrix(features[all_rows], spec, encoder)
+
+        def fold_fit(fold: Fold) -> _Fit:
+            # A fold trains on every (kept) row before its block: a prefix of ``all_rows``.
+            at = np.arange(int(np.searchsorted(all_rows, fold.valid[0])))
+            return _Fit(
+                x_all[at],
+                labels[all_rows[at]],
+                weights[at],
+                to_matrix(features[fold.valid], spec, encoder),
+                labels[fold.valid],
+                spec,
+                cfg,
+            )
+
+        trials: list[dict[str, Any]] = []
+        if cfg.search:
+            params, trials = _search(fold_fit(folds[-1]), params)
+        boosters: list[Any] = []
+        curves: list[list[float]] = []
+        fold_fits: list[_Fit] = []
+        for fold in folds:
+            fitting = fold_fit(fold)
+            booster, curve = _boost_curve(fitting, params)
+            boosters.append(booster)
+            curves.append(curve)
+            fold_fits.append(fitting)
+        mean = average_curve(curves)
+        if mean and not all(math.isnan(v) for v in mean):
+            trimmed = _fewest_trees(mean, cfg.tree_tolerance, cfg.early_stopping_rounds)
+            best = int(np.nanargmax(np.asarray(mean))) + 1
+            # Never fewer than min_trees: with a few dozen frauds per block the per-round AP is
+            # noise, and its peak fell on the first tree or two (Sparkov, 28 days: 1 tree).
+            trees = max(cfg.min_trees, trimmed)
+            why = (
+                f"{trees} trees: the folds' mean average precision per round peaked at "
+                f"{mean[best - 1]:.4f} with {best} trees and gained under {cfg.tree_tolerance} "
+                f"after {trimmed} (never fewer than {cfg.min_trees})"
+            )
+        else:
+            trees = min(cfg.num_boost_round, 200)
+            why = f"{trees} trees: no fold's block held fraud to validate on"
+        stop_ap = mean[trees - 1] if len(mean) >= trees else float("nan")
+        # Every fold's margins from exactly ``trees`` trees: a fold that stopped sooner grows on,
+        # or the calibrator would mix margins of different scales.
+        boosters = [
+            _grow(b, f, params, trees) if int(b.num_trees()) < trees else b
+            for b, f in zip(boosters, fold_fits, strict=True)
+        ]
+        margins = np.concatenate(
+            [
+                _margins(b, f.x_stop, cfg.num_threads, min(trees, int(b.num_trees())))
+                for b, f in zip(boosters, fold_fits, strict=True)
+            ]
+        )
+        scored = np.concatenate([f.valid for f in folds])
+        y_scored = labels[scored]
+        calibrator = Calibrator().fit(margins, y_scored, pos_weight)
+        booster = _boost_fixed(x_all, labels[all_rows], weights, spec, params, trees)
+        fold_report = [
+            {
+                "train_rows": int(f.train.size),
+                "valid_rows": int(f.valid.size),
+                "valid_frauds": int(labels[f.valid].sum()),
+                "first": int(epoch[f.valid[0]]),
+                "trees_run": len(c),
+                "average_precision": (c[min(trees, len(c)) - 1] if c else float("nan")),
+            }
+            for f, c in zip(folds, curves, strict=True)
+        ]
+        choices.append(
+            f"validation: {len(folds)} rolling-origin folds over the last "
+            f"{cfg.validation_share:.0%} of {rows.size:,} rows ("
+            + ", ".join(
+                f"{r['valid_rows']:,} rows / {r['valid_frauds']} frauds" for r in fold_report
+            )
+            + f"); {why}; refitted on all {rows.size:,} rows"
+        )
+        # fit: every row (the shipped booster's); stop + calibrate: the blocks, in time order.
+        split = TimeSplit(fit=rows, stop=scored[:0], calibrate=scored)
+        return _Fitted(
+            split=split,
+            booster=booster,
+            calibrator=calibrator,
+            params=params,
+            margins=margins,
+            scored=scored,
+            in_calibration=np.ones(scored.size, dtype=np.bool_),
+            x_scored=np.concatenate([f.x_stop for f in fold_fits]),
+            encoder=encoder,
+            pos_weight=pos_weight,
+            trials=trials,
+            stop_ap=stop_ap,
+            fit_rows=all_rows,
+            negative_rate=negative_rate,
+            validation={
+                "method": "rolling",
+                "share": cfg.validation_share,
+                "folds": fold_report,
+                "mean_average_precision": [round(v, 6) for v in mean],
+                "trees": trees,
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Fitted:
+    """What either validation hands back to ``fit``: the booster, calibration and held-out rows."""
+
+    split: TimeSplit
+    booster: Any
+    calibrator: Calibrator
+    params: dict[str, Any]
+    margins: Floats  # of ``scored``, from models that never saw them
+    scored: Rows
+    in_calibration: npt.NDArray[np.bool_]  # which of ``scored`` fitted the calibrator
+    x_scored: Floats
+    encoder: CategoryEncoder
+    pos_weight: float
+    trials: list[dict[str, Any]]
+    stop_ap: float
+    fit_rows: Rows
+    negative_rate: float
+    validation: dict[str, Any]
+
+
+def _validation_mode(cfg: TrainConfig, rows: int) -> str:
+    if cfg.validation not in ("auto", "rolling", "holdout"):
+        raise ModelError(f"validation {cfg.validation!r}: expected auto, rolling or holdout")
+    if cfg.validation == "auto":
+        return "rolling" if rows <= cfg.rolling_max_rows else "holdout"
+    return cfg.validation
+
+
+def _encoder(
+    features: pl.DataFrame, rows: Rows, spec: FeatureSpec, cfg: TrainConfig
+) -> CategoryEncoder:
+    min_count = max(cfg.min_category_count, math.ceil(cfg.min_category_share * rows.size))
+    return CategoryEncoder(min_count=min_count).fit(features[rows], spec.categorical)
+
+
+def _weights(y: Floats, negative_rate: float, cfg: TrainConfig) -> tuple[float, Floats]:
+    frauds = float(y.sum())
+    legit = (y.size - frauds) / negative_rate
+    pos_weight = pos_weight_of(frauds, legit, cfg.pos_weight)
+    return pos_weight, np.where(y == 1.0, pos_weight, 1.0 / negative_rate)
+
+
+def _calibration_reason(calibrator: Calibrator) -> str:
+    if calibrator.method_ == "isotonic":
+        return f"at least {calibrator.min_isotonic_frauds} frauds: flexible and still smooth"
+    if calibrator.method_ in ("beta", "platt"):
+        return (
+            f"fewer than {calibrator.min_isotonic_frauds} frauds: a smooth monotone curve with "
+            "few parameters, where isotonic steps would follow noise"
+        )
+    return f"fewer than {calibrator.min_platt_frauds} frauds: only the class weighting undone"
 
 
 def data_fingerprint(events: pl.DataFrame) -> str:
@@ -298,6 +548,94 @@ def _boost(fit: _Fit, params: dict[str, Any]) -> tuple[Any, float]:
     return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best)), score
 
 
+def _boost_curve(fit: _Fit, params: dict[str, Any]) -> tuple[Any, list[float]]:
+    """A booster grown until early stopping on ``fit``'s stop part, and its AP per round."""
+    lightgbm = import_lightgbm()
+
+    cfg = fit.config
+    train_set = lightgbm.Dataset(
+        fit.x,
+        fit.y,
+        weight=fit.weights,
+        feature_name=list(fit.spec.names),
+        categorical_feature=fit.spec.categorical_indices,
+        free_raw_data=False,
+    )
+    valid_set = train_set.create_valid(fit.x_stop, fit.y_stop)
+    stopping = bool(fit.y_stop.sum() > 0)
+    history: dict[str, Any] = {}
+    callbacks: list[Callable[..., Any]] = [lightgbm.record_evaluation(history)]
+    if stopping:
+        callbacks.append(
+            lightgbm.early_stopping(
+                cfg.early_stopping_rounds, first_metric_only=True, verbose=False
+            )
+        )
+    try:
+        booster = lightgbm.train(
+            params,
+            train_set,
+            num_boost_round=cfg.num_boost_round if stopping else min(cfg.num_boost_round, 200),
+            valid_sets=[valid_set],
+            valid_names=["stop"],
+            callbacks=callbacks,
+            keep_training_booster=True,  # every tree grown, not only those up to the best
+        )
+    except lightgbm.basic.LightGBMError as exc:
+        raise ModelError(f"lightgbm training failed: {exc}") from exc
+    curve = [float(v) for v in history.get("stop", {}).get("average_precision", [])]
+    if not stopping:
+        curve = [float("nan")] * len(curve)
+    return booster, curve
+
+
+def _grow(booster: Any, fit: _Fit, params: dict[str, Any], trees: int) -> Any:
+    """``booster`` grown on by the rounds it lacks to hold ``trees`` trees."""
+    lightgbm = import_lightgbm()
+
+    train_set = lightgbm.Dataset(
+        fit.x,
+        fit.y,
+        weight=fit.weights,
+        feature_name=list(fit.spec.names),
+        categorical_feature=fit.spec.categorical_indices,
+        free_raw_data=False,
+    )
+    fixed = {k: v for k, v in params.items() if k not in ("metric", "first_metric_only")}
+    try:
+        return lightgbm.train(
+            fixed,
+            train_set,
+            num_boost_round=trees - int(booster.num_trees()),
+            init_model=booster,
+            keep_training_booster=True,
+        )
+    except lightgbm.basic.LightGBMError as exc:
+        raise ModelError(f"lightgbm training failed: {exc}") from exc
+
+
+def _boost_fixed(
+    x: Floats, y: Floats, weights: Floats, spec: FeatureSpec, params: dict[str, Any], trees: int
+) -> Any:
+    """A booster of exactly ``trees`` rounds on every row, reloaded from its text."""
+    lightgbm = import_lightgbm()
+
+    train_set = lightgbm.Dataset(
+        x,
+        y,
+        weight=weights,
+        feature_name=list(spec.names),
+        categorical_feature=spec.categorical_indices,
+        free_raw_data=False,
+    )
+    fixed = {k: v for k, v in params.items() if k not in ("metric", "first_metric_only")}
+    try:
+        booster = lightgbm.train(fixed, train_set, num_boost_round=max(1, trees))
+    except lightgbm.basic.LightGBMError as exc:
+        raise ModelError(f"lightgbm training failed: {exc}") from exc
+    return lightgbm.Booster(model_str=booster.model_to_string())
+
+
 class _NoGainStop:
     """Ends boosting as soon as the trees to keep are decided, without waiting for plain stopping.
 
@@ -357,10 +695,16 @@ def _search(fit: _Fit, base: dict[str, Any]) -> tuple[dict[str, Any], list[dict[
     return best, trials
 
 
-def _margins(booster: Any, matrix: Floats, num_threads: int) -> Floats:
+def _margins(
+    booster: Any, matrix: Floats, num_threads: int, num_iteration: int | None = None
+) -> Floats:
     if matrix.shape[0] == 0:
         return np.empty(0, dtype=np.float64)
-    return np.asarray(booster.predict(matrix, raw_score=True, num_threads=num_threads))
+    return np.asarray(
+        booster.predict(
+            matrix, raw_score=True, num_threads=num_threads, num_iteration=num_iteration
+        )
+    )
 
 
 def _check_frames(features: pl.DataFrame, events: pl.DataFrame) -> None:
@@ -402,6 +746,8 @@ def _sample_legit(rows: Rows, labels: Floats, limit: int, seed: int) -> tuple[Ro
 
 def _part(events: pl.DataFrame, labels: Floats, rows: Rows) -> dict[str, Any]:
     ts = events.get_column("timestamp")
+    if rows.size == 0:
+        return {"rows": 0, "frauds": 0, "first": None, "last": None}
     return {
         "rows": int(rows.size),
         "frauds": int(labels[rows].sum()),

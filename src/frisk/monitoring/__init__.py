@@ -1,11 +1,11 @@
 """The feedback loop: live performance from labels, drift against training, retraining.
 
-    live_performance(engine, days=30, budget=0.005, production="m-...")  # per day and model
-    drift_report(reference, read_window(engine, model), alert_level=0.2, min_decisions=100)
+    live_performance(ledger, days=30, budget=0.005, production="m-...")  # per day and model
+    drift_report(reference, read_window(ledger, model), alert_level=0.2, min_decisions=100)
     retrain(...)                                                         # champion vs challenger
 
-Everything here reads the SQL ledger's tables with aggregates or bounded queries; nothing imports
-the service.
+Everything here reads the ledger through its ``monitoring`` reads (``frisk.store.monitoring``:
+aggregates and bounded queries); nothing here sees SQL, and nothing imports the service.
 """
 
 from __future__ import annotations

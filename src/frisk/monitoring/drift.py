@@ -15,7 +15,7 @@ Their PSI is reported, marked ``ages``, and never raises an alert.
 
 The live window is the serving model's own recent decisions (the last N, or those of the last
 hours), read with one bounded query of the score and the packed features
-(``frisk.store.feature_catalogues.recent_features``), of which the referenced ones are kept.
+(``Ledger.monitoring.score_window``), of which the referenced ones are kept.
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy.engine import Engine
 
 from frisk.models.scoring import FraudModel
-from frisk.store.feature_catalogues import recent_features
+from frisk.store.ledger import Ledger
 
 __all__ = [
     "FLOOR",
@@ -158,7 +157,7 @@ def ageing_features(catalogue: Mapping[str, Any]) -> frozenset[str]:
 
 
 def read_window(
-    engine: Engine,
+    ledger: Ledger,
     model: FraudModel,
     *,
     last: int = 5000,
@@ -171,13 +170,14 @@ def read_window(
     names = [str(n) for n in dict(reference.get("features") or {})]
     categorical = set(model.spec.categorical)
     since = None if hours is None else (now or datetime.now(UTC)) - timedelta(hours=hours)
-    window = recent_features(engine, version, last=last, since=since)
-    scores = np.array([r.score for r in window], dtype=np.float64)
-    times = [r.event_time for r in window]
-    recorded = [r.features for r in window]
+    rows = ledger.monitoring.score_window(
+        version, [(name, name in categorical) for name in names], last=last, since=since
+    )
+    scores = np.array([r.score for r in rows], dtype=np.float64)
+    times = [r.event_time for r in rows]
     values: dict[str, Floats] = {}
-    for name in names:
-        column = [_value(features.get(name), name in categorical) for features in recorded]
+    for i, name in enumerate(names):
+        column = [r.values[i] for r in rows]
         if name in categorical:
             values[name] = np.array([model.encoder.code(v, name) for v in column])
         else:
@@ -187,18 +187,6 @@ def read_window(
     return LiveWindow(
         version, min(times) if times else None, max(times) if times else None, scores, values
     )
-
-
-def _value(value: Any, categorical: bool) -> Any:
-    """A recorded value as the drift reference bins it: text for a categorical, else a float."""
-    if value is None:
-        return None
-    if categorical:
-        return str(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def drift_report(

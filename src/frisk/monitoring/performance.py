@@ -22,14 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any, Literal
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from frisk.store._driver_errors import translate_errors
-from frisk.store.tables import decisions, labels, shadow_decisions
+from frisk.store.ledger import DayCounts, Ledger
 
 __all__ = ["Performance", "PerformanceRow", "Role", "live_performance"]
 
@@ -81,7 +77,7 @@ class Performance:
 
 
 def live_performance(
-    engine: Engine,
+    ledger: Ledger,
     *,
     days: int,
     budget: float,
@@ -94,21 +90,15 @@ def live_performance(
     Rows of ``shadow_decisions`` are ``shadow`` (``shadow`` names versions to include even if
     they have not decided yet, so they appear with zero counts).
     """
-    with translate_errors("reading live performance"), engine.connect() as conn:
-        newest = conn.execute(sa.select(sa.func.max(decisions.c.event_time))).scalar_one_or_none()
-        if newest is None:
-            return Performance(budget, None, None, [], _totals([], production, shadow))
-        last = _as_date(newest)
-        first = last - timedelta(days=days - 1)
-        since = datetime.combine(first, datetime.min.time(), tzinfo=newest.tzinfo)
-        dialect = engine.dialect.name
-        served = conn.execute(_served(dialect, since)).all()
-        shadowed = conn.execute(_shadowed(dialect, since)).all()
+    counts = ledger.monitoring.daily_counts(days)
+    if counts is None:
+        return Performance(budget, None, None, [], _totals([], production, shadow))
+    first, last = counts.first, counts.last
     rows = [
         _row(r, "production" if r.model_version == production else "retired", budget)
-        for r in served
+        for r in counts.served
     ]
-    rows += [_row(r, "shadow", budget) for r in shadowed]
+    rows += [_row(r, "shadow", budget) for r in counts.shadowed]
     rows.sort(key=lambda r: (r.day or first, _ROLE_ORDER[r.role], r.model_version))
     return Performance(budget, first, last, rows, _totals(rows, production, shadow))
 
@@ -116,86 +106,18 @@ def live_performance(
 _ROLE_ORDER: Mapping[str, int] = {"production": 0, "shadow": 1, "retired": 2}
 
 
-def _served(dialect: str, since: datetime) -> sa.Select[Any]:
-    """Decisions by day and version, joined with their labels."""
-    alert = decisions.c.action != "allow"
-    return _aggregate(
-        dialect,
-        decisions.c.event_time,
-        decisions.c.model_version,
-        alert,
-        decisions.outerjoin(labels, labels.c.transaction_id == decisions.c.transaction_id),
-    ).where(decisions.c.event_time >= since)
-
-
-def _shadowed(dialect: str, since: datetime) -> sa.Select[Any]:
-    """Shadow decisions by day and version; time and amount come from the served decision."""
-    alert = shadow_decisions.c.action != "allow"
-    joined = shadow_decisions.join(
-        decisions, decisions.c.transaction_id == shadow_decisions.c.transaction_id
-    ).outerjoin(labels, labels.c.transaction_id == shadow_decisions.c.transaction_id)
-    return _aggregate(
-        dialect, decisions.c.event_time, shadow_decisions.c.model_version, alert, joined
-    ).where(decisions.c.event_time >= since)
-
-
-def _aggregate(
-    dialect: str,
-    event_time: sa.ColumnElement[Any],
-    version: sa.ColumnElement[Any],
-    alert: sa.ColumnElement[bool],
-    source: sa.FromClause,
-) -> sa.Select[Any]:
-    day = _day(dialect, event_time).label("day")
-    fraud = labels.c.label == "fraud"
-    amount = decisions.c.transaction["amount"].as_float()
-
-    def total(condition: sa.ColumnElement[bool], value: Any = 1) -> sa.ColumnElement[Any]:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)
-
-    return (
-        sa.select(
-            day,
-            version.label("model_version"),
-            sa.func.count().label("decisions"),
-            total(alert).label("alerts"),
-            sa.func.count(labels.c.label).label("labelled"),
-            total(fraud).label("fraud"),
-            total(sa.and_(fraud, alert)).label("alerted_fraud"),
-            total(fraud, amount).label("fraud_amount"),
-            total(sa.and_(fraud, alert), amount).label("amount_caught"),
-        )
-        .select_from(source)
-        .group_by(day, version)
-    )
-
-
-def _day(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    if dialect == "postgresql":  # a timestamptz's date depends on the session's zone: pin UTC
-        return sa.func.date(sa.func.timezone("UTC", column))
-    return sa.func.date(column)  # SQLite stores naive UTC text
-
-
-def _as_date(value: object) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def _row(record: Any, role: Role, budget: float) -> PerformanceRow:
+def _row(counts: DayCounts, role: Role, budget: float) -> PerformanceRow:
     return _rates(
-        _as_date(record.day),
-        str(record.model_version),
+        counts.day,
+        counts.model_version,
         role,
-        int(record.decisions),
-        int(record.alerts),
-        int(record.labelled),
-        int(record.fraud),
-        int(record.alerted_fraud),
-        float(record.fraud_amount or 0.0),
-        float(record.amount_caught or 0.0),
+        counts.decisions,
+        counts.alerts,
+        counts.labelled,
+        counts.fraud,
+        counts.alerted_fraud,
+        counts.fraud_amount,
+        counts.amount_caught,
     )
 
 

@@ -37,10 +37,11 @@ class Poller:
             self._thread.start()
         return self
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop polling; wait up to ``timeout`` s for a check under way to end."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=timeout)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

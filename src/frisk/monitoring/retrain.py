@@ -26,8 +26,6 @@ from typing import Any, Literal
 
 import orjson
 import polars as pl
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from frisk.data.table import conform
 from frisk.errors import InputError
@@ -43,8 +41,7 @@ from frisk.models.pipeline import featurize, model_catalogue
 from frisk.models.scoring import FraudModel
 from frisk.models.train import TrainConfig, Trainer
 from frisk.schema import LABEL_COLUMNS
-from frisk.store._driver_errors import translate_errors
-from frisk.store.tables import decisions, labels
+from frisk.store.ledger import Ledger
 
 __all__ = [
     "Metric",
@@ -76,7 +73,6 @@ _NOT_CARRIED = frozenset(
         "bagging_fraction",
     }
 )
-_PAGE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +109,7 @@ class RetrainResult:
 
 
 def ledger_history(
-    engine: Engine | None, *, before: datetime | None = None, archive: Path | None = None
+    ledger: Ledger | None, *, before: datetime | None = None, archive: Path | None = None
 ) -> pl.DataFrame:
     """The transactions the ledger recorded (before ``before``), as a canonical event table;
     with ``archive``, those moved there too (``frisk ledger archive``)."""
@@ -124,24 +120,8 @@ def ledger_history(
         archived = read_decisions(archive, end=before, columns=["transaction"])
         for text in archived.get_column("transaction") if archived.height else []:
             rows.append(_event(orjson.loads(text)))
-    after: tuple[datetime, str] | None = None
-    while engine is not None:  # keyset pages on (event_time, transaction_id): no long transaction
-        query = sa.select(
-            decisions.c.event_time, decisions.c.transaction_id, decisions.c.transaction
-        )
-        if before is not None:
-            query = query.where(decisions.c.event_time < before)
-        if after is not None:
-            query = query.where(
-                sa.tuple_(decisions.c.event_time, decisions.c.transaction_id) > sa.tuple_(*after)
-            )
-        query = query.order_by(decisions.c.event_time, decisions.c.transaction_id).limit(_PAGE)
-        with translate_errors("reading the ledger's transactions"), engine.connect() as conn:
-            page = conn.execute(query).all()
-        rows.extend(_event(txn) for _, _, txn in page)
-        if len(page) < _PAGE:
-            break
-        after = (page[-1][0], page[-1][1])
+    if ledger is not None:
+        rows.extend(_event(txn) for txn in ledger.monitoring.transactions(before=before))
     if not rows:
         return conform(pl.DataFrame({"transaction_id": [], "timestamp": []}))
     frame = pl.DataFrame(rows, infer_schema_length=None)
@@ -158,7 +138,7 @@ def _event(txn: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def point_in_time_labels(
-    table: pl.DataFrame, engine: Engine | None, cutoff: datetime, archive: Path | None = None
+    table: pl.DataFrame, ledger: Ledger | None, cutoff: datetime, archive: Path | None = None
 ) -> pl.DataFrame:
     """``table`` before ``cutoff`` labelled with what was known then: 1 fraud, else 0.
 
@@ -182,8 +162,8 @@ def point_in_time_labels(
     table = table.with_columns(
         pl.when(known).then(pl.col(c)).otherwise(None).alias(c) for c in LABEL_COLUMNS
     )
-    if engine is not None or archive is not None:
-        recorded = _recorded_labels(engine, cutoff, archive)
+    if ledger is not None or archive is not None:
+        recorded = _recorded_labels(ledger, cutoff, archive)
         if recorded.height:
             table = (
                 table.join(recorded, on="transaction_id", how="left")
@@ -312,8 +292,8 @@ def retrain(
     )
 
 
-def _recorded_labels(engine: Engine | None, cutoff: datetime, archive: Path | None) -> pl.DataFrame:
-    rows: list[Any] = []
+def _recorded_labels(ledger: Ledger | None, cutoff: datetime, archive: Path | None) -> pl.DataFrame:
+    rows: list[tuple[Any, ...]] = []
     if archive is not None:
         from frisk.store.archive import read_labels
 
@@ -321,12 +301,11 @@ def _recorded_labels(engine: Engine | None, cutoff: datetime, archive: Path | No
         rows.extend(
             archived.select("transaction_id", "label", "label_timestamp", "source").iter_rows()
         )
-    if engine is not None:
-        query = sa.select(
-            labels.c.transaction_id, labels.c.label, labels.c.label_timestamp, labels.c.source
-        ).where(labels.c.label_timestamp < cutoff)
-        with translate_errors("reading the ledger's labels"), engine.connect() as conn:
-            rows.extend(conn.execute(query).all())
+    if ledger is not None:
+        rows.extend(
+            (r.transaction_id, r.label, r.label_timestamp, r.source)
+            for r in ledger.monitoring.labels_known_before(cutoff)
+        )
     frame = pl.DataFrame(
         {
             "transaction_id": [r[0] for r in rows],

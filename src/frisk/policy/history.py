@@ -127,7 +127,7 @@ def recorded_frame(rows: Iterable[Mapping[str, Any]], variables: Mapping[str, st
 
     ``rows`` carry a decision's ``transaction`` (JSON, extras under ``extra``), ``features``,
     ``score``, ``risk_score``, ``tier``, ``action``, ``policy``, ``event_time`` and ``label``
-    (``fraud``/``legit``/None), as ``frisk.store.policy.recorded_decisions`` reads them. The
+    (``fraud``/``legit``/None), as ``Ledger.decisions_with_labels`` reads them. The
     variables are laid out as the live path sees them: features, then the transaction's fields
     and extra attributes over them. Every variable gets a column of its type, null where a
     decision did not record it (a missing value, as live).

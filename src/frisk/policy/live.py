@@ -5,7 +5,7 @@ bad rule is refused with its position and the running policy stays as it was. A 
 builds a new immutable ``Policy`` and swaps one reference: a decision in flight finishes with the
 policy it started with, the next one sees the change, and no request waits for a compile.
 Every change returns its audit records: the in-memory stores leave persisting them to the caller,
-the SQL ones (``frisk.store.policy``) have stored them with the change.
+the SQL ones (``frisk.store.rules``, ``frisk.store.lists``) have stored them with the change.
 
 ``hits`` counts, per rule name, the decisions it matched since this object was made (shadow
 rules too); ``sync`` picks up changes another process made to shared stores.

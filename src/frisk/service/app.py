@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -12,6 +13,7 @@ from fastapi.routing import APIRoute
 from frisk import __version__
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
+from frisk.engine.recorder import DecisionRecorder
 from frisk.monitoring.retention import RetentionJob
 from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
@@ -23,7 +25,6 @@ from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddlewa
 from frisk.service.monitor import ModelOps
 from frisk.service.policy import build_policy
 from frisk.service.ratelimit import RateLimiter
-from frisk.service.recorder import DecisionRecorder
 from frisk.service.routes import (
     audit,
     decisions,
@@ -40,6 +41,9 @@ from frisk.service.routes import (
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
 from frisk.store import Ledger, default_url, open_ledger
+
+if TYPE_CHECKING:
+    from frisk.store.postgres import StoreTimeouts
 
 __all__ = ["create_app"]
 
@@ -60,10 +64,10 @@ def create_app(
     if ledger is None:
         ledger = open_ledger(
             settings.database_url or default_url(settings.home),
-            timeouts=settings.store.timeouts(),
+            timeouts=_timeouts(settings),
         )
     metrics = ServiceMetrics()
-    # Concurrent requests share commits (one fsync for many decisions); see service.recorder.
+    # Concurrent requests share commits (one fsync for many decisions); see engine.recorder.
     recorder = DecisionRecorder(
         ledger, on_commit=metrics.observe_commit, wait_seconds=settings.store.answer_seconds
     )
@@ -72,7 +76,7 @@ def create_app(
     state = ServiceState(
         settings=settings,
         ledger=ledger,
-        engine=engine,
+        decision_engine=engine,
         metrics=metrics,
         stats=stats,
         limiter=RateLimiter(limits.per_second, limits.burst) if limits.enabled else None,
@@ -101,14 +105,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc_pauses.install()  # process-wide, so only while this app serves
-        if policy is not None:
-            policy.start()  # follows changes other processes make to the ledger's policy
+        policy.start()  # follows changes other processes make to the ledger's policy
         retention.start()
         try:
             yield
         finally:
-            if policy is not None:
-                policy.close()
+            policy.close()
             gc_pauses.remove()
             retention.close()
             model_ops.close()
@@ -178,3 +180,9 @@ def _score_route() -> APIRoute:
         if isinstance(route, score.ScoreRoute) and "POST" in (route.methods or ()):
             return route
     raise RuntimeError("the scoring router has no POST /v1/score route")
+
+
+def _timeouts(settings: Settings) -> StoreTimeouts:
+    from frisk.store.postgres import timeouts_of  # psycopg: only for a ledger that is opened here
+
+    return timeouts_of(settings.store)

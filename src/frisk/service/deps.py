@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
-from frisk.service.auth import KeyCache
+from frisk.service.keys import KeyCache
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.ratelimit import RateLimiter
 from frisk.service.scoring import Scorer
@@ -25,12 +25,18 @@ class ServiceState:
 
     settings: Settings
     ledger: Ledger
-    engine: DecisionEngine | None
+    decision_engine: DecisionEngine | None
     metrics: ServiceMetrics
     stats: LiveStats
     limiter: RateLimiter | None
     keys: KeyCache
     scorer: Scorer
+
+    @property
+    def model_version(self) -> str | None:
+        """The version the engine decides with; None without an engine."""
+        engine = self.decision_engine
+        return None if engine is None else engine.model_version
 
 
 # Async on purpose: FastAPI runs a plain-function dependency in the thread pool, a thread hop per

@@ -4,13 +4,21 @@
     └── ServiceError
         ├── AuthenticationError   401  no key, or not a key we know
         ├── PermissionDeniedError 403  a key whose role may not do this
-        ├── RateLimitedError      429  with Retry-After
-        └── NotReadyError         503  no engine, or not warm yet
+        └── RateLimitedError      429  with Retry-After
+    NotReadyError (frisk.errors)  503  no engine, or not warm yet
+    InputError (frisk.errors)     422  bad input, naming the field or row
+    ├── UploadTooLargeError       413  an upload over the byte or row limit
+    └── UnsupportedUploadError    415  an upload neither CSV nor Parquet
+    NotFoundError                 404
+    ConflictError                 409
+    StoreError                    503  the ledger failed: nothing was recorded, nothing returned
 
 Every error response has the same body (``ErrorPublic``) and carries the request id. Clients never
 see a traceback: anything unexpected becomes a generic 500 in ``middleware`` and is logged there.
 Nor do they see internals: a store failure is a generic 503 with ``Retry-After`` (the driver's
 message, with its host and port, goes to the log), and file paths in any message are redacted.
+``_STATUS`` is the one table from error classes to status codes; routes raise, never answer errors
+themselves.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from frisk.errors import (
     InputError,
     InvalidEventError,
     NotFoundError,
+    NotReadyError,
     RecordRefusedError,
     StateUnavailable,
     StoreError,
@@ -45,6 +54,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "ServiceError",
+    "UnsupportedUploadError",
+    "UploadTooLargeError",
     "error_response",
     "install_error_handlers",
 ]
@@ -72,8 +83,12 @@ class RateLimitedError(ServiceError):
         super().__init__(f"rate limit exceeded; retry after {retry_after} s")
 
 
-class NotReadyError(ServiceError):
-    """The service cannot decide yet (no engine, or one that is not ready)."""
+class UploadTooLargeError(InputError):
+    """An upload over the byte or row limit (413)."""
+
+
+class UnsupportedUploadError(InputError):
+    """An upload that is neither CSV nor Parquet, by name or by content (415)."""
 
 
 class BatchStoppedError(ServiceError):
@@ -103,6 +118,8 @@ _STATUS: tuple[tuple[type[FriskError], int, str], ...] = (
     (PermissionDeniedError, 403, "forbidden"),
     (RateLimitedError, 429, "rate_limited"),
     (NotReadyError, 503, "not_ready"),
+    (UploadTooLargeError, 413, "payload_too_large"),
+    (UnsupportedUploadError, 415, "unsupported_media_type"),
     (InputError, 422, "invalid_input"),
     # The ledger refused this request's record for its content: retrying cannot help.
     (RecordRefusedError, 422, "refused_by_ledger"),
@@ -179,6 +196,9 @@ async def _frisk_error(request: Request, exc: FriskError) -> JSONResponse:
         headers["Retry-After"] = "5"
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, UploadTooLargeError):
+        # Close: the client may still be sending the rest of a body the service will not read.
+        headers["Connection"] = "close"
     detail: dict[str, Any] = {}
     if isinstance(exc, InvalidEventError):
         detail.update(field=exc.field, reason=redact(exc.reason))

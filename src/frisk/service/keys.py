@@ -4,6 +4,9 @@ A key reads ``frisk_<key id>_<secret>``. The id finds the stored record; the has
 proves possession. The secret has 256 bits of entropy, so a fast hash is enough: bcrypt or argon2
 exist to slow down guessing of low-entropy passwords, and would add tens of milliseconds to every
 request of a service that answers in a few.
+
+``KeyCache`` holds the records the ledger gave and the ``Principal`` each verified key stands for;
+``frisk.service.auth`` turns a request's key into one.
 """
 
 from __future__ import annotations
@@ -12,11 +15,19 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from frisk.store.ledger import ApiKeyRecord, AuditEntry, Ledger, Role
+from starlette.concurrency import run_in_threadpool
+
+from frisk.schema import Role
+from frisk.store.ledger import ApiKeyRecord, AuditEntry, Ledger
 
 __all__ = [
+    "KeyCache",
+    "Principal",
     "create_key",
     "digest_matches",
     "hash_key",
@@ -95,3 +106,66 @@ def digest_matches(digest: str, record: ApiKeyRecord) -> bool:
 def log_id(key_id: str) -> str:
     """What logs show for a key: a short hash, enough to correlate lines, useless to look up."""
     return hashlib.sha256(f"log:{key_id}".encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str
+    role: Role
+    log_id: str  # what logs show instead of the key id
+
+
+class KeyCache:
+    """Key records by key id for ``ttl`` seconds, unknown ids included; bounded in size.
+
+    Beside them, the principal each verified key stands for, by the key's SHA-256 (never the key
+    itself), until its record's entry expires: a request with a known key costs a hash and a
+    dict look-up instead of parsing, verifying and hashing the key again (``authenticate``
+    measured ~15 -> ~10 µs).
+    """
+
+    def __init__(self, ledger: Ledger, ttl: float, *, max_entries: int = 10_000) -> None:
+        self.ledger = ledger
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+        self._principals: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    async def get(self, key_id: str) -> ApiKeyRecord | None:
+        return (await self._entry(key_id))[1]
+
+    async def principal(self, key: str) -> Principal | None:
+        """Who presents ``key``; None for anything but an active key the ledger knows."""
+        digest = hash_key(key)
+        hit = self._principals.get(digest)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        key_id = key_id_of(key)
+        if key_id is None:
+            return None
+        expires, record = await self._entry(key_id)
+        if record is None or not digest_matches(digest, record):
+            return None
+        principal = Principal(key_id=key_id, role=record.role, log_id=log_id(key_id))
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._principals) >= self.max_entries:
+                    self._principals.clear()
+                self._principals[digest] = (expires, principal)
+        return principal
+
+    async def _entry(self, key_id: str) -> tuple[float, ApiKeyRecord | None]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key_id)
+        if hit is not None and hit[0] > now:
+            return hit
+        record = await run_in_threadpool(self.ledger.get_api_key, key_id)
+        entry = (now + self.ttl, record)
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+                self._entries[key_id] = entry
+        return entry

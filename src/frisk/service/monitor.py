@@ -15,11 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
-from frisk.errors import ConflictError, FriskError, StoreError
+from frisk.errors import ConflictError, FriskError
 from frisk.models.registry import Registry
 from frisk.monitoring import (
     DriftReport,
@@ -51,7 +49,7 @@ class ModelOps:
     ) -> None:
         self.settings = settings
         self.ledger = ledger
-        self.engine = engine
+        self.decision_engine = engine
         self.metrics = metrics
         source = getattr(engine, "source", None)
         root: Path | None = getattr(source, "registry", None)
@@ -73,8 +71,8 @@ class ModelOps:
             except FriskError as exc:  # the service starts anyway; GET /v1/models says why
                 self.shadow_error = f"shadow model {wanted} not loaded: {exc}"
                 log.warning("%s", self.shadow_error)
-        if self.registry is not None and self.engine is not None:
-            engine = self.engine
+        if self.registry is not None and self.decision_engine is not None:
+            engine = self.decision_engine
             self.watcher = RegistryWatcher(
                 self.registry,
                 lambda: engine.model_version,
@@ -153,7 +151,7 @@ class ModelOps:
             version,
             features=engine.model.feature_names,  # type: ignore[attr-defined]
             catalogue_version=serving.catalogue_version,
-            engine=self._sql(),
+            ledger=self.ledger,
         )
         with self._lock:
             old = self.shadow
@@ -169,10 +167,10 @@ class ModelOps:
     # -- monitoring ------------------------------------------------------------------------
 
     def performance(self, days: int) -> Performance:
-        version = self.engine.model_version if self.engine is not None else None
+        version = self.decision_engine.model_version if self.decision_engine is not None else None
         shadow = [v for v in (self.shadow_version(),) if v is not None]
         return live_performance(
-            self._sql(),
+            self.ledger,
             days=days,
             budget=self.settings.api.alert_budget,
             production=version,
@@ -193,7 +191,7 @@ class ModelOps:
                 "drift monitoring); retrain it to measure drift"
             )
         window = read_window(
-            self._sql(),
+            self.ledger,
             model,
             last=decisions or cfg.drift_window,
             hours=hours if hours is not None else cfg.drift_hours,
@@ -232,22 +230,16 @@ class ModelOps:
     # -- internals -------------------------------------------------------------------------
 
     def _engine(self) -> DecisionEngine:
-        if self.engine is None:
+        if self.decision_engine is None:
             from frisk.service.errors import NotReadyError
 
             raise NotReadyError("no decision engine is loaded")
-        return self.engine
-
-    def _sql(self) -> Engine:
-        engine: Engine | None = getattr(self.ledger, "engine", None)
-        if engine is None:
-            raise StoreError("this ledger is not an SQL ledger; live monitoring needs one")
-        return engine
+        return self.decision_engine
 
     def _check_compatible(self, registry: Registry, version: str) -> None:
         """Refuse, before the pointer moves, a version the engine could not swap in."""
         candidate = registry.load(version, num_threads=1)  # ArtifactError when broken
-        info = getattr(self.engine, "info", None)
+        info = getattr(self.decision_engine, "info", None)
         if info is None:
             return
         serving = info().catalogue_version
@@ -278,7 +270,7 @@ class ModelOps:
         old = self.shadow
         if old is None:
             return
-        if self.engine is not None and hasattr(self.engine, "shadow"):
-            self.engine.shadow = None  # type: ignore[attr-defined]
+        if self.decision_engine is not None and hasattr(self.decision_engine, "shadow"):
+            self.decision_engine.shadow = None  # type: ignore[attr-defined]
         self.shadow = None
         old.close()

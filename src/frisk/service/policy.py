@@ -4,7 +4,8 @@
 way ``frisk lists`` and ``frisk rules`` do; with ``policy.rules_file`` the rules become exactly
 that file's), compiled against what the serving model's decisions carry, and hands the
 ``LivePolicy`` to the engine. Routes change it through ``PolicyDep``; each change is stored with
-its audit entry in one transaction (``frisk.store.policy``) and takes effect on the next decision.
+its audit entry in one transaction (``Ledger.rules``, ``Ledger.lists``) and takes effect on the
+next decision.
 
 Changes another process makes to the ledger (the CLI, a second service on the same database)
 reach this one through ``PolicyWatcher``: a thread that reads ``policy_versions`` every
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
-import sqlalchemy as sa
 from fastapi import Depends, Request
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -27,16 +27,13 @@ from frisk.config import Settings
 from frisk.errors import ConfigError, FriskError, StoreError
 from frisk.monitoring.poller import Poller
 from frisk.policy import LivePolicy, RuleError, load_rules
-from frisk.service.errors import NotReadyError
-from frisk.store import Ledger, SqlLedger
-from frisk.store.policy import SqlListStore, SqlRuleStore, versions
+from frisk.store.ledger import Ledger, LedgerLists, LedgerRules
 from frisk.store.policy_source import open_ledger_policy, replace_ledger_rules
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from prometheus_client import CollectorRegistry
-    from sqlalchemy.engine import Engine
 
     from frisk.engine import DecisionEngine
     from frisk.features import Catalogue
@@ -59,14 +56,14 @@ class PolicyWatcher(Poller):
 
     what = "checking the ledger's policy versions"
 
-    def __init__(self, live: LivePolicy, engine: Engine, interval: float) -> None:
+    def __init__(self, live: LivePolicy, ledger: Ledger, interval: float) -> None:
         super().__init__(interval, name="frisk-policy")
         self.live = live
-        self.engine = engine
+        self.ledger = ledger
         self.last_error: str | None = None
         self._failed: tuple[int, int] | None = None  # the (rules, lists) versions that failed
         # Once the ledger is closed, a poll would open a connection nobody closes again.
-        sa.event.listen(engine, "engine_disposed", lambda _engine: self._stop.set())
+        ledger.on_close(self._stop.set)
 
     @property
     def stale(self) -> bool:
@@ -76,7 +73,7 @@ class PolicyWatcher(Poller):
     def check(self) -> bool:
         """Rebuild if another process changed the ledger's policy; True when one was swapped in."""
         try:
-            stored = versions(self.engine)
+            stored = self.ledger.policy_versions()
         except StoreError as exc:
             self._report(f"cannot read the ledger's policy versions: {exc}")
             return False
@@ -127,9 +124,9 @@ class PolicyState:
     """The live policy, the ledger stores behind it, and the watcher that follows the ledger."""
 
     live: LivePolicy
-    rules: SqlRuleStore
-    lists: SqlListStore
-    ledger: SqlLedger
+    rules: LedgerRules
+    lists: LedgerLists
+    ledger: Ledger
     watcher: PolicyWatcher
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -146,14 +143,12 @@ def build_policy(
     ledger: Ledger,
     engine: DecisionEngine | None,
     registry: CollectorRegistry | None = None,
-) -> PolicyState | None:
-    """The policy the ledger holds, attached to ``engine``; None for a ledger that is not SQL.
+) -> PolicyState:
+    """The policy the ledger holds, attached to ``engine``.
 
     A stored rule that no longer compiles (the model now reads another catalogue) fails the
     start with the rule's name and position, like any other bad configuration.
     """
-    if not isinstance(ledger, SqlLedger):
-        return None
     catalogue: Catalogue | None = getattr(engine, "catalogue", None)
     try:
         path = settings.policy.rules_file
@@ -165,13 +160,13 @@ def build_policy(
             except OSError as exc:
                 raise ConfigError(f"policy.rules_file {str(path)!r}: {exc.strerror}") from exc
             replace_ledger_rules(
-                ledger.engine,
+                ledger,
                 load_rules(text, str(path)),
                 catalogue,
                 actor=f"{RULES_FILE_ACTOR}:{path.name}",
                 at=datetime.now(UTC),
             )
-        opened = open_ledger_policy(ledger.engine, catalogue)
+        opened = open_ledger_policy(ledger, catalogue)
         live = opened.live
     except ConfigError:
         raise
@@ -180,7 +175,7 @@ def build_policy(
     attach = getattr(engine, "use_policy", None)
     if attach is not None:
         attach(live)
-    watcher = PolicyWatcher(live, ledger.engine, settings.policy.poll_seconds)
+    watcher = PolicyWatcher(live, ledger, settings.policy.poll_seconds)
     if registry is not None:
         registry.register(_PolicyMetrics(live, watcher))
     return PolicyState(live, opened.rules, opened.lists, ledger, watcher)
@@ -222,9 +217,7 @@ class _PolicyMetrics(Collector):
 
 
 async def _policy(request: Request) -> PolicyState:
-    state: PolicyState | None = getattr(request.app.state, "policy", None)
-    if state is None:
-        raise NotReadyError("rules and lists need the SQL ledger, which this service lacks")
+    state: PolicyState = request.app.state.policy
     return state
 
 

@@ -1,57 +1,25 @@
-"""Deciding a transaction exactly once: look up the ledger, ask the engine, record, then answer.
-
-A transaction id the ledger holds is answered from the ledger (same body) or refused (another
-body) without touching the engine, so feature state sees each transaction once. Requests for the
-same id are serialised by a striped lock, so two concurrent retries cannot both reach the engine.
-
-``score_async`` is the single route's path: it decides on the event loop and awaits the group
-commit (``service.recorder``) without holding a thread. A sync route runs in the thread pool, and
-every thread that waits (for the ledger, a lock) must win the GIL back afterwards, behind busy
-threads, for up to the 5 ms switch interval: at 16 connections the event loop starved and the
-service made 130-160 decisions/s with an idle thread pool. The decision work itself is CPU work
-either way. When a stripe or the engine lock is busy, ``score_async`` falls back to ``score`` in the
-thread pool rather than block the loop.
-"""
+"""The service's ``Decider``: the decision core counting into the service's metrics and live
+statistics, waiting in Starlette's thread pool when it must not block the event loop."""
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
-from frisk.bounds import EventWindow, decimals_problem
-from frisk.engine import DecisionEngine, Verdict
-from frisk.errors import ConflictError, FriskError, InputError, InvalidEventError
-from frisk.schema import Transaction
-from frisk.service.errors import NotReadyError
+from frisk.bounds import EventWindow
+from frisk.engine import DecisionEngine
+from frisk.engine.decider import Decided, Decider, body_hash
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.stats import LiveStats
 from frisk.store.ledger import DecisionRecord, Ledger
 
-__all__ = ["Scored", "Scorer", "body_hash"]
-
-# Many stripes: the async path falls back to a thread when its stripe is busy.
-_STRIPES = 1024
-# Decisions per commit in ``score_many`` (uploads): one fsync for many, stripes held briefly.
-_CHUNK = 128
+__all__ = ["Decided", "Scorer", "body_hash"]
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
-    record: DecisionRecord
-    replayed: bool  # True when answered from the ledger
-
-
-class Scorer:
-    """The scoring path shared by the single and the batch route."""
+class Scorer(Decider):
+    """What ``POST /v1/score`` and uploads decide through (``frisk.engine.decider``)."""
 
     def __init__(
         self,
@@ -65,180 +33,20 @@ class Scorer:
         record_many: Callable[[list[DecisionRecord]], list[DecisionRecord]] | None = None,
         window: EventWindow | None = None,
     ) -> None:
-        self.ledger = ledger
-        # Live events only: how far from the server's clock an event's time may be (None: only
-        # the absolute bounds every event has).
-        self.window = window
-        self.engine = engine
-        # The ledger itself, or the group commit in front of it (service.recorder).
-        self._record_decision = record or ledger.record_decision
-        self._record_async = record_async
-        self._record_many = record_many or ledger.record_decisions
         self.metrics = metrics
         self.stats = stats
-        self._id_locks = [threading.Lock() for _ in range(_STRIPES)]
-        # Engines keep per-entity state; one decision at a time keeps them free of locking.
-        self._engine_lock = threading.Lock()
-        # A database across the network is asked from a thread: it may hang (store timeouts
-        # bound it), and the event loop must keep answering meanwhile.
-        self._fast_lookups = bool(getattr(ledger, "fast_lookups", False))
         self._by_outcome: dict[tuple[str, str], Any] = {}
-
-    def score(self, txn: Transaction) -> Scored:
-        """The recorded decision for ``txn``, deciding it first if it is new."""
-        started = time.perf_counter()
-        body = _body(txn)
-        digest = _digest(body)
-        with self._id_locks[_stripe(txn)]:
-            existing = self._recorded(txn.transaction_id)
-            if existing is not None:
-                return self._replay(existing, txn, digest)
-            self._check_live(txn)
-            engine = self._engine()
-            with self._engine_lock:
-                verdict = engine.decide(txn)
-            record = _record(txn, body, digest, verdict, started)
-            recorded = self._record_decision(record)
-            if recorded is not record:  # another process recorded this id first
-                return self._replay(recorded, txn, digest)
-        self._count(record, (time.perf_counter() - started) * 1000)
-        return Scored(record, replayed=False)
-
-    async def score_async(self, txn: Transaction) -> Scored:
-        """``score`` from the event loop; the same guarantees (see the module docstring)."""
-        stripe = self._id_locks[_stripe(txn)]
-        if self._record_async is None or not stripe.acquire(blocking=False):
-            return await run_in_threadpool(self.score, txn)
-        started = time.perf_counter()
-        try:
-            body = _body(txn)
-            digest = _digest(body)
-            existing = (
-                self._recorded(txn.transaction_id)
-                if self._fast_lookups  # a local file read: microseconds, never hangs
-                else await run_in_threadpool(self._recorded, txn.transaction_id)
-            )
-            if existing is not None:
-                return self._replay(existing, txn, digest)
-            self._check_live(txn)
-            engine = self._engine()
-            if self._engine_lock.acquire(blocking=False):
-                try:
-                    verdict = engine.decide(txn)
-                finally:
-                    self._engine_lock.release()
-            else:  # a batch or a snapshot holds the engine: wait in a thread, not on the loop
-                verdict = await run_in_threadpool(self._decide, engine, txn)
-            record = _record(txn, body, digest, verdict, started)
-            recorded = await self._record_async(record)
-            if recorded is not record:
-                return self._replay(recorded, txn, digest)
-        finally:
-            stripe.release()
-        self._count(record, (time.perf_counter() - started) * 1000)
-        return Scored(record, replayed=False)
-
-    def score_many(self, txns: Sequence[Transaction]) -> list[Scored | FriskError]:
-        """``score`` for each of ``txns`` in order, recording up to ``_CHUNK`` per commit.
-
-        Each item is the transaction's ``Scored``, or the ``ConflictError`` / ``InputError`` that
-        ``score`` would have raised for it alone; other errors (store, engine) stop the call.
-        Nothing is returned before the commit holding it, so durability is as for ``score``.
-        """
-        out: list[Scored | FriskError] = []
-        for start in range(0, len(txns), _CHUNK):
-            out.extend(self._score_chunk(txns[start : start + _CHUNK]))
-        return out
-
-    def _score_chunk(self, txns: Sequence[Transaction]) -> list[Scored | FriskError]:
-        # The chunk's stripes, in one order for every caller (no deadlock), are held until its
-        # decisions are recorded: a concurrent request for one of its ids waits, then replays.
-        locks = [self._id_locks[i] for i in sorted({_stripe(t) for t in txns})]
-        for lock in locks:
-            lock.acquire()
-        try:
-            results: list[Scored | FriskError | None] = [None] * len(txns)
-            pending: list[tuple[int, DecisionRecord, Transaction]] = []
-            pending_ids: set[str] = set()
-            for i, txn in enumerate(txns):
-                started = time.perf_counter()
-                if txn.transaction_id in pending_ids:  # an id twice: its first must be recorded
-                    self._flush(pending, results)
-                    pending_ids.clear()
-                body = _body(txn)
-                digest = _digest(body)
-                try:
-                    existing = self._recorded(txn.transaction_id)
-                    if existing is not None:
-                        results[i] = self._replay(existing, txn, digest)
-                        continue
-                    self._check_live(txn)
-                    verdict = self._decide(self._engine(), txn)
-                except (ConflictError, InputError) as exc:
-                    results[i] = exc
-                    continue
-                pending.append((i, _record(txn, body, digest, verdict, started), txn))
-                pending_ids.add(txn.transaction_id)
-            self._flush(pending, results)
-        finally:
-            for lock in reversed(locks):
-                lock.release()
-        assert all(r is not None for r in results)
-        return [r for r in results if r is not None]
-
-    def _flush(
-        self,
-        pending: list[tuple[int, DecisionRecord, Transaction]],
-        results: list[Scored | FriskError | None],
-    ) -> None:
-        if not pending:
-            return
-        recorded = self._record_many([record for _, record, _ in pending])
-        for (i, record, txn), got in zip(pending, recorded, strict=True):
-            if got is record:
-                self._count(record, float(record.timings.get("total", 0.0)))
-                results[i] = Scored(record, replayed=False)
-                continue
-            try:  # recorded first by another process
-                results[i] = self._replay(got, txn, record.body_hash)
-            except ConflictError as exc:
-                results[i] = exc
-        pending.clear()
-
-    def _decide(self, engine: DecisionEngine, txn: Transaction) -> Verdict:
-        with self._engine_lock:
-            return engine.decide(txn)
-
-    def _recorded(self, transaction_id: str) -> DecisionRecord | None:
-        # Most ids are new: ask cheaply, read the whole record only for a retry.
-        if not self.ledger.has_decision(transaction_id):
-            return None
-        return self.ledger.get_decision(transaction_id)
-
-    def _engine(self) -> DecisionEngine:
-        if self.engine is None:
-            raise NotReadyError("no decision engine is loaded")
-        if not self.engine.ready():
-            raise NotReadyError("the decision engine is not ready yet")
-        return self.engine
-
-    def _check_live(self, txn: Transaction) -> None:
-        """The bounds only a live event has: its time near the server's clock, and no more
-        decimal places than its currency has (``frisk.bounds``)."""
-        if self.window is not None:
-            self.window.check("timestamp", txn.timestamp)
-        problem = decimals_problem(txn.amount, txn.currency)
-        if problem is not None:
-            raise InvalidEventError("amount", txn.amount, problem)
-
-    def _replay(self, record: DecisionRecord, txn: Transaction, digest: str) -> Scored:
-        if record.body_hash != digest and not _same_meaning(record, txn):
-            raise ConflictError(
-                f"transaction {record.transaction_id!r} was already decided for another body; "
-                "a transaction id must not be reused"
-            )
-        self.metrics.replays.inc()
-        return Scored(record, replayed=True)
+        super().__init__(
+            ledger,
+            engine,
+            record=record,
+            record_async=record_async,
+            record_many=record_many,
+            on_decided=self._count,
+            on_replay=metrics.replays.inc,
+            to_thread=run_in_threadpool,
+            window=window,
+        )
 
     def _count(self, record: DecisionRecord, elapsed_ms: float) -> None:
         counter = self._by_outcome.get((record.action, record.tier))
@@ -250,69 +58,3 @@ class Scorer:
         if record.degraded:
             self.metrics.degraded.inc()
         self.stats.observe(record.action, elapsed_ms)
-
-
-def _same_meaning(record: DecisionRecord, txn: Transaction) -> bool:
-    """True when the recorded body means ``txn``: bodies recorded before timestamps were kept in
-    UTC hash differently for the same instant."""
-    try:
-        return Transaction.model_validate(record.transaction) == txn
-    except ValueError:
-        return False
-
-
-def _stripe(txn: Transaction) -> int:
-    return hash(txn.transaction_id) % _STRIPES
-
-
-def body_hash(txn: Transaction) -> str:
-    """SHA-256 of the validated transaction, so key order and spacing do not make a new body."""
-    return _digest(_body(txn))
-
-
-_TIME = TypeAdapter(datetime)
-
-
-def _body(txn: Transaction) -> dict[str, Any]:
-    """The transaction as recorded: its time in UTC, so the same instant written with another
-    offset is the same body (``_same_meaning`` still compares bodies recorded before)."""
-    body = txn.model_dump(mode="json")
-    if txn.timestamp.utcoffset():
-        body["timestamp"] = _TIME.dump_python(txn.timestamp.astimezone(UTC), mode="json")
-    return body
-
-
-def _digest(body: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def _record(
-    txn: Transaction, body: dict[str, Any], digest: str, verdict: Verdict, started: float
-) -> DecisionRecord:
-    # "total" is the time to a verdict; the ledger write that follows is in the HTTP latency.
-    total_ms = (time.perf_counter() - started) * 1000
-    return DecisionRecord(
-        transaction_id=txn.transaction_id,
-        body_hash=digest,
-        event_time=txn.timestamp.astimezone(UTC),
-        transaction=body,
-        features=verdict.features,  # a fresh mapping per verdict, never changed afterwards
-        score=verdict.score,
-        risk_score=verdict.risk_score,
-        tier=verdict.risk_tier,
-        action=str(verdict.action),
-        reasons=[
-            {
-                "feature": r.feature,
-                "value": r.value,
-                "contribution": r.contribution,
-                "sentence": r.sentence,
-            }
-            for r in verdict.reasons
-        ],
-        model_version=verdict.model_version,
-        timings={**verdict.timings, "total": round(total_ms, 3)},
-        created_at=datetime.now(UTC),
-        degraded=verdict.degraded,
-        policy=None if verdict.policy is None else dict(verdict.policy),
-    )

@@ -6,7 +6,7 @@ size limit, so a large upload never sits in memory. ``score_upload`` reads it wi
 refusing the file, and decides each valid row through the same ``Scorer`` as ``POST /v1/score``:
 an id already decided answers from the ledger, one reused for another body is a per-row conflict.
 Rows are decided in event-time order (the importer's order; ties keep file order), the order
-feature state must see them in, and recorded many per commit (``Scorer.score_many``). The outcome
+feature state must see them in, and recorded many per commit (``Decider.decide_many``). The outcome
 per row is kept as ``<home>/uploads/<id>.csv`` for ``api.upload_result_hours``.
 
 The form is read by python-multipart's streaming parser, fed chunk by chunk, rather than by
@@ -38,14 +38,16 @@ from frisk.data.timestamps import NAIVE_REFUSED
 from frisk.errors import (
     DataFormatError,
     FriskError,
-    InputError,
     InvalidEventError,
     MappingError,
     NotFoundError,
     RowProblem,
 )
 from frisk.schema import CORE_COLUMNS, Transaction
-from frisk.service.scoring import Scored, Scorer
+
+# The upload errors live with the one error-to-status table (service.errors).
+from frisk.service.errors import UnsupportedUploadError, UploadTooLargeError
+from frisk.service.scoring import Decided, Scorer
 
 if TYPE_CHECKING:  # a typing-only name of python-multipart
     from python_multipart.multipart import MultipartCallbacks
@@ -82,14 +84,6 @@ _MAPPING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _MAX_PART_HEADERS: Final = 8
 _MAX_FIELD: Final = 1024
-
-
-class UploadTooLargeError(InputError):
-    """An upload over the byte or row limit (413)."""
-
-
-class UnsupportedUploadError(InputError):
-    """An upload that is neither CSV nor Parquet, by name or by content (415)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +321,8 @@ def score_upload(
             rows.append((str(values["transaction_id"]), Transaction.parse(_event(values, extras))))
         except InvalidEventError as exc:
             rows.append((str(values["transaction_id"]), exc))
-    # Decided in file order, many per commit (Scorer.score_many): ~1,000 rows/s one commit each.
-    outcomes = iter(scorer.score_many([t for _, t in rows if isinstance(t, Transaction)]))
+    # Decided in file order, many per commit (Decider.decide_many): ~1,000 rows/s one commit each.
+    outcomes = iter(scorer.decide_many([t for _, t in rows if isinstance(t, Transaction)]))
     directory = settings.uploads_dir
     directory.mkdir(parents=True, exist_ok=True)
     expire_results(settings)
@@ -338,7 +332,7 @@ def score_upload(
         writer = csv.writer(out)
         writer.writerow(RESULT_COLUMNS)
         for txn_id, parsed in rows:
-            outcome: Scored | FriskError = (
+            outcome: Decided | FriskError = (
                 parsed if isinstance(parsed, FriskError) else next(outcomes)
             )
             if isinstance(outcome, InvalidEventError):

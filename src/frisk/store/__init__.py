@@ -23,8 +23,8 @@ from frisk.store.ledger import (
 
 if TYPE_CHECKING:
     from frisk.store.database import default_url, make_engine
+    from frisk.store.lists import SqlListStore
     from frisk.store.migrate import current_revision, head_revision, upgrade
-    from frisk.store.policy import SqlListStore, SqlRuleStore
     from frisk.store.reviews import (
         HistoryItem,
         ReviewAction,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         ReviewStore,
         ReviewUpdate,
     )
+    from frisk.store.rules import SqlRuleStore
     from frisk.store.sql import SqlLedger, open_ledger
 
 # SQLAlchemy and Alembic cost ~0.5 s to import; load them only when the ledger is really used, so
@@ -61,8 +62,8 @@ _LAZY = {
         ),
         "frisk.store.reviews",
     ),
-    "SqlListStore": "frisk.store.policy",
-    "SqlRuleStore": "frisk.store.policy",
+    "SqlListStore": "frisk.store.lists",
+    "SqlRuleStore": "frisk.store.rules",
     "open_ledger": "frisk.store.sql",
 }
 

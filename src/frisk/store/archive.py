@@ -46,7 +46,7 @@ __all__ = [
     "archived_days",
     "read_decisions",
     "read_labels",
-    "recorded_history",
+    "with_archived",
 ]
 
 TABLES = ("decisions", "labels", "label_history", "reviews")
@@ -201,20 +201,19 @@ def decision_dicts(frame: pl.DataFrame) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def recorded_history(
+def with_archived(
     engine: Engine,
-    archive: Path | None,
+    live: list[dict[str, Any]],
+    archive: Path,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """``frisk.store.policy.recorded_decisions`` with the archive's decisions before the ledger's:
-    what a backtest over recorded decisions reads. An archived decision's label is the ledger's
-    when it has one (a label that arrived after the archive run), else the archived one."""
-    from frisk.store.policy import recorded_decisions
-
-    live = recorded_decisions(engine, start=start, end=end)
-    if archive is None or not (archive / "decisions").is_dir():
+    """The ledger's ``live`` decisions with labels (``Ledger.decisions_with_labels``) and the
+    archive's before them: what a backtest over recorded decisions reads. An archived decision's
+    label is the ledger's when it has one (a label that arrived after the archive run), else the
+    archived one."""
+    if not (archive / "decisions").is_dir():
         return live
     columns = ["transaction", "features", "score", "risk_score", "tier", "action", "policy"]
     archived = read_decisions(archive, start=start, end=end, columns=columns)

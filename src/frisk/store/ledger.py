@@ -1,25 +1,56 @@
-"""The ledger: what the service records, and the ``Ledger`` Protocol every back end implements.
+"""The ``Ledger`` Protocol every back end implements, and the sub-stores hung off it.
 
-Records are frozen dataclasses with plain JSON-able payloads so that a back end stores them without
-knowing the domain. Times are timezone-aware UTC on the way in and on the way out.
+Everything a route, the engine or monitoring needs from storage is a method here or of a sub-store
+(``rules``, ``lists``, ``reviews``, ``monitoring``): nothing outside ``frisk.store`` reaches past it
+to an engine or a table. The records they speak live in ``frisk.store.records`` (re-exported).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from frisk.schema import Role
+from frisk.store.records import (
+    JSON,
+    ApiKeyRecord,
+    AuditEntry,
+    DailyCounts,
+    DayCounts,
+    DecisionRecord,
+    LabelChange,
+    LabelOutcome,
+    LabelRecord,
+    LabelStatus,
+    LabelWrite,
+    ShadowDecision,
+    WindowRow,
+)
 
 if TYPE_CHECKING:
+    from frisk.policy.audit import AuditRecord
+    from frisk.policy.lists import ListEntry, ListSnapshot, NamedList
+    from frisk.policy.rules import Rule
     from frisk.store.archive import ArchiveResult
+    from frisk.store.lists import ListInfo
+    from frisk.store.records import (
+        HistoryItem,
+        ReviewChange,
+        ReviewFilter,
+        ReviewItem,
+        ReviewPage,
+        ReviewUpdate,
+    )
+    from frisk.store.rules import RuleInfo
     from frisk.store.stats import TableStats
 
 __all__ = [
     "ApiKeyRecord",
     "AuditEntry",
+    "DailyCounts",
+    "DayCounts",
     "DecisionRecord",
     "LabelChange",
     "LabelOutcome",
@@ -27,127 +58,115 @@ __all__ = [
     "LabelStatus",
     "LabelWrite",
     "Ledger",
+    "LedgerLists",
+    "LedgerRules",
+    "MonitoringReads",
+    "ReviewQueue",
     "Role",
+    "ShadowDecision",
+    "WindowRow",
 ]
 
-JSON = dict[str, Any]
 
-
-class Role(StrEnum):
-    """What an API key may do: ``scorer`` scores, ``analyst`` reads, ``admin`` does everything."""
-
-    SCORER = "scorer"
-    ANALYST = "analyst"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    """One decision as recorded; ``body_hash`` identifies the request that produced it."""
-
-    transaction_id: str
-    body_hash: str
-    event_time: datetime  # the transaction's own timestamp, for warming state in event order
-    transaction: JSON
-    features: Mapping[str, float | None]
-    score: float
-    risk_score: int
-    tier: str
-    action: str
-    reasons: Sequence[JSON]
-    model_version: str
-    timings: Mapping[str, float]  # milliseconds per stage, including "total"
-    created_at: datetime
-    degraded: bool = False
-    # What the rules and lists did (matched rules with the values they read, which one decided);
-    # None for a decision made without a policy.
-    policy: JSON | None = None
-    # The transaction's parties, which the ledger copies out of ``transaction`` into indexed
-    # columns (a review shows each one's history). Not part of a record's identity.
-    payer_id: str | None = field(default=None, compare=False)
-    payee_id: str | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class LabelRecord:
-    """The current label of a transaction."""
-
-    transaction_id: str
-    label: str
-    label_timestamp: datetime
-    source: str
-    updated_by: str
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LabelChange:
-    """One change of a label: who, when, and the value it replaced (None for the first)."""
-
-    transaction_id: str
-    previous: str | None
-    label: str
-    source: str
-    changed_by: str
-    changed_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LabelWrite:
-    """A label to set: ``label`` is "fraud" or "legit", known from ``label_timestamp`` on."""
-
-    transaction_id: str
-    label: str
-    label_timestamp: datetime
-    source: str
-
-
-class LabelStatus(StrEnum):
-    """What setting a label did: a first label, a changed one, or the same value again."""
-
-    NEW = "new"
-    CHANGED = "changed"
-    UNCHANGED = "unchanged"
-
-
-@dataclass(frozen=True, slots=True)
-class LabelOutcome:
-    """One label write: the label now stored, the value it replaced, and whether a decision for
-    the transaction is in the ledger (``known``)."""
-
-    record: LabelRecord
-    previous: str | None
-    status: LabelStatus
-    known: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    """An API key as stored: never the key itself, only its SHA-256."""
-
-    key_id: str
-    key_hash: str
-    role: Role
-    name: str
-    created_at: datetime
-    revoked_at: datetime | None = None
+class LedgerRules(Protocol):
+    """The ledger's rule set: ``frisk.policy.RuleStore``, and who changed each rule when."""
 
     @property
-    def active(self) -> bool:
-        return self.revoked_at is None
+    def version(self) -> int: ...
+
+    def state(self) -> tuple[int, tuple[Rule, ...]]: ...
+
+    def describe(self) -> tuple[int, list[RuleInfo]]: ...
+
+    def get(self, name: str) -> Rule: ...
+
+    def put(self, rule: Rule, *, actor: str, at: datetime) -> AuditRecord | None: ...
+
+    def remove(self, name: str, *, actor: str, at: datetime) -> AuditRecord: ...
+
+    def replace_all(
+        self, rules: Iterable[Rule], *, actor: str, at: datetime
+    ) -> list[AuditRecord]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """Who did what to which thing, with the state before and after."""
+class LedgerLists(Protocol):
+    """The ledger's allow and block lists: ``frisk.policy.ListStore``, sizes and pages."""
 
-    actor: str
-    action: str
-    target: str
-    at: datetime
-    before: JSON | None = None
-    after: JSON | None = None
-    id: int | None = field(default=None, compare=False)
+    @property
+    def version(self) -> int: ...
+
+    def create(self, spec: NamedList, *, actor: str, at: datetime) -> AuditRecord: ...
+
+    def drop(self, name: str, *, actor: str, at: datetime) -> AuditRecord: ...
+
+    def add(
+        self, name: str, entries: Iterable[ListEntry], *, actor: str, at: datetime
+    ) -> AuditRecord: ...
+
+    def remove(
+        self, name: str, values: Iterable[str], *, actor: str, at: datetime
+    ) -> AuditRecord: ...
+
+    def entries(self, name: str) -> list[ListEntry]: ...
+
+    def page(
+        self, name: str, *, limit: int = 50, after: str | None = None
+    ) -> tuple[ListInfo, list[tuple[ListEntry, str, datetime]]]: ...
+
+    def describe(self) -> tuple[int, list[ListInfo]]: ...
+
+    def snapshot(self, since: ListSnapshot | None = None) -> ListSnapshot: ...
+
+
+class ReviewQueue(Protocol):
+    """Decisions with action ``review`` and their review state (``frisk.store.reviews``)."""
+
+    def page(
+        self, where: ReviewFilter, *, now: datetime, limit: int = 50, cursor: str | None = None
+    ) -> ReviewPage: ...
+
+    def get(self, transaction_id: str) -> ReviewItem | None: ...
+
+    def change(
+        self, transaction_id: str, change: ReviewChange, *, actor: str, at: datetime
+    ) -> ReviewUpdate: ...
+
+    def history(
+        self,
+        *,
+        payer_id: str | None = None,
+        payee_id: str | None = None,
+        before: datetime | None = None,
+        limit: int = ...,
+    ) -> list[HistoryItem]: ...
+
+
+class MonitoringReads(Protocol):
+    """What ``frisk.monitoring`` reads: drift windows, daily counts, retraining history."""
+
+    def score_window(
+        self,
+        model_version: str,
+        features: Sequence[tuple[str, bool]],
+        *,
+        last: int,
+        since: datetime | None = None,
+    ) -> list[WindowRow]:
+        """The latest ``last`` decisions of ``model_version`` (created at or after ``since``),
+        newest first, with the value of each ``(name, categorical)`` feature."""
+        ...
+
+    def transactions(self, *, before: datetime | None = None) -> Iterator[JSON]:
+        """The recorded transactions (whose time is before ``before``), in event order."""
+        ...
+
+    def labels_known_before(self, cutoff: datetime) -> list[LabelRecord]:
+        """Current labels whose ``label_timestamp`` is before ``cutoff``."""
+        ...
+
+    def daily_counts(self, days: int) -> DailyCounts | None:
+        """The last ``days`` days up to the newest decision's; None for an empty ledger."""
+        ...
 
 
 @runtime_checkable
@@ -236,8 +255,50 @@ class Ledger(Protocol):
 
     def append_audit(self, entry: AuditEntry) -> None: ...
 
-    def audit_log(self, *, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
-        """Newest first."""
+    def audit_log(
+        self, *, target: str | None = None, limit: int = 100, before: int | None = None
+    ) -> list[AuditEntry]:
+        """Newest first, optionally of one target; ``before`` is an entry id (paging)."""
+        ...
+
+    def labels_changed_since(self, since: datetime | None) -> list[LabelRecord]:
+        """Labels set or changed after ``since`` (all when None), by ``updated_at``."""
+        ...
+
+    def decisions_with_labels(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        archive: Path | None = None,
+    ) -> list[JSON]:
+        """Decisions whose transaction happened in ``[start, end)`` with their current label,
+        in event order: what a backtest over the ledger reads (``policy.history``); with
+        ``archive``, those ``frisk ledger archive`` moved there too."""
+        ...
+
+    def record_shadow_decisions(self, decisions: Sequence[ShadowDecision]) -> None:
+        """Record what a shadow model decided; one already recorded (id, version) is kept."""
+        ...
+
+    def policy_versions(self) -> dict[str, int]:
+        """The version of the stored ``rules`` and ``lists``; 0 for one never changed."""
+        ...
+
+    @property
+    def rules(self) -> LedgerRules: ...
+
+    @property
+    def lists(self) -> LedgerLists: ...
+
+    @property
+    def reviews(self) -> ReviewQueue: ...
+
+    @property
+    def monitoring(self) -> MonitoringReads: ...
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once the ledger closes (a poller stops rather than reconnect)."""
         ...
 
     def ping(self) -> None:

@@ -5,7 +5,7 @@ the ledger's policy here, so a change is compiled against the same variables whi
 comes and is refused the same way: a rule that does not compile, a list a rule reads dropped, a
 hard list on a field rules do not know.
 
-Not imported by ``frisk.policy`` itself: ``frisk.store.policy`` imports the policy package.
+Not imported by ``frisk.policy`` itself: the store sits above the policy package.
 """
 
 from __future__ import annotations
@@ -19,16 +19,14 @@ from frisk.policy.lists import ListSnapshot
 from frisk.policy.live import LivePolicy
 from frisk.policy.nodes import Type
 from frisk.policy.variables import rule_variables
-from frisk.store.policy import SqlListStore, SqlRuleStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-    from sqlalchemy.engine import Engine
-
     from frisk.features import Catalogue
     from frisk.policy.rules import Rule
+    from frisk.store.ledger import Ledger, LedgerLists, LedgerRules
 
 __all__ = ["LedgerPolicy", "decision_variables", "open_ledger_policy", "replace_ledger_rules"]
 
@@ -38,8 +36,8 @@ class LedgerPolicy:
     """The live policy and the ledger stores it reads and changes."""
 
     live: LivePolicy
-    rules: SqlRuleStore
-    lists: SqlListStore
+    rules: LedgerRules
+    lists: LedgerLists
 
 
 def decision_variables(catalogue: Catalogue | None = None) -> dict[str, Type]:
@@ -60,18 +58,18 @@ def decision_variables(catalogue: Catalogue | None = None) -> dict[str, Type]:
     return rule_variables(catalogue, extras=extras)
 
 
-def open_ledger_policy(engine: Engine, catalogue: Catalogue | None = None) -> LedgerPolicy:
+def open_ledger_policy(ledger: Ledger, catalogue: Catalogue | None = None) -> LedgerPolicy:
     """The ledger's rules and lists, compiled against ``decision_variables(catalogue)``.
 
     Raises ``RuleError`` (with the rule's name and position) when a stored rule does not compile
     against these variables.
     """
-    rules, lists = SqlRuleStore(engine), SqlListStore(engine)
+    rules, lists = ledger.rules, ledger.lists
     return LedgerPolicy(LivePolicy(decision_variables(catalogue), rules, lists), rules, lists)
 
 
 def replace_ledger_rules(
-    engine: Engine,
+    ledger: Ledger,
     rules: Sequence[Rule],
     catalogue: Catalogue | None = None,
     *,
@@ -85,10 +83,9 @@ def replace_ledger_rules(
     for another model, which ``open_ledger_policy`` refuses, can still be replaced (rules-as-code
     at a service's start, ``frisk rules load``).
     """
-    book = SqlRuleStore(engine)
     # Compiling needs the lists' definitions (names, kinds, fields), not their entries, which
     # can be millions (seconds to read).
-    version, infos = SqlListStore(engine).describe()
+    version, infos = ledger.lists.describe()
     definitions = ListSnapshot(version, {i.spec.name: i.spec for i in infos})
     Policy(rules, decision_variables(catalogue), definitions)
-    return book.replace_all(rules, actor=actor, at=at)
+    return ledger.rules.replace_all(rules, actor=actor, at=at)

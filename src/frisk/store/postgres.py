@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import sqlalchemy as sa
@@ -31,7 +31,10 @@ from sqlalchemy.engine import URL, Engine
 
 from frisk.store.breaker import Breaker
 
-__all__ = ["StoreTimeouts", "postgres_engine"]
+if TYPE_CHECKING:
+    from frisk.config import StoreSettings
+
+__all__ = ["StoreTimeouts", "postgres_engine", "timeouts_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,16 @@ class StoreTimeouts:
         """The client-side bound on one wait: the server's own bound, plus a second for it to
         report the cancellation."""
         return None if self.statement is None else self.statement + 1.0
+
+
+def timeouts_of(settings: StoreSettings) -> StoreTimeouts:
+    """The timeouts ``settings`` (``FRISK_STORE__*``) name."""
+    return StoreTimeouts(
+        connect=settings.connect_timeout,
+        statement=settings.statement_timeout,
+        pool=settings.pool_timeout,
+        cool_down=settings.cool_down,
+    )
 
 
 def postgres_engine(url: URL, timeouts: StoreTimeouts, *, echo: bool = False) -> Engine:

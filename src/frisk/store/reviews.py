@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,8 +23,18 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from frisk.errors import ConflictError, InvalidEventError, NotFoundError
 from frisk.store._driver_errors import translate_errors
-from frisk.store.ledger import LabelOutcome, LabelWrite
-from frisk.store.sql import write_labels
+from frisk.store.label_writes import write_labels
+from frisk.store.records import (
+    HistoryItem,
+    LabelWrite,
+    ReviewAction,
+    ReviewChange,
+    ReviewFilter,
+    ReviewItem,
+    ReviewPage,
+    ReviewStatus,
+    ReviewUpdate,
+)
 from frisk.store.tables import audit_log, decisions, labels, reviews
 
 __all__ = [
@@ -43,96 +51,6 @@ __all__ = [
 
 REVIEW = "review"  # the decision action that puts a transaction in the queue
 HISTORY_LIMIT = 50
-
-
-class ReviewStatus(StrEnum):
-    OPEN = "open"
-    ASSIGNED = "assigned"
-    RESOLVED = "resolved"
-
-
-class ReviewAction(StrEnum):
-    ASSIGN = "assign"
-    UNASSIGN = "unassign"
-    RESOLVE = "resolve"
-    REOPEN = "reopen"
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewItem:
-    """A review decision and its review state."""
-
-    transaction_id: str
-    score: float
-    risk_score: int
-    tier: str
-    action: str
-    amount: float | None
-    currency: str | None
-    payer_id: str | None
-    payee_id: str | None
-    event_time: datetime
-    created_at: datetime
-    status: ReviewStatus
-    assignee: str | None
-    resolution: str | None
-    note: str | None
-    updated_at: datetime | None
-    updated_by: str | None
-    resolved_at: datetime | None
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewFilter:
-    """Which reviews to list; ages are measured from ``now`` back to the decision's creation."""
-
-    statuses: frozenset[ReviewStatus] = frozenset({ReviewStatus.OPEN, ReviewStatus.ASSIGNED})
-    tiers: frozenset[str] = frozenset()
-    assignee: str | None = None
-    min_age: timedelta | None = None
-    max_age: timedelta | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewPage:
-    items: list[ReviewItem]
-    next_cursor: str | None
-    total: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewChange:
-    """What an analyst asks: an action, with its assignee or resolution, a note, a version."""
-
-    action: ReviewAction
-    assignee: str | None = None
-    resolution: str | None = None  # fraud / legit
-    note: str | None = None
-    version: int | None = None  # the version the analyst saw; None skips the check
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewUpdate:
-    """A change as recorded: the review after it, and the label a resolution set."""
-
-    review: ReviewItem
-    label: LabelOutcome | None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryItem:
-    """One decision of a party, with its label if it has one."""
-
-    transaction_id: str
-    event_time: datetime
-    amount: float | None
-    currency: str | None
-    payer_id: str | None
-    payee_id: str | None
-    score: float
-    action: str
-    label: str | None
 
 
 # The transitions: action -> statuses it may start from.

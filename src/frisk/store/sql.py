@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,33 +22,46 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from frisk.errors import ConflictError, NotFoundError, RecordRefusedError, StoreError
+from frisk.errors import NotFoundError, RecordRefusedError, StoreError
+from frisk.schema import Role
 from frisk.store._driver_errors import translate_errors
 from frisk.store.database import _SQLITE_BUSY_MS, make_engine
-from frisk.store.feature_catalogues import FeatureCatalogues, catalogues_of
-from frisk.store.ledger import (
+from frisk.store.feature_catalogues import FeatureCatalogues, catalogues_of, feature_columns
+from frisk.store.label_writes import write_labels
+from frisk.store.migrate import upgrade
+from frisk.store.records import (
+    JSON,
     ApiKeyRecord,
     AuditEntry,
     DecisionRecord,
     LabelChange,
     LabelOutcome,
     LabelRecord,
-    LabelStatus,
     LabelWrite,
-    Role,
+    ShadowDecision,
 )
-from frisk.store.migrate import upgrade
-from frisk.store.tables import api_keys, audit_log, decisions, label_history, labels
+from frisk.store.tables import (
+    api_keys,
+    audit_log,
+    decisions,
+    label_history,
+    labels,
+    shadow_decisions,
+)
 
 if TYPE_CHECKING:
     from frisk.store.archive import ArchiveResult
+    from frisk.store.ledger import (
+        Ledger,
+        LedgerLists,
+        LedgerRules,
+        MonitoringReads,
+        ReviewQueue,
+    )
     from frisk.store.postgres import StoreTimeouts
     from frisk.store.stats import TableStats
 
-__all__ = ["SqlLedger", "open_ledger", "write_labels"]
-
-# Ids per IN (...) list: well under SQLite's bound-parameter limit.
-_IN_CHUNK = 500
+__all__ = ["SqlLedger", "open_ledger"]
 
 
 def open_ledger(
@@ -73,7 +86,11 @@ def open_ledger(
 
 
 class SqlLedger:
-    """A ``Ledger`` on any database SQLAlchemy speaks to that has ``INSERT ... ON CONFLICT``."""
+    """A ``Ledger`` on any database SQLAlchemy speaks to that has ``INSERT ... ON CONFLICT``.
+
+    Its sub-stores (``rules``, ``lists``, ``reviews``, ``monitoring``) share its engine; each is
+    built on first use, so that commands which never touch the policy do not import it.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -89,7 +106,39 @@ class SqlLedger:
         self.fast_lookups = self._sqlite
         self._insert_sql = _decision_insert_sql(self._sqlite)
         self._probe = _IdProbe(engine)
+        self._on_close: list[Callable[[], object]] = []
         self._catalogues = catalogues_of(engine)
+
+    # Sub-stores
+
+    @functools.cached_property
+    def rules(self) -> LedgerRules:
+        from frisk.store.rules import SqlRuleStore
+
+        return SqlRuleStore(self.engine)
+
+    @functools.cached_property
+    def lists(self) -> LedgerLists:
+        from frisk.store.lists import SqlListStore
+
+        return SqlListStore(self.engine)
+
+    @functools.cached_property
+    def reviews(self) -> ReviewQueue:
+        from frisk.store.reviews import ReviewStore
+
+        return ReviewStore(self.engine)
+
+    @functools.cached_property
+    def monitoring(self) -> MonitoringReads:
+        from frisk.store.monitoring import SqlMonitoringReads
+
+        return SqlMonitoringReads(self.engine)
+
+    def policy_versions(self) -> dict[str, int]:
+        from frisk.store._versioned import versions
+
+        return versions(self.engine)
 
     # Decisions
 
@@ -189,6 +238,72 @@ class SqlLedger:
                 return
             after = (rows[-1].event_time, rows[-1].transaction_id)
 
+    def decisions_with_labels(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        archive: Path | None = None,
+    ) -> list[JSON]:
+        live = self._decisions_with_labels(start, end)
+        if archive is None:
+            return live
+        from frisk.store.archive import with_archived
+
+        return with_archived(self.engine, live, archive, start=start, end=end)
+
+    def _decisions_with_labels(self, start: datetime | None, end: datetime | None) -> list[JSON]:
+        query = (
+            sa.select(
+                decisions.c.transaction_id,
+                decisions.c.event_time,
+                decisions.c.transaction,
+                *feature_columns(),
+                decisions.c.score,
+                decisions.c.risk_score,
+                decisions.c.tier,
+                decisions.c.action,
+                decisions.c.policy,
+                labels.c.label,
+            )
+            .select_from(
+                decisions.outerjoin(labels, labels.c.transaction_id == decisions.c.transaction_id)
+            )
+            .order_by(decisions.c.event_time, decisions.c.transaction_id)
+        )
+        if start is not None:
+            query = query.where(decisions.c.event_time >= start)
+        if end is not None:
+            query = query.where(decisions.c.event_time < end)
+        out = []
+        with translate_errors("reading decisions to backtest"), self.engine.connect() as conn:
+            for row in conn.execute(query):
+                item = dict(row._mapping)
+                item["features"] = self._catalogues.features(
+                    item.pop("catalogue_id"), item.pop("feature_values"), item["features"]
+                )
+                out.append(item)
+        return out
+
+    def record_shadow_decisions(self, decisions: Sequence[ShadowDecision]) -> None:
+        if not decisions:
+            return
+        rows = [
+            {
+                "transaction_id": d.transaction_id,
+                "model_version": d.model_version,
+                "score": float(d.score),
+                "risk_score": int(d.risk_score),
+                "tier": d.tier,
+                "action": d.action,
+                "created_at": d.created_at,
+            }
+            for d in decisions
+        ]
+        doing = f"recording {len(rows)} shadow decision(s)"
+        with translate_errors(doing), self.engine.begin() as conn:
+            conn.execute(self._insert(shadow_decisions).values(rows).on_conflict_do_nothing())
+
     def decision_counts(self, since: datetime) -> dict[str, int]:
         query = (
             sa.select(decisions.c.action, sa.func.count())
@@ -218,6 +333,13 @@ class SqlLedger:
         doing = f"labelling {len(writes)} transaction(s)"
         with translate_errors(doing), self.engine.begin() as conn:
             return write_labels(conn, writes, actor=actor, at=datetime.now(UTC))
+
+    def labels_changed_since(self, since: datetime | None) -> list[LabelRecord]:
+        query = sa.select(labels).order_by(labels.c.updated_at, labels.c.transaction_id)
+        if since is not None:
+            query = query.where(labels.c.updated_at > since)
+        with translate_errors("reading changed labels"), self.engine.connect() as conn:
+            return [LabelRecord(**row._mapping) for row in conn.execute(query).all()]
 
     def get_label(self, transaction_id: str) -> LabelRecord | None:
         query = sa.select(labels).where(labels.c.transaction_id == transaction_id)
@@ -288,10 +410,14 @@ class SqlLedger:
         with translate_errors(f"auditing {entry.action!r}"), self.engine.begin() as conn:
             conn.execute(audit_log.insert().values(values))
 
-    def audit_log(self, *, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
+    def audit_log(
+        self, *, target: str | None = None, limit: int = 100, before: int | None = None
+    ) -> list[AuditEntry]:
         query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if target is not None:
             query = query.where(audit_log.c.target == target)
+        if before is not None:
+            query = query.where(audit_log.c.id < before)
         with translate_errors("reading the audit log"), self.engine.connect() as conn:
             return [AuditEntry(**row._mapping) for row in conn.execute(query).all()]
 
@@ -300,6 +426,9 @@ class SqlLedger:
     def ping(self) -> None:
         with translate_errors("pinging the ledger"), self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        self._on_close.append(callback)
 
     def stats(self) -> list[TableStats]:
         from frisk.store.stats import ledger_stats
@@ -314,6 +443,9 @@ class SqlLedger:
         return archive_ledger(self.engine, before, to, batch=batch, pause=pause)
 
     def close(self) -> None:
+        for callback in self._on_close:
+            callback()
+        self._on_close.clear()
         self._probe.close()
         self.engine.dispose()
 
@@ -323,6 +455,12 @@ class SqlLedger:
             values.pop("catalogue_id"), values.pop("feature_values"), values.pop("features")
         )
         return DecisionRecord(**values, features=features)
+
+
+if TYPE_CHECKING:
+
+    def _is_a_ledger(ledger: SqlLedger) -> Ledger:  # mypy checks the Protocol is met
+        return ledger
 
 
 _DECISION_COLUMNS = (
@@ -478,82 +616,6 @@ class _IdProbe:
 
 def _party(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def write_labels(
-    conn: Connection, writes: Sequence[LabelWrite], *, actor: str, at: datetime
-) -> list[LabelOutcome]:
-    """Set labels in order within the caller's transaction (see ``Ledger.set_labels``).
-
-    Current labels and known ids are read in bulk; a label changed by someone else meanwhile
-    (the stored row no longer matches what was read) raises ``ConflictError``, so the caller's
-    transaction rolls back and nothing is written.
-    """
-    ids = list(dict.fromkeys(w.transaction_id for w in writes))
-    stored: dict[str, LabelRecord] = {}
-    known: set[str] = set()
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start : start + _IN_CHUNK]
-        rows = conn.execute(sa.select(labels).where(labels.c.transaction_id.in_(chunk))).all()
-        stored.update((row.transaction_id, LabelRecord(**row._mapping)) for row in rows)
-        found = sa.select(decisions.c.transaction_id).where(decisions.c.transaction_id.in_(chunk))
-        known.update(conn.execute(found).scalars())
-    current = dict(stored)
-    outcomes: list[LabelOutcome] = []
-    history: list[dict[str, Any]] = []
-    for w in writes:
-        before = current.get(w.transaction_id)
-        is_known = w.transaction_id in known
-        if before is not None and before.label == w.label:
-            outcomes.append(LabelOutcome(before, before.label, LabelStatus.UNCHANGED, is_known))
-            continue
-        record = LabelRecord(w.transaction_id, w.label, w.label_timestamp, w.source, actor, at)
-        current[w.transaction_id] = record
-        previous = None if before is None else before.label
-        history.append(
-            {
-                "transaction_id": w.transaction_id,
-                "previous": previous,
-                "label": w.label,
-                "source": w.source,
-                "changed_by": actor,
-                "changed_at": at,
-            }
-        )
-        status = LabelStatus.NEW if before is None else LabelStatus.CHANGED
-        outcomes.append(LabelOutcome(record, previous, status, is_known))
-    inserts = []
-    for txn, record in current.items():
-        old = stored.get(txn)
-        if record is old:
-            continue
-        values = {
-            "label": record.label,
-            "label_timestamp": record.label_timestamp,
-            "source": record.source,
-            "updated_by": record.updated_by,
-            "updated_at": record.updated_at,
-        }
-        if old is None:
-            inserts.append({"transaction_id": txn, **values})
-            continue
-        # Only if the row is still what was read: another writer's change is not overwritten.
-        changed = conn.execute(
-            labels.update()
-            .where(
-                labels.c.transaction_id == txn,
-                labels.c.label == old.label,
-                labels.c.updated_at == old.updated_at,
-            )
-            .values(values)
-        )
-        if changed.rowcount != 1:
-            raise ConflictError(f"the label of {txn!r} changed while it was being set; retry")
-    if inserts:  # a concurrent first label of the same id fails here: IntegrityError
-        conn.execute(labels.insert(), inserts)
-    if history:
-        conn.execute(label_history.insert(), history)
-    return outcomes
 
 
 def _api_key(row: RowMapping) -> ApiKeyRecord:

@@ -95,6 +95,31 @@ def test_a_chargeback_file_with_its_own_column_names(home: Path, tmp_path: Path)
     assert "0 new, 0 changed, 2 unchanged, 1 unknown" in out  # t9 is still unknown
 
 
+def test_pandas_written_labels_and_empty_cells(home: Path, tmp_path: Path) -> None:
+    """1.0/0.0 are labels; an empty label cell is "no label yet": skipped and counted."""
+    ledger = ledger_of(home)
+    decided(ledger, "t1", "t2", "t3")
+    ledger.close()
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "transaction_id,label,label_timestamp\n"
+        "t1,1.0,2024-03-05T10:00:00Z\n"
+        "t2,0.0,2024-03-05T10:00:00Z\n"
+        "t3,,\n",
+        encoding="utf-8",
+    )
+    code, out = run("--events", str(labels))
+    assert code == 0, out
+    assert "2 labels from 3 rows (1 skipped): 2 new" in out
+    ledger = ledger_of(home)
+    assert [getattr(ledger.get_label(t), "label", None) for t in ("t1", "t2", "t3")] == [
+        "fraud",
+        "legit",
+        None,
+    ]
+    ledger.close()
+
+
 def test_bad_rows_are_named_and_refuse_the_file_unless_skipped(home: Path, tmp_path: Path) -> None:
     future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     labels = tmp_path / "labels.csv"
@@ -145,6 +170,32 @@ def test_a_file_without_ids_or_labels_is_refused(home: Path, tmp_path: Path) -> 
     code, out = run("--events", str(bad))
     assert code != 0
     assert "no transaction_id column" in out
+
+
+def test_an_empty_file_is_refused_as_the_importer_refuses_it(home: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "labels.csv"
+    empty.write_bytes(b"")
+    code, out = run("--events", str(empty))
+    assert code != 0
+    assert "empty file" in out
+
+
+def test_a_jsonl_labels_file_is_typed_from_all_its_rows(home: Path, tmp_path: Path) -> None:
+    # The first rows name no source: a type taken from them alone would refuse the later ones.
+    rows = [
+        f'{{"transaction_id": "t{i}", "label": "legit", "label_source": null}}' for i in range(150)
+    ]
+    rows.append('{"transaction_id": "t150", "label": "fraud", "label_source": "chargeback"}')
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, out = run("--events", str(labels))
+    assert code == 0, out
+    assert "151 labels from 151 rows (0 skipped)" in out
+    ledger = ledger_of(home)
+    last = ledger.get_label("t150")
+    assert last is not None
+    assert (last.label, last.source) == ("fraud", "chargeback")
+    ledger.close()
 
 
 def test_api_needs_a_key(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

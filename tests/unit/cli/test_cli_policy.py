@@ -18,7 +18,6 @@ from frisk.cli import app
 from frisk.policy import load_rules
 from frisk.store import default_url, open_ledger
 from frisk.store.ledger import AuditEntry
-from frisk.store.policy import SqlListStore, SqlRuleStore, audit_page, versions
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 RULES = """
@@ -57,7 +56,7 @@ def frisk(*args: str) -> tuple[int, str]:
 def audit(url: str, target: str | None = None) -> list[AuditEntry]:
     ledger = open_ledger(url)
     try:
-        return audit_page(ledger.engine, target=target, limit=500)[::-1]  # oldest first
+        return ledger.audit_log(target=target, limit=500)[::-1]  # oldest first
     finally:
         ledger.close()
 
@@ -66,7 +65,7 @@ def stored_lists(url: str) -> dict[str, dict[str, str]]:
     """Each list's entries as value -> note."""
     ledger = open_ledger(url)
     try:
-        lists = SqlListStore(ledger.engine)
+        lists = ledger.lists
         _, infos = lists.describe()
         return {i.spec.name: {e.value: e.note for e in lists.entries(i.spec.name)} for i in infos}
     finally:
@@ -109,7 +108,7 @@ def test_list_commands_change_the_ledger_and_audit_each_change(url: str, tmp_pat
     assert [v["value"] for v in entries[2].after["entries"]] == ["q3", "q4"]  # type: ignore[index]
     assert [v["value"] for v in entries[4].before["entries"]] == ["q1"]  # type: ignore[index]
     ledger = open_ledger(url)
-    assert versions(ledger.engine) == {"lists": 5}
+    assert ledger.policy_versions() == {"lists": 5}
     ledger.close()
 
     code, out = frisk("lists", "remove", "mules", "nope")
@@ -212,7 +211,7 @@ def test_rules_load_makes_the_ledger_hold_exactly_the_file(url: str, tmp_path: P
     assert code != 0
     assert "no list named 'gone'" in out
     ledger = open_ledger(url)
-    version, held = SqlRuleStore(ledger.engine).state()
+    version, held = ledger.rules.state()
     ledger.close()
     assert version == 2
     assert sorted(r.name for r in held) == ["night", "velocity"]
@@ -276,7 +275,7 @@ def test_rules_load_replaces_a_stored_set_that_no_longer_compiles(url: str, tmp_
         written_elsewhere = load_rules(
             "- {name: old, expression: 'mystery_score > 1', action: tag}"
         )
-        SqlRuleStore(ledger.engine).replace_all(written_elsewhere, actor="other", at=T0)
+        ledger.rules.replace_all(written_elsewhere, actor="other", at=T0)
     finally:
         ledger.close()
     assert frisk("lists", "create", "mules")[0] != 0  # the stored rule blocks list definitions
@@ -287,7 +286,7 @@ def test_rules_load_replaces_a_stored_set_that_no_longer_compiles(url: str, tmp_
     assert "rule.delete rule:old" in out
     ledger = open_ledger(url)
     try:
-        _, held = SqlRuleStore(ledger.engine).state()
+        _, held = ledger.rules.state()
     finally:
         ledger.close()
     assert sorted(r.name for r in held) == ["mule_payees", "velocity"]

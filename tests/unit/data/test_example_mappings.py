@@ -97,7 +97,8 @@ def test_european_cards_layout(tmp_path: Path) -> None:
     rows = [
         ",".join(["0", *[f"{(i - 14) / 10:.6f}" for i in range(28)], "149.62", '"0"']),
         ",".join(["0", *[f"{(14 - i) / 7:.6f}" for i in range(28)], "2.69", '"0"']),
-        ",".join(["406", *["-2.312227"] * 28, "0", '"1"']),  # an amount of 0: refused
+        ",".join(["406", *["-2.312227"] * 28, "0", '"1"']),  # an amount of 0: a payment
+        ",".join(["407", *["-2.312227"] * 28, "-5", '"0"']),  # a reversal: refused
         ",".join(["172792", *["0.5"] * 28, "217", '"1"']),
     ]
     path = tmp_path / "creditcard.csv"
@@ -106,10 +107,11 @@ def test_european_cards_layout(tmp_path: Path) -> None:
     result = read_events(path, mapping, skip_invalid=True)
     table = result.table
     assert result.report.invalid_rows == 1
-    assert table.height == 3
-    assert str(table["timestamp"][2]) == "2013-09-02 23:59:52+00:00"
+    assert table.height == 4
+    assert str(table["timestamp"][3]) == "2013-09-02 23:59:52+00:00"
     assert set(table["payer_id"]) == {"cardholder"}
-    assert table["transaction_id"].n_unique() == 3
-    assert table["label"].to_list() == [0, 0, 1]
+    assert table["transaction_id"].n_unique() == 4
+    assert table["label"].to_list() == [0, 0, 1, 1]
+    assert table["amount"][2] == 0.0
     assert all(table.schema[n] == pl.Float64 for n in names)
     assert table["V1"][0] == pytest.approx(-1.4)

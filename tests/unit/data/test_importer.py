@@ -14,6 +14,7 @@ from frisk.data.importer import _is_canonical_parquet, load_events, read_events
 from frisk.data.mapping import Mapping
 from frisk.data.table import EVENT_DTYPES, write_table
 from frisk.errors import DataFormatError, InvalidRowsError, MappingError, RowProblem
+from frisk.schema import NEGATIVE_AMOUNT
 
 HEADER = "txn_ref,event_time,customer,merchant,amt,is_fraud,balance,kind"
 ROWS = [
@@ -135,7 +136,7 @@ def test_invalid_rows_name_row_column_and_reason(tmp_path: Path) -> None:
     assert error.total == 3
     assert error.problems == [
         RowProblem(2, "event_time", "'2024-01-01 25:00:00' does not match %Y-%m-%d %H:%M:%S"),
-        RowProblem(2, "amt", "'-3' must be > 0"),
+        RowProblem(2, "amt", f"'-3' {NEGATIVE_AMOUNT}"),
         RowProblem(2, "is_fraud", "'maybe' is not a label (fraud/legit, 1/0, true/false)"),
         RowProblem(2, "balance", "'x' is not a number"),
         RowProblem(3, "customer", "missing"),
@@ -147,7 +148,7 @@ def test_invalid_rows_name_row_column_and_reason(tmp_path: Path) -> None:
 
 
 def test_skip_invalid_drops_and_counts(tmp_path: Path) -> None:
-    rows = [*ROWS, "t4,2024-01-01 09:00:00,dan,cafe,0,0,1,d", "t5,never,eve,cafe,1,0,1,e"]
+    rows = [*ROWS, "t4,2024-01-01 09:00:00,dan,cafe,-1,0,1,d", "t5,never,eve,cafe,1,0,1,e"]
     result = read_events(csv(tmp_path, rows), mapping(), skip_invalid=True)
     assert result.table["transaction_id"].sort().to_list() == ["t1", "t2", "t3"]
     assert (result.report.rows_read, result.report.rows_kept) == (5, 3)

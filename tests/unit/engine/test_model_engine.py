@@ -149,10 +149,10 @@ def test_snapshot_then_ledger_rebuild_the_same_state(
     first = engine_for(trained["a"], ledger=ledger, state_dir=state, snapshot_seconds=0)
     scorer = _scorer(ledger, first)
     for i in range(3):
-        scorer.score(txn(i))
+        scorer.decide(txn(i))
     first.snapshot()
     for i in range(3, 5):  # decided after the snapshot: only the ledger has them
-        scorer.score(txn(i, payer="p-1" if i % 2 else "p-2"))
+        scorer.decide(txn(i, payer="p-1" if i % 2 else "p-2"))
 
     restarted = engine_for(trained["a"], ledger=ledger, state_dir=state, snapshot_seconds=0)
     assert restarted.warmed_events == 2
@@ -211,7 +211,7 @@ def test_engines_over_one_redis_warm_it_once_and_share_it(
     ledger = open_ledger(default_url(tmp_path))
     recorder = _scorer(ledger, engine_for(trained["a"], ledger=ledger))
     for i in range(3):
-        recorder.score(txn(i))
+        recorder.decide(txn(i))
     stores = [RedisStore.connect("redis://127.0.0.1:6379/0", key_prefix=prefix, timeout=10.0)]
     try:
         first = engine_for(trained["a"], ledger=ledger, store=stores[0])

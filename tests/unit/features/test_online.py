@@ -226,7 +226,7 @@ def test_a_refused_event_applies_no_queued_label() -> None:
     online.update(_event(0, T0))
     online.apply_label("t0", 1, T0 + timedelta(days=1))
     with pytest.raises(InvalidEventError, match="amount"):
-        online.update(_event(1, T0 + timedelta(days=9), amount=0.0))
+        online.update(_event(1, T0 + timedelta(days=9), amount=-1.0))
     out = dict(zip(catalogue.names, online.update(_event(2, T0 + timedelta(hours=1))), strict=True))
     assert out["fraud_count_by_payee_30d"] == 0.0
     assert math.isnan(out["fraud_rate_by_payee_30d"])

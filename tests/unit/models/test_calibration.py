@@ -17,7 +17,7 @@ def _data(n: int, frauds_rate: float, seed: int = 0) -> tuple[np.ndarray, np.nda
 
 
 @pytest.mark.parametrize(
-    ("n", "rate", "method"), [(20_000, 0.05, "isotonic"), (400, 0.05, "platt"), (200, 0.0, "prior")]
+    ("n", "rate", "method"), [(20_000, 0.05, "isotonic"), (400, 0.05, "beta"), (200, 0.0, "prior")]
 )
 def test_method_falls_back_with_few_frauds(n: int, rate: float, method: str) -> None:
     margin, label = _data(n, rate)
@@ -41,9 +41,27 @@ def test_centred_isotonic_breaks_ties_between_block_centres() -> None:
 def test_a_pure_top_block_is_not_certainty() -> None:
     margin = np.concatenate((np.linspace(-5, 0, 5000), np.linspace(5, 6, 60)))
     label = np.concatenate((np.zeros(5000), np.ones(60)))
-    calibrator = Calibrator().fit(margin, label)
+    calibrator = Calibrator(min_isotonic_frauds=50).fit(margin, label)
     assert calibrator.method_ == "isotonic"
     assert 0.95 < calibrator.one(6.0) < 1.0
+
+
+def test_few_frauds_get_a_smooth_monotone_curve_close_to_the_truth() -> None:
+    """60 frauds: beta calibration, no steps, and near the true probability."""
+    rng = np.random.default_rng(3)
+    margin = rng.normal(-4.0, 1.5, 3_000)
+    truth = 1.0 / (1.0 + np.exp(-(margin - 1.0)))
+    label = (rng.random(margin.size) < truth).astype(float)
+    calibrator = Calibrator().fit(margin, label, pos_weight=3.0)
+    assert 5 <= calibrator.frauds_ < 300
+    assert calibrator.method_ == "beta"
+    grid = np.linspace(-6.0, 2.0, 200)
+    p = calibrator.transform(grid)
+    assert np.all(np.diff(p) > 0)
+    # Smooth: no jump between neighbouring grid points larger than a tenth of the range.
+    assert np.max(np.diff(p)) < 0.1 * (p[-1] - p[0])
+    true = 1.0 / (1.0 + np.exp(-(grid - 1.0)))
+    assert np.max(np.abs(p - true)) < 0.12
 
 
 def test_prior_undoes_the_fraud_weight() -> None:

@@ -12,7 +12,6 @@ from frisk.errors import ConfigError
 from frisk.policy import load_rules
 from frisk.service.policy import build_policy
 from frisk.store import SqlLedger, default_url, open_ledger
-from frisk.store.policy import SqlRuleStore
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 FOREIGN = "- {name: old, expression: 'mystery_score > 1', action: tag}"  # not this model's
@@ -22,7 +21,7 @@ FOREIGN = "- {name: old, expression: 'mystery_score > 1', action: tag}"  # not t
 def ledger(tmp_path: Path) -> SqlLedger:
     opened = open_ledger(default_url(tmp_path))
     assert isinstance(opened, SqlLedger)
-    SqlRuleStore(opened.engine).replace_all(load_rules(FOREIGN), actor="other", at=T0)
+    opened.rules.replace_all(load_rules(FOREIGN), actor="other", at=T0)
     return opened
 
 
@@ -42,7 +41,7 @@ def test_a_rules_file_replaces_stored_rules_that_do_not_compile(
     state = build_policy(Settings(home=tmp_path, policy={"rules_file": rules}), ledger, None)
     assert state is not None
     assert [c.rule.name for c in state.live.policy.rules] == ["big"]
-    _, stored = SqlRuleStore(ledger.engine).state()
+    _, stored = ledger.rules.state()
     assert [r.name for r in stored] == ["big"]
     ledger.close()
 
@@ -54,6 +53,6 @@ def test_a_rules_file_that_does_not_compile_changes_nothing(
     rules.write_text("- {name: bad, expression: 'amount > \"x\"', action: review}\n")
     with pytest.raises(ConfigError, match="rule 'bad'"):
         build_policy(Settings(home=tmp_path, policy={"rules_file": rules}), ledger, None)
-    _, stored = SqlRuleStore(ledger.engine).state()
+    _, stored = ledger.rules.state()
     assert [r.name for r in stored] == ["old"]
     ledger.close()

@@ -64,7 +64,7 @@ def test_invalid_transaction_names_the_field(
     assert r.status_code == 422
     err = r.json()
     assert err["field"] == "amount"
-    assert "greater than 0" in err["reason"]
+    assert "refund or reversal" in err["reason"]
     assert err["request_id"] == r.headers["X-Request-ID"]
     r = client.post("/v1/score", json=txn_body(currency="XXZ"), headers=keys["scorer"])
     assert (r.json()["field"], r.json()["reason"]) == (

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from frisk.service import auth
+from frisk.service import keys
 from frisk.service.keys import create_key, hash_key, key_id_of, log_id, revoke_key, verify_key
 from frisk.service.ratelimit import RateLimiter
 from frisk.store import Role, SqlLedger
@@ -171,11 +171,11 @@ def test_a_cached_principal_expires_with_its_key_record(
     ledger: SqlLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [1000.0]
-    monkeypatch.setattr(auth, "time", SimpleNamespace(monotonic=lambda: now[0]))
-    cache = auth.KeyCache(ledger, ttl=10)
+    monkeypatch.setattr(keys, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    cache = keys.KeyCache(ledger, ttl=10)
     key, record = create_key(ledger, Role.SCORER, "cached", actor="test")
 
-    def principal(presented: str) -> auth.Principal | None:
+    def principal(presented: str) -> keys.Principal | None:
         return asyncio.run(cache.principal(presented))
 
     first = principal(key)

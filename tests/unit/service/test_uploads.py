@@ -231,7 +231,7 @@ def test_score_many_commits_in_chunks_and_reports_each_row(ledger: Any, amount_e
     from frisk.errors import ConflictError
     from frisk.schema import Transaction
     from frisk.service.metrics import ServiceMetrics
-    from frisk.service.scoring import Scored, Scorer
+    from frisk.service.scoring import Decided, Scorer
     from frisk.service.stats import LiveStats
 
     commits: list[int] = []
@@ -253,16 +253,16 @@ def test_score_many_commits_in_chunks_and_reports_each_row(ledger: Any, amount_e
     txns = [txn(i) for i in range(300)]
     txns[10] = txn(5)  # the same id and body again within a chunk: decided once, then replayed
     txns[20] = txn(6, amount=99.0)  # the same id, another body: a conflict of that row
-    got = scorer.score_many(txns)
+    got = scorer.decide_many(txns)
     # The repeat of s-5 flushed the 10 pending; s-5 and s-6 again were not decided.
     assert commits == [10, 128 - 10 - 2, 128, 44]
-    assert isinstance(got[5], Scored)
+    assert isinstance(got[5], Decided)
     assert not got[5].replayed
-    assert isinstance(got[10], Scored)
+    assert isinstance(got[10], Decided)
     assert got[10].replayed
     assert isinstance(got[20], ConflictError)
     assert amount_engine.calls == 298
-    assert sum(isinstance(g, Scored) and not g.replayed for g in got) == 298
+    assert sum(isinstance(g, Decided) and not g.replayed for g in got) == 298
 
 
 def test_results_expire(

@@ -11,7 +11,6 @@ from frisk.errors import InvalidEventError
 from frisk.service.auth import AnalystKey
 from frisk.service.policy import PolicyDep
 from frisk.service.schemas import AuditEntryPublic, AuditPublic, ErrorPublic
-from frisk.store.policy import audit_page
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -42,8 +41,8 @@ async def audit(
             raise InvalidEventError("cursor", cursor, "not a cursor this API gave")
         before = int(cursor)
     entries = await run_in_threadpool(
-        lambda: audit_page(policy.ledger.engine, target=target, limit=limit + 1, before=before)
+        lambda: policy.ledger.audit_log(target=target, limit=limit + 1, before=before)
     )
-    items = [AuditEntryPublic.from_entry(e) for e in entries[:limit]]
+    items = [AuditEntryPublic.model_validate(e) for e in entries[:limit]]
     more = len(entries) > limit and items[-1].id is not None
     return AuditPublic(items=items, next_cursor=str(items[-1].id) if more else None)

@@ -103,8 +103,8 @@ async def get_label(transaction_id: str, ledger: LedgerDep, _key: AnalystKey) ->
         if record is None and not history:
             raise NotFoundError(f"no label for transaction {transaction_id!r}")
         return LabelsPublic(
-            label=None if record is None else LabelPublic.from_record(record),
-            history=[LabelChangePublic.from_change(h) for h in history],
+            label=None if record is None else LabelPublic.model_validate(record),
+            history=[LabelChangePublic.model_validate(h) for h in history],
         )
 
     return await run_in_threadpool(read)
@@ -157,7 +157,7 @@ def apply_labels(state: ServiceState, outcomes: Sequence[LabelOutcome]) -> int:
     a new label event: features cannot take back the value it replaced, which keeps counting
     until state is rebuilt from the ledger.
     """
-    engine = state.engine
+    engine = state.decision_engine
     if engine is None or not engine.ready() or not isinstance(engine, LearnsLabels):
         return 0
     applied = 0

@@ -30,7 +30,7 @@ from frisk.service.schemas import (
     ListsPublic,
     ListUpdate,
 )
-from frisk.store.policy import ListInfo
+from frisk.store.lists import ListInfo
 
 router = APIRouter(prefix="/v1", tags=["lists"])
 

@@ -43,7 +43,7 @@ _CHANGES: dict[int | str, dict[str, Any]] = {
 @router.get("/models", response_model=ModelsPublic, responses={401: {"model": ErrorPublic}})
 async def models(state: StateDep, ops: OpsDep, _key: AnalystKey) -> ModelsPublic:
     """The model deciding now, the one in shadow, and every registered version with its stage."""
-    return await run_in_threadpool(_models, state.engine, ops)
+    return await run_in_threadpool(_models, state.decision_engine, ops)
 
 
 @router.post("/models/reload", response_model=ModelsPublic, responses=_CHANGES)
@@ -55,7 +55,7 @@ async def reload(
     422 when it fails to load, 409 when it reads another feature catalogue; either way the model
     that was serving keeps serving.
     """
-    engine = state.engine
+    engine = state.decision_engine
     if engine is None:
         raise NotReadyError("no decision engine is loaded")
     before = engine.model_version
@@ -75,13 +75,13 @@ async def promote(
     The version is loaded and checked before the pointer moves; if it cannot be served the pointer
     is put back and the serving model keeps serving.
     """
-    before = state.engine.model_version if state.engine is not None else "none"
+    before = state.decision_engine.model_version if state.decision_engine is not None else "none"
     failed = await _attempt(request, before, lambda: ops.promote(body.version))
     if failed is not None:
         return failed
-    after = state.engine.model_version if state.engine is not None else "none"
+    after = state.decision_engine.model_version if state.decision_engine is not None else "none"
     await _audit(state, key.log_id, "model.promote", before, after)
-    return await run_in_threadpool(_models, state.engine, ops)
+    return await run_in_threadpool(_models, state.decision_engine, ops)
 
 
 @router.post("/models/rollback", response_model=ModelsPublic, responses=_CHANGES)
@@ -89,13 +89,13 @@ async def rollback(
     request: Request, state: StateDep, ops: OpsDep, key: AdminKey
 ) -> ModelsPublic | JSONResponse:
     """Return production to the version promoted before the current one, and serve it now."""
-    before = state.engine.model_version if state.engine is not None else "none"
+    before = state.decision_engine.model_version if state.decision_engine is not None else "none"
     failed = await _attempt(request, before, ops.rollback)
     if failed is not None:
         return failed
-    after = state.engine.model_version if state.engine is not None else "none"
+    after = state.decision_engine.model_version if state.decision_engine is not None else "none"
     await _audit(state, key.log_id, "model.rollback", before, after)
-    return await run_in_threadpool(_models, state.engine, ops)
+    return await run_in_threadpool(_models, state.decision_engine, ops)
 
 
 @router.post("/models/shadow", response_model=ModelsPublic, responses=_CHANGES)
@@ -106,7 +106,7 @@ async def shadow(
     feature vector, its decisions go to the ledger's shadow_decisions, never to the client.
     """
     before = ops.shadow_version()
-    serving = state.engine.model_version if state.engine is not None else "none"
+    serving = state.decision_engine.model_version if state.decision_engine is not None else "none"
     failed = await _attempt(request, serving, lambda: ops.set_shadow(body.version))
     if failed is not None:
         return failed
@@ -119,7 +119,7 @@ async def shadow(
         after={"shadow": ops.shadow_version()},
     )
     await run_in_threadpool(state.ledger.append_audit, entry)
-    return await run_in_threadpool(_models, state.engine, ops)
+    return await run_in_threadpool(_models, state.decision_engine, ops)
 
 
 @router.get(

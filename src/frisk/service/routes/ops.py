@@ -8,8 +8,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from frisk.engine import Action
 from frisk.errors import StoreError
+from frisk.schema import Action
 from frisk.service.auth import AnalystKey
 from frisk.service.deps import StateDep
 from frisk.service.metrics import CONTENT_TYPE
@@ -32,7 +32,7 @@ async def ready(state: StateDep) -> JSONResponse:
     Needs no key, as load balancers send none; it tells only these two booleans (the model
     version is at /v1/stats and /v1/models, for analysts).
     """
-    engine_ok = state.engine is not None and state.engine.ready()
+    engine_ok = state.decision_engine is not None and state.decision_engine.ready()
     try:
         await run_in_threadpool(state.ledger.ping)
         ledger_ok = True
@@ -49,7 +49,7 @@ async def ready(state: StateDep) -> JSONResponse:
 @router.get("/metrics", response_class=Response)
 async def metrics(state: StateDep, ops: OpsDep, _key: AnalystKey) -> Response:
     """Prometheus text exposition, with live performance and drift gauges from the ledger."""
-    version = state.engine.model_version if state.engine is not None else None
+    version = state.model_version
     state.metrics.set_model_version(version)
     await run_in_threadpool(ops.refresh_gauges)
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)
@@ -70,7 +70,7 @@ async def stats(state: StateDep, ops: OpsDep, _key: AnalystKey) -> StatsPublic:
     live = await run_in_threadpool(ops.performance, state.settings.monitoring.live_days)
     return StatsPublic(
         uptime_seconds=round(state.stats.uptime(), 3),
-        model_version=state.engine.model_version if state.engine is not None else None,
+        model_version=state.model_version,
         decisions_since_start=state.stats.actions(),
         decisions_today=decided,
         alerts_today=alerts,

@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from frisk.errors import InvalidEventError, NotFoundError
 from frisk.service.auth import AnalystKey
 from frisk.service.deps import StateDep
-from frisk.service.errors import NotReadyError
 from frisk.service.routes.labels import LABEL_WRITES, actor_of, apply_labels, checked_text
 from frisk.service.schemas import (
     AuditEntryPublic,
@@ -29,15 +28,14 @@ from frisk.service.schemas import (
     ReviewPublic,
     ReviewsPublic,
 )
+from frisk.store.ledger import ReviewQueue
 from frisk.store.reviews import (
     ReviewAction,
     ReviewChange,
     ReviewFilter,
     ReviewStatus,
-    ReviewStore,
     ReviewUpdate,
 )
-from frisk.store.sql import SqlLedger
 
 __all__ = ["router"]
 
@@ -49,18 +47,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _MAX_AGE = 100 * 365 * 86_400.0  # seconds; beyond, an age filter means nothing
 
 
-async def _store(request: Request) -> ReviewStore:
-    store: ReviewStore | None = getattr(request.app.state, "reviews", None)
-    if store is None:
-        ledger = request.app.state.frisk.ledger
-        if not isinstance(ledger, SqlLedger):
-            raise NotReadyError("this ledger keeps no review queue")
-        store = ReviewStore(ledger.engine)
-        request.app.state.reviews = store
+async def _store(request: Request) -> ReviewQueue:
+    store: ReviewQueue = request.app.state.frisk.ledger.reviews
     return store
 
 
-ReviewsDep = Annotated[ReviewStore, Depends(_store)]
+ReviewsDep = Annotated[ReviewQueue, Depends(_store)]
 
 
 @router.get("/reviews", response_model=ReviewsPublic, responses=_ERRORS)
@@ -115,10 +107,10 @@ async def get_review(
         return ReviewDetailPublic(
             review=ReviewPublic.from_item(item, datetime.now(UTC)),
             decision=DecisionPublic.from_record(decision),
-            label=None if label is None else LabelPublic.from_record(label),
-            payer_history=[HistoryItemPublic.from_item(h) for h in payer],
-            payee_history=[HistoryItemPublic.from_item(h) for h in payee],
-            audit=[AuditEntryPublic.from_entry(e) for e in audit],
+            label=None if label is None else LabelPublic.model_validate(label),
+            payer_history=[HistoryItemPublic.model_validate(h) for h in payer],
+            payee_history=[HistoryItemPublic.model_validate(h) for h in payee],
+            audit=[AuditEntryPublic.model_validate(e) for e in audit],
         )
 
     return await run_in_threadpool(read)

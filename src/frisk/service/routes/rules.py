@@ -36,7 +36,6 @@ from frisk.service.schemas import (
     RuleValidate,
     RuleValidationPublic,
 )
-from frisk.store.archive import recorded_history
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 
@@ -129,7 +128,7 @@ async def backtest(
 
     def run() -> dict[str, Any]:
         archive = request.app.state.frisk.settings.archive_dir
-        rows = recorded_history(policy.ledger.engine, archive, start=start, end=end)
+        rows = policy.ledger.decisions_with_labels(start=start, end=end, archive=archive)
         frame = recorded_frame(rows, live.variables)
         return backtest_summary(frame, trial, now=datetime.now(UTC), current=current)
 

@@ -91,7 +91,7 @@ class ScoreLane:
 
 async def score(txn: Transaction, scorer: ScorerDep, _key: ScorerKey) -> Response:
     """Decide one transaction; a retry with the same id and body returns the recorded decision."""
-    scored = await scorer.score_async(txn)
+    scored = await scorer.decide_async(txn)
     headers = {"Idempotent-Replayed": "true"} if scored.replayed else None
     body = orjson.dumps(decision_body(scored.record))
     return Response(body, media_type="application/json", headers=headers)
@@ -119,7 +119,7 @@ def score_batch(
     done: list[DecisionPublic] = []
     for index, txn in enumerate(txns):
         try:
-            done.append(DecisionPublic.from_record(scorer.score(txn).record))
+            done.append(DecisionPublic.from_record(scorer.decide(txn).record))
         except FriskError as exc:  # say what the items before it did
             raise BatchStoppedError(exc, index, [d.transaction_id for d in done]) from exc
     return done

@@ -7,17 +7,14 @@ import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from frisk.service.auth import ScorerKey
 from frisk.service.deps import ScorerDep, StateDep
-from frisk.service.errors import error_response, request_id_of
 from frisk.service.schemas import ErrorPublic, UploadProblemPublic, UploadPublic
 from frisk.service.uploads import (
-    UnsupportedUploadError,
     UploadOutcome,
-    UploadTooLargeError,
     find_mapping,
     receive_upload,
     result_path,
@@ -54,7 +51,7 @@ _FORM = {
 )
 async def upload(
     request: Request, state: StateDep, scorer: ScorerDep, _key: ScorerKey
-) -> UploadPublic | JSONResponse:
+) -> UploadPublic:
     """Decide every row of a CSV or Parquet file (`.csv`, `.parquet`, `.pq`) in the `file` field.
 
     Synchronous: the answer comes when every row is decided and recorded (many rows per commit),
@@ -78,14 +75,6 @@ async def upload(
         name = received.fields.get("mapping", "").strip()
         mapping = find_mapping(settings.mapping_dir, name) if name else None
         outcome = await run_in_threadpool(score_upload, received, mapping, scorer, settings)
-    except UploadTooLargeError as exc:
-        # Close: the client may still be sending the rest of a body we will not read.
-        headers = {"Connection": "close"}
-        return error_response(
-            request_id_of(request), 413, "payload_too_large", str(exc), headers=headers
-        )
-    except UnsupportedUploadError as exc:
-        return error_response(request_id_of(request), 415, "unsupported_media_type", str(exc))
     finally:
         await run_in_threadpool(shutil.rmtree, directory, True)
     return _public(outcome)

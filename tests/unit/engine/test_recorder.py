@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from frisk.engine.recorder import DecisionRecorder
 from frisk.errors import RecordRefusedError, StoreError
-from frisk.service.recorder import DecisionRecorder
 from frisk.store import DecisionRecord, SqlLedger, default_url, open_ledger
 from frisk.store.breaker import StoreUnavailableError
 

@@ -1,14 +1,8 @@
-"""Rules and lists in the ledger (``rules``, ``lists``, ``list_entries``) versioned and audited.
+"""Allow and block lists in the ledger (``lists``, ``list_entries``), versioned and audited.
 
-``SqlRuleStore`` and ``SqlListStore`` implement ``frisk.policy``'s ``RuleStore`` and ``ListStore``
-on SQLite and PostgreSQL. Every change runs in one transaction that also bumps the kind's row of
-``policy_versions`` and appends the audit entry (who, when, before, after) to ``audit_log``: a
-change is recorded with its audit entry or not at all. Bumping the version first takes the write
-lock (a row lock on PostgreSQL, the database lock on SQLite), so concurrent changes queue and each
-sees the state the previous one left. The returned ``AuditRecord`` is already stored.
-
-``audit_page`` pages the audit log; ``decisions_frame`` reads recorded decisions and their labels
-for backtests over the ledger.
+``SqlListStore`` implements ``frisk.policy``'s ``ListStore`` on SQLite and PostgreSQL; each
+change is one transaction with its version bump and audit entry (``frisk.store._versioned``),
+and snapshots after the first re-read only the lists changed since (from those audit entries).
 """
 
 from __future__ import annotations
@@ -19,46 +13,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection, RowMapping
 
 from frisk.errors import NotFoundError
 from frisk.policy.audit import AuditRecord
 from frisk.policy.lists import ListEntry, ListSnapshot, NamedList
-from frisk.policy.rules import Rule
 from frisk.store._driver_errors import translate_errors
-from frisk.store.feature_catalogues import catalogues_of, feature_columns
-from frisk.store.ledger import AuditEntry
-from frisk.store.tables import (
-    audit_log,
-    decisions,
-    labels,
-    list_entries,
-    lists,
-    policy_versions,
-    rules,
-)
+from frisk.store._versioned import Unchanged, Versioned, audit, list_json, record
+from frisk.store.tables import audit_log, list_entries, lists
 
-__all__ = [
-    "ListInfo",
-    "RuleInfo",
-    "SqlListStore",
-    "SqlRuleStore",
-    "audit_page",
-    "recorded_decisions",
-    "versions",
-]
+__all__ = ["ListInfo", "SqlListStore"]
 
-_RULES, _LISTS = "rules", "lists"
+_LISTS = "lists"
 # Values per IN list: well under every engine's cap on a statement's parameters.
 _CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class RuleInfo:
-    rule: Rule
-    updated_by: str
-    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,155 +38,7 @@ class ListInfo:
     updated_at: datetime
 
 
-class _Unchanged(Exception):
-    """Raised inside a transaction to roll it back when a change changes nothing."""
-
-
-def versions(engine: Engine) -> dict[str, int]:
-    """The current version of each kind (``rules``, ``lists``); 0 for one never changed."""
-    with translate_errors("reading policy versions"), engine.connect() as conn:
-        return _versions(conn)
-
-
-def audit_page(
-    engine: Engine, *, target: str | None = None, limit: int = 50, before: int | None = None
-) -> list[AuditEntry]:
-    """Audit entries newest first, optionally of one target; ``before`` is an entry id (paging)."""
-    query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if target is not None:
-        query = query.where(audit_log.c.target == target)
-    if before is not None:
-        query = query.where(audit_log.c.id < before)
-    with translate_errors("reading the audit log"), engine.connect() as conn:
-        return [AuditEntry(**row._mapping) for row in conn.execute(query).all()]
-
-
-class _Versioned:
-    kind: str
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._insert: Any = (
-            postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        )
-
-    @property
-    def version(self) -> int:
-        return versions(self.engine).get(self.kind, 0)
-
-    def _bump(self, conn: Connection, at: datetime) -> int:
-        stmt = self._insert(policy_versions).values(kind=self.kind, version=1, updated_at=at)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["kind"],
-            set_={"version": policy_versions.c.version + 1, "updated_at": at},
-        )
-        conn.execute(stmt)
-        return int(
-            conn.execute(
-                sa.select(policy_versions.c.version).where(policy_versions.c.kind == self.kind)
-            ).scalar_one()
-        )
-
-    def _consistent(self, read: Any) -> Any:
-        """``read(conn)`` with the version it saw, re-read until no change slipped in between."""
-        with translate_errors(f"reading {self.kind}"), self.engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # One snapshot for all the statements, as SQLite's read transaction is: under
-                # READ COMMITTED a long read (a big list) could be overtaken again and again.
-                conn.execution_options(isolation_level="REPEATABLE READ")
-            while True:
-                before = _versions(conn).get(self.kind, 0)
-                got = read(conn)
-                if _versions(conn).get(self.kind, 0) == before:
-                    return before, got
-                conn.rollback()
-
-
-class SqlRuleStore(_Versioned):
-    """The rule set in the ledger; the same verbs as ``RuleBook``."""
-
-    kind = _RULES
-
-    def state(self) -> tuple[int, tuple[Rule, ...]]:
-        version, infos = self._consistent(_read_rules)
-        return version, tuple(i.rule for i in infos)
-
-    def describe(self) -> tuple[int, list[RuleInfo]]:
-        """The version and every rule with who changed it last, and when (by priority)."""
-        version, infos = self._consistent(_read_rules)
-        return version, list(infos)
-
-    def get(self, name: str) -> Rule:
-        with translate_errors("reading a rule"), self.engine.connect() as conn:
-            row = conn.execute(sa.select(rules).where(rules.c.name == name)).one_or_none()
-        if row is None:
-            raise NotFoundError(f"no rule named {name!r}")
-        return _rule(row._mapping).rule
-
-    def put(self, rule: Rule, *, actor: str, at: datetime) -> AuditRecord | None:
-        """Create or replace one rule; None (and no new version) when nothing changes."""
-        try:
-            with translate_errors(f"saving rule {rule.name!r}"), self.engine.begin() as conn:
-                version = self._bump(conn, at)
-                before = _one_rule(conn, rule.name)
-                if before == rule:
-                    raise _Unchanged
-                self._write(conn, rule, actor, at, exists=before is not None)
-                action = "rule.create" if before is None else "rule.update"
-                return _audit(conn, actor, action, f"rule:{rule.name}", at, before, rule, version)
-        except _Unchanged:
-            return None
-
-    def remove(self, name: str, *, actor: str, at: datetime) -> AuditRecord:
-        try:
-            with translate_errors(f"deleting rule {name!r}"), self.engine.begin() as conn:
-                version = self._bump(conn, at)
-                before = _one_rule(conn, name)
-                if before is None:
-                    raise _Unchanged
-                conn.execute(rules.delete().where(rules.c.name == name))
-                return _audit(conn, actor, "rule.delete", f"rule:{name}", at, before, None, version)
-        except _Unchanged:
-            raise NotFoundError(f"no rule named {name!r}") from None
-
-    def replace_all(self, new: Iterable[Rule], *, actor: str, at: datetime) -> list[AuditRecord]:
-        """Make the stored rules exactly ``new`` (a rules file applied); one version for all."""
-        wanted = {r.name: r for r in new}
-        try:
-            with translate_errors("replacing the rule set"), self.engine.begin() as conn:
-                version = self._bump(conn, at)
-                old = {i.rule.name: i.rule for i in _read_rules(conn)}
-                changed = sorted(
-                    n for n in old.keys() | wanted.keys() if old.get(n) != wanted.get(n)
-                )
-                if not changed:
-                    raise _Unchanged
-                records = []
-                for name in changed:
-                    before, after = old.get(name), wanted.get(name)
-                    if after is None:
-                        conn.execute(rules.delete().where(rules.c.name == name))
-                        action = "rule.delete"
-                    else:
-                        self._write(conn, after, actor, at, exists=before is not None)
-                        action = "rule.create" if before is None else "rule.update"
-                    target = f"rule:{name}"
-                    records.append(_audit(conn, actor, action, target, at, before, after, version))
-                return records
-        except _Unchanged:
-            return []
-
-    def _write(
-        self, conn: Connection, rule: Rule, actor: str, at: datetime, *, exists: bool
-    ) -> None:
-        values = {**rule.to_json(), "updated_by": actor, "updated_at": at}
-        if exists:
-            conn.execute(rules.update().where(rules.c.name == rule.name).values(values))
-        else:
-            conn.execute(rules.insert().values(values))
-
-
-class SqlListStore(_Versioned):
+class SqlListStore(Versioned):
     """Allow and block lists in the ledger; a ``ListStore``."""
 
     kind = _LISTS
@@ -239,7 +60,7 @@ class SqlListStore(_Versioned):
             else:
                 conn.execute(lists.update().where(lists.c.name == spec.name).values(values))
             action = "list.create" if before is None else "list.update"
-            return _audit(conn, actor, action, f"list:{spec.name}", at, before, spec, version)
+            return audit(conn, actor, action, f"list:{spec.name}", at, before, spec, version)
 
     def drop(self, name: str, *, actor: str, at: datetime) -> AuditRecord:
         try:
@@ -247,14 +68,14 @@ class SqlListStore(_Versioned):
                 self._bump(conn, at)
                 spec = _one_list(conn, name)
                 if spec is None:
-                    raise _Unchanged
+                    raise Unchanged
                 count = conn.execute(
                     list_entries.delete().where(list_entries.c.list_name == name)
                 ).rowcount
                 conn.execute(lists.delete().where(lists.c.name == name))
-                before = {**_list_json(spec), "entries": int(count)}
-                return _record(conn, actor, "list.drop", f"list:{name}", at, before, None)
-        except _Unchanged:
+                before = {**list_json(spec), "entries": int(count)}
+                return record(conn, actor, "list.drop", f"list:{name}", at, before, None)
+        except Unchanged:
             raise NotFoundError(f"no list named {name!r}") from None
 
     def add(
@@ -266,7 +87,7 @@ class SqlListStore(_Versioned):
             with translate_errors(f"adding to list {name!r}"), self.engine.begin() as conn:
                 self._bump(conn, at)
                 if _one_list(conn, name) is None:
-                    raise _Unchanged
+                    raise Unchanged
                 before = _entries(conn, name, list(added))
                 rows = [
                     {
@@ -294,8 +115,8 @@ class SqlListStore(_Versioned):
                     conn.execute(upsert, rows)
                 after = {"entries": [e.to_json() for e in added.values()]}
                 prior = {"entries": [e.to_json() for e in before]} if before else None
-                return _record(conn, actor, "list.add", f"list:{name}", at, prior, after)
-        except _Unchanged:
+                return record(conn, actor, "list.add", f"list:{name}", at, prior, after)
+        except Unchanged:
             raise NotFoundError(f"no list named {name!r}") from None
 
     def remove(self, name: str, values: Iterable[str], *, actor: str, at: datetime) -> AuditRecord:
@@ -305,17 +126,17 @@ class SqlListStore(_Versioned):
             with translate_errors(f"removing from list {name!r}"), self.engine.begin() as conn:
                 self._bump(conn, at)
                 if _one_list(conn, name) is None:
-                    raise _Unchanged(f"no list named {name!r}")
+                    raise Unchanged(f"no list named {name!r}")
                 gone = _entries(conn, name, wanted)
                 if not gone:
-                    raise _Unchanged(f"list {name!r} holds none of {', '.join(wanted[:5])}")
+                    raise Unchanged(f"list {name!r} holds none of {', '.join(wanted[:5])}")
                 for chunk in _value_chunks(conn, [e.value for e in gone]):
                     conn.execute(
                         list_entries.delete().where(list_entries.c.list_name == name, chunk)
                     )
                 before = {"entries": [e.to_json() for e in gone]}
-                return _record(conn, actor, "list.remove", f"list:{name}", at, before, None)
-        except _Unchanged as exc:
+                return record(conn, actor, "list.remove", f"list:{name}", at, before, None)
+        except Unchanged as exc:
             raise NotFoundError(str(exc)) from None
 
     def entries(self, name: str) -> list[ListEntry]:
@@ -365,36 +186,6 @@ class SqlListStore(_Versioned):
             lambda conn: _read_snapshot(conn, since)
         )
         return ListSnapshot(version=version, definitions=specs, values=values, cursor=cursor)
-
-
-# -- reading --------------------------------------------------------------------------------------
-
-
-def _versions(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(sa.select(policy_versions.c.kind, policy_versions.c.version)).all()
-    return {kind: int(version) for kind, version in rows}
-
-
-def _read_rules(conn: Connection) -> list[RuleInfo]:
-    query = sa.select(rules).order_by(rules.c.priority, rules.c.name)
-    return [_rule(r._mapping) for r in conn.execute(query).all()]
-
-
-def _one_rule(conn: Connection, name: str) -> Rule | None:
-    row = conn.execute(sa.select(rules).where(rules.c.name == name)).one_or_none()
-    return None if row is None else _rule(row._mapping).rule
-
-
-def _rule(row: RowMapping) -> RuleInfo:
-    rule = Rule(
-        name=row["name"],
-        expression=row["expression"],
-        action=row["action"],
-        priority=int(row["priority"]),
-        mode=row["mode"],
-        description=row["description"],
-    )
-    return RuleInfo(rule, row["updated_by"], row["updated_at"])
 
 
 def _read_lists(conn: Connection, name: str | None = None) -> list[ListInfo]:
@@ -530,101 +321,3 @@ def _expiry(text: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(text)  # as written: an offset, or naive meaning UTC
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-# -- writing the audit entry ----------------------------------------------------------------------
-
-
-def _audit(
-    conn: Connection,
-    actor: str,
-    action: str,
-    target: str,
-    at: datetime,
-    before: Rule | NamedList | None,
-    after: Rule | NamedList | None,
-    version: int,
-) -> AuditRecord:
-    def as_json(thing: Rule | NamedList | None) -> dict[str, Any] | None:
-        if thing is None:
-            return None
-        return thing.to_json() if isinstance(thing, Rule) else _list_json(thing)
-
-    state = as_json(after)
-    # The version this change made: what decisions made under it record.
-    return _record(
-        conn,
-        actor,
-        action,
-        target,
-        at,
-        as_json(before),
-        None if state is None else {**state, "version": version},
-    )
-
-
-def _record(
-    conn: Connection,
-    actor: str,
-    action: str,
-    target: str,
-    at: datetime,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> AuditRecord:
-    conn.execute(
-        audit_log.insert().values(
-            actor=actor, action=action, target=target, before=before, after=after, at=at
-        )
-    )
-    return AuditRecord(actor, action, target, at, before, after)
-
-
-def _list_json(spec: NamedList) -> dict[str, Any]:
-    return {
-        "name": spec.name,
-        "kind": spec.kind,
-        "field": spec.field,
-        "description": spec.description,
-    }
-
-
-def recorded_decisions(
-    engine: Engine, *, start: datetime | None = None, end: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Decisions whose transaction happened in ``[start, end)``, with their labels, in event order.
-
-    What a backtest over the ledger reads (``frisk.policy.history.recorded_frame``).
-    """
-    query = (
-        sa.select(
-            decisions.c.transaction_id,
-            decisions.c.event_time,
-            decisions.c.transaction,
-            *feature_columns(),
-            decisions.c.score,
-            decisions.c.risk_score,
-            decisions.c.tier,
-            decisions.c.action,
-            decisions.c.policy,
-            labels.c.label,
-        )
-        .select_from(
-            decisions.outerjoin(labels, labels.c.transaction_id == decisions.c.transaction_id)
-        )
-        .order_by(decisions.c.event_time, decisions.c.transaction_id)
-    )
-    if start is not None:
-        query = query.where(decisions.c.event_time >= start)
-    if end is not None:
-        query = query.where(decisions.c.event_time < end)
-    catalogues = catalogues_of(engine)
-    out = []
-    with translate_errors("reading decisions to backtest"), engine.connect() as conn:
-        for row in conn.execute(query):
-            item = dict(row._mapping)
-            item["features"] = catalogues.features(
-                item.pop("catalogue_id"), item.pop("feature_values"), item["features"]
-            )
-            out.append(item)
-    return out

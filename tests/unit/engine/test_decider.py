@@ -1,0 +1,126 @@
+"""``Decider``: decide-and-record exactly once, for any caller, without the web service."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from frisk.engine.decider import Decider
+from frisk.engine.recorder import DecisionRecorder
+from frisk.errors import ConflictError, NotReadyError
+from frisk.schema import Transaction
+from frisk.store import SqlLedger, default_url, open_ledger
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Any:
+    opened = open_ledger(default_url(tmp_path))
+    yield opened
+    opened.close()
+
+
+def txn(body: dict[str, Any]) -> Transaction:
+    return Transaction.model_validate(body)
+
+
+def test_a_retry_is_answered_from_the_ledger_and_another_body_refused(
+    ledger: SqlLedger, amount_engine: Any, txn_body: Any
+) -> None:
+    decided, replays = [], []
+    decider = Decider(
+        ledger,
+        amount_engine,
+        on_decided=lambda record, ms: decided.append(record.transaction_id),
+        on_replay=lambda: replays.append(1),
+    )
+    first = decider.decide(txn(txn_body("d-1", amount=6000.0)))
+    assert (first.replayed, first.record.action) == (False, "review")
+    again = decider.decide(txn(txn_body("d-1", amount=6000.0)))
+    assert again.replayed
+    assert again.record == first.record
+    with pytest.raises(ConflictError, match="another body"):
+        decider.decide(txn(txn_body("d-1", amount=1.0)))
+    assert amount_engine.calls == 1
+    assert (decided, len(replays)) == (["d-1"], 1)
+    assert ledger.get_decision("d-1") == first.record
+
+
+def test_async_decisions_share_the_group_commit(
+    ledger: SqlLedger, amount_engine: Any, txn_body: Any
+) -> None:
+    recorder = DecisionRecorder(ledger)
+    decider = Decider(ledger, amount_engine, record_async=recorder.record_decision_async)
+
+    async def decide_all() -> list[Any]:
+        bodies = [txn(txn_body(f"a-{i}", amount=10.0 * (i + 1))) for i in range(20)]
+        return await asyncio.gather(*(decider.decide_async(t) for t in bodies))
+
+    got = asyncio.run(decide_all())
+    recorder.close()
+    assert [g.record.transaction_id for g in got] == [f"a-{i}" for i in range(20)]
+    assert all(ledger.has_decision(f"a-{i}") for i in range(20))
+
+
+def test_without_a_ready_engine_nothing_is_decided(
+    ledger: SqlLedger, amount_engine: Any, txn_body: Any
+) -> None:
+    with pytest.raises(NotReadyError, match="no decision engine"):
+        Decider(ledger, None).decide(txn(txn_body("n-1")))
+    amount_engine.is_ready = False
+    with pytest.raises(NotReadyError, match="not ready"):
+        Decider(ledger, amount_engine).decide(txn(txn_body("n-2")))
+    assert not ledger.has_decision("n-2")
+
+
+@pytest.mark.slow
+def test_a_consumer_decides_and_records_without_the_web_service(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from datetime import UTC, datetime
+
+        class NoWeb:
+            def find_spec(self, name, path=None, target=None):
+                if name.partition(".")[0] in {"fastapi", "starlette", "uvicorn"}:
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+                return None
+
+        sys.meta_path.insert(0, NoWeb())
+
+        from frisk.engine.decider import Decider
+        from frisk.schema import Action, Transaction, Verdict
+        from frisk.store import default_url, open_ledger
+
+        class Allow:
+            model_version = "m-0"
+            def ready(self): return True
+            def reload(self): pass
+            def decide(self, txn):
+                return Verdict(0.1, 10, "low", Action.ALLOW, (), {}, self.model_version)
+
+        from pathlib import Path
+
+        ledger = open_ledger(default_url(Path(sys.argv[1])))
+        body = {"transaction_id": "c-1", "timestamp": datetime.now(UTC).isoformat(),
+                "amount": 5.0, "currency": "EUR", "payer_id": "p", "payee_id": "q"}
+        decided = Decider(ledger, Allow()).decide(Transaction.model_validate(body))
+        assert ledger.get_decision("c-1") == decided.record
+        ledger.close()
+        print("recorded", decided.record.action)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "recorded allow"
