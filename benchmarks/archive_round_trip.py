@@ -49,11 +49,10 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=4, help="days the backtest reads")
     args = parser.parse_args()
 
-    from frisk.service.recorder import DecisionRecorder
-
     from frisk.data import write_table
     from frisk.data.simulator import SimulationConfig, simulate
     from frisk.engine import ModelEngine, ModelSource
+    from frisk.engine.recorder import DecisionRecorder
     from frisk.models import save_model
     from frisk.models.pipeline import model_catalogue, train_events
     from frisk.monitoring.retrain import point_in_time_labels
@@ -133,38 +132,14 @@ def main() -> None:
 
 
 def _decide(engine: Any, body: dict[str, Any]) -> Any:
-    import uuid
-
+    from frisk.engine.decider import body_hash, decision_record
     from frisk.schema import Transaction
-    from frisk.store import DecisionRecord
 
     txn = Transaction.model_validate(body)
+    started = time.perf_counter()
     verdict = engine.decide(txn)
-    return DecisionRecord(
-        transaction_id=txn.transaction_id,
-        body_hash=uuid.uuid4().hex * 2,
-        event_time=txn.timestamp.astimezone(UTC),
-        transaction=txn.model_dump(mode="json"),
-        features=verdict.features,
-        score=verdict.score,
-        risk_score=verdict.risk_score,
-        tier=verdict.risk_tier,
-        action=str(verdict.action),
-        reasons=[
-            {
-                "feature": r.feature,
-                "value": r.value,
-                "contribution": r.contribution,
-                "sentence": r.sentence,
-            }
-            for r in verdict.reasons
-        ],
-        model_version=verdict.model_version,
-        timings=dict(verdict.timings),
-        created_at=datetime.now(UTC),
-        degraded=verdict.degraded,
-        policy=None if verdict.policy is None else dict(verdict.policy),
-    )
+    recorded = txn.model_dump(mode="json")
+    return decision_record(txn, recorded, body_hash(txn), verdict, started)
 
 
 def _amplify(ledger: Any, total: int, templates: int, days: int) -> int:

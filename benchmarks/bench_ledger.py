@@ -72,11 +72,12 @@ def decide(days: int, payers: int, count: int) -> list[Any]:
     from frisk.data import write_table
     from frisk.data.simulator import SimulationConfig, simulate
     from frisk.engine import ModelEngine, ModelSource
+    from frisk.engine.decider import body_hash, decision_record
     from frisk.models import save_model
     from frisk.models.pipeline import train_events
     from frisk.monitoring.retrain import point_in_time_labels
     from frisk.schema import Transaction
-    from frisk.store import DecisionRecord, default_url, open_ledger
+    from frisk.store import default_url, open_ledger
     from frisk.store.policy_source import open_ledger_policy
 
     began = time.perf_counter()
@@ -103,34 +104,7 @@ def decide(days: int, payers: int, count: int) -> list[Any]:
             started = time.perf_counter()
             verdict = engine.decide(txn)
             records.append(
-                DecisionRecord(
-                    transaction_id=txn.transaction_id,
-                    body_hash=uuid.uuid4().hex * 2,
-                    event_time=txn.timestamp.astimezone(UTC),
-                    transaction=txn.model_dump(mode="json"),
-                    features=verdict.features,
-                    score=verdict.score,
-                    risk_score=verdict.risk_score,
-                    tier=verdict.risk_tier,
-                    action=str(verdict.action),
-                    reasons=[
-                        {
-                            "feature": r.feature,
-                            "value": r.value,
-                            "contribution": r.contribution,
-                            "sentence": r.sentence,
-                        }
-                        for r in verdict.reasons
-                    ],
-                    model_version=verdict.model_version,
-                    timings={
-                        **verdict.timings,
-                        "total": round((time.perf_counter() - started) * 1000, 3),
-                    },
-                    created_at=datetime.now(UTC),
-                    degraded=verdict.degraded,
-                    policy=None if verdict.policy is None else dict(verdict.policy),
-                )
+                decision_record(txn, txn.model_dump(mode="json"), body_hash(txn), verdict, started)
             )
         policy_ledger.close()
     return records

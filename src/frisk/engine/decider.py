@@ -38,7 +38,7 @@ from frisk.errors import ConflictError, FriskError, InputError, InvalidEventErro
 from frisk.schema import Transaction, Verdict
 from frisk.store.ledger import DecisionRecord, Ledger
 
-__all__ = ["Decided", "Decider", "body_hash"]
+__all__ = ["Decided", "Decider", "body_hash", "decision_record"]
 
 # Runs a call in a worker thread and awaits it: ``asyncio.to_thread``, or a web server's own pool
 # (Starlette's ``run_in_threadpool``).
@@ -106,7 +106,7 @@ class Decider:
             engine = self._engine()
             with self._engine_lock:
                 verdict = engine.decide(txn)
-            record = _record(txn, body, digest, verdict, started)
+            record = decision_record(txn, body, digest, verdict, started)
             recorded = self._record_decision(record)
             if recorded is not record:  # another process recorded this id first
                 return self._replay(recorded, txn, digest)
@@ -139,7 +139,7 @@ class Decider:
                     self._engine_lock.release()
             else:  # a batch or a snapshot holds the engine: wait in a thread, not on the loop
                 verdict = await self._to_thread(self._decide, engine, txn)
-            record = _record(txn, body, digest, verdict, started)
+            record = decision_record(txn, body, digest, verdict, started)
             recorded = await self._record_async(record)
             if recorded is not record:
                 return self._replay(recorded, txn, digest)
@@ -187,7 +187,8 @@ class Decider:
                 except (ConflictError, InputError) as exc:
                     results[i] = exc
                     continue
-                pending.append((i, _record(txn, body, digest, verdict, started), digest, txn))
+                record = decision_record(txn, body, digest, verdict, started)
+                pending.append((i, record, digest, txn))
                 pending_ids.add(txn.transaction_id)
             self._flush(pending, results)
         finally:
@@ -294,9 +295,11 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _record(
+def decision_record(
     txn: Transaction, body: dict[str, Any], digest: str, verdict: Verdict, started: float
 ) -> DecisionRecord:
+    """The ledger's record of ``verdict`` on ``txn`` (``body``, its validated JSON, whose SHA-256
+    is ``digest``), decided from ``started`` (``time.perf_counter``) on."""
     # "total" is the time to a verdict; the ledger write that follows is in the HTTP latency.
     total_ms = (time.perf_counter() - started) * 1000
     return DecisionRecord(

@@ -504,6 +504,29 @@ class _Fit:
 
 def _boost(fit: _Fit, params: dict[str, Any]) -> tuple[Any, float]:
     """One booster with early stopping on the stop part, reloaded at its best iteration."""
+    booster, curve, stopping = _train(fit, params, keep_all=False)
+    cfg = fit.config
+    best = booster.best_iteration or booster.current_iteration()
+    if stopping and curve:
+        trimmed = _fewest_trees(curve[:best], cfg.tree_tolerance, cfg.early_stopping_rounds)
+        best = max(min(best, cfg.min_trees), trimmed)
+    score = curve[best - 1] if curve else float("nan")
+    # Reload from the saved text so the booster in memory is exactly the one in the artifact.
+    return import_lightgbm().Booster(model_str=booster.model_to_string(num_iteration=best)), score
+
+
+def _boost_curve(fit: _Fit, params: dict[str, Any]) -> tuple[Any, list[float]]:
+    """A booster grown until early stopping on ``fit``'s stop part, and its AP per round."""
+    booster, curve, stopping = _train(fit, params, keep_all=True)
+    if not stopping:
+        curve = [float("nan")] * len(curve)
+    return booster, curve
+
+
+def _train(fit: _Fit, params: dict[str, Any], *, keep_all: bool) -> tuple[Any, list[float], bool]:
+    """A booster trained with early stopping on the stop part (when it holds fraud), its AP per
+    round there, and whether it stopped on it. ``keep_all`` keeps every tree grown, not only
+    those up to the best, and leaves out the stop on rounds that gain nothing."""
     lightgbm = import_lightgbm()
 
     cfg = fit.config
@@ -526,51 +549,10 @@ def _boost(fit: _Fit, params: dict[str, Any]) -> tuple[Any, float]:
                 cfg.early_stopping_rounds, first_metric_only=True, verbose=False
             )
         )
-        callbacks.append(_NoGainStop(cfg.tree_tolerance, cfg.early_stopping_rounds, cfg.min_trees))
-    try:
-        booster = lightgbm.train(
-            params,
-            train_set,
-            num_boost_round=cfg.num_boost_round if stopping else min(cfg.num_boost_round, 200),
-            valid_sets=[valid_set],
-            valid_names=["stop"],
-            callbacks=callbacks,
-        )
-    except lightgbm.basic.LightGBMError as exc:
-        raise ModelError(f"lightgbm training failed: {exc}") from exc
-    curve = [float(v) for v in history.get("stop", {}).get("average_precision", [])]
-    best = booster.best_iteration or booster.current_iteration()
-    if stopping and curve:
-        trimmed = _fewest_trees(curve[:best], cfg.tree_tolerance, cfg.early_stopping_rounds)
-        best = max(min(best, cfg.min_trees), trimmed)
-    score = curve[best - 1] if curve else float("nan")
-    # Reload from the saved text so the booster in memory is exactly the one in the artifact.
-    return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best)), score
-
-
-def _boost_curve(fit: _Fit, params: dict[str, Any]) -> tuple[Any, list[float]]:
-    """A booster grown until early stopping on ``fit``'s stop part, and its AP per round."""
-    lightgbm = import_lightgbm()
-
-    cfg = fit.config
-    train_set = lightgbm.Dataset(
-        fit.x,
-        fit.y,
-        weight=fit.weights,
-        feature_name=list(fit.spec.names),
-        categorical_feature=fit.spec.categorical_indices,
-        free_raw_data=False,
-    )
-    valid_set = train_set.create_valid(fit.x_stop, fit.y_stop)
-    stopping = bool(fit.y_stop.sum() > 0)
-    history: dict[str, Any] = {}
-    callbacks: list[Callable[..., Any]] = [lightgbm.record_evaluation(history)]
-    if stopping:
-        callbacks.append(
-            lightgbm.early_stopping(
-                cfg.early_stopping_rounds, first_metric_only=True, verbose=False
+        if not keep_all:
+            callbacks.append(
+                _NoGainStop(cfg.tree_tolerance, cfg.early_stopping_rounds, cfg.min_trees)
             )
-        )
     try:
         booster = lightgbm.train(
             params,
@@ -579,14 +561,12 @@ def _boost_curve(fit: _Fit, params: dict[str, Any]) -> tuple[Any, list[float]]:
             valid_sets=[valid_set],
             valid_names=["stop"],
             callbacks=callbacks,
-            keep_training_booster=True,  # every tree grown, not only those up to the best
+            keep_training_booster=keep_all,
         )
     except lightgbm.basic.LightGBMError as exc:
         raise ModelError(f"lightgbm training failed: {exc}") from exc
     curve = [float(v) for v in history.get("stop", {}).get("average_precision", [])]
-    if not stopping:
-        curve = [float("nan")] * len(curve)
-    return booster, curve
+    return booster, curve, stopping
 
 
 def _grow(booster: Any, fit: _Fit, params: dict[str, Any], trees: int) -> Any:
