@@ -11,11 +11,11 @@
 # is baked in.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# The dependency list alone (with the redis extra: feature state in Redis is a setting away), so
+# The dependency list alone (with the dashboard extra, now optional, and the redis extra: feature state in Redis is a setting away), so
 # that the next stage's cache survives any other change to pyproject.toml.
 FROM ${BASE_IMAGE} AS requirements
 COPY pyproject.toml /src/
-RUN python3 -c 'import tomllib; p = tomllib.load(open("/src/pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["redis"]))' \
+RUN python3 -c 'import tomllib; p = tomllib.load(open("/src/pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["redis"] + p["optional-dependencies"]["dashboard"]))' \
         > /requirements.txt
 
 FROM ${BASE_IMAGE} AS deps

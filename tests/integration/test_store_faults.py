@@ -182,7 +182,7 @@ def test_an_answer_cut_half_way_is_a_503_then_recovers(scene: Scene) -> None:
 def test_a_nul_record_fails_only_its_own_request_on_postgresql(postgres_url: str) -> None:
     """Case 2: PostgreSQL cannot store NUL; past validation (a bug, a future field), a record
     holding one fails its own request only, and the rest of its group commit is recorded."""
-    from frisk.service.recorder import DecisionRecorder
+    from frisk.engine.recorder import DecisionRecorder
 
     ledger = open_ledger(postgres_url)
     try:
