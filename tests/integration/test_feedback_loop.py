@@ -212,7 +212,8 @@ def test_drift_degrades_retrain_promotes_and_live_metrics_recover(
         assert before["reference"]["model_version"] == original
         assert after["window"]["decisions"] == 1500
         assert after["score"]["psi"] is not None
-        drifted = [f for f in after["features"] if f["alert"]]
+        # A feature far from training: an ageing one (marked, no alert, #21) counts as far too.
+        drifted = [f for f in after["features"] if f["psi"] >= after["alert_level"]]
         assert drifted
         assert drifted[0]["psi"] >= after["alert_level"]
 
