@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from frisk.service.gc_pauses import GcPauses
 
@@ -62,4 +63,9 @@ def test_exported_as_a_histogram_per_generation() -> None:
     assert 'frisk_gc_pause_seconds_count{generation="2"} 1.0' in text
     assert 'frisk_gc_pause_seconds_bucket{generation="2",le="+Inf"} 1.0' in text
     assert 'frisk_gc_pause_seconds_count{generation="0"} 0.0' in text
-    assert f"frisk_gc_frozen_objects {float(gc.get_freeze_count())}" in text
+    frozen = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }["frisk_gc_frozen_objects"]
+    assert frozen == float(gc.get_freeze_count())
