@@ -17,7 +17,9 @@ from frisk.store.decision_codec import UnpackedRecord, iso_time, pack_record, un
 T0 = datetime(2024, 1, 15, 0, 2, 43, 371409, tzinfo=UTC)
 HASH = "3d994f764072527d80dce1c8942873a36ce8963c666d2a7e1f161b58bcc40f7f"
 
-_TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=30)
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+)
 _JSON = st.recursive(
     st.none()
     | st.booleans()
