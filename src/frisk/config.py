@@ -210,6 +210,9 @@ class StateSettings(BaseModel):
     timeout: float = Field(default=0.5, gt=0)
     # Connections in the client's pool (per process).
     pool_size: int = Field(default=16, ge=1, le=10_000)
+    # Records each process caches (with their versions) so that an event costs one round trip;
+    # a stale one is found out by Redis and read again. 0: read every record first (two).
+    cache_size: int = Field(default=50_000, ge=0, le=100_000_000)
 
 
 class ConsumerSettings(BaseModel):
