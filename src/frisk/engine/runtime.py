@@ -72,16 +72,19 @@ def build_decider(
 ) -> Runtime[D]:
     """A decider over ``engine`` and ``ledger``, built by ``make`` (``Decider`` or a subclass).
 
-    ``make`` is called with the recorder's ``record``, ``record_async`` and ``record_many`` and
-    the live-event window, plus ``hooks`` (``on_decided``, ``on_replay``, ...). Policy metrics go
-    to ``registry``. With ``follow_models``, an engine serving a registry's production version
-    swaps in whatever the registry promotes, checked every
-    ``monitoring.registry_poll_seconds``. Nothing runs until ``Runtime.start``.
+    ``make`` is called with ``ledger`` and ``engine``, then the recorder's ``record``,
+    ``record_async`` and ``record_many`` and the live-event window, plus ``hooks``
+    (``on_decided``, ``on_replay``, ...). Policy metrics go to ``registry``. With
+    ``follow_models``, an engine serving a registry's production version swaps in whatever the
+    registry promotes, checked every ``monitoring.registry_poll_seconds``. Nothing runs until
+    ``Runtime.start``.
     """
     recorder = DecisionRecorder(
         ledger, on_commit=on_commit, wait_seconds=settings.store.answer_seconds
     )
     decider = make(
+        ledger,
+        engine,
         record=recorder.record_decision,
         record_async=recorder.record_decision_async,
         record_many=recorder.record_decisions,
