@@ -139,11 +139,22 @@ class PolicySettings(BaseModel):
 
 
 class RateLimitSettings(BaseModel):
-    """A token bucket per API key, in process; a batch costs one token per transaction."""
+    """A token bucket per API key; a batch costs one token per transaction. In Redis, shared by
+    every process, when feature state is there (``state.url``); else in each process.
+
+    A key created with its own limit (``frisk keys create --rate-limit N``) gets N per second and
+    a bucket of ``N x burst_seconds``; other keys get their role's default below.
+    """
 
     enabled: bool = True
+    # Analyst and admin keys: the dashboard, the CLI, scripts.
     per_second: float = Field(default=200.0, gt=0)
     burst: int = Field(default=400, ge=1)
+    # Scorer keys carry payment traffic: a switch refused with 429 by its fraud engine is an
+    # outage, so the default sits above what one 2-core node decides (~1,500/s measured).
+    scorer_per_second: float = Field(default=2000.0, gt=0)
+    # A bucket holds this many seconds of its rate (scorer keys and keys with their own limit).
+    burst_seconds: float = Field(default=2.0, gt=0)
 
 
 class CorsSettings(BaseModel):

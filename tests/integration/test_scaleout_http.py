@@ -168,3 +168,28 @@ def test_duplicate_ids_sent_concurrently_to_two_nodes_are_decided_once(cluster: 
         ledger.close()
     assert after - before == len(ids) + 1, name
     assert all(r is not None for r in recorded)
+
+
+def test_a_keys_rate_limit_is_shared_by_the_nodes(cluster: Cluster) -> None:
+    # 0.5/s with a bucket of 10: each node alone would let 10 through at once, together 20.
+    env = {"FRISK_SECURITY__RATE_LIMIT__BURST_SECONDS": "20"}
+    a = cluster.start("--workers", "2", "--model", str(cluster.model), **env)
+    b = cluster.start("--model", str(cluster.model), **env)
+    with a.client(headers=cluster.keys["admin"]) as http:
+        made = http.post("/v1/keys", json={"role": "scorer", "name": "slow", "rate_limit": 0.5})
+        assert made.status_code == 201
+    slow = {"X-API-Key": made.json()["key"]}
+    began = time.monotonic()
+    answers: list[tuple[str, int, str | None]] = []
+    for i in range(30):
+        node = (a, b)[i % 2]
+        with node.client(headers=slow) as http:
+            r = http.post("/v1/score", json=payment(f"rl-{i}", "rl-payer", minutes=i))
+            answers.append((node.url, r.status_code, r.headers.get("retry-after")))
+    elapsed = time.monotonic() - began
+    accepted = sum(status == 200 for _, status, _ in answers)
+    # The one bucket's 10, plus what it refilled meanwhile (0.5/s); never each node's own 10.
+    assert 10 <= accepted <= 10 + 0.5 * elapsed + 1
+    refused = [(url, after) for url, status, after in answers if status == 429]
+    assert {url for url, _ in refused} == {a.url, b.url}
+    assert all(after is not None and int(after) >= 1 for _, after in refused)

@@ -23,10 +23,11 @@ from frisk.service.gc_pauses import GcPauses
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from frisk.service.monitor import ModelOps
-from frisk.service.ratelimit import RateLimiter
+from frisk.service.ratelimit import Limiter, RateLimiter
 from frisk.service.routes import (
     audit,
     decisions,
+    keys,
     labels,
     lists,
     models,
@@ -74,7 +75,7 @@ def create_app(
         settings,
         ledger,
         engine,
-        lambda **parts: Scorer(ledger, engine, metrics, stats, **parts),
+        lambda ledger, engine, **parts: Scorer(ledger, engine, metrics, stats, **parts),
         registry=metrics.registry,
         on_commit=metrics.observe_commit,
     )
@@ -86,7 +87,7 @@ def create_app(
         decision_engine=engine,
         metrics=metrics,
         stats=stats,
-        limiter=RateLimiter(limits.per_second, limits.burst) if limits.enabled else None,
+        limiter=_limiter(settings) if limits.enabled else None,
         keys=KeyCache(ledger, settings.security.key_cache_seconds),
         scorer=runtime.decider,
     )
@@ -110,6 +111,9 @@ def create_app(
             retention.close()
             model_ops.close()
             runtime.close()
+            close_limiter = getattr(state.limiter, "close", None)
+            if close_limiter is not None:
+                close_limiter()
             if owns_ledger:
                 state.ledger.close()
 
@@ -143,6 +147,7 @@ def create_app(
         rules,
         lists,
         audit,
+        keys,
     )
     for module in modules:
         app.include_router(module.router)
@@ -175,6 +180,16 @@ def _score_route() -> APIRoute:
         if isinstance(route, score.ScoreRoute) and "POST" in (route.methods or ()):
             return route
     raise RuntimeError("the scoring router has no POST /v1/score route")
+
+
+def _limiter(settings: Settings) -> Limiter:
+    """Buckets in Redis when feature state is there (shared by every process), else here."""
+    limits = settings.security.rate_limit
+    if not settings.state.url.strip():
+        return RateLimiter(limits.per_second, limits.burst)
+    from frisk.service.redis_ratelimit import open_limiter  # redis: only when configured
+
+    return open_limiter(settings.state, limits)
 
 
 def _timeouts(settings: Settings) -> StoreTimeouts:

@@ -374,6 +374,7 @@ class SqlLedger:
             "name": key.name,
             "created_at": key.created_at,
             "revoked_at": key.revoked_at,
+            "rate_limit": key.rate_limit,
         }
         with translate_errors(f"adding API key {key.key_id!r}"), self.engine.begin() as conn:
             conn.execute(api_keys.insert().values(values))
