@@ -17,8 +17,9 @@ per scenario on the simulator. A training window holding fewer than 200 known fr
 week holds ~18) is reported but marked "not judged". ``--quick`` subsamples payers (by a hash
 of the id) for a development run; ``--scenarios`` adds the simulator at the size of
 docs/BENCHMARKS.md (42 days, 20,000 payers, trained on final truth to day 28, tested on days
-28-42), with each scenario's AP against legit events (its separation, whatever the other
-scenarios take of the budget) and whether the issue's recall targets fit in the budget at all.
+28-42; ``--candidate FILE`` adds a catalogue to compare), with each scenario's AP against legit
+events (its separation, whatever the other scenarios take of the budget) and whether the issue's
+recall targets fit in the budget at all.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def main() -> None:
     parser.add_argument("--windows", default="7d,28d,all", help="comma-separated: 7d,28d,all")
     parser.add_argument("--scenarios", action="store_true", help="add the docs simulator run")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--candidate", type=Path, default=None, help="a catalogue TOML also run with --scenarios"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     parser.add_argument("--render", type=Path, nargs="+", help="only print earlier --out files")
     args = parser.parse_args()
@@ -132,7 +136,7 @@ def main() -> None:
             continue
         results += run_case(case, table, windows, args.seed)
     if args.scenarios and args.only in (None, "simulator"):
-        results += run_scenarios(args.seed)
+        results += run_scenarios(args.seed, args.candidate)
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     print_tables(results)
@@ -291,7 +295,7 @@ def known_labels(rows: pl.DataFrame, as_of: datetime) -> np.ndarray:
     return rows.select(fraud.cast(pl.Int8)).to_series().to_numpy()
 
 
-def run_scenarios(seed: int) -> list[dict[str, Any]]:
+def run_scenarios(seed: int, candidate: Path | None = None) -> list[dict[str, Any]]:
     """The simulator as docs/BENCHMARKS.md runs it: final truth, train to day 28, test 28-42."""
     table = simulate(SimulationConfig(days=42, payers=20_000, seed=seed))
     start = datetime(2024, 1, 1, tzinfo=UTC)
@@ -303,7 +307,13 @@ def run_scenarios(seed: int) -> list[dict[str, Any]]:
     print(
         f"\nsimulator (docs size): {table.height:,} events, test {test_rows.height:,}", flush=True
     )
-    for name, source in (("frisk", "default"), ("frisk, previous catalogue", PREVIOUS)):
+    sources: list[tuple[str, str | Path]] = [
+        ("frisk", "default"),
+        ("frisk, previous catalogue", PREVIOUS),
+    ]
+    if candidate is not None:
+        sources.append((f"frisk, candidate {candidate.name}", candidate))
+    for name, source in sources:
         catalogue = resolve_catalogue(source, table)
         features = compute_offline(table, catalogue)
         spec = FeatureSpec(tuple(catalogue.names), tuple(catalogue.categorical))
@@ -338,7 +348,8 @@ def run_scenarios(seed: int) -> list[dict[str, Any]]:
         }
         print(_line(row), flush=True)
         results.append(row)
-    print(budget_cap(results[0], results[1]))
+    for row in results:
+        print(f"{row['scorer']}: {budget_cap(row, results[1])}")
     return results
 
 
