@@ -26,7 +26,13 @@ Then, from other processes, measures each server:
   shared virtual machine explains runs that are slow for no reason of their own.
 
 Prints both side by side with the ratio to the floor, and the load average next to each run: on a
-shared two-core machine the numbers mean little without it.
+shared two-core machine the numbers mean little without it. Every request must succeed: a run with
+a non-2xx answer measured refusals, not decisions, and exits non-zero naming the first one.
+
+A/B: ``--compare DIR`` serves a second source tree (a git worktree: its ``src`` on PYTHONPATH)
+as ``frisk-b`` next to this one's ``frisk``, with the same model and traffic and a fresh ledger
+each; ``--rounds N`` repeats floor, frisk, frisk-b (the two alternating in order) and reports
+medians, so a change is judged against its parent in the same minutes.
 """
 
 from __future__ import annotations
@@ -98,6 +104,8 @@ class Result:
     cpu_ms: float | None = None  # server CPU per request during the wrk run
     busiest_thread: float | None = None  # share of the wrk run the server's busiest thread ran
     steal: float | None = None  # share of the machine's CPU time the hypervisor took meanwhile
+    alert_share: float | None = None  # decisions recorded as review or block
+    first_failure: str | None = None  # the status line and body of the first non-2xx answer
 
 
 @dataclass
@@ -119,37 +127,60 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--only", choices=["floor", "frisk"], help="measure one server")
+    parser.add_argument("--compare", type=Path, help="another source tree, served as frisk-b")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements of each server")
     args = parser.parse_args()
-    if args.duration > 60 or args.requests > 50_000 or args.connections > 256:
-        parser.error("keep the load bounded: duration <= 60 s, requests <= 50,000, <= 256 conns")
+    if args.compare is not None and not (args.compare / "src" / "frisk").is_dir():
+        parser.error(f"--compare {args.compare}: no src/frisk there")
+    if args.duration > 60 or args.requests > 50_000 or args.connections > 256 or args.rounds > 20:
+        parser.error(
+            "keep the load bounded: duration <= 60 s, requests <= 50,000, <= 256 conns, "
+            "<= 20 rounds"
+        )
 
     work = Path(tempfile.mkdtemp(prefix="frisk-bench-"))
     try:
         model, traffic = _prepare(work, args)
-        key = _scorer_key(work / "home")
-        results: dict[str, Result] = {}
-        servers = {"floor": _floor_command, "frisk": _frisk_command}
-        for name, command in servers.items():
-            if args.only and name != args.only:
-                continue
-            with ExitStack() as stack:
-                port = _free_port()
-                process = _start(command(port, model), work, name, stack)
-                url = f"http://127.0.0.1:{port}"
-                _wait(url, process, work / f"{name}.log")
-                headers = "" if name == "floor" else key
-                results[name] = _sequential(port, headers, traffic.sequential, args.requests, name)
-                _throughput(results[name], url, headers, args, name, traffic, process.pid)
-            if name == "frisk":  # stopped: the ledger and the log are complete
-                print(f"  frisk log: {work / 'frisk.log'}")
-                _decision_mix(work / "home")
-                _commits(work / "frisk.log")
+        results: dict[str, list[Result]] = {}
+        trees = {"floor": ROOT, "frisk": ROOT}
+        if args.compare is not None:
+            trees["frisk-b"] = args.compare.resolve()
+        for round_ in range(args.rounds):
+            names = [n for n in trees if not args.only or n.startswith(args.only)]
+            if round_ % 2:  # frisk, frisk-b, then frisk-b, frisk: neither always runs second
+                names = [names[0], *reversed(names[1:])] if names[0] == "floor" else names[::-1]
+            for name in names:
+                results.setdefault(name, []).append(
+                    _measure(name, trees[name], work / f"{name}-{round_}", model, traffic, args)
+                )
         _report(results, args)
     finally:
         if args.keep:
             print(f"work directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(
+    name: str, tree: Path, work: Path, model: Path, traffic: Traffic, args: argparse.Namespace
+) -> Result:
+    """One server started in ``work`` (its home: a fresh ledger and key), measured, stopped."""
+    work.mkdir(parents=True)
+    frisk = name != "floor"
+    key = _scorer_key(work / "home") if frisk else ""
+    with ExitStack() as stack:
+        port = _free_port()
+        spec = _frisk_command(port, model, tree) if frisk else _floor_command(port)
+        process = _start(spec, tree, work, name, stack)
+        url = f"http://127.0.0.1:{port}"
+        _wait(url, process, work / f"{name}.log")
+        result = _sequential(port, key, traffic.sequential, args.requests, name)
+        _throughput(result, url, key, args, name, traffic, process.pid)
+    if frisk:  # stopped: the ledger and the log are complete
+        print(f"  {name} log: {work / f'{name}.log'}")
+        result.alert_share = _decision_mix(work / "home", name)
+        _commits(work / f"{name}.log", name)
+    return result
 
 
 def _prepare(work: Path, args: argparse.Namespace) -> tuple[Path, Traffic]:
@@ -210,22 +241,26 @@ def _synthetic(i: int) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _decision_mix(home: Path) -> None:
+def _decision_mix(home: Path, name: str) -> float:
+    """Print the recorded decisions by action; return the alert share (review and block): the
+    decisions that paid for reasons."""
     import sqlite3
 
     with sqlite3.connect(home / "ledger.sqlite") as conn:
         rows = dict(conn.execute("SELECT action, COUNT(*) FROM decisions GROUP BY action"))
     total = sum(rows.values()) or 1
+    alerts = sum(n for a, n in rows.items() if a != "allow") / total
     mix = ", ".join(f"{a} {100 * n / total:.1f} %" for a, n in sorted(rows.items()))
-    print(f"  frisk decisions recorded: {total:,} ({mix})")
+    print(f"  {name} decisions recorded: {total:,} ({mix}; alert share {alerts:.1%})")
+    return alerts
 
 
-def _commits(log: Path) -> None:
+def _commits(log: Path, name: str) -> None:
     # The recorder's summary at shutdown: how decisions were grouped into commits, and how long a
     # commit (insert and fsync) took; every decision waited for one.
     for line in log.read_text(errors="replace").splitlines():
         if '"recorded ' in line and " commits (" in line:
-            print(f"  frisk ledger: {json.loads(line)['message']}")
+            print(f"  {name} ledger: {json.loads(line)['message']}")
 
 
 # -- servers ---------------------------------------------------------------------------------
@@ -257,24 +292,35 @@ def _scorer_key(home: Path) -> str:
         ledger.close()
 
 
-def _floor_command(port: int, _model: Path) -> tuple[list[str], dict[str, str]]:
+def _floor_command(port: int) -> tuple[list[str], dict[str, str]]:
     command = [sys.executable, "-m", "uvicorn", "benchmarks.service_floor:app"]
     return [*command, "--port", str(port), "--no-access-log", "--log-level", "warning"], {}
 
 
-def _frisk_command(port: int, model: Path) -> tuple[list[str], dict[str, str]]:
-    frisk = str(Path(sys.executable).parent / "frisk")
-    env = {"FRISK_SECURITY__RATE_LIMIT__ENABLED": "false"}
-    return [frisk, "serve", "--model", str(model), "--port", str(port)], env
+def _frisk_command(port: int, model: Path, tree: Path) -> tuple[list[str], dict[str, str]]:
+    # ``frisk serve`` from ``tree``'s sources (ahead of the installed package on the path).
+    launch = "import sys; from frisk.cli import main; sys.exit(main())"
+    env = {
+        "PYTHONPATH": str(tree / "src"),
+        "FRISK_SECURITY__RATE_LIMIT__ENABLED": "false",
+        # The replayed payments are from the simulator's calendar, older than the live window
+        # (30 days behind the server's clock): without this every request is a 422.
+        "FRISK_API__EVENT_BEHIND_DAYS": "36500",
+    }
+    return [sys.executable, "-c", launch, "serve", "--model", str(model), "--port", str(port)], env
 
 
 def _start(
-    spec: tuple[list[str], dict[str, str]], work: Path, name: str, stack: ExitStack
+    spec: tuple[list[str], dict[str, str]],
+    tree: Path,
+    work: Path,
+    name: str,
+    stack: ExitStack,
 ) -> subprocess.Popen[bytes]:
     command, extra_env = spec
     env = {**os.environ, "FRISK_HOME": str(work / "home"), **extra_env}
     log = stack.enter_context((work / f"{name}.log").open("ab"))
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def stop() -> None:
         if process.poll() is None:
@@ -327,7 +373,9 @@ def _sequential(port: int, key: str, bodies: Path, requests: int, name: str) -> 
         f"{name}: sequential p50 {got['p50_ms']:.2f} ms p99 {got['p99_ms']:.2f} ms "
         f"over {requests} (load {load:.2f})"
     )
-    return Result(got["p50_ms"], got["p99_ms"], load, failures=got["failures"])
+    result = Result(got["p50_ms"], got["p99_ms"], load, failures=got["failures"])
+    result.first_failure = got["first_failure"]
+    return result
 
 
 def _throughput(
@@ -409,38 +457,65 @@ def _cpu_stat() -> list[int]:
     return [int(x) for x in first[1:9]]
 
 
-def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
-    floor, frisk = results.get("floor"), results.get("frisk")
-    print()
-    print(f"{'':28}{'floor':>12}{'frisk':>12}{'ratio':>10}")
+def _report(results: dict[str, list[Result]], args: argparse.Namespace) -> None:
+    """Medians over the rounds, each server's ratio to the floor (and frisk-b's to frisk); exits
+    non-zero when any request failed."""
+    import statistics
 
-    def row(label: str, a: float | None, b: float | None, fmt: str) -> None:
-        ratio = f"{b / a:.2f}x" if a and b else "-"
-        cell_a = format(a, fmt) if a is not None else "-"
-        cell_b = format(b, fmt) if b is not None else "-"
-        print(f"{label:28}{cell_a:>12}{cell_b:>12}{ratio:>10}")
+    names = list(results)
+    rounds = max((len(r) for r in results.values()), default=0)
+    print(f"\nmedians over {rounds} rounds" if rounds > 1 else "")
+    head = "".join(f"{n:>12}" for n in names)
+    ratios = [n for n in names if n != "floor" and "floor" in results]
+    if "frisk" in results and "frisk-b" in results:
+        ratios.append("b/a")
+    print(
+        f"{'':28}{head}" + "".join(f"{'ratio ' + r if r != 'b/a' else 'b/a':>14}" for r in ratios)
+    )
 
-    def get(r: Result | None, attr: str) -> float | None:
-        return None if r is None else getattr(r, attr)
+    def median(name: str, attr: str) -> float | None:
+        values = [getattr(r, attr) for r in results[name] if getattr(r, attr) is not None]
+        return statistics.median(values) if values else None
 
-    row("sequential p50 (ms)", get(floor, "p50_ms"), get(frisk, "p50_ms"), ".2f")
-    row("sequential p99 (ms)", get(floor, "p99_ms"), get(frisk, "p99_ms"), ".2f")
-    row(f"req/s at {args.connections} connections", get(floor, "per_second"),
-        get(frisk, "per_second"), ",.0f")  # fmt: skip
-    row("p99 under load (ms)", get(floor, "throughput_p99_ms"),
-        get(frisk, "throughput_p99_ms"), ".1f")  # fmt: skip
-    row("server CPU per request (ms)", get(floor, "cpu_ms"), get(frisk, "cpu_ms"), ".2f")
-    row("busiest server thread busy", get(floor, "busiest_thread"),
-        get(frisk, "busiest_thread"), ".0%")  # fmt: skip
-    row("CPU steal during wrk", get(floor, "steal"), get(frisk, "steal"), ".0%")
-    row("load average (1 min)", get(floor, "load"), get(frisk, "load"), ".2f")
-    if frisk is not None:
-        ok_latency = frisk.p99_ms <= 5.0
-        ok_rate = frisk.per_second is not None and frisk.per_second >= 1000
+    def row(label: str, attr: str, fmt: str, ratio: bool = True) -> None:
+        cells = {n: median(n, attr) for n in names}
+        line = f"{label:28}" + "".join(
+            f"{format(v, fmt) if v is not None else '-':>12}" for v in cells.values()
+        )
+        for r in ratios:
+            a, b = (cells.get("frisk"), cells.get("frisk-b")) if r == "b/a" else (
+                cells.get("floor"), cells.get(r))  # fmt: skip
+            line += f"{f'{b / a:.2f}x' if ratio and a and b else '-':>14}"
+        print(line)
+
+    row("sequential p50 (ms)", "p50_ms", ".2f")
+    row("sequential p99 (ms)", "p99_ms", ".2f")
+    row(f"req/s at {args.connections} connections", "per_second", ",.0f")
+    row("p99 under load (ms)", "throughput_p99_ms", ".1f")
+    row("server CPU per request (ms)", "cpu_ms", ".2f")
+    row("busiest server thread busy", "busiest_thread", ".0%", ratio=False)
+    row("CPU steal during wrk", "steal", ".0%", ratio=False)
+    row("alert share", "alert_share", ".1%", ratio=False)
+    row("load average (1 min)", "load", ".2f", ratio=False)
+    row("load average during wrk", "throughput_load", ".2f", ratio=False)
+    floor = median("floor", "per_second") if "floor" in results else None
+    for name in (n for n in names if n != "floor"):
+        p99, rate, cpu = median(name, "p99_ms"), median(name, "per_second"), median(name, "cpu_ms")
+        ratio = rate / floor if rate and floor else None
         print(
-            f"targets: sequential p99 <= 5 ms {'met' if ok_latency else 'NOT met'}; "
-            f">= 1,000 decisions/s {'met' if ok_rate else 'NOT met'}; "
-            f"failed requests: {frisk.failures}"
+            f"{name} targets (#18): >= 0.4x the floor "
+            f"{'-' if ratio is None else 'met' if ratio >= 0.4 else 'NOT met'}; "
+            f"sequential p99 <= 2 ms {'met' if p99 is not None and p99 <= 2.0 else 'NOT met'}; "
+            f"CPU <= 0.35 ms/decision {'-' if cpu is None else 'met' if cpu <= 0.35 else 'NOT met'}"
+        )
+    failed = {n: sum(r.failures for r in rs) for n, rs in results.items()}
+    if any(failed.values()):
+        first = next(
+            (r.first_failure for rs in results.values() for r in rs if r.first_failure), None
+        )
+        raise SystemExit(
+            f"FAILED: non-2xx or socket errors {failed}; the numbers above are not decisions"
+            + (f"; first failed answer: {first}" if first else "")
         )
 
 
@@ -456,6 +531,7 @@ def client(port: int, key: str, bodies_file: str, requests: int) -> None:
     auth = f"X-API-Key: {key}\r\n" if key else ""
     latencies: list[float] = []
     failures = 0
+    first_failure: str | None = None
     warmup = len(bodies) - requests
     for i, body in enumerate(bodies):
         head = (
@@ -473,10 +549,12 @@ def client(port: int, key: str, bodies_file: str, requests: int) -> None:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        reader.read(length)
+        answer = reader.read(length)
         elapsed = time.perf_counter() - began
         if b" 200 " not in status:
             failures += 1
+            if first_failure is None:
+                first_failure = (status.strip() + b" " + answer[:500]).decode(errors="replace")
         if i >= warmup:
             latencies.append(elapsed * 1000)
     sock.close()
@@ -487,6 +565,7 @@ def client(port: int, key: str, bodies_file: str, requests: int) -> None:
                 "p50_ms": latencies[len(latencies) // 2],
                 "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
                 "failures": failures,
+                "first_failure": first_failure,
             }
         )
     )

@@ -29,6 +29,7 @@ from frisk.errors import ConfigError
 
 __all__ = [
     "ApiSettings",
+    "ConsumerSettings",
     "CorsSettings",
     "FileVariablesSource",
     "MonitoringSettings",
@@ -138,11 +139,22 @@ class PolicySettings(BaseModel):
 
 
 class RateLimitSettings(BaseModel):
-    """A token bucket per API key, in process; a batch costs one token per transaction."""
+    """A token bucket per API key; a batch costs one token per transaction. In Redis, shared by
+    every process, when feature state is there (``state.url``); else in each process.
+
+    A key created with its own limit (``frisk keys create --rate-limit N``) gets N per second and
+    a bucket of ``N x burst_seconds``; other keys get their role's default below.
+    """
 
     enabled: bool = True
+    # Analyst and admin keys: the dashboard, the CLI, scripts.
     per_second: float = Field(default=200.0, gt=0)
     burst: int = Field(default=400, ge=1)
+    # Scorer keys carry payment traffic: a switch refused with 429 by its fraud engine is an
+    # outage, so the default sits above what one 2-core node decides (~1,500/s measured).
+    scorer_per_second: float = Field(default=2000.0, gt=0)
+    # A bucket holds this many seconds of its rate (scorer keys and keys with their own limit).
+    burst_seconds: float = Field(default=2.0, gt=0)
 
 
 class CorsSettings(BaseModel):
@@ -209,6 +221,47 @@ class StateSettings(BaseModel):
     timeout: float = Field(default=0.5, gt=0)
     # Connections in the client's pool (per process).
     pool_size: int = Field(default=16, ge=1, le=10_000)
+    # A transaction id is claimed in Redis by the process deciding it (frisk.engine.claims);
+    # the claim expires after this long, so a process killed while deciding delays a retry of
+    # that id by at most this. Keep it above the longest decision (store.answer_seconds).
+    claim_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # Records each process caches (with their versions) so that an event costs one round trip;
+    # a stale one is found out by Redis and read again. 0: read every record first (two).
+    cache_size: int = Field(default=50_000, ge=0, le=100_000_000)
+
+
+class ConsumerSettings(BaseModel):
+    """``frisk consume``: deciding payments read from a stream (NATS JetStream, Redis Streams).
+
+    The command's options override these (``FRISK_CONSUMER__*``).
+    """
+
+    # ``redis://host:6379/0`` or ``nats://host:4222``.
+    broker: str = ""
+    input: str = ""  # the payments' stream (Redis) or subject (NATS)
+    output: str = ""  # where each decision is published
+    labels: str = ""  # a label feed (chargebacks, verdicts); empty: none
+    # Undecodable or invalid messages, with the reason; empty: ``<input>.dead``.
+    dead_letters: str = ""
+    group: str = "frisk"  # the consumer group (Redis) or durable consumer (NATS)
+    # This process's name in the group; empty: ``<hostname>-<pid>``.
+    name: str = ""
+    # Messages decided together, one ledger commit for all of them: the bound on work in flight.
+    batch: int = Field(default=256, ge=1, le=10_000)
+    # Seconds a fetch waits for the first message before the loop looks around (drain, claims).
+    wait_seconds: float = Field(default=1.0, gt=0)
+    # A message delivered and not acknowledged for this long belongs to a dead consumer: NATS
+    # redelivers it (``ack_wait``), Redis Streams lets another consumer claim it (XAUTOCLAIM).
+    redeliver_seconds: float = Field(default=30.0, gt=0)
+    # How long a published decision's id is remembered to drop a second publish of it (NATS
+    # ``duplicate_window`` of the streams the consumer creates; Redis, a key per decision).
+    dedupe_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    # Seconds between retries of a batch the ledger or the state store refused (not acknowledged).
+    retry_seconds: float = Field(default=1.0, gt=0)
+    # Prometheus metrics on 127.0.0.1:<port>; 0: none.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    # The import's TOML column mapping applied to every payment message; none: canonical bodies.
+    mapping: Path | None = None
 
 
 class LedgerSettings(BaseModel):
@@ -286,6 +339,7 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
 
     @property
     def archive_dir(self) -> Path:

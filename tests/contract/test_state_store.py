@@ -366,6 +366,37 @@ def test_bookkeeping_lives_in_the_store(make_store: StoreFactory) -> None:
     assert mismatches(expected, to_frame(ids, rows, catalogue), REL) == []
 
 
+def test_a_redis_store_without_a_cache_reads_first(
+    require_service: Callable[[str, str, int], None],
+) -> None:
+    """``cache_size`` 0: every record read before its event (two round trips), same features."""
+    from frisk.features.stores.redis import RedisStore
+
+    require_service("Redis", "127.0.0.1", 6379)
+    store = RedisStore.connect(
+        REDIS_URL, key_prefix=f"frisk-test-{uuid.uuid4().hex[:10]}", timeout=10.0, cache_size=0
+    )
+    try:
+        assert parity_problems(lambda: store, random_events(8, 300)) == []
+    finally:
+        store.clear()
+        store.close()
+
+
+def test_read_gives_the_state_as_committed(make_store: StoreFactory) -> None:
+    """``read`` (what ``peek`` computes on) sees every commit: an event's features by ``peek``
+    are those ``update`` then returns for it, and ``peek`` changes nothing."""
+    table = random_events(6, 150)
+    catalogue = resolve_catalogue("default", table)
+    online = OnlineFeatures(catalogue, make_store())
+    events = list(table.iter_rows(named=True))
+    online.warm(table.head(100), freeze_gc=False)
+    for event in events[100:]:
+        peeked = online.peek(event)
+        assert online.peek(event) == pytest.approx(peeked, nan_ok=True)
+        assert online.update(event) == pytest.approx(peeked, nan_ok=True)
+
+
 def test_a_store_refuses_state_of_another_catalogue(make_store: StoreFactory) -> None:
     store = make_store()
     OnlineFeatures(resolve_catalogue("default"), store)
@@ -423,6 +454,23 @@ def test_events_delivered_twice_to_another_process_count_once(make_shared: Store
     later = _features_after(table, one, range(100, 160))
     expected = compute_offline(table, catalogue).tail(60)
     assert mismatches(expected, later, REL) == []
+
+
+def test_writes_of_another_process_are_seen(make_shared: StoreFactory) -> None:
+    """Two processes take turns on the same entities: each one's records (cached, where the
+    store caches) are stale after the other's turn, and the features are those of one
+    sequential process."""
+    table = _unlabelled(random_events(5, 160, extras=False))
+    catalogue = resolve_catalogue("default", table)
+    one, two = OnlineFeatures(catalogue, make_shared()), OnlineFeatures(catalogue, make_shared())
+    turns = [
+        (one, range(40)),
+        (two, range(40, 80)),
+        (one, range(80, 120)),
+        (two, range(120, 160)),
+    ]
+    got = pl.concat([_features_after(table, online, rows) for online, rows in turns])
+    assert mismatches(compute_offline(table, catalogue), got, REL) == []
 
 
 def test_a_retry_after_a_lost_reply_counts_nothing_twice(make_shared: StoreFactory) -> None:

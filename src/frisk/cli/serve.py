@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 
 from frisk.cli.app import app
+from frisk.cli.workers import check_workers, run_workers
 from frisk.config import Settings, load_settings
-from frisk.errors import ConfigError, InputError
+from frisk.errors import InputError
 
 __all__ = ["serve"]
 
@@ -38,21 +39,35 @@ def serve(
         ),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Processes; only 1 is supported for now.")
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Worker processes (default: service.workers); more than 1 needs shared feature "
+            "state (state.url).",
+        ),
     ] = None,
 ) -> None:
     """Serve POST /v1/score and the rest of the API (OpenAPI at /docs)."""
     settings = load_settings()
     count = workers if workers is not None else settings.service.workers
-    if count != 1:
-        given = _workers_source(workers, count)
-        raise ConfigError(
-            f"{given}: only 1 is supported; feature state lives in the process, so "
-            "several workers would split each payer's history between them (scale out once a "
-            "shared state store exists)"
-        )
+    if count < 1:
+        raise InputError(f"{_workers_source(workers, count)}: at least 1 worker")
+    check_workers(settings, count, _workers_source(workers, count))
     if model is not None and registry is not None:
         raise InputError("give --model or --registry, not both")
+    if count > 1:
+        if warm_from is not None:
+            raise InputError(
+                "--warm-from with several workers: learn the history into the shared state "
+                "first (frisk state rebuild --from-ledger), then serve"
+            )
+        run_workers(settings, count, model=model, registry=registry, host=host, port=port)
+        return
+    if settings.state.url.strip():
+        # Shared state: nothing of this home is the process's own, so no lock (several
+        # instances may serve from one home, e.g. one container image).
+        _serve(settings, model, registry, host, port, warm_from)
+        return
     from frisk.home_lock import HomeLock
 
     with HomeLock(settings.home):
@@ -72,6 +87,7 @@ def _serve(
 
     from frisk.engine import load_engine
     from frisk.service.app import create_app
+    from frisk.service.http_writes import GatheringHttpToolsProtocol
     from frisk.service.logs import configure_logging
     from frisk.store import default_url, open_ledger
     from frisk.store.postgres import timeouts_of
@@ -101,8 +117,9 @@ def _serve(
                 log_config=None,
                 access_log=False,
                 server_header=False,
-                # A C HTTP parser and event loop when installed (they are dependencies).
-                http="auto",
+                # The C HTTP parser (httptools), a response sent in one write; uvloop when
+                # installed (both are dependencies).
+                http=GatheringHttpToolsProtocol,
                 loop="auto",
             )
         finally:

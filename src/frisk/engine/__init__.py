@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from frisk.bounds import EventWindow
 from frisk.errors import ModelError
 
 # The vocabulary lives in frisk.schema; re-exported here, where engines use it.
@@ -131,6 +132,7 @@ def load_engine(
         snapshot_seconds=300.0 if settings is None else settings.service.snapshot_seconds,
         history=history,
         store=store,
+        event_ahead=(EventWindow() if settings is None else settings.api.event_window()).ahead,
     )
     return engine.start()
 

@@ -14,6 +14,12 @@ service made 130-160 decisions/s with an idle thread pool. The decision work its
 either way. When a stripe or the engine lock is busy, ``decide_async`` falls back to ``decide``
 in a thread (``to_thread``: the caller's pool) rather than block the loop.
 
+Across processes (``frisk serve --workers N``, several nodes on one ledger and one shared feature
+state) the striped locks are not enough: with ``claims`` (``frisk.engine.claims``) a new id is
+claimed after the ledger look-up and the live checks, and only the claim's holder runs the
+engine; another process asking for the same id waits until the ledger holds the decision and
+answers it from there (or 409 for another body), so feature state learns the payment once.
+
 What the caller counts (metrics, live statistics) it hears through ``on_decided`` and
 ``on_replay``.
 """
@@ -21,7 +27,9 @@ What the caller counts (metrics, live statistics) it hears through ``on_decided`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,13 +37,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from pydantic import TypeAdapter
+from pydantic_core import PydanticSerializationError
 
-from frisk.bounds import EventWindow, decimals_problem
+from frisk.bounds import EventWindow, check_amount
 from frisk.engine import DecisionEngine
-from frisk.errors import ConflictError, FriskError, InputError, InvalidEventError, NotReadyError
+from frisk.engine.claims import Claims
+from frisk.errors import (
+    ConflictError,
+    FriskError,
+    InputError,
+    InvalidEventError,
+    NotReadyError,
+    RecordRefusedError,
+    StateUnavailable,
+)
 from frisk.schema import Transaction, Verdict
+from frisk.store.admission import admit
 from frisk.store.ledger import DecisionRecord, Ledger
 
 __all__ = ["Decided", "Decider", "body_hash", "decision_record"]
@@ -72,8 +90,11 @@ class Decider:
         on_replay: Callable[[], None] | None = None,
         to_thread: ToThread | None = None,
         window: EventWindow | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.ledger = ledger
+        # Claims on ids shared with other processes; None: this process is the only decider.
+        self.claims = claims
         # Live events only: how far from the server's clock an event's time may be (None: only
         # the absolute bounds every event has).
         self.window = window
@@ -103,11 +124,20 @@ class Decider:
             if existing is not None:
                 return self._replay(existing, txn, digest)
             self._check_live(txn)
-            engine = self._engine()
-            with self._engine_lock:
-                verdict = engine.decide(txn)
-            record = decision_record(txn, body, digest, verdict, started)
-            recorded = self._record_decision(record)
+            owner = _owner()
+            if not self._claim(txn, owner):
+                answered = self._await_claim(txn, digest, owner)
+                if answered is not None:  # decided by the process that held the claim
+                    return answered
+            try:
+                engine = self._engine()
+                with self._engine_lock:
+                    verdict = engine.decide(txn)
+                record = decision_record(txn, body, digest, verdict, started)
+                recorded = self._record_decision(record)
+            except BaseException:
+                self._release(txn, owner)
+                raise
             if recorded is not record:  # another process recorded this id first
                 return self._replay(recorded, txn, digest)
         self._on_decided(record, (time.perf_counter() - started) * 1000)
@@ -131,16 +161,27 @@ class Decider:
             if existing is not None:
                 return self._replay(existing, txn, digest)
             self._check_live(txn)
-            engine = self._engine()
-            if self._engine_lock.acquire(blocking=False):
-                try:
-                    verdict = engine.decide(txn)
-                finally:
-                    self._engine_lock.release()
-            else:  # a batch or a snapshot holds the engine: wait in a thread, not on the loop
-                verdict = await self._to_thread(self._decide, engine, txn)
-            record = decision_record(txn, body, digest, verdict, started)
-            recorded = await self._record_async(record)
+            owner = _owner()
+            if not self._claim(txn, owner):  # another process decides it: wait in a thread
+                answered: Decided | None = await self._to_thread(
+                    self._await_claim, txn, digest, owner
+                )
+                if answered is not None:
+                    return answered
+            try:
+                engine = self._engine()
+                if self._engine_lock.acquire(blocking=False):
+                    try:
+                        verdict = engine.decide(txn)
+                    finally:
+                        self._engine_lock.release()
+                else:  # a batch or a snapshot holds the engine: wait in a thread, not the loop
+                    verdict = await self._to_thread(self._decide, engine, txn)
+                record = decision_record(txn, body, digest, verdict, started)
+                recorded = await self._record_async(record)
+            except BaseException:
+                self._release(txn, owner)
+                raise
             if recorded is not record:
                 return self._replay(recorded, txn, digest)
         finally:
@@ -151,8 +192,10 @@ class Decider:
     def decide_many(self, txns: Sequence[Transaction]) -> list[Decided | FriskError]:
         """``decide`` for each of ``txns`` in order, recording up to ``_CHUNK`` per commit.
 
-        Each item is the transaction's ``Decided``, or the ``ConflictError`` / ``InputError`` that
-        ``decide`` would have raised for it alone; other errors (store, engine) stop the call.
+        Each item is the transaction's ``Decided``, or the ``ConflictError`` / ``InputError`` /
+        ``RecordRefusedError`` that ``decide`` would have raised for it alone (a chunk the ledger
+        refuses is recorded again row by row, so only the refused row fails); other errors
+        (store, engine) stop the call.
         Nothing is returned before the commit holding it, so durability is as for ``decide``.
         """
         out: list[Decided | FriskError] = []
@@ -170,27 +213,44 @@ class Decider:
             results: list[Decided | FriskError | None] = [None] * len(txns)
             pending: list[tuple[int, DecisionRecord, str, Transaction]] = []
             pending_ids: set[str] = set()
-            for i, txn in enumerate(txns):
-                started = time.perf_counter()
-                if txn.transaction_id in pending_ids:  # an id twice: its first must be recorded
-                    self._flush(pending, results)
-                    pending_ids.clear()
-                body = _body(txn)
-                digest = _digest(body)
-                try:
-                    existing = self._recorded(txn.transaction_id)
-                    if existing is not None:
-                        results[i] = self._replay(existing, txn, digest)
+            owner = _owner()  # one owner for the chunk's claims
+            try:
+                for i, txn in enumerate(txns):
+                    started = time.perf_counter()
+                    if txn.transaction_id in pending_ids:  # an id twice: its first is recorded
+                        self._flush(pending, results)
+                        pending_ids.clear()
+                    try:
+                        body = _body(txn)
+                        digest = _digest(body)
+                        existing = self._recorded(txn.transaction_id)
+                        if existing is not None:
+                            results[i] = self._replay(existing, txn, digest)
+                            continue
+                        self._check_live(txn)
+                        if not self._claim(txn, owner):
+                            self._flush(pending, results)  # nothing of ours waits meanwhile
+                            pending_ids.clear()
+                            answered = self._await_claim(txn, digest, owner)
+                            if answered is not None:
+                                results[i] = answered
+                                continue
+                        try:
+                            verdict = self._decide(self._engine(), txn)
+                        except BaseException:
+                            self._release(txn, owner)
+                            raise
+                    except (ConflictError, InputError) as exc:
+                        results[i] = exc
                         continue
-                    self._check_live(txn)
-                    verdict = self._decide(self._engine(), txn)
-                except (ConflictError, InputError) as exc:
-                    results[i] = exc
-                    continue
-                record = decision_record(txn, body, digest, verdict, started)
-                pending.append((i, record, digest, txn))
-                pending_ids.add(txn.transaction_id)
-            self._flush(pending, results)
+                    record = decision_record(txn, body, digest, verdict, started)
+                    pending.append((i, record, digest, txn))
+                    pending_ids.add(txn.transaction_id)
+                self._flush(pending, results)
+            except BaseException:
+                for _, _, _, txn in pending:  # not recorded: others may decide them
+                    self._release(txn, owner)
+                raise
         finally:
             for lock in reversed(locks):
                 lock.release()
@@ -204,7 +264,16 @@ class Decider:
     ) -> None:
         if not pending:
             return
-        recorded = self._record_many([record for _, record, _, _ in pending])
+        try:
+            recorded = self._record_many([record for _, record, _, _ in pending])
+        except RecordRefusedError as exc:
+            if len(pending) == 1:
+                results[pending[0][0]] = exc
+            else:  # one row's content: record each alone, so only that row fails
+                for item in pending:
+                    self._flush([item], results)
+            pending.clear()
+            return
         for (i, record, digest, txn), got in zip(pending, recorded, strict=True):
             if got is record:
                 self._on_decided(record, float(record.timings.get("total", 0.0)))
@@ -215,6 +284,37 @@ class Decider:
             except ConflictError as exc:
                 results[i] = exc
         pending.clear()
+
+    def _claim(self, txn: Transaction, owner: str) -> bool:
+        """Claim ``txn``'s id for ``owner``; True without claims (this process alone decides)."""
+        return self.claims is None or self.claims.claim(txn.transaction_id, owner)
+
+    def _release(self, txn: Transaction, owner: str) -> None:
+        if self.claims is None:
+            return
+        with contextlib.suppress(StateUnavailable):  # the claim then expires by itself
+            self.claims.release(txn.transaction_id, owner)
+
+    def _await_claim(self, txn: Transaction, digest: str, owner: str) -> Decided | None:
+        """Wait while another process holds ``txn``'s claim: its recorded decision (replayed),
+        or None once the claim is ``owner``'s (its holder failed, or its claim expired)."""
+        claims = self.claims
+        assert claims is not None
+        deadline = time.monotonic() + 2 * claims.seconds
+        pause = 0.002
+        while True:
+            existing = self._recorded(txn.transaction_id)
+            if existing is not None:
+                return self._replay(existing, txn, digest)
+            if claims.claim(txn.transaction_id, owner):
+                return None
+            if time.monotonic() > deadline:
+                raise StateUnavailable(
+                    f"transaction {txn.transaction_id!r} is claimed by another process that has "
+                    "not recorded a decision for it; retry later"
+                )
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
     def _decide(self, engine: DecisionEngine, txn: Transaction) -> Verdict:
         with self._engine_lock:
@@ -236,10 +336,12 @@ class Decider:
 
     def _check_live(self, txn: Transaction) -> None:
         """The bounds only a live event has: its time near the server's clock, and no more
-        decimal places than its currency has (``frisk.bounds``)."""
+        decimal places than its currency has (``frisk.bounds``); with them the amount's range
+        again, for a transaction built in code (validation checked it for every other), whose
+        1e308 would overflow a feature sum another caller's payee shares."""
         if self.window is not None:
             self.window.check("timestamp", txn.timestamp)
-        problem = decimals_problem(txn.amount, txn.currency)
+        problem = check_amount(txn.amount, txn.currency)
         if problem is not None:
             raise InvalidEventError("amount", txn.amount, problem)
 
@@ -259,6 +361,11 @@ def _ignore_decided(record: DecisionRecord, elapsed_ms: float) -> None:
 
 def _ignore_replay() -> None:
     return None
+
+
+def _owner() -> str:
+    """A token naming one attempt to decide (a claim's owner)."""
+    return os.urandom(8).hex()
 
 
 def _stripe(txn: Transaction) -> int:
@@ -285,14 +392,19 @@ _TIME = TypeAdapter(datetime)
 def _body(txn: Transaction) -> dict[str, Any]:
     """The transaction as recorded: its time in UTC, so the same instant written with another
     offset is the same body (``_same_meaning`` still compares bodies recorded before)."""
-    body = txn.model_dump(mode="json")
+    try:
+        body = txn.model_dump(mode="json")
+    except PydanticSerializationError as exc:  # a value built in code that JSON cannot hold
+        raise InvalidEventError("body", None, f"cannot be written as JSON ({exc})") from exc
     if txn.timestamp.utcoffset():
         body["timestamp"] = _TIME.dump_python(txn.timestamp.astimezone(UTC), mode="json")
     return body
 
 
 def _digest(body: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """SHA-256 of ``body``'s canonical JSON, once the ledger's admission has let it in: a body
+    no ledger can hold is refused here, before the engine learns it (``store.admission``)."""
+    return hashlib.sha256(admit(body)).hexdigest()
 
 
 def decision_record(

@@ -191,7 +191,8 @@ def compile_event(
     if keys:
         head += [
             f"    keys = ({', '.join(keys)},)",
-            f"    {', '.join(records)}, = store.load(keys)",
+            # peek writes nothing, so no commit could find a cached record stale: it reads
+            f"    {', '.join(records)}, = store.{'load' if learn else 'read'}(keys)",
         ]
     head.append("    out = template.copy()")
     source = "\n".join(head + body) + "\n"

@@ -9,8 +9,11 @@ where the event has no such entity), computes the features, changes or replaces 
 hands every one back in ``commit`` with the event's time and transaction id. A store may hand out
 copies (a remote store must) or its own objects (the memory store does, for speed): either way a
 change reaches the state only through ``save``/``commit``, and the executor keeps no reference to a
-record once it has handed it back. A store that drops a write loses state, and the contract suite
-(tests/contract/test_state_store.py) catches it.
+record once it has handed it back. A shared store may ``load`` from a cache of its own and find
+out at ``commit`` that it was stale (``StateConflict``: nothing written, the executor computes the
+event again); ``read`` (for ``peek``, which writes nothing) always reads the state as it is. A
+store that drops a write loses state, and the contract suite (tests/contract/test_state_store.py)
+catches it.
 
 Shared bookkeeping lives behind the seam too:
 
@@ -86,6 +89,11 @@ class StateStore(Protocol):
 
     def load(self, keys: Sequence[str | None]) -> Sequence[Any]:
         """The record of each key in its space (in layout order); None for a None key or none."""
+        ...
+
+    def read(self, keys: Sequence[str | None]) -> Sequence[Any]:
+        """The records of ``keys`` as the state holds them now, for a reader that changes
+        nothing (``peek``): never from a cache another process may have made stale."""
         ...
 
     def save(self, t: int, keys: Sequence[str | None], records: Sequence[Any]) -> None:

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from frisk import __version__
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
-from frisk.engine.recorder import DecisionRecorder
+from frisk.engine.runtime import build_decider
 from frisk.monitoring.retention import RetentionJob
 from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
@@ -23,11 +23,11 @@ from frisk.service.gc_pauses import GcPauses
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from frisk.service.monitor import ModelOps
-from frisk.service.policy import build_policy
-from frisk.service.ratelimit import RateLimiter
+from frisk.service.ratelimit import Limiter, RateLimiter
 from frisk.service.routes import (
     audit,
     decisions,
+    keys,
     labels,
     lists,
     models,
@@ -67,11 +67,19 @@ def create_app(
             timeouts=_timeouts(settings),
         )
     metrics = ServiceMetrics()
-    # Concurrent requests share commits (one fsync for many decisions); see engine.recorder.
-    recorder = DecisionRecorder(
-        ledger, on_commit=metrics.observe_commit, wait_seconds=settings.store.answer_seconds
-    )
     stats = LiveStats(settings.api.latency_window)
+    # The decider the routes share, recording through a group commit (one fsync for many
+    # concurrent decisions, see engine.recorder), with the ledger's rules and lists attached to
+    # the engine: they decide after the model (engine.runtime, shared with `frisk consume`).
+    runtime = build_decider(
+        settings,
+        ledger,
+        engine,
+        lambda ledger, engine, **parts: Scorer(ledger, engine, metrics, stats, **parts),
+        registry=metrics.registry,
+        on_commit=metrics.observe_commit,
+    )
+    policy = runtime.policy
     limits = settings.security.rate_limit
     state = ServiceState(
         settings=settings,
@@ -79,22 +87,11 @@ def create_app(
         decision_engine=engine,
         metrics=metrics,
         stats=stats,
-        limiter=RateLimiter(limits.per_second, limits.burst) if limits.enabled else None,
+        limiter=_limiter(settings) if limits.enabled else None,
         keys=KeyCache(ledger, settings.security.key_cache_seconds),
-        scorer=Scorer(
-            ledger,
-            engine,
-            metrics,
-            stats,
-            record=recorder.record_decision,
-            record_async=recorder.record_decision_async,
-            record_many=recorder.record_decisions,
-            window=settings.api.event_window(),
-        ),
+        scorer=runtime.decider,
     )
     metrics.set_model_version(engine.model_version if engine is not None else None)
-    # Rules and lists from the ledger, attached to the engine: they decide after the model.
-    policy = build_policy(settings, ledger, engine, metrics.registry)
     # Promotions, rollbacks and the shadow model without a restart; live figures and drift.
     model_ops = ModelOps(settings, ledger, engine, metrics).start()
     # Decisions past ledger.retention_days into the archive, on a schedule (off by default).
@@ -105,16 +102,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc_pauses.install()  # process-wide, so only while this app serves
-        policy.start()  # follows changes other processes make to the ledger's policy
+        runtime.start()  # follows changes other processes make to the ledger's policy
         retention.start()
         try:
             yield
         finally:
-            policy.close()
             gc_pauses.remove()
             retention.close()
             model_ops.close()
-            recorder.close()
+            runtime.close()
+            close_limiter = getattr(state.limiter, "close", None)
+            if close_limiter is not None:
+                close_limiter()
             if owns_ledger:
                 state.ledger.close()
 
@@ -148,6 +147,7 @@ def create_app(
         rules,
         lists,
         audit,
+        keys,
     )
     for module in modules:
         app.include_router(module.router)
@@ -180,6 +180,16 @@ def _score_route() -> APIRoute:
         if isinstance(route, score.ScoreRoute) and "POST" in (route.methods or ()):
             return route
     raise RuntimeError("the scoring router has no POST /v1/score route")
+
+
+def _limiter(settings: Settings) -> Limiter:
+    """Buckets in Redis when feature state is there (shared by every process), else here."""
+    limits = settings.security.rate_limit
+    if not settings.state.url.strip():
+        return RateLimiter(limits.per_second, limits.burst)
+    from frisk.service.redis_ratelimit import open_limiter  # redis: only when configured
+
+    return open_limiter(settings.state, limits)
 
 
 def _timeouts(settings: Settings) -> StoreTimeouts:

@@ -1,9 +1,18 @@
-"""Prometheus metrics of one app, in a registry of its own so apps (and tests) never collide."""
+"""Prometheus metrics of one app, in a registry of its own so apps (and tests) never collide.
+
+Under ``frisk serve --workers N`` the supervisor sets ``PROMETHEUS_MULTIPROC_DIR``: every worker's
+counters, histograms and gauges are kept in files there (prometheus-client's multiprocess mode),
+and ``render`` from any worker reports the group's totals. Gauges say how workers combine: the
+ledger's figures (live performance, drift) are the same in every worker, so the most recent
+wins; the model in use is the highest over live workers, per version. Collectors registered on
+``registry`` by other parts (GC pauses, policy) report the worker that answers the scrape.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -11,7 +20,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 if TYPE_CHECKING:
     from frisk.monitoring import DriftReport, PerformanceRow
 
-__all__ = ["CONTENT_TYPE", "ServiceMetrics"]
+__all__ = ["CONTENT_TYPE", "ServiceMetrics", "multiprocess_dir"]
+
+_MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+GaugeMode = Literal["mostrecent", "livemax", "livesum"]
+
+
+def multiprocess_dir() -> str | None:
+    """The directory of prometheus-client's multiprocess mode, None when it is off."""
+    return os.environ.get(_MULTIPROC) or None
+
 
 # Milliseconds matter here: the service answers in a few of them.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -22,8 +40,16 @@ class ServiceMetrics:
     """The counters and histograms the service updates, and their text exposition."""
 
     def __init__(self) -> None:
+        # Other parts register their collectors here. In multiprocess mode the metrics below
+        # live in the directory's files, so they go to a registry of their own, never rendered.
         self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
+        self.multiprocess = multiprocess_dir() is not None
+        r = CollectorRegistry(auto_describe=True) if self.multiprocess else self.registry
+
+        def gauge(name: str, text: str, labels: Sequence[str] = (), *, mode: GaugeMode) -> Gauge:
+            extra: dict[str, Any] = {"multiprocess_mode": mode} if self.multiprocess else {}
+            return Gauge(name, text, labels, registry=r, **extra)
+
         self.requests = Counter(
             "frisk_http_requests", "HTTP requests.", ["route", "method", "status"], registry=r
         )
@@ -60,21 +86,21 @@ class ServiceMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=r,
         )
-        self.model = Gauge(
-            "frisk_model_info", "The model in use (value 1).", ["version"], registry=r
+        self.model = gauge(
+            "frisk_model_info", "The model in use (value 1).", ["version"], mode="livemax"
         )
         self._model_version: str | None = None
-        self.model_reload_failed = Gauge(
+        self.model_reload_failed = gauge(
             "frisk_model_reload_failed",
             "1 while the registry's production version could not be swapped in (GET /v1/models "
             "says why); the previous model keeps serving.",
-            registry=r,
+            mode="livemax",
         )
         # The feedback loop: live performance per model over the last days, and drift. Set from
         # the ledger when /metrics is scraped (at most every monitoring.refresh_seconds).
         live = ["model_version", "role"]
         self.live = {
-            name: Gauge(f"frisk_live_{name}", text, live, registry=r)
+            name: gauge(f"frisk_live_{name}", text, live, mode="mostrecent")
             for name, text in (
                 ("decisions", "Decisions over the live window (monitoring.live_days)."),
                 ("alerts", "Of which review or block."),
@@ -88,35 +114,35 @@ class ServiceMetrics:
                 ("amount_caught", "Amount of labelled fraud that was alerted."),
             )
         }
-        self.alert_budget = Gauge(
-            "frisk_alert_budget", "Share of decisions the team can review.", registry=r
+        self.alert_budget = gauge(
+            "frisk_alert_budget", "Share of decisions the team can review.", mode="mostrecent"
         )
-        self.drift_score = Gauge(
-            "frisk_drift_score_psi", "PSI of the score, live window vs training.", registry=r
+        self.drift_score = gauge(
+            "frisk_drift_score_psi", "PSI of the score, live window vs training.", mode="mostrecent"
         )
-        self.drift_feature = Gauge(
+        self.drift_feature = gauge(
             "frisk_drift_feature_psi",
             "PSI of a top feature, live vs training.",
             ["feature"],
-            registry=r,
+            mode="mostrecent",
         )
-        self.drift_alert_level = Gauge(
-            "frisk_drift_psi_alert_level", "PSI at which drift is alerted.", registry=r
+        self.drift_alert_level = gauge(
+            "frisk_drift_psi_alert_level", "PSI at which drift is alerted.", mode="mostrecent"
         )
-        self.drift_window = Gauge(
-            "frisk_drift_window_decisions", "Decisions in the live drift window.", registry=r
+        self.drift_window = gauge(
+            "frisk_drift_window_decisions", "Decisions in the live drift window.", mode="mostrecent"
         )
-        self.shadow_scored = Gauge(
+        self.shadow_scored = gauge(
             "frisk_shadow_scored",
             "Decisions the shadow model recorded.",
             ["model_version"],
-            registry=r,
+            mode="livesum",
         )
-        self.shadow_dropped = Gauge(
+        self.shadow_dropped = gauge(
             "frisk_shadow_dropped",
             "Vectors the shadow dropped (queue full).",
             ["model_version"],
-            registry=r,
+            mode="livesum",
         )
 
     def observe_commit(self, decisions: int, seconds: float) -> None:
@@ -128,6 +154,8 @@ class ServiceMetrics:
         if version == self._model_version:
             return
         if self._model_version is not None:
+            # Multiprocess mode keeps a removed series in its file: 0 first, so it reads 0.
+            self.model.labels(version=self._model_version).set(0)
             self.model.remove(self._model_version)
         if version is not None:
             self.model.labels(version=version).set(1)
@@ -166,4 +194,10 @@ class ServiceMetrics:
             self.shadow_dropped.labels(model_version=version).set(dropped)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        group = CollectorRegistry()
+        multiprocess.MultiProcessCollector(group)  # type: ignore[no-untyped-call]
+        return generate_latest(group) + generate_latest(self.registry)

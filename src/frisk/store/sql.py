@@ -1,23 +1,24 @@
 """The SQL ledger: one implementation for SQLite and PostgreSQL through SQLAlchemy Core.
 
 Decisions are written on the scoring path, so their insert skips SQLAlchemy's per-row work: one
-driver-level statement built once, rows encoded here (JSON with orjson), many rows per
-transaction (``record_decisions``). Through the ``Table`` with its JSON types, ``json.dumps`` of
-~90 features and the bind processing cost ~2.5x the CPU of the insert itself. Everything else
-goes through the tables, where clarity matters more than microseconds.
+driver-level statement built once, rows encoded here (the features and the rest of the payload
+packed: ``feature_codec``, ``decision_codec``), many rows per transaction
+(``record_decisions``). Through the ``Table`` with its JSON types, ``json.dumps`` of ~90 features
+and the bind processing cost ~2.5x the CPU of the insert itself. Everything else goes through
+the tables, where clarity matters more than microseconds.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -25,7 +26,9 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from frisk.errors import NotFoundError, RecordRefusedError, StoreError
 from frisk.schema import Role
 from frisk.store._driver_errors import translate_errors
-from frisk.store.database import _SQLITE_BUSY_MS, make_engine
+from frisk.store.database import _SQLITE_BUSY_MS, _sqlite_pragmas, make_engine
+from frisk.store.decision_codec import pack_record
+from frisk.store.decision_rows import payload_columns, unpack_payload
 from frisk.store.feature_catalogues import FeatureCatalogues, catalogues_of, feature_columns
 from frisk.store.label_writes import write_labels
 from frisk.store.migrate import upgrade
@@ -106,6 +109,7 @@ class SqlLedger:
         self.fast_lookups = self._sqlite
         self._insert_sql = _decision_insert_sql(self._sqlite)
         self._probe = _IdProbe(engine)
+        self._writer = _SqliteWriter(engine.url.database) if self._sqlite else None
         self._on_close: list[Callable[[], object]] = []
         self._catalogues = catalogues_of(engine)
 
@@ -157,6 +161,11 @@ class SqlLedger:
             rows = [_encode_decision(d, self._sqlite, self._catalogues) for d in records]
         except (TypeError, ValueError) as exc:  # orjson: a value JSON cannot hold
             raise RecordRefusedError(f"{doing}: cannot encode it ({exc})") from exc
+        if self._writer is not None:
+            with translate_errors(doing):
+                if self._writer.insert(rows) == len(rows):
+                    return list(records)
+            # Some ids were recorded before (rolled back): learn which below.
         with translate_errors(doing), self.engine.connect() as conn:
             with conn.begin() as transaction:
                 if self._insert_rows(conn, rows) == len(rows):
@@ -257,13 +266,12 @@ class SqlLedger:
             sa.select(
                 decisions.c.transaction_id,
                 decisions.c.event_time,
-                decisions.c.transaction,
+                *payload_columns("transaction", "policy"),
                 *feature_columns(),
                 decisions.c.score,
                 decisions.c.risk_score,
                 decisions.c.tier,
                 decisions.c.action,
-                decisions.c.policy,
                 labels.c.label,
             )
             .select_from(
@@ -278,7 +286,7 @@ class SqlLedger:
         out = []
         with translate_errors("reading decisions to backtest"), self.engine.connect() as conn:
             for row in conn.execute(query):
-                item = dict(row._mapping)
+                item = unpack_payload(dict(row._mapping))
                 item["features"] = self._catalogues.features(
                     item.pop("catalogue_id"), item.pop("feature_values"), item["features"]
                 )
@@ -367,6 +375,7 @@ class SqlLedger:
             "name": key.name,
             "created_at": key.created_at,
             "revoked_at": key.revoked_at,
+            "rate_limit": key.rate_limit,
         }
         with translate_errors(f"adding API key {key.key_id!r}"), self.engine.begin() as conn:
             conn.execute(api_keys.insert().values(values))
@@ -447,10 +456,12 @@ class SqlLedger:
             callback()
         self._on_close.clear()
         self._probe.close()
+        if self._writer is not None:
+            self._writer.close()
         self.engine.dispose()
 
     def _decision(self, row: RowMapping) -> DecisionRecord:
-        values = dict(row)
+        values = unpack_payload(dict(row))
         features = self._catalogues.features(
             values.pop("catalogue_id"), values.pop("feature_values"), values.pop("features")
         )
@@ -465,28 +476,24 @@ if TYPE_CHECKING:
 
 _DECISION_COLUMNS = (
     "transaction_id",
-    "body_hash",
     "event_time",
-    "transaction",
     "score",
     "risk_score",
     "tier",
     "action",
-    "reasons",
     "model_version",
-    "timings",
     "created_at",
     "degraded",
-    "policy",
     # The parties, copied out of the transaction into indexed columns (a review's history).
     "payer_id",
     "payee_id",
     # The features, packed: the id of their names' catalogue and the vector of their values.
     "catalogue_id",
     "feature_values",
+    # The rest, packed (transaction, reasons, timings, policy, body hash), and the amount.
+    "record",
+    "amount",
 )
-_JSON_COLUMNS = frozenset({"transaction", "reasons", "timings", "policy"})
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 # Under 999 parameters, the cap of SQLite builds before 3.32.
@@ -500,9 +507,9 @@ def _decision_insert_sql(sqlite: bool, rows: int = 1) -> str:
     One row for ``executemany`` (PostgreSQL, and the row-by-row fallback); many for SQLite's
     batches (``SqlLedger._insert_rows``).
     """
-    mark, cast = ("?", "") if sqlite else ("%s", "::jsonb")
+    mark = "?" if sqlite else "%s"
     columns = ", ".join(f'"{c}"' for c in _DECISION_COLUMNS)
-    values = ", ".join(mark + (cast if c in _JSON_COLUMNS else "") for c in _DECISION_COLUMNS)
+    values = ", ".join(mark for _ in _DECISION_COLUMNS)
     groups = ", ".join([f"({values})"] * rows)
     return (
         f"INSERT INTO decisions ({columns}) VALUES {groups} ON CONFLICT (transaction_id) DO NOTHING"
@@ -514,44 +521,53 @@ def _encode_decision(
 ) -> tuple[Any, ...]:
     """The driver parameters of a decision row, in ``_DECISION_COLUMNS`` order.
 
-    As the table's own types would store them: JSON text (``None`` as JSON ``null``, as
-    ``sa.JSON`` does), aware UTC times (on SQLite the text SQLAlchemy writes and parses, without
-    an offset, so that stored times compare as text).
+    Aware UTC times (on SQLite the text SQLAlchemy writes and parses, without an offset, so that
+    stored times compare as text); the payload packed (``decision_codec``).
     """
     event_time, created_at = _utc(d.event_time, "event_time"), _utc(d.created_at, "created_at")
     try:
-        transaction, reasons, timings, policy = (
-            orjson.dumps(v, default=_plain, option=_JSON_OPTIONS).decode()
-            for v in (d.transaction, d.reasons, d.timings, d.policy)
-        )
-    except TypeError as exc:  # orjson.JSONEncodeError included
-        raise RecordRefusedError(
-            f"decision {d.transaction_id!r} does not encode as JSON: {exc}"
-        ) from exc
-    try:
         catalogue, vector = catalogues.pack(d.features)
-    except StoreError as exc:  # RecordRefusedError (a value no vector holds) stays one
+        record = pack_record(
+            transaction_id=d.transaction_id,
+            event_time=event_time,
+            body_hash=d.body_hash,
+            transaction=d.transaction,
+            reasons=d.reasons,
+            timings=d.timings,
+            policy=d.policy,
+        )
+    except StoreError as exc:  # RecordRefusedError (a value no record holds) stays one
         raise type(exc)(f"decision {d.transaction_id!r}: {exc}") from exc
+    amount = d.transaction.get("amount")
     return (
         d.transaction_id,
-        d.body_hash,
         _sqlite_time(event_time) if sqlite else event_time,
-        transaction,
         float(d.score),
         int(d.risk_score),
         d.tier,
         d.action,
-        reasons,
         d.model_version,
-        timings,
         _sqlite_time(created_at) if sqlite else created_at,
         bool(d.degraded),
-        policy,
         d.payer_id or _party(d.transaction.get("payer_id")),
         d.payee_id or _party(d.transaction.get("payee_id")),
         catalogue,
         vector,
+        record,
+        _amount(amount),
     )
+
+
+def _amount(value: object) -> float | None:
+    """The transaction's amount for the ``amount`` column: a finite number, else NULL (as the
+    JSON's ``amount`` read as a float gave for the sums)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _utc(value: datetime, name: str) -> datetime:
@@ -566,16 +582,6 @@ def _sqlite_time(v: datetime) -> str:
         f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
         f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
     )
-
-
-def _plain(value: Any) -> Any:
-    """What orjson cannot encode natively: mappings other than dict, numpy scalars."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class _IdProbe:
@@ -606,6 +612,56 @@ class _IdProbe:
                 "SELECT 1 FROM decisions WHERE transaction_id = ?", (transaction_id,)
             ).fetchone()
         return found is not None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class _SqliteWriter:
+    """New decisions on SQLite through a connection of its own, with the pool's pragmas
+    (``synchronous=FULL``: durable at commit). A commit through a pooled SQLAlchemy connection
+    (checkout, events, transaction objects, reset on return) cost ~200 µs more CPU, at a few
+    decisions per group commit a quarter of the service's ledger cost per decision.
+
+    ``insert`` commits only when every row was new; otherwise it rolls back and says how many
+    were (the caller then learns which, row by row).
+    """
+
+    def __init__(self, file: str | None) -> None:
+        self._file = file or ""
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> int:
+        with self._lock:
+            if self._conn is None:
+                self._conn = sqlite3.connect(
+                    self._file,
+                    isolation_level=None,  # transactions as written below
+                    timeout=_SQLITE_BUSY_MS / 1000,
+                    check_same_thread=False,
+                )
+                _sqlite_pragmas(self._conn, None)
+            conn = self._conn
+            # IMMEDIATE: the write lock first (waiting up to the busy timeout), so the insert
+            # never fails on a snapshot another writer's commit made stale.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                inserted = 0
+                for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
+                    chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
+                    sql = _decision_insert_sql(True, len(chunk))
+                    params = tuple(value for row in chunk for value in row)
+                    inserted += conn.execute(sql, params).rowcount
+                conn.execute("COMMIT" if inserted == len(rows) else "ROLLBACK")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return inserted
 
     def close(self) -> None:
         with self._lock:

@@ -18,11 +18,13 @@ def test_state_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("FRISK_STATE__URL", "redis://127.0.0.1:6379/3")
     monkeypatch.setenv("FRISK_STATE__KEY_PREFIX", "fraud-eu")
     monkeypatch.setenv("FRISK_STATE__TIMEOUT", "0.25")
+    monkeypatch.setenv("FRISK_STATE__CACHE_SIZE", "0")
     state = load_settings().state
-    assert (state.url, state.key_prefix, state.timeout) == (
+    assert (state.url, state.key_prefix, state.timeout, state.cache_size) == (
         "redis://127.0.0.1:6379/3",
         "fraud-eu",
         0.25,
+        0,
     )
 
 

@@ -34,4 +34,5 @@ def open_store(settings: StateSettings) -> StateStore:
         connect_timeout=settings.connect_timeout,
         timeout=settings.timeout,
         pool_size=settings.pool_size,
+        cache_size=settings.cache_size,
     )

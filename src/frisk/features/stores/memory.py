@@ -61,6 +61,7 @@ class MemoryStore:
         self._layout: StateLayout | None = None
         self._queues: list[deque[str]] = []
         self.load: _Load = _unopened
+        self.read: _Load = _unopened
         self.save: _Save = _unopened
         self.commit: _Commit = _unopened
 
@@ -77,6 +78,7 @@ class MemoryStore:
         spaces = [self._spaces.setdefault(spec.name, {}) for spec in layout.spaces]
         self._queues = [deque(space) for space in spaces]
         self.load, self.save, self.commit = _compile(self, layout, spaces, self._queues)
+        self.read = self.load  # its own objects: a reader changes nothing
 
     def queue_label(self, at: int, transaction_id: str, label: int, found: Found | None) -> None:
         self._seq += 1

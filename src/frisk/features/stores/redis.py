@@ -11,13 +11,16 @@ default), with a hash tag per entity so that every key one script touches lives 
     <prefix>:{meta}:pending / :seq    labels waiting for their arrival time, in queueing order
     <prefix>:{txn:t-1}                a transaction's claim: its time and label keys (TTL: horizon)
 
-Per event: ``load`` reads every record the event touches, the clock and the head of the label
-queue in one pipelined round trip; ``commit`` writes them back in a second, all in one script
-(``event.lua``) that stores them only if no other process changed any of them since they were
-loaded (a version per record), else nothing (``StateConflict``: the executor loads and computes
-the event again), and that applies a transaction once (a retried event changes nothing).
-Scripts are sent by EVALSHA (NOSCRIPT: loaded and sent again). Records expire by TTL from their
-``expires_at``.
+Per event, one round trip: ``load`` hands out the records this process cached (with the version
+each was read or written at; ``redis_cache``), and ``commit`` sends them back in one script
+(``event.lua``) that stores them all only if every version still holds, the clock has not passed
+the event's time and no queued label is due before it; else it stores nothing and answers with
+the current records, clock and label queue (``StateConflict``: the executor computes the event
+again on them, a second round trip). The script applies a transaction once (a retried event
+changes nothing) and answers with the clock and the head of the label queue, which the next
+event starts from. ``read`` (``peek``) reads the records afresh. With ``cache_size`` 0, ``load``
+reads every record first (two round trips). Scripts are sent by EVALSHA (NOSCRIPT: loaded and
+sent again). Records expire by TTL from their ``expires_at``.
 
 A Redis Cluster spreads an event's keys over slots: reads go as one cluster pipeline, and each
 record is stored by its own script (``record.lua``: version check and transaction id per
@@ -47,6 +50,7 @@ from redis.retry import Retry
 
 from frisk.errors import ConfigError, FeatureError, StateConflict, StateUnavailable
 from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
+from frisk.features.stores.redis_cache import RecordCache
 
 __all__ = ["REDIS_FORMAT", "RedisStore"]
 
@@ -58,6 +62,8 @@ KEEP_TRANSACTIONS: Final = 256
 APPLIED_MS: Final = 24 * 3_600_000
 #: how long (ms) a key outlives its record's expiry time
 GRACE_MS: Final = 3_600_000
+#: records cached per process by default (about 5-10 KB each in Python)
+DEFAULT_CACHE_SIZE: Final = 50_000
 
 
 def _script(name: str) -> str:
@@ -67,7 +73,14 @@ def _script(name: str) -> str:
 class RedisStore:
     """A ``StateStore`` over a Redis client (``redis.Redis`` or ``redis.cluster.RedisCluster``)."""
 
-    def __init__(self, client: Any, *, key_prefix: str = "frisk", cluster: bool = False) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        key_prefix: str = "frisk",
+        cluster: bool = False,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
         if not key_prefix or any(c in key_prefix for c in "{} \t\n"):
             raise ConfigError(f"state key prefix {key_prefix!r}: no braces or spaces, not empty")
         self.client = client
@@ -80,6 +93,8 @@ class RedisStore:
         self._specs: tuple[SpaceSpec, ...] = ()
         self._versions: list[int] = []
         self._senders: ThreadPoolExecutor | None = None  # cluster mode: concurrent scripts
+        # One Redis: the records last loaded or written, so that an event needs no read.
+        self._cache = RecordCache(cache_size) if cache_size > 0 and not cluster else None
         with self._translated():
             self._record = client.register_script(_script("record.lua"))
             self._move_clock = client.register_script(_script("clock.lua"))
@@ -97,6 +112,7 @@ class RedisStore:
         connect_timeout: float = 1.0,
         timeout: float = 0.5,
         pool_size: int = 16,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> RedisStore:
         """A store on the Redis at ``url`` (``redis://``, ``rediss://``; a cluster node)."""
         # No silent retries: a request that timed out may have run, and queueing a label twice
@@ -114,7 +130,7 @@ class RedisStore:
                 else redis.Redis.from_url(url, **options)
             )
             client.ping()
-        return cls(client, key_prefix=key_prefix, cluster=cluster)
+        return cls(client, key_prefix=key_prefix, cluster=cluster, cache_size=cache_size)
 
     # -- StateStore ------------------------------------------------------------------------
 
@@ -152,32 +168,33 @@ class RedisStore:
             )
         self._layout, self._specs = layout, layout.spaces
         self._versions = [0] * len(layout.spaces)
+        if self._cache is not None:
+            self._cache.clear()
         self._clock = None if clock is None else int(clock)
         self._next = int(head[0][1]) if head else NEVER
 
     def load(self, keys: Sequence[str | None]) -> Sequence[Any]:
+        cache = self._cache
+        if cache is None:
+            fetched, self._versions = self._fetch(keys)
+            return fetched
         specs = self._specs
-        present = [i for i, key in enumerate(keys) if key is not None]
-        with self._translated():
-            pipe = self.client.pipeline(transaction=False)
-            for i in present:
-                pipe.hmget(self._key(specs[i], keys[i]), "r", "v")
-            pipe.get(f"{self._meta}:clock")
-            pipe.zrange(f"{self._meta}:pending", 0, 0, withscores=True)
-            replies = pipe.execute()
+        names = [
+            None if key is None else self._key(spec, key)
+            for spec, key in zip(specs, keys, strict=True)
+        ]
+        versions, found = cache.take([name for name in names if name is not None])
         records: list[Any] = [None] * len(specs)
-        versions = [0] * len(specs)
-        for i, (blob, version) in zip(present, replies, strict=False):
-            if blob is not None:
-                decode = specs[i].decode
-                assert decode is not None
-                records[i] = decode(blob)
-                versions[i] = int(version)
-        self._versions = versions
-        clock, head = replies[-2], replies[-1]
-        self._clock = None if clock is None else int(clock)
-        self._next = int(head[0][1]) if head else NEVER
+        self._versions = [0] * len(specs)
+        j = 0
+        for i, name in enumerate(names):
+            if name is not None:
+                records[i], self._versions[i] = found[j], versions[j]
+                j += 1
         return records
+
+    def read(self, keys: Sequence[str | None]) -> Sequence[Any]:
+        return self._fetch(keys)[0]
 
     def save(self, t: int, keys: Sequence[str | None], records: Sequence[Any]) -> None:
         self._write("", t, keys, records, claim=None)
@@ -192,7 +209,7 @@ class RedisStore:
             if labels:
                 claim = (transaction_id, json.dumps([t, *labels]))
         self._write(transaction_id, t, keys, records, claim)
-        if self._clock is None or t > self._clock:
+        if self._clock is None or t > self._clock:  # (a cluster's scripts answer no clock)
             self._clock = t
 
     def queue_label(self, at: int, transaction_id: str, label: int, found: Found | None) -> None:
@@ -280,6 +297,36 @@ class RedisStore:
     def _claim_key(self, transaction_id: str) -> str:
         return f"{self.prefix}:{{txn:{transaction_id}}}"
 
+    def _fetch(self, keys: Sequence[str | None]) -> tuple[list[Any], list[int]]:
+        """The records of ``keys`` as Redis holds them now and their versions, in one pipelined
+        round trip that reads the clock and the label queue's head too."""
+        specs = self._specs
+        names = [
+            None if key is None else self._key(spec, key)
+            for spec, key in zip(specs, keys, strict=True)
+        ]
+        with self._translated():
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                if name is not None:
+                    pipe.hmget(name, "r", "v")
+            pipe.get(f"{self._meta}:clock")
+            pipe.zrange(f"{self._meta}:pending", 0, 0, withscores=True)
+            replies = pipe.execute()
+        records: list[Any] = [None] * len(specs)
+        versions = [0] * len(specs)
+        present = [i for i, name in enumerate(names) if name is not None]
+        for i, (blob, version) in zip(present, replies, strict=False):
+            if blob is not None:
+                decode = specs[i].decode
+                assert decode is not None
+                records[i] = decode(blob)
+                versions[i] = int(version)
+        clock, head = replies[-2], replies[-1]
+        self._clock = None if clock is None else int(clock)
+        self._next = int(head[0][1]) if head else NEVER
+        return records, versions
+
     def _scan(self) -> Iterator[Any]:
         pattern = f"{self.prefix}:*"
         if self.cluster:
@@ -299,51 +346,80 @@ class RedisStore:
         layout = self._layout
         if layout is None:
             raise FeatureError("the state store is used before an executor opened it")
-        calls: list[tuple[list[str], list[Any]]] = []
+        names: list[str] = []
+        versions: list[int] = []
+        kept: list[Any] = []
+        blobs: list[Any] = []
         for spec, key, record, version in zip(
             self._specs, keys, records, self._versions, strict=True
         ):
-            if key is None or record is None:
+            if key is None:
                 continue
-            expires_at = spec.expires_at(record)
-            if expires_at <= t:
-                continue  # expired: its content means nothing any more, its TTL drops it
-            encode = spec.encode
-            assert encode is not None
-            # TTLs run on the wall clock, records expire in event time: a grace period keeps a
-            # record loaded just before its TTL from vanishing before its write comes back.
-            ttl = (expires_at - t) // 1000 + GRACE_MS
-            name = self._key(spec, key)
-            calls.append(
-                (
-                    [name, name + ":tx"],
-                    [transaction_id, str(t), version, encode(record), ttl, KEEP_TRANSACTIONS],
-                )
-            )
-        with self._translated():
-            if self.cluster:
+            blob: bytes | str = ""
+            ttl = 0
+            if record is not None:
+                expires_at = spec.expires_at(record)
+                # Expired: its content means nothing any more, its TTL drops it.
+                if expires_at > t:
+                    encode = spec.encode
+                    assert encode is not None
+                    # TTLs run on the wall clock, records expire in event time: a grace period
+                    # keeps a record read just before its TTL from vanishing before its write.
+                    blob, ttl = encode(record), (expires_at - t) // 1000 + GRACE_MS
+            names.append(self._key(spec, key))
+            versions.append(version)
+            kept.append(record)
+            blobs += [version, blob, ttl]
+        if self.cluster:
+            calls = [
+                ([name, name + ":tx"], [transaction_id, str(t), v, blob, ttl, KEEP_TRANSACTIONS])
+                for name, (v, blob, ttl) in zip(names, _triples(blobs), strict=True)
+                if blob != ""
+            ]
+            with self._translated():
                 self._write_per_entity(transaction_id, t, calls, claim, layout.label_horizon)
-                return
-            keys_out = [k[0] for k, _ in calls] + [f"{self._meta}:clock"]
-            keys_out.append(f"{self.prefix}:{{applied:{transaction_id}}}")
-            args_out: list[Any] = [transaction_id, str(t), len(calls), APPLIED_MS]
-            if claim is None:
-                args_out += ["", ""]
-            else:
-                keys_out.append(self._claim_key(claim[0]))
-                args_out += [layout.label_horizon // 1000, claim[1]]
-            for _, (_, _, version, blob, ttl, _) in calls:
-                args_out += [version, blob, ttl]
+            return
+        keys_out = [*names, f"{self._meta}:clock", f"{self.prefix}:{{applied:{transaction_id}}}"]
+        keys_out.append(f"{self._meta}:pending")
+        args_out: list[Any] = [transaction_id, str(t), len(names), APPLIED_MS]
+        if claim is None:
+            args_out += ["", ""]
+        else:
+            keys_out.append(self._claim_key(claim[0]))
+            args_out += [layout.label_horizon // 1000, claim[1]]
+        args_out += blobs
+        with self._translated():
             # EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip);
             # a server that lost its scripts answers NOSCRIPT, and the Script loads and resends.
             try:
-                result = self.client.evalsha(self._event.sha, len(keys_out), *keys_out, *args_out)
+                reply = self.client.evalsha(self._event.sha, len(keys_out), *keys_out, *args_out)
             except NoScriptError:
-                result = self._event(keys=keys_out, args=args_out)
-        if int(result) < 0:
+                reply = self._event(keys=keys_out, args=args_out)
+        status, clock, head = int(reply[0]), reply[1], reply[2]
+        self._clock = int(clock) if clock else None
+        self._next = int(head) if head else NEVER
+        cache = self._cache
+        if status == 1:
+            if cache is not None:
+                for name, version, record, (_, blob, _) in zip(
+                    names, versions, kept, _triples(blobs), strict=True
+                ):
+                    cache.put(name, version + 1 if blob != "" else version, record)
+                cache.returned()
+            return
+        if cache is not None:  # what Redis holds now replaces what this event changed
+            spaces = [spec for spec, key in zip(self._specs, keys, strict=True) if key is not None]
+            for j, (name, spec) in enumerate(zip(names, spaces, strict=True)):
+                version, held = int(reply[3 + 2 * j]), reply[4 + 2 * j]
+                decode = spec.decode
+                assert decode is not None
+                cache.put(name, version, decode(held) if held else None)
+            cache.returned()
+        if status < 0:
             raise StateConflict(
-                f"another process changed an entity of transaction {transaction_id!r} while it "
-                f"was computed; nothing was written"
+                f"transaction {transaction_id!r}: another process changed one of its entities "
+                f"or the clock, or a label is due first, while it was computed; nothing was "
+                f"written"
             )
 
     def _write_per_entity(
@@ -378,6 +454,12 @@ class RedisStore:
     def _translated(self) -> Iterator[None]:
         with _translated(self.prefix):
             yield
+
+
+def _triples(flat: list[Any]) -> Iterator[tuple[Any, Any, Any]]:
+    """(version, record, TTL) of each record, from their flat list of arguments."""
+    it = iter(flat)
+    return zip(it, it, it, strict=True)
 
 
 @contextmanager

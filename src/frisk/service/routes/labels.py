@@ -1,15 +1,13 @@
 """POST /v1/labels and GET /v1/labels/{transaction_id}: outcomes flowing back (analyst, admin).
 
 A label is written to the ledger first (a changed one keeps its history), then handed to the
-running engine's label features, which see it from its ``label_timestamp`` on. Writing and
-handing over happen under one lock, so the engine sees labels in the order of their ledger
-``updated_at`` (its restart watermark depends on that).
+running engine's label features, which see it from its ``label_timestamp`` on; the order and its
+lock are ``frisk.engine.labels``', shared with stream consumers.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +16,8 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from frisk.engine import LearnsLabels
+from frisk.engine import labels as engine_labels
+from frisk.engine.labels import LABEL_WRITES
 from frisk.errors import InvalidEventError, NotFoundError
 from frisk.service.auth import AnalystKey, Principal
 from frisk.service.deps import LedgerDep, ServiceState, StateDep
@@ -32,7 +31,7 @@ from frisk.service.schemas import (
     LabelsPublic,
     labels_body_schema,
 )
-from frisk.store.ledger import LabelOutcome, LabelStatus, LabelWrite
+from frisk.store.ledger import LabelOutcome, LabelWrite
 
 __all__ = [
     "LABEL_WRITES",
@@ -48,7 +47,6 @@ router = APIRouter(prefix="/v1", tags=["labels"])
 
 # Documented bound of a batch; the configured one (settings.api.max_batch) is enforced.
 _DOC_MAX_BATCH = 10_000
-LABEL_WRITES = threading.Lock()
 
 
 @router.post(
@@ -144,34 +142,13 @@ def parse_labels(payload: Any, *, max_batch: int, now: datetime) -> list[LabelWr
 def record_labels(
     state: ServiceState, writes: Sequence[LabelWrite], actor: str
 ) -> tuple[list[LabelOutcome], int]:
-    """Write labels to the ledger, then apply them to the engine; outcomes and how many applied."""
-    with LABEL_WRITES:
-        outcomes = state.ledger.set_labels(writes, actor=actor)
-        return outcomes, apply_labels(state, outcomes)
+    """Write labels to the ledger, then apply them to the engine (``frisk.engine.labels``)."""
+    return engine_labels.record_labels(state.ledger, state.decision_engine, writes, actor)
 
 
 def apply_labels(state: ServiceState, outcomes: Sequence[LabelOutcome]) -> int:
-    """Hand new and changed labels of known transactions to the engine's features; how many.
-
-    An unchanged label is not applied again (it would count twice). A changed one is applied as
-    a new label event: features cannot take back the value it replaced, which keeps counting
-    until state is rebuilt from the ledger.
-    """
-    engine = state.decision_engine
-    if engine is None or not engine.ready() or not isinstance(engine, LearnsLabels):
-        return 0
-    applied = 0
-    for o in outcomes:
-        if o.known and o.status is not LabelStatus.UNCHANGED:
-            record = o.record
-            engine.apply_label(
-                record.transaction_id,
-                record.label == "fraud",
-                record.label_timestamp,
-                recorded_at=record.updated_at,
-            )
-            applied += 1
-    return applied
+    """``frisk.engine.labels.apply_labels`` on the service's engine; hold ``LABEL_WRITES``."""
+    return engine_labels.apply_labels(state.decision_engine, outcomes)
 
 
 async def actor_of(state: ServiceState, key: Principal) -> str:

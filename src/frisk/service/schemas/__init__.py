@@ -18,6 +18,7 @@ from frisk.service.schemas.decisions import (
     RuleMatchPublic,
     decision_body,
 )
+from frisk.service.schemas.keys import KeyCreate, KeyCreated, KeyPublic, KeysPublic
 from frisk.service.schemas.labels import (
     LabelChangePublic,
     LabelCreate,
@@ -110,6 +111,10 @@ __all__ = [
     "FeaturePsiPublic",
     "HealthPublic",
     "HistoryItemPublic",
+    "KeyCreate",
+    "KeyCreated",
+    "KeyPublic",
+    "KeysPublic",
     "LabelChangePublic",
     "LabelCreate",
     "LabelOutcomePublic",

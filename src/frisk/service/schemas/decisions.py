@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from frisk.engine.answer import decision_body
 from frisk.store.records import (
     DecisionRecord,
 )
@@ -64,42 +65,6 @@ class DecisionDetailPublic(DecisionPublic):
         if features:
             body["features"] = dict(record.features)
         return cls.model_validate(body)
-
-
-def decision_body(record: DecisionRecord) -> dict[str, Any]:
-    """``DecisionPublic.from_record(record)`` as plain JSON-ready data, without building models.
-
-    POST /v1/score answers with this (pydantic construction, validation and encoding of the
-    response cost ~30 µs a request); a test pins it to ``DecisionPublic``'s own dump.
-    """
-    return {
-        "transaction_id": record.transaction_id,
-        "score": float(record.score),
-        "risk_score": int(record.risk_score),
-        "risk_tier": record.tier,
-        "action": record.action,
-        "reasons": [
-            {
-                "feature": r["feature"],
-                "value": _reason_value(r.get("value")),
-                "contribution": float(r["contribution"]),
-                "sentence": r["sentence"],
-            }
-            for r in record.reasons
-        ],
-        "model_version": record.model_version,
-        "latency_ms": float(record.timings.get("total", 0.0)),
-        "degraded": bool(record.degraded),
-        # Recorded as the policy's own JSON (``PolicyDecision.to_json``), the public shape.
-        "policy": record.policy,
-    }
-
-
-def _reason_value(value: Any) -> float | str | None:
-    # As ReasonPublic.value (float | str | None) validates it: a number becomes a float.
-    if value is None or isinstance(value, str):
-        return value
-    return float(value)
 
 
 class RuleMatchPublic(BaseModel):

@@ -1,0 +1,195 @@
+"""Scale-out over real HTTP: ``frisk serve --workers 2`` and two ``frisk serve`` on different
+ports, sharing one PostgreSQL ledger (a fresh schema) and one Redis (a fresh key prefix)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from tests.integration.scaleout import Cluster, cluster, payment
+
+from frisk.store import open_ledger
+
+__all__ = ["cluster"]
+
+pytestmark = pytest.mark.xdist_group("scaleout")
+
+
+def _sample_sum(text: str, name: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluster) -> None:
+    node = cluster.start("--workers", "2", "--model", str(cluster.model))
+    assert len(node.worker_pids()) == 2
+    scorer = cluster.keys["scorer"]
+
+    def client(c: int) -> list[str]:
+        decided = []
+        with node.client(headers=scorer) as http:
+            for i in range(15):
+                r = http.post("/v1/score", json=payment(f"w-{c}-{i}", f"p-{c}", minutes=i))
+                assert r.status_code == 200, r.text
+                decided.append(r.json()["transaction_id"])
+        return decided
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = [i for got in pool.map(client, range(4)) for i in got]
+    ledger = open_ledger(cluster.database_url)
+    try:
+        assert all(ledger.has_decision(i) for i in ids)
+    finally:
+        ledger.close()
+    # Any worker's /metrics counts every worker's decisions (multiprocess mode).
+    analyst = cluster.keys["analyst"]
+    with node.client(headers=analyst) as http:
+        for _ in range(4):
+            text = http.get("/metrics").text
+            assert _sample_sum(text, "frisk_decisions_total") == len(ids)
+
+
+def test_a_worker_killed_under_load_loses_nothing_and_is_replaced(cluster: Cluster) -> None:
+    node = cluster.start("--workers", "2", "--model", str(cluster.model))
+    victim = node.worker_pids()[0]
+    scorer = cluster.keys["scorer"]
+    ok: list[str] = []
+    failed: list[str] = []
+    lock = threading.Lock()
+    started = threading.Event()
+
+    def client(c: int) -> None:
+        with node.client(headers=scorer) as http:
+            for i in range(40):
+                if i == 5:
+                    started.set()
+                body = payment(f"k-{c}-{i}", f"kp-{c}", minutes=i)
+                try:
+                    r = http.post("/v1/score", json=body)
+                except Exception:  # the connection to the killed worker was cut
+                    with lock:
+                        failed.append(body["transaction_id"])
+                    continue
+                with lock:
+                    (ok if r.status_code == 200 else failed).append(body["transaction_id"])
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(4)]
+    for t in threads:
+        t.start()
+    started.wait(60)
+
+    os.kill(victim, signal.SIGKILL)
+    for t in threads:
+        t.join()
+    assert len(ok) > 80  # the other worker kept answering
+    ledger = open_ledger(cluster.database_url)
+    try:
+        assert [i for i in ok if not ledger.has_decision(i)] == []  # every 200 is recorded
+    finally:
+        ledger.close()
+    # The supervisor replaces the killed worker.
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pids = node.worker_pids()
+        if len(pids) == 2 and victim not in pids:
+            break
+        time.sleep(0.5)
+    pids = node.worker_pids()
+    assert victim not in pids
+    assert len(pids) == 2
+    node.wait_ready()
+    with node.client(headers=scorer) as http:
+        assert http.post("/v1/score", json=payment("k-after", "kp-after")).status_code == 200
+
+
+def _payer_count(features: dict[str, float]) -> tuple[str, float]:
+    """A count of the payer's payments over a day or more, from a decision's features."""
+    names = sorted(
+        n for n in features if n.startswith("txn_count_by_payer_") and n.endswith(("24h", "7d"))
+    )
+    assert names, sorted(features)
+    return names[0], features[names[0]]
+
+
+def test_duplicate_ids_sent_concurrently_to_two_nodes_are_decided_once(cluster: Cluster) -> None:
+    a = cluster.start("--workers", "2", "--model", str(cluster.model))
+    b = cluster.start("--model", str(cluster.model))
+    scorer = cluster.keys["scorer"]
+    payer = "dup-payer"
+    ids = [f"dup-{i}" for i in range(12)]
+    bodies = {i: payment(i, payer, minutes=n + 1) for n, i in enumerate(ids)}
+    first = payment("dup-first", payer, minutes=0)
+    with a.client(headers=scorer) as http:
+        baseline = http.post("/v1/score", json=first)
+        assert baseline.status_code == 200
+
+    # Each id three times at once: twice to the node with two workers, once to the other.
+    def send(job: tuple[str, str]) -> tuple[str, int, dict[str, object], bool]:
+        node, tid = job
+        with (a if node == "a" else b).client(headers=scorer) as http:
+            r = http.post("/v1/score", json=bodies[tid])
+            return tid, r.status_code, r.json(), r.headers.get("idempotent-replayed") == "true"
+
+    jobs = [(node, tid) for tid in ids for node in ("a", "b", "a")]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(send, jobs))
+    assert [status for _, status, _, _ in answers] == [200] * len(jobs)
+    for tid in ids:
+        mine = [(body, replayed) for t, _, body, replayed in answers if t == tid]
+        assert all(body == mine[0][0] for body, _ in mine)  # every caller got the one decision
+        assert sorted(replayed for _, replayed in mine) == [False, True, True]
+
+    # The same id with another body is a 409 on every node (and every worker).
+    other = {**bodies[ids[0]], "amount": 9999.0}
+    for node in (a, b, a, a):
+        with node.client(headers=scorer) as http:
+            assert http.post("/v1/score", json=other).status_code == 409
+
+    # Feature state counted each payment once: the next one sees 1 + 12 before it, not 1 + 36.
+    with b.client(headers=scorer) as http:
+        last = http.post("/v1/score", json=payment("dup-last", payer, minutes=30))
+        assert last.status_code == 200
+    ledger = open_ledger(cluster.database_url)
+    try:
+        name, before = _payer_count(ledger.get_decision("dup-first").features)
+        _, after = _payer_count(ledger.get_decision("dup-last").features)
+        recorded = [ledger.get_decision(t) for t in ids]
+    finally:
+        ledger.close()
+    assert after - before == len(ids) + 1, name
+    assert all(r is not None for r in recorded)
+
+
+def test_a_keys_rate_limit_is_shared_by_the_nodes(cluster: Cluster) -> None:
+    # 0.5/s with a bucket of 10: each node alone would let 10 through at once, together 20.
+    env = {"FRISK_SECURITY__RATE_LIMIT__BURST_SECONDS": "20"}
+    a = cluster.start("--workers", "2", "--model", str(cluster.model), **env)
+    b = cluster.start("--model", str(cluster.model), **env)
+    with a.client(headers=cluster.keys["admin"]) as http:
+        made = http.post("/v1/keys", json={"role": "scorer", "name": "slow", "rate_limit": 0.5})
+        assert made.status_code == 201
+    slow = {"X-API-Key": made.json()["key"]}
+    began = time.monotonic()
+    answers: list[tuple[str, int, str | None]] = []
+    for i in range(30):
+        node = (a, b)[i % 2]
+        with node.client(headers=slow) as http:
+            r = http.post("/v1/score", json=payment(f"rl-{i}", "rl-payer", minutes=i))
+            answers.append((node.url, r.status_code, r.headers.get("retry-after")))
+    elapsed = time.monotonic() - began
+    accepted = sum(status == 200 for _, status, _ in answers)
+    # The one bucket's 10, plus what it refilled meanwhile (0.5/s); never each node's own 10.
+    assert 10 <= accepted <= 10 + 0.5 * elapsed + 1
+    refused = [(url, after) for url, status, after in answers if status == 429]
+    assert {url for url, _ in refused} == {a.url, b.url}
+    assert all(after is not None and int(after) >= 1 for _, after in refused)
