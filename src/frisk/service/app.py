@@ -75,7 +75,7 @@ def create_app(
         settings,
         ledger,
         engine,
-        lambda **parts: Scorer(ledger, engine, metrics, stats, **parts),
+        lambda ledger, engine, **parts: Scorer(ledger, engine, metrics, stats, **parts),
         registry=metrics.registry,
         on_commit=metrics.observe_commit,
     )

@@ -11,6 +11,7 @@ the tables, where clarity matters more than microseconds.
 from __future__ import annotations
 
 import functools
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -553,8 +554,20 @@ def _encode_decision(
         catalogue,
         vector,
         record,
-        float(amount) if isinstance(amount, int | float) and not isinstance(amount, bool) else None,
+        _amount(amount),
     )
+
+
+def _amount(value: object) -> float | None:
+    """The transaction's amount for the ``amount`` column: a finite number, else NULL (as the
+    JSON's ``amount`` read as a float gave for the sums)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _utc(value: datetime, name: str) -> datetime:

@@ -103,7 +103,9 @@ def consume(
             settings=settings,
         )
         try:
-            runtime = build_decider(settings, ledger, engine, Decider, follow_models=True).start()
+            runtime = build_decider(
+                settings, ledger, engine, Decider, registry=metrics.registry, follow_models=True
+            ).start()
             try:
                 consumer = Consumer(
                     open_broker(cfg.broker, cfg, name),
