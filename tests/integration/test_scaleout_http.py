@@ -56,6 +56,18 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
         for _ in range(4):
             text = http.get("/metrics").text
             assert _sample_sum(text, "frisk_decisions_total") == len(ids)
+        # /v1/stats names both workers and sums them (each writes its figures once a second).
+        deadline = time.monotonic() + 30
+        while True:
+            stats = http.get("/v1/stats").json()
+            if sum(stats["decisions_since_start"].values()) == len(ids) or (
+                time.monotonic() > deadline
+            ):
+                break
+            time.sleep(0.5)
+    assert sum(stats["decisions_since_start"].values()) == len(ids)
+    assert sorted(w["pid"] for w in stats["workers"]) == sorted(node.worker_pids())
+    assert sum(sum(w["decisions_since_start"].values()) for w in stats["workers"]) == len(ids)
 
 
 def test_a_worker_killed_under_load_loses_nothing_and_is_replaced(cluster: Cluster) -> None:
