@@ -8,10 +8,13 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.integration.scaleout import Cluster, OwnRedis, cluster, own_redis, payment
+from tests.integration.scaleout import START, Cluster, OwnRedis, cluster, own_redis, payment
 
 from frisk.store import open_ledger
 
@@ -257,3 +260,41 @@ def test_redis_stopped_and_restarted(cluster: Cluster, own_redis: OwnRedis, mode
         assert recorded == [None] * 4  # nothing answered, nothing recorded
     else:
         assert all(r is not None and r.degraded for r in recorded)
+
+
+def test_a_promotion_on_one_node_is_served_by_the_other(cluster: Cluster) -> None:
+    from frisk.models.registry import Registry
+
+    # A registry on storage both nodes see (here: one directory), two versions of the model.
+    registry = Registry(cluster.home / "registry")
+    model = registry_model(cluster.model)
+    first = registry.register(model, now=START - timedelta(days=2))
+    second = registry.register(model, now=START - timedelta(days=1))
+    registry.promote(first)
+    a = cluster.start("--workers", "2", "--registry", str(registry.root))
+    b = cluster.start("--registry", str(registry.root))
+    admin = cluster.keys["admin"]
+    with a.client(headers=admin) as http:
+        assert http.get("/v1/models").json()["serving"]["version"] == first
+        promoted = http.post("/v1/models/promote", json={"version": second})
+        assert promoted.status_code == 200, promoted.text
+    # Every node (and every worker: ask several times) serves it within the poll interval.
+    for node in (a, b):
+        with node.client(headers=admin) as http:
+            deadline = time.monotonic() + 30
+            seen: list[str] = []
+            while time.monotonic() < deadline:
+                seen = [http.get("/v1/models").json()["serving"]["version"] for _ in range(6)]
+                if set(seen) == {second}:
+                    break
+                time.sleep(0.5)
+            assert set(seen) == {second}
+    with b.client(headers=cluster.keys["scorer"]) as http:
+        r = http.post("/v1/score", json=payment("promoted-1", "pr-payer"))
+        assert r.json()["model_version"] == second
+
+
+def registry_model(directory: Path) -> Any:
+    from frisk.models import load_model
+
+    return load_model(directory)
