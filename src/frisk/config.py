@@ -70,6 +70,9 @@ class ServiceSettings(BaseModel):
     # Freeze what survives each full garbage collection, so the next one skips it: keeps pauses
     # short as the feature state grows (see frisk.service.gc_pauses for the trade-off).
     gc_freeze: bool = True
+    # Allocations between young-generation collections (CPython's default 700: at ~1,000
+    # container allocations a decision, a collection every request). None keeps the default.
+    gc_young_threshold: int | None = Field(default=20_000, ge=100)
 
 
 class ApiSettings(BaseModel):
