@@ -135,6 +135,7 @@ class ModelEngine:
         snapshot_seconds: float = 300.0,
         history: Path | None = None,
         store: StateStore | None = None,
+        max_lateness: int | None = None,
     ) -> None:
         self.source = source
         self.ledger = ledger
@@ -151,6 +152,8 @@ class ModelEngine:
         # restores nor snapshots it, and warms it from the ledger only when it is empty. None: an
         # in-process store the engine restores, warms and snapshots itself.
         self.store = store
+        # µs a transaction may be behind the feature clock before it is refused (None: no bound)
+        self.max_lateness = max_lateness
         self._active: _Active | None = None
         self._features: OnlineFeatures | None = None
         # Guards feature state: decide, snapshots and the reload swap. Uncontended in service,
@@ -178,6 +181,7 @@ class ModelEngine:
                 # Empty shared state: learn the ledger once. (Two processes starting on the same
                 # empty state at once may meet a write conflict: StateUnavailable, restart one.)
                 self.warmed_events, self._labels_until = warm_from_ledger(shared, self.ledger, None)
+            shared.max_lateness = self.max_lateness
             self._active, self._features = active, shared
             return self
         features: OnlineFeatures | None = None
@@ -199,10 +203,16 @@ class ModelEngine:
                 self.warmed_events,
                 time.perf_counter() - began,
             )
+        features.max_lateness = self.max_lateness
         self._active, self._features = active, features
         if self.state_dir is not None:
             self._snapshotter = _Snapshots(self, self.snapshot_seconds).start()
         return self
+
+    def feature_lateness(self) -> tuple[int, int]:
+        """Transactions learnt late (at the feature clock's time) and refused as too late."""
+        features = self._features
+        return (0, 0) if features is None else (features.late_events, features.refused_late)
 
     def close(self) -> None:
         """Stop periodic snapshots and take a last one (graceful shutdown)."""
