@@ -3,7 +3,8 @@
 1. Trains a model on simulated days (default catalogue) and decides ``--templates`` payments of
    the days after, recording them (with their labels) in a fresh SQLite ledger.
 2. Copies them in SQL to ``--decisions`` decisions over ``--days`` days (new ids, shifted times,
-   the same packed features and labels): a ledger of one million decisions in about a minute.
+   the same packed features, packed records and labels; a packed record takes its transaction's
+   id and time from the row's): a ledger of one million decisions in about a minute.
 3. Before archiving: ``frisk ledger stats``; a rule backtest over the days around the archive
    date (what ``POST /v1/rules/backtest`` computes); the retraining inputs (the ledger's
    transactions labelled as of a cut-off); a challenger trained on a window of them.
@@ -161,13 +162,13 @@ def _amplify(ledger: Any, total: int, templates: int, days: int) -> int:
                 INSERT INTO decisions (transaction_id, body_hash, event_time, "transaction",
                     score, risk_score, tier, action, reasons, model_version, timings,
                     created_at, degraded, policy, payer_id, payee_id, catalogue_id,
-                    feature_values)
+                    feature_values, record, amount)
                 SELECT {new_id}, d.body_hash, {shifted},
                     json_set(d."transaction", '$.transaction_id', {new_id},
                         '$.timestamp', replace({shifted}, ' ', 'T') || '+00:00'),
                     d.score, d.risk_score, d.tier, d.action, d.reasons, d.model_version,
                     d.timings, d.created_at, d.degraded, d.policy, d.payer_id, d.payee_id,
-                    d.catalogue_id, d.feature_values
+                    d.catalogue_id, d.feature_values, d.record, d.amount
                 FROM decisions AS d, k
                 """
             ),

@@ -5,11 +5,16 @@ Times, per body, the medians of: ``orjson.loads`` of the body (reference: parsin
 amount, extra and time bounds of ``frisk.bounds``), and that plus the live checks the scorer adds
 (time window around the clock, decimal places of the currency). Run it with main's source on
 ``PYTHONPATH`` for the before figure (main has no live checks: that row is skipped).
+
+Then the decider's body hash, alternating in the same minutes: SHA-256 of the sorted JSON as it
+was (reference) and through the ledger's admission (``store.admission.admit``: the same JSON, and
+a search for an escaped NUL), so its row is the cost admission adds to a decision.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import statistics
 import time
 from collections.abc import Callable
@@ -73,6 +78,28 @@ def main() -> None:
     both = validate + checks
     print(f"live checks (window, decimals) {checks:6.2f} µs")
     print(f"validation + live checks      {both:6.2f} µs  ({both / reference:.1f}x)")
+    _admission(txn, args.repeat)
+
+
+def _admission(txn: Transaction, repeat: int) -> None:
+    try:
+        from frisk.store.admission import admit
+    except ImportError:
+        print("admission                        -    (not in this source)")
+        return
+    body = txn.model_dump(mode="json")
+    plain, admitted = [], []
+    for _ in range(repeat):  # alternating, so both see the same load
+        plain.append(
+            _median(lambda: hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)), 1)
+        )
+        admitted.append(_median(lambda: hashlib.sha256(admit(body)), 1))
+    before, after = statistics.median(plain), statistics.median(admitted)
+    print(f"body hash (reference)         {before:6.2f} µs")
+    print(
+        f"body hash through admission   {after:6.2f} µs  ({after - before:+.2f} µs, "
+        f"{after / before:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

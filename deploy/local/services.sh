@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the local PostgreSQL and Redis that the integration tests use are installed and running.
+# Make sure the local PostgreSQL, Redis and NATS (JetStream) that the integration tests use are
+# installed and running.
 # Idempotent: does nothing when both already answer. Needs root (or sudo) only when it must install.
 set -euo pipefail
 
@@ -27,9 +28,17 @@ if ! port_open 6379; then
         --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
 fi
 
+if ! port_open 4222; then
+    command -v nats-server >/dev/null || apt_install nats-server
+    as_root mkdir -p /var/lib/nats-server /var/log
+    # JetStream on, file storage under /var/lib/nats-server; nats-server does not daemonise.
+    as_root setsid nohup nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server \
+        -l /var/log/nats-server.log >/dev/null 2>&1 < /dev/null &
+fi
+
 for _ in $(seq 1 30); do
-    if port_open 5432 && port_open 6379; then exit 0; fi
+    if port_open 5432 && port_open 6379 && port_open 4222; then exit 0; fi
     sleep 1
 done
-echo "services.sh: PostgreSQL (5432) or Redis (6379) did not come up" >&2
+echo "services.sh: PostgreSQL (5432), Redis (6379) or NATS (4222) did not come up" >&2
 exit 1

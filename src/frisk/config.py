@@ -29,6 +29,7 @@ from frisk.errors import ConfigError
 
 __all__ = [
     "ApiSettings",
+    "ConsumerSettings",
     "CorsSettings",
     "FileVariablesSource",
     "MonitoringSettings",
@@ -218,6 +219,40 @@ class StateSettings(BaseModel):
     max_lateness: float | None = Field(default=None, gt=0)
 
 
+class ConsumerSettings(BaseModel):
+    """``frisk consume``: deciding payments read from a stream (NATS JetStream, Redis Streams).
+
+    The command's options override these (``FRISK_CONSUMER__*``).
+    """
+
+    # ``redis://host:6379/0`` or ``nats://host:4222``.
+    broker: str = ""
+    input: str = ""  # the payments' stream (Redis) or subject (NATS)
+    output: str = ""  # where each decision is published
+    labels: str = ""  # a label feed (chargebacks, verdicts); empty: none
+    # Undecodable or invalid messages, with the reason; empty: ``<input>.dead``.
+    dead_letters: str = ""
+    group: str = "frisk"  # the consumer group (Redis) or durable consumer (NATS)
+    # This process's name in the group; empty: ``<hostname>-<pid>``.
+    name: str = ""
+    # Messages decided together, one ledger commit for all of them: the bound on work in flight.
+    batch: int = Field(default=256, ge=1, le=10_000)
+    # Seconds a fetch waits for the first message before the loop looks around (drain, claims).
+    wait_seconds: float = Field(default=1.0, gt=0)
+    # A message delivered and not acknowledged for this long belongs to a dead consumer: NATS
+    # redelivers it (``ack_wait``), Redis Streams lets another consumer claim it (XAUTOCLAIM).
+    redeliver_seconds: float = Field(default=30.0, gt=0)
+    # How long a published decision's id is remembered to drop a second publish of it (NATS
+    # ``duplicate_window`` of the streams the consumer creates; Redis, a key per decision).
+    dedupe_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    # Seconds between retries of a batch the ledger or the state store refused (not acknowledged).
+    retry_seconds: float = Field(default=1.0, gt=0)
+    # Prometheus metrics on 127.0.0.1:<port>; 0: none.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    # The import's TOML column mapping applied to every payment message; none: canonical bodies.
+    mapping: Path | None = None
+
+
 class LedgerSettings(BaseModel):
     """Retention: decisions whose transaction is older than ``retention_days`` move, with their
     labels and reviews, to Parquet under ``archive_dir`` (``frisk ledger archive``)."""
@@ -293,6 +328,7 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
 
     @property
     def archive_dir(self) -> Path:

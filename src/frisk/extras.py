@@ -3,6 +3,8 @@
     dashboard   streamlit, plotly     frisk dashboard, the demo's dashboard
     reports     matplotlib            HTML evaluation and retraining reports
     mlflow      mlflow                frisk evaluate --mlflow
+    redis       redis                 feature state in Redis; frisk consume from Redis Streams
+    nats        nats-py               frisk consume from NATS JetStream
 
 The decision service and the core never need them: each is imported where it is used.
 """

@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 # errors, client, currencies) are the ground floor.
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("cli",),
-    ("service", "dashboard"),
+    ("service", "dashboard", "streams"),
     ("engine", "monitoring"),
     ("store",),
     ("policy",),

@@ -11,6 +11,7 @@ import sys
 import typer
 
 from frisk.cli import (
+    consume,  # noqa: F401  (registers its command)
     dashboard,  # noqa: F401  (registers its command)
     db,  # noqa: F401  (registers its command)
     demo,  # noqa: F401  (registers its command)

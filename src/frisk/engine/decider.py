@@ -29,13 +29,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from pydantic import TypeAdapter
+from pydantic_core import PydanticSerializationError
 
 from frisk.bounds import EventWindow, decimals_problem
 from frisk.engine import DecisionEngine
-from frisk.errors import ConflictError, FriskError, InputError, InvalidEventError, NotReadyError
+from frisk.errors import (
+    ConflictError,
+    FriskError,
+    InputError,
+    InvalidEventError,
+    NotReadyError,
+    RecordRefusedError,
+)
 from frisk.schema import Transaction, Verdict
+from frisk.store.admission import admit
 from frisk.store.ledger import DecisionRecord, Ledger
 
 __all__ = ["Decided", "Decider", "body_hash", "decision_record"]
@@ -151,8 +159,10 @@ class Decider:
     def decide_many(self, txns: Sequence[Transaction]) -> list[Decided | FriskError]:
         """``decide`` for each of ``txns`` in order, recording up to ``_CHUNK`` per commit.
 
-        Each item is the transaction's ``Decided``, or the ``ConflictError`` / ``InputError`` that
-        ``decide`` would have raised for it alone; other errors (store, engine) stop the call.
+        Each item is the transaction's ``Decided``, or the ``ConflictError`` / ``InputError`` /
+        ``RecordRefusedError`` that ``decide`` would have raised for it alone (a chunk the ledger
+        refuses is recorded again row by row, so only the refused row fails); other errors
+        (store, engine) stop the call.
         Nothing is returned before the commit holding it, so durability is as for ``decide``.
         """
         out: list[Decided | FriskError] = []
@@ -175,9 +185,9 @@ class Decider:
                 if txn.transaction_id in pending_ids:  # an id twice: its first must be recorded
                     self._flush(pending, results)
                     pending_ids.clear()
-                body = _body(txn)
-                digest = _digest(body)
                 try:
+                    body = _body(txn)
+                    digest = _digest(body)
                     existing = self._recorded(txn.transaction_id)
                     if existing is not None:
                         results[i] = self._replay(existing, txn, digest)
@@ -204,7 +214,16 @@ class Decider:
     ) -> None:
         if not pending:
             return
-        recorded = self._record_many([record for _, record, _, _ in pending])
+        try:
+            recorded = self._record_many([record for _, record, _, _ in pending])
+        except RecordRefusedError as exc:
+            if len(pending) == 1:
+                results[pending[0][0]] = exc
+            else:  # one row's content: record each alone, so only that row fails
+                for item in pending:
+                    self._flush([item], results)
+            pending.clear()
+            return
         for (i, record, digest, txn), got in zip(pending, recorded, strict=True):
             if got is record:
                 self._on_decided(record, float(record.timings.get("total", 0.0)))
@@ -285,14 +304,19 @@ _TIME = TypeAdapter(datetime)
 def _body(txn: Transaction) -> dict[str, Any]:
     """The transaction as recorded: its time in UTC, so the same instant written with another
     offset is the same body (``_same_meaning`` still compares bodies recorded before)."""
-    body = txn.model_dump(mode="json")
+    try:
+        body = txn.model_dump(mode="json")
+    except PydanticSerializationError as exc:  # a value built in code that JSON cannot hold
+        raise InvalidEventError("body", None, f"cannot be written as JSON ({exc})") from exc
     if txn.timestamp.utcoffset():
         body["timestamp"] = _TIME.dump_python(txn.timestamp.astimezone(UTC), mode="json")
     return body
 
 
 def _digest(body: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """SHA-256 of ``body``'s canonical JSON, once the ledger's admission has let it in: a body
+    no ledger can hold is refused here, before the engine learns it (``store.admission``)."""
+    return hashlib.sha256(admit(body)).hexdigest()
 
 
 def decision_record(

@@ -41,12 +41,13 @@ from frisk.errors import (
     InvalidEventError,
     MappingError,
     NotFoundError,
+    RecordRefusedError,
     RowProblem,
 )
 from frisk.schema import CORE_COLUMNS, Transaction
 
 # The upload errors live with the one error-to-status table (service.errors).
-from frisk.service.errors import UnsupportedUploadError, UploadTooLargeError
+from frisk.service.errors import UnsupportedUploadError, UploadTooLargeError, redact
 from frisk.service.scoring import Decided, Scorer
 
 if TYPE_CHECKING:  # a typing-only name of python-multipart
@@ -339,6 +340,14 @@ def score_upload(
                 failed += 1
                 problems.append(
                     UploadProblem(outcome.reason, column=outcome.field, transaction_id=txn_id)
+                )
+                continue
+            if isinstance(outcome, RecordRefusedError):  # the ledger cannot hold this row
+                failed += 1
+                problems.append(
+                    UploadProblem(
+                        f"the ledger refused it: {redact(str(outcome))}", transaction_id=txn_id
+                    )
                 )
                 continue
             if isinstance(outcome, FriskError):  # a conflict: the id was decided for another body

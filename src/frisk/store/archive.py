@@ -16,8 +16,9 @@ way leaves every row in the ledger or in a verified part (or, between a part's r
 deletes, in both: readers take one copy, ``read_decisions`` the last).
 
 Decisions keep every column; the JSON ones (transaction, features, reasons, timings, policy) as
-JSON text, the features as names and values (not the ledger's packed vector), so the archive
-reads without the ledger's catalogues and any Parquet reader can query it.
+JSON text, the features as names and values and the rest unpacked too (not the ledger's packed
+vector and record), so the archive reads without the ledger's catalogues and any Parquet reader
+can query it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.engine import Engine
 
 from frisk.errors import InputError, StoreError
 from frisk.store._driver_errors import translate_errors
+from frisk.store.decision_rows import unpack_payload
 from frisk.store.feature_catalogues import catalogues_of
 from frisk.store.tables import decisions, label_history, labels, reviews
 
@@ -262,10 +264,10 @@ def _oldest(engine: Engine, before: datetime, *, after: date | None = None) -> d
 
 def _decision_frame(rows: Sequence[Any], catalogues: Any) -> pl.DataFrame:
     out: dict[str, list[Any]] = {c.name: [] for c in decisions.c}
-    for c in ("catalogue_id", "feature_values"):
+    for c in ("catalogue_id", "feature_values", "record", "amount"):
         out.pop(c)
     for row in rows:
-        m = dict(row._mapping)
+        m = unpack_payload(dict(row._mapping))
         m["features"] = catalogues.features(
             m.pop("catalogue_id"), m.pop("feature_values"), m["features"]
         )

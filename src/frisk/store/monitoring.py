@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from frisk.store._driver_errors import translate_errors
+from frisk.store.decision_rows import payload_columns, transaction_of
 from frisk.store.feature_catalogues import recent_features
 from frisk.store.records import JSON, DailyCounts, DayCounts, LabelRecord, WindowRow
 from frisk.store.tables import decisions, labels, shadow_decisions
@@ -53,7 +54,7 @@ class SqlMonitoringReads:
         after: tuple[datetime, str] | None = None
         while True:  # keyset pages on (event_time, transaction_id): no long transaction
             query = sa.select(
-                decisions.c.event_time, decisions.c.transaction_id, decisions.c.transaction
+                decisions.c.event_time, decisions.c.transaction_id, *payload_columns("transaction")
             )
             if before is not None:
                 query = query.where(decisions.c.event_time < before)
@@ -66,11 +67,11 @@ class SqlMonitoringReads:
             doing = "reading the ledger's transactions"
             with translate_errors(doing), self.engine.connect() as conn:
                 page = conn.execute(query).all()
-            for _, _, txn in page:
-                yield dict(txn)
+            for row in page:
+                yield dict(transaction_of(row._mapping))
             if len(page) < _PAGE:
                 return
-            after = (page[-1][0], page[-1][1])
+            after = (page[-1].event_time, page[-1].transaction_id)
 
     def labels_known_before(self, cutoff: datetime) -> list[LabelRecord]:
         query = (
@@ -131,7 +132,8 @@ def _aggregate(
 ) -> sa.Select[Any]:
     day = _day(dialect, event_time).label("day")
     fraud = labels.c.label == "fraud"
-    amount = decisions.c.transaction["amount"].as_float()
+    # Recorded since packed records (0004) in its own column; before, in the JSON transaction.
+    amount = sa.func.coalesce(decisions.c.amount, decisions.c.transaction["amount"].as_float())
 
     def total(condition: sa.ColumnElement[bool], value: Any = 1) -> sa.ColumnElement[Any]:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from frisk.errors import ConflictError, InvalidEventError, NotFoundError
 from frisk.store._driver_errors import translate_errors
+from frisk.store.decision_rows import payload_columns, transaction_of
 from frisk.store.label_writes import write_labels
 from frisk.store.records import (
     HistoryItem,
@@ -67,7 +68,7 @@ _COLUMNS = (
     decisions.c.risk_score,
     decisions.c.tier,
     decisions.c.action,
-    decisions.c.transaction,
+    *payload_columns("transaction"),
     decisions.c.payer_id,
     decisions.c.payee_id,
     decisions.c.event_time,
@@ -187,7 +188,7 @@ class ReviewStore:
             sa.select(
                 decisions.c.transaction_id,
                 decisions.c.event_time,
-                decisions.c.transaction,
+                *payload_columns("transaction"),
                 decisions.c.payer_id,
                 decisions.c.payee_id,
                 decisions.c.score,
@@ -205,19 +206,20 @@ class ReviewStore:
             query = query.where(decisions.c.event_time <= before)
         with translate_errors("reading a party's history"), self.engine.connect() as conn:
             rows = conn.execute(query).all()
+        transactions = [transaction_of(r._mapping) for r in rows]
         return [
             HistoryItem(
                 transaction_id=r.transaction_id,
                 event_time=r.event_time,
-                amount=_amount(r.transaction),
-                currency=_text(r.transaction, "currency"),
+                amount=_amount(txn),
+                currency=_text(txn, "currency"),
                 payer_id=r.payer_id,
                 payee_id=r.payee_id,
                 score=r.score,
                 action=r.action,
                 label=r.label,
             )
-            for r in rows
+            for r, txn in zip(rows, transactions, strict=True)
         ]
 
 
@@ -301,7 +303,7 @@ def _conditions(where: ReviewFilter, now: datetime) -> list[sa.ColumnElement[boo
 
 
 def _item(row: RowMapping) -> ReviewItem:
-    txn = row["transaction"]
+    txn = transaction_of(row)
     return ReviewItem(
         transaction_id=row["transaction_id"],
         score=row["score"],

@@ -1,10 +1,11 @@
 """The SQL ledger: one implementation for SQLite and PostgreSQL through SQLAlchemy Core.
 
 Decisions are written on the scoring path, so their insert skips SQLAlchemy's per-row work: one
-driver-level statement built once, rows encoded here (JSON with orjson), many rows per
-transaction (``record_decisions``). Through the ``Table`` with its JSON types, ``json.dumps`` of
-~90 features and the bind processing cost ~2.5x the CPU of the insert itself. Everything else
-goes through the tables, where clarity matters more than microseconds.
+driver-level statement built once, rows encoded here (the features and the rest of the payload
+packed: ``feature_codec``, ``decision_codec``), many rows per transaction
+(``record_decisions``). Through the ``Table`` with its JSON types, ``json.dumps`` of ~90 features
+and the bind processing cost ~2.5x the CPU of the insert itself. Everything else goes through
+the tables, where clarity matters more than microseconds.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -26,6 +26,8 @@ from frisk.errors import NotFoundError, RecordRefusedError, StoreError
 from frisk.schema import Role
 from frisk.store._driver_errors import translate_errors
 from frisk.store.database import _SQLITE_BUSY_MS, make_engine
+from frisk.store.decision_codec import pack_record
+from frisk.store.decision_rows import payload_columns, unpack_payload
 from frisk.store.feature_catalogues import FeatureCatalogues, catalogues_of, feature_columns
 from frisk.store.label_writes import write_labels
 from frisk.store.migrate import upgrade
@@ -257,13 +259,12 @@ class SqlLedger:
             sa.select(
                 decisions.c.transaction_id,
                 decisions.c.event_time,
-                decisions.c.transaction,
+                *payload_columns("transaction", "policy"),
                 *feature_columns(),
                 decisions.c.score,
                 decisions.c.risk_score,
                 decisions.c.tier,
                 decisions.c.action,
-                decisions.c.policy,
                 labels.c.label,
             )
             .select_from(
@@ -278,7 +279,7 @@ class SqlLedger:
         out = []
         with translate_errors("reading decisions to backtest"), self.engine.connect() as conn:
             for row in conn.execute(query):
-                item = dict(row._mapping)
+                item = unpack_payload(dict(row._mapping))
                 item["features"] = self._catalogues.features(
                     item.pop("catalogue_id"), item.pop("feature_values"), item["features"]
                 )
@@ -450,7 +451,7 @@ class SqlLedger:
         self.engine.dispose()
 
     def _decision(self, row: RowMapping) -> DecisionRecord:
-        values = dict(row)
+        values = unpack_payload(dict(row))
         features = self._catalogues.features(
             values.pop("catalogue_id"), values.pop("feature_values"), values.pop("features")
         )
@@ -465,28 +466,24 @@ if TYPE_CHECKING:
 
 _DECISION_COLUMNS = (
     "transaction_id",
-    "body_hash",
     "event_time",
-    "transaction",
     "score",
     "risk_score",
     "tier",
     "action",
-    "reasons",
     "model_version",
-    "timings",
     "created_at",
     "degraded",
-    "policy",
     # The parties, copied out of the transaction into indexed columns (a review's history).
     "payer_id",
     "payee_id",
     # The features, packed: the id of their names' catalogue and the vector of their values.
     "catalogue_id",
     "feature_values",
+    # The rest, packed (transaction, reasons, timings, policy, body hash), and the amount.
+    "record",
+    "amount",
 )
-_JSON_COLUMNS = frozenset({"transaction", "reasons", "timings", "policy"})
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 # Under 999 parameters, the cap of SQLite builds before 3.32.
@@ -500,9 +497,9 @@ def _decision_insert_sql(sqlite: bool, rows: int = 1) -> str:
     One row for ``executemany`` (PostgreSQL, and the row-by-row fallback); many for SQLite's
     batches (``SqlLedger._insert_rows``).
     """
-    mark, cast = ("?", "") if sqlite else ("%s", "::jsonb")
+    mark = "?" if sqlite else "%s"
     columns = ", ".join(f'"{c}"' for c in _DECISION_COLUMNS)
-    values = ", ".join(mark + (cast if c in _JSON_COLUMNS else "") for c in _DECISION_COLUMNS)
+    values = ", ".join(mark for _ in _DECISION_COLUMNS)
     groups = ", ".join([f"({values})"] * rows)
     return (
         f"INSERT INTO decisions ({columns}) VALUES {groups} ON CONFLICT (transaction_id) DO NOTHING"
@@ -514,43 +511,40 @@ def _encode_decision(
 ) -> tuple[Any, ...]:
     """The driver parameters of a decision row, in ``_DECISION_COLUMNS`` order.
 
-    As the table's own types would store them: JSON text (``None`` as JSON ``null``, as
-    ``sa.JSON`` does), aware UTC times (on SQLite the text SQLAlchemy writes and parses, without
-    an offset, so that stored times compare as text).
+    Aware UTC times (on SQLite the text SQLAlchemy writes and parses, without an offset, so that
+    stored times compare as text); the payload packed (``decision_codec``).
     """
     event_time, created_at = _utc(d.event_time, "event_time"), _utc(d.created_at, "created_at")
     try:
-        transaction, reasons, timings, policy = (
-            orjson.dumps(v, default=_plain, option=_JSON_OPTIONS).decode()
-            for v in (d.transaction, d.reasons, d.timings, d.policy)
-        )
-    except TypeError as exc:  # orjson.JSONEncodeError included
-        raise RecordRefusedError(
-            f"decision {d.transaction_id!r} does not encode as JSON: {exc}"
-        ) from exc
-    try:
         catalogue, vector = catalogues.pack(d.features)
-    except StoreError as exc:  # RecordRefusedError (a value no vector holds) stays one
+        record = pack_record(
+            transaction_id=d.transaction_id,
+            event_time=event_time,
+            body_hash=d.body_hash,
+            transaction=d.transaction,
+            reasons=d.reasons,
+            timings=d.timings,
+            policy=d.policy,
+        )
+    except StoreError as exc:  # RecordRefusedError (a value no record holds) stays one
         raise type(exc)(f"decision {d.transaction_id!r}: {exc}") from exc
+    amount = d.transaction.get("amount")
     return (
         d.transaction_id,
-        d.body_hash,
         _sqlite_time(event_time) if sqlite else event_time,
-        transaction,
         float(d.score),
         int(d.risk_score),
         d.tier,
         d.action,
-        reasons,
         d.model_version,
-        timings,
         _sqlite_time(created_at) if sqlite else created_at,
         bool(d.degraded),
-        policy,
         d.payer_id or _party(d.transaction.get("payer_id")),
         d.payee_id or _party(d.transaction.get("payee_id")),
         catalogue,
         vector,
+        record,
+        float(amount) if isinstance(amount, int | float) and not isinstance(amount, bool) else None,
     )
 
 
@@ -566,16 +560,6 @@ def _sqlite_time(v: datetime) -> str:
         f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
         f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
     )
-
-
-def _plain(value: Any) -> Any:
-    """What orjson cannot encode natively: mappings other than dict, numpy scalars."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class _IdProbe:

@@ -57,18 +57,20 @@ decisions = sa.Table(
     "decisions",
     metadata,
     sa.Column("transaction_id", sa.String(256), primary_key=True),
-    sa.Column("body_hash", sa.String(64), nullable=False),
+    # body_hash, transaction, reasons, timings and policy: decisions recorded before packed
+    # records (migration 0004) keep them here; NULL since, their values are in ``record``.
+    sa.Column("body_hash", sa.String(64), nullable=True),
     sa.Column("event_time", UTCDateTime(), nullable=False),
-    sa.Column("transaction", _json(), nullable=False),
+    sa.Column("transaction", _json(), nullable=True),
     # The features as JSON: decisions recorded before packed vectors (migration 0003); NULL since.
     sa.Column("features", _json(), nullable=True),
     sa.Column("score", sa.Float(), nullable=False),
     sa.Column("risk_score", sa.SmallInteger(), nullable=False),
     sa.Column("tier", sa.String(32), nullable=False),
     sa.Column("action", sa.String(32), nullable=False),
-    sa.Column("reasons", _json(), nullable=False),
+    sa.Column("reasons", _json(), nullable=True),
     sa.Column("model_version", sa.String(128), nullable=False),
-    sa.Column("timings", _json(), nullable=False),
+    sa.Column("timings", _json(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("degraded", sa.Boolean(), nullable=False, default=False),
     # What the rules and lists did: every rule that matched (shadow too), with the values it read,
@@ -83,6 +85,12 @@ decisions = sa.Table(
     # of ``feature_catalogues`` row ``catalogue_id``: a tenth of the JSON's bytes.
     sa.Column("catalogue_id", sa.Integer(), nullable=True),
     sa.Column("feature_values", sa.LargeBinary(), nullable=True),
+    # The rest of the payload packed (``frisk.store.decision_codec``): the transaction, reasons,
+    # timings, policy and body hash, ~130 B against ~600 B as JSON columns.
+    sa.Column("record", sa.LargeBinary(), nullable=True),
+    # The transaction's amount, copied out of it for the monitoring's sums (NULL before 0004:
+    # those rows' amount is in their JSON ``transaction``).
+    sa.Column("amount", sa.Float(), nullable=True),
     sa.Index("ix_decisions_created_at", "created_at"),
     sa.Index("ix_decisions_event_time", "event_time", "transaction_id"),
     # The review queue reads decisions by action, highest score first.

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from frisk.engine.decider import Decider
+from frisk.engine.decider import Decided, Decider
 from frisk.engine.recorder import DecisionRecorder
-from frisk.errors import ConflictError, NotReadyError
+from frisk.errors import ConflictError, InvalidEventError, NotReadyError, RecordRefusedError
 from frisk.schema import Transaction
 from frisk.store import SqlLedger, default_url, open_ledger
 
@@ -124,3 +124,67 @@ def test_a_consumer_decides_and_records_without_the_web_service(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "recorded allow"
+
+
+# Built in code (a stream consumer, ``model_copy``), a transaction skips pydantic's checks: the
+# ledger's admission refuses what no back end can hold before the engine learns it (issue #20).
+HOSTILE = [
+    ({"payer_id": "payer\x00"}, "payer_id"),
+    ({"transaction_id": "t\x00"}, "transaction_id"),
+    ({"device_id": "dev\ud800"}, "device_id"),
+    ({"extra": {"note": "a\x00b"}}, "extra.note"),
+    ({"extra": {"big": 2**70}}, "extra.big"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), HOSTILE)
+def test_a_body_no_ledger_can_hold_is_refused_before_the_engine(
+    ledger: SqlLedger, amount_engine: Any, txn_body: Any, change: dict[str, Any], field: str
+) -> None:
+    hostile = txn(txn_body("h-1")).model_copy(update=change)
+    decider = Decider(ledger, amount_engine)
+    with pytest.raises(InvalidEventError) as refused:
+        decider.decide(hostile)
+    assert refused.value.field == field
+    with pytest.raises(InvalidEventError):
+        asyncio.run(decider.decide_async(hostile))
+    assert amount_engine.calls == 0
+    assert ledger.recent_decisions(10) == []
+
+
+def test_a_value_json_cannot_hold_is_refused_before_the_engine(
+    ledger: SqlLedger, amount_engine: Any, txn_body: Any
+) -> None:
+    hostile = txn(txn_body("h-1")).model_copy(update={"extra": {"raw": object()}})
+    with pytest.raises(InvalidEventError, match="JSON"):
+        Decider(ledger, amount_engine).decide(hostile)
+    assert amount_engine.calls == 0
+
+
+def test_a_batch_refuses_only_the_rows_no_ledger_can_hold(
+    ledger: SqlLedger, amount_engine: Any, txn_body: Any
+) -> None:
+    rows = [txn(txn_body(f"b-{i}")) for i in range(5)]
+    rows[2] = rows[2].model_copy(update={"payee_id": "payee\x00"})
+    got = Decider(ledger, amount_engine).decide_many(rows)
+    assert isinstance(got[2], InvalidEventError)
+    assert got[2].field == "payee_id"
+    assert [ledger.has_decision(f"b-{i}") for i in range(5)] == [True, True, False, True, True]
+    assert amount_engine.calls == 4
+
+
+def test_a_chunk_the_ledger_refuses_is_recorded_row_by_row(
+    ledger: SqlLedger, amount_engine: Any, txn_body: Any
+) -> None:
+    """The ledger refuses one row of a chunk for its content: only that row fails."""
+
+    def record_many(records: list[Any]) -> list[Any]:
+        if any(r.transaction_id == "c-3" for r in records):
+            raise RecordRefusedError("recording: the ledger cannot hold it")
+        return ledger.record_decisions(records)
+
+    decider = Decider(ledger, amount_engine, record_many=record_many)
+    got = decider.decide_many([txn(txn_body(f"c-{i}")) for i in range(6)])
+    assert isinstance(got[3], RecordRefusedError)
+    assert [isinstance(g, Decided) for g in got] == [True, True, True, False, True, True]
+    assert [ledger.has_decision(f"c-{i}") for i in range(6)] == [True] * 3 + [False] + [True] * 2

@@ -287,3 +287,31 @@ def test_results_expire(
     post(client, keys["scorer"], rows(row("e-2")))  # every upload sweeps what has expired
     assert not stale.exists()
     assert len(list(directory.glob("*.csv"))) == 1
+
+
+def test_a_row_the_ledger_refuses_fails_alone_and_is_named(
+    client: TestClient,
+    keys: dict[str, dict[str, str]],
+    ledger: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ledger that cannot hold one row's content: the chunk is recorded row by row, the row is
+    a failed row naming its id, the others are decided (the whole upload failed before)."""
+    from frisk.errors import RecordRefusedError
+
+    record_decisions = ledger.record_decisions
+
+    def refusing(records: Any) -> Any:
+        if any(r.transaction_id == "u-2" for r in records):
+            raise RecordRefusedError("recording: the ledger cannot hold it")
+        return record_decisions(records)
+
+    monkeypatch.setattr(ledger, "record_decisions", refusing)
+    got = post(client, keys["scorer"], rows(row("u-1"), row("u-2", minute=1), row("u-3", minute=2)))
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert (body["rows"], body["scored"], body["invalid"], body["conflicts"]) == (3, 2, 1, 0)
+    [problem] = body["problems"]
+    assert problem["transaction_id"] == "u-2"
+    assert "refused" in problem["reason"]
+    assert [ledger.has_decision(f"u-{i}") for i in (1, 2, 3)] == [True, False, True]
