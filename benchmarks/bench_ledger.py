@@ -11,14 +11,21 @@ fresh SQLite file and a fresh PostgreSQL schema. Then prints per back end:
 - the write cost: CPU and wall time of ``record_decisions`` per decision (medians over batches),
   commit and fsync included.
 
-Run it on two checkouts to compare (``PYTHONPATH=<other>/src``): it only uses the ``Ledger``
-Protocol, so it runs unchanged before and after a change of the record.
+``--baseline <checkout>/src --rounds N`` compares with another checkout in the same run: the
+decisions are made once, then each round records them with the baseline and with this checkout
+(each in a process of its own, alternating), and the medians over rounds are printed with the
+ratio this/baseline. It only uses the ``Ledger`` Protocol, so the baseline needs no change.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import pickle
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -36,6 +43,8 @@ POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 @dataclass(frozen=True)
 class Measured:
+    """One back end's figures (JSON-able: a round's process prints them)."""
+
     backend: str
     rows: int
     table_bytes: int
@@ -55,14 +64,69 @@ def main() -> None:
     parser.add_argument("--payers", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=16, help="decisions per group commit")
     parser.add_argument("--postgres", default=POSTGRES, help="'' skips PostgreSQL")
+    parser.add_argument("--baseline", type=Path, help="the src directory of a checkout to compare")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds with --baseline")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # a round's process
     args = parser.parse_args()
 
+    if args.measure is not None:
+        records = pickle.loads(args.measure.read_bytes())
+        print(json.dumps([vars(m) for m in measure(records, args.batch, args.postgres)]))
+        return
     records = decide(args.days, args.payers, args.decisions)
+    if args.baseline is None:
+        report(measure(records, args.batch, args.postgres), records)
+        return
     with tempfile.TemporaryDirectory(prefix="frisk-bench-ledger-") as tmp:
-        results = [measure_sqlite(Path(tmp), records, args.batch)]
-        if args.postgres:
-            results.append(measure_postgres(args.postgres, records, args.batch))
-    report(results, records)
+        pickled = Path(tmp) / "records.pickle"
+        pickled.write_bytes(pickle.dumps(records))
+        own = Path(__file__).resolve().parents[1] / "src"
+        sides: dict[str, list[list[Measured]]] = {"baseline": [], "this": []}
+        for n in range(args.rounds):
+            for side, src in (("baseline", args.baseline.resolve()), ("this", own)):
+                sides[side].append(_round(src, pickled, args))
+                print(f"round {n + 1} {side}: " + _line(sides[side][-1]), flush=True)
+    compare(sides, records)
+
+
+def measure(records: list[Any], batch: int, postgres: str) -> list[Measured]:
+    with tempfile.TemporaryDirectory(prefix="frisk-bench-ledger-") as tmp:
+        results = [measure_sqlite(Path(tmp), records, batch)]
+        if postgres:
+            results.append(measure_postgres(postgres, records, batch))
+    return results
+
+
+def _round(src: Path, pickled: Path, args: argparse.Namespace) -> list[Measured]:
+    """One round of ``measure`` in a process importing frisk from ``src``."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(root)])}
+    command = [sys.executable, "-m", "benchmarks.bench_ledger", "--measure", str(pickled)]
+    command += ["--batch", str(args.batch), "--postgres", args.postgres]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    return [Measured(**m) for m in json.loads(done.stdout.strip().splitlines()[-1])]
+
+
+def _line(results: list[Measured]) -> str:
+    return "; ".join(
+        f"{m.backend} {m.per_decision:.0f} B, {m.write_us:.0f} us wall, {m.write_cpu_us:.0f} us CPU"
+        for m in results
+    )
+
+
+def compare(sides: dict[str, list[list[Measured]]], records: list[Any]) -> None:
+    """Medians over rounds per side and back end, and the ratio this/baseline."""
+    print(f"{len(records):,} decisions, {len(records[0].features)} features each")
+    print(f"load average {os.getloadavg()[0]:.1f} (1 min) at the end")
+    backends = [m.backend for m in sides["this"][0]]
+    for i, backend in enumerate(backends):
+        rows = []
+        for label, field in (("B/decision", "per_decision"), ("write us wall", "write_us"),
+                             ("write us CPU", "write_cpu_us")):  # fmt: skip
+            base = statistics.median(getattr(r[i], field) for r in sides["baseline"])
+            this = statistics.median(getattr(r[i], field) for r in sides["this"])
+            rows.append(f"{label} {base:,.0f} -> {this:,.0f} ({this / base:.2f}x)")
+        print(f"{backend:<10} " + ", ".join(rows))
 
 
 def decide(days: int, payers: int, count: int) -> list[Any]:
@@ -178,7 +242,7 @@ def measure_sqlite(tmp: Path, records: list[Any], batch: int) -> Measured:
         ):
             averages_by_part[name] = size / max(rows, 1)
     assert "decisions" in names
-    print("SQLite bytes per decision by table and index:", averages_by_part)
+    print("SQLite bytes per decision by table and index:", averages_by_part, file=sys.stderr)
     return Measured(
         "SQLite", rows, int(pages), dict(zip(columns, averages, strict=True)), wall, cpu
     )
@@ -204,7 +268,10 @@ def _archive_size(url: str, to: Path, count: int) -> None:
     finally:
         ledger.close()
     size = sum(p.stat().st_size for p in (to / "decisions").rglob("*.parquet"))
-    print(f"Parquet archive (zstd): {size / count:.0f} B/decision ({count:,} in {size:,} B)")
+    print(
+        f"Parquet archive (zstd): {size / count:.0f} B/decision ({count:,} in {size:,} B)",
+        file=sys.stderr,
+    )
 
 
 @contextmanager

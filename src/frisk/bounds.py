@@ -111,6 +111,8 @@ def decimals_problem(value: float, currency: str) -> str | None:
     if scale is None:
         return None
     units = value * scale
+    if not math.isfinite(units):  # 1e308 in cents, infinities, NaN: not an amount at all
+        return check_amount(value) or "must be a finite number"
     if abs(units - round(units)) > _UNIT_SLACK:
         return f"has more decimal places than {currency} has ({CURRENCIES[currency]})"
     return None

@@ -210,6 +210,10 @@ class StateSettings(BaseModel):
     timeout: float = Field(default=0.5, gt=0)
     # Connections in the client's pool (per process).
     pool_size: int = Field(default=16, ge=1, le=10_000)
+    # A transaction id is claimed in Redis by the process deciding it (frisk.engine.claims);
+    # the claim expires after this long, so a process killed while deciding delays a retry of
+    # that id by at most this. Keep it above the longest decision (store.answer_seconds).
+    claim_seconds: float = Field(default=10.0, gt=0, le=3600)
     # Records each process caches (with their versions) so that an event costs one round trip;
     # a stale one is found out by Redis and read again. 0: read every record first (two).
     cache_size: int = Field(default=50_000, ge=0, le=100_000_000)

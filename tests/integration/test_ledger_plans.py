@@ -1,11 +1,11 @@
 """The ledger's indexes against the queries the API and monitoring run, on PostgreSQL at volume.
 
 A ledger of ``FRISK_TEST_PLAN_ROWS`` decisions (2,000,000 by default, 60 days, generated in SQL
-with ``generate_series``, indexes built after the load as the migrations define them) is asked
-what the service asks, through the real functions; every statement they send is captured and
-``EXPLAIN``-ed. The selective ones (an id, a page of the newest, a review page, a party's
-history, the drift window, the replay and archive reads) must read ``decisions`` through an
-index, never scan it whole.
+with ``generate_series``, packed as the ledger packs them, indexes built after the load as the
+migrations define them) is asked what the service asks, through the real functions; every
+statement they send is captured and ``EXPLAIN``-ed. The selective ones (an id, a page of the
+newest, a review page, a party's history, the drift window, the replay and archive reads) must
+read ``decisions`` through an index, never scan it whole.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from frisk.store import SqlLedger, open_ledger
 from frisk.store.archive import _oldest
+from frisk.store.decision_codec import iso_time, pack_record
 from frisk.store.feature_catalogues import catalogues_of, recent_features
 from frisk.store.feature_codec import pack
 from frisk.store.reviews import ReviewFilter, ReviewStore
@@ -65,22 +66,17 @@ def _load(ledger: SqlLedger) -> None:
         conn.execute(
             sa.text(
                 """
-                INSERT INTO decisions (transaction_id, body_hash, event_time, transaction,
-                    score, risk_score, tier, action, reasons, model_version, timings,
-                    created_at, degraded, policy, payer_id, payee_id, catalogue_id,
-                    feature_values)
-                SELECT 'g' || lpad(i::text, 9, '0'), md5(i::text) || md5((-i)::text), at,
-                    jsonb_build_object('transaction_id', 'g' || lpad(i::text, 9, '0'),
-                        'amount', (i % 997) + 0.5, 'currency', 'EUR',
-                        'payer_id', 'p' || (i % 50000), 'payee_id', 'm' || (i % 4000)),
+                INSERT INTO decisions (transaction_id, event_time, score, risk_score, tier,
+                    action, model_version, created_at, degraded, payer_id, payee_id,
+                    catalogue_id, feature_values, record, amount)
+                SELECT 'g' || lpad(i::text, 9, '0'), at,
                     (i % 1000) / 1000.0, i % 100,
                     CASE WHEN i % 100 >= 90 THEN 'high' ELSE 'low' END,
                     CASE WHEN i % 100 = 99 THEN 'block' WHEN i % 100 >= 97 THEN 'review'
                          ELSE 'allow' END,
-                    '[]', CASE WHEN i <= :rows * 0.9 THEN 'm-1' ELSE 'm-2' END,
-                    '{"total": 1.0}', at + interval '1 second', false,
-                    '{"decided_by": "model"}', 'p' || (i % 50000), 'm' || (i % 4000),
-                    :catalogue, :vector
+                    CASE WHEN i <= :rows * 0.9 THEN 'm-1' ELSE 'm-2' END,
+                    at + interval '1 second', false, 'p' || (i % 50000), 'm' || (i % 4000),
+                    :catalogue, :vector, :record, (i % 997) + 0.5
                 FROM generate_series(1, :rows) AS i,
                     LATERAL (SELECT :t0 + i * make_interval(secs => :step) AS at) AS t
                 """
@@ -89,6 +85,23 @@ def _load(ledger: SqlLedger) -> None:
                 "rows": ROWS,
                 "catalogue": catalogue,
                 "vector": pack([12.5, 3.0]),
+                # Packed as the ledger packs them: each row's own id and time stand in.
+                "record": pack_record(
+                    transaction_id="g",
+                    event_time=T0,
+                    body_hash="ab" * 32,
+                    transaction={
+                        "transaction_id": "g",
+                        "timestamp": iso_time(T0),
+                        "amount": 10.5,
+                        "currency": "EUR",
+                        "payer_id": "p1",
+                        "payee_id": "m1",
+                    },
+                    reasons=[],
+                    timings={"total": 1.0},
+                    policy={"decided_by": "model"},
+                ),
                 "t0": T0,
                 "step": step,
             },

@@ -110,3 +110,61 @@ def test_a_worker_killed_under_load_loses_nothing_and_is_replaced(cluster: Clust
     node.wait_ready()
     with node.client(headers=scorer) as http:
         assert http.post("/v1/score", json=payment("k-after", "kp-after")).status_code == 200
+
+
+def _payer_count(features: dict[str, float]) -> tuple[str, float]:
+    """A count of the payer's payments over a day or more, from a decision's features."""
+    names = sorted(
+        n for n in features if n.startswith("txn_count_by_payer_") and n.endswith(("24h", "7d"))
+    )
+    assert names, sorted(features)
+    return names[0], features[names[0]]
+
+
+def test_duplicate_ids_sent_concurrently_to_two_nodes_are_decided_once(cluster: Cluster) -> None:
+    a = cluster.start("--workers", "2", "--model", str(cluster.model))
+    b = cluster.start("--model", str(cluster.model))
+    scorer = cluster.keys["scorer"]
+    payer = "dup-payer"
+    ids = [f"dup-{i}" for i in range(12)]
+    bodies = {i: payment(i, payer, minutes=n + 1) for n, i in enumerate(ids)}
+    first = payment("dup-first", payer, minutes=0)
+    with a.client(headers=scorer) as http:
+        baseline = http.post("/v1/score", json=first)
+        assert baseline.status_code == 200
+
+    # Each id three times at once: twice to the node with two workers, once to the other.
+    def send(job: tuple[str, str]) -> tuple[str, int, dict[str, object], bool]:
+        node, tid = job
+        with (a if node == "a" else b).client(headers=scorer) as http:
+            r = http.post("/v1/score", json=bodies[tid])
+            return tid, r.status_code, r.json(), r.headers.get("idempotent-replayed") == "true"
+
+    jobs = [(node, tid) for tid in ids for node in ("a", "b", "a")]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(send, jobs))
+    assert [status for _, status, _, _ in answers] == [200] * len(jobs)
+    for tid in ids:
+        mine = [(body, replayed) for t, _, body, replayed in answers if t == tid]
+        assert all(body == mine[0][0] for body, _ in mine)  # every caller got the one decision
+        assert sorted(replayed for _, replayed in mine) == [False, True, True]
+
+    # The same id with another body is a 409 on every node (and every worker).
+    other = {**bodies[ids[0]], "amount": 9999.0}
+    for node in (a, b, a, a):
+        with node.client(headers=scorer) as http:
+            assert http.post("/v1/score", json=other).status_code == 409
+
+    # Feature state counted each payment once: the next one sees 1 + 12 before it, not 1 + 36.
+    with b.client(headers=scorer) as http:
+        last = http.post("/v1/score", json=payment("dup-last", payer, minutes=30))
+        assert last.status_code == 200
+    ledger = open_ledger(cluster.database_url)
+    try:
+        name, before = _payer_count(ledger.get_decision("dup-first").features)
+        _, after = _payer_count(ledger.get_decision("dup-last").features)
+        recorded = [ledger.get_decision(t) for t in ids]
+    finally:
+        ledger.close()
+    assert after - before == len(ids) + 1, name
+    assert all(r is not None for r in recorded)

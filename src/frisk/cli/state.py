@@ -135,7 +135,9 @@ def rebuild_command(
         settings = load_settings()
         ledger = open_ledger(settings.database_url or default_url(settings.home))
         try:
-            learnt, _ = warm_from_ledger(online, ledger, None)
+            learnt, _ = warm_from_ledger(
+                online, ledger, None, ahead=settings.api.event_window().ahead
+            )
         finally:
             ledger.close()
     else:

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from frisk.bounds import EventWindow
 from frisk.errors import ModelError
 
 # The vocabulary lives in frisk.schema; re-exported here, where engines use it.
@@ -143,6 +144,7 @@ def load_engine(
         history=history,
         store=store,
         max_lateness=_micros(None if settings is None else settings.state.max_lateness),
+        event_ahead=(EventWindow() if settings is None else settings.api.event_window()).ahead,
     )
     return engine.start()
 

@@ -14,6 +14,12 @@ service made 130-160 decisions/s with an idle thread pool. The decision work its
 either way. When a stripe or the engine lock is busy, ``decide_async`` falls back to ``decide``
 in a thread (``to_thread``: the caller's pool) rather than block the loop.
 
+Across processes (``frisk serve --workers N``, several nodes on one ledger and one shared feature
+state) the striped locks are not enough: with ``claims`` (``frisk.engine.claims``) a new id is
+claimed after the ledger look-up and the live checks, and only the claim's holder runs the
+engine; another process asking for the same id waits until the ledger holds the decision and
+answers it from there (or 409 for another body), so feature state learns the payment once.
+
 What the caller counts (metrics, live statistics) it hears through ``on_decided`` and
 ``on_replay``.
 """
@@ -21,7 +27,9 @@ What the caller counts (metrics, live statistics) it hears through ``on_decided`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,6 +42,7 @@ from pydantic_core import PydanticSerializationError
 
 from frisk.bounds import EventWindow, decimals_problem
 from frisk.engine import DecisionEngine
+from frisk.engine.claims import Claims
 from frisk.errors import (
     ConflictError,
     FriskError,
@@ -41,6 +50,7 @@ from frisk.errors import (
     InvalidEventError,
     NotReadyError,
     RecordRefusedError,
+    StateUnavailable,
 )
 from frisk.schema import Transaction, Verdict
 from frisk.store.admission import admit
@@ -80,8 +90,11 @@ class Decider:
         on_replay: Callable[[], None] | None = None,
         to_thread: ToThread | None = None,
         window: EventWindow | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.ledger = ledger
+        # Claims on ids shared with other processes; None: this process is the only decider.
+        self.claims = claims
         # Live events only: how far from the server's clock an event's time may be (None: only
         # the absolute bounds every event has).
         self.window = window
@@ -111,11 +124,20 @@ class Decider:
             if existing is not None:
                 return self._replay(existing, txn, digest)
             self._check_live(txn)
-            engine = self._engine()
-            with self._engine_lock:
-                verdict = engine.decide(txn)
-            record = decision_record(txn, body, digest, verdict, started)
-            recorded = self._record_decision(record)
+            owner = _owner()
+            if not self._claim(txn, owner):
+                answered = self._await_claim(txn, digest, owner)
+                if answered is not None:  # decided by the process that held the claim
+                    return answered
+            try:
+                engine = self._engine()
+                with self._engine_lock:
+                    verdict = engine.decide(txn)
+                record = decision_record(txn, body, digest, verdict, started)
+                recorded = self._record_decision(record)
+            except BaseException:
+                self._release(txn, owner)
+                raise
             if recorded is not record:  # another process recorded this id first
                 return self._replay(recorded, txn, digest)
         self._on_decided(record, (time.perf_counter() - started) * 1000)
@@ -139,16 +161,27 @@ class Decider:
             if existing is not None:
                 return self._replay(existing, txn, digest)
             self._check_live(txn)
-            engine = self._engine()
-            if self._engine_lock.acquire(blocking=False):
-                try:
-                    verdict = engine.decide(txn)
-                finally:
-                    self._engine_lock.release()
-            else:  # a batch or a snapshot holds the engine: wait in a thread, not on the loop
-                verdict = await self._to_thread(self._decide, engine, txn)
-            record = decision_record(txn, body, digest, verdict, started)
-            recorded = await self._record_async(record)
+            owner = _owner()
+            if not self._claim(txn, owner):  # another process decides it: wait in a thread
+                answered: Decided | None = await self._to_thread(
+                    self._await_claim, txn, digest, owner
+                )
+                if answered is not None:
+                    return answered
+            try:
+                engine = self._engine()
+                if self._engine_lock.acquire(blocking=False):
+                    try:
+                        verdict = engine.decide(txn)
+                    finally:
+                        self._engine_lock.release()
+                else:  # a batch or a snapshot holds the engine: wait in a thread, not the loop
+                    verdict = await self._to_thread(self._decide, engine, txn)
+                record = decision_record(txn, body, digest, verdict, started)
+                recorded = await self._record_async(record)
+            except BaseException:
+                self._release(txn, owner)
+                raise
             if recorded is not record:
                 return self._replay(recorded, txn, digest)
         finally:
@@ -180,27 +213,44 @@ class Decider:
             results: list[Decided | FriskError | None] = [None] * len(txns)
             pending: list[tuple[int, DecisionRecord, str, Transaction]] = []
             pending_ids: set[str] = set()
-            for i, txn in enumerate(txns):
-                started = time.perf_counter()
-                if txn.transaction_id in pending_ids:  # an id twice: its first must be recorded
-                    self._flush(pending, results)
-                    pending_ids.clear()
-                try:
-                    body = _body(txn)
-                    digest = _digest(body)
-                    existing = self._recorded(txn.transaction_id)
-                    if existing is not None:
-                        results[i] = self._replay(existing, txn, digest)
+            owner = _owner()  # one owner for the chunk's claims
+            try:
+                for i, txn in enumerate(txns):
+                    started = time.perf_counter()
+                    if txn.transaction_id in pending_ids:  # an id twice: its first is recorded
+                        self._flush(pending, results)
+                        pending_ids.clear()
+                    try:
+                        body = _body(txn)
+                        digest = _digest(body)
+                        existing = self._recorded(txn.transaction_id)
+                        if existing is not None:
+                            results[i] = self._replay(existing, txn, digest)
+                            continue
+                        self._check_live(txn)
+                        if not self._claim(txn, owner):
+                            self._flush(pending, results)  # nothing of ours waits meanwhile
+                            pending_ids.clear()
+                            answered = self._await_claim(txn, digest, owner)
+                            if answered is not None:
+                                results[i] = answered
+                                continue
+                        try:
+                            verdict = self._decide(self._engine(), txn)
+                        except BaseException:
+                            self._release(txn, owner)
+                            raise
+                    except (ConflictError, InputError) as exc:
+                        results[i] = exc
                         continue
-                    self._check_live(txn)
-                    verdict = self._decide(self._engine(), txn)
-                except (ConflictError, InputError) as exc:
-                    results[i] = exc
-                    continue
-                record = decision_record(txn, body, digest, verdict, started)
-                pending.append((i, record, digest, txn))
-                pending_ids.add(txn.transaction_id)
-            self._flush(pending, results)
+                    record = decision_record(txn, body, digest, verdict, started)
+                    pending.append((i, record, digest, txn))
+                    pending_ids.add(txn.transaction_id)
+                self._flush(pending, results)
+            except BaseException:
+                for _, _, _, txn in pending:  # not recorded: others may decide them
+                    self._release(txn, owner)
+                raise
         finally:
             for lock in reversed(locks):
                 lock.release()
@@ -234,6 +284,37 @@ class Decider:
             except ConflictError as exc:
                 results[i] = exc
         pending.clear()
+
+    def _claim(self, txn: Transaction, owner: str) -> bool:
+        """Claim ``txn``'s id for ``owner``; True without claims (this process alone decides)."""
+        return self.claims is None or self.claims.claim(txn.transaction_id, owner)
+
+    def _release(self, txn: Transaction, owner: str) -> None:
+        if self.claims is None:
+            return
+        with contextlib.suppress(StateUnavailable):  # the claim then expires by itself
+            self.claims.release(txn.transaction_id, owner)
+
+    def _await_claim(self, txn: Transaction, digest: str, owner: str) -> Decided | None:
+        """Wait while another process holds ``txn``'s claim: its recorded decision (replayed),
+        or None once the claim is ``owner``'s (its holder failed, or its claim expired)."""
+        claims = self.claims
+        assert claims is not None
+        deadline = time.monotonic() + 2 * claims.seconds
+        pause = 0.002
+        while True:
+            existing = self._recorded(txn.transaction_id)
+            if existing is not None:
+                return self._replay(existing, txn, digest)
+            if claims.claim(txn.transaction_id, owner):
+                return None
+            if time.monotonic() > deadline:
+                raise StateUnavailable(
+                    f"transaction {txn.transaction_id!r} is claimed by another process that has "
+                    "not recorded a decision for it; retry later"
+                )
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
     def _decide(self, engine: DecisionEngine, txn: Transaction) -> Verdict:
         with self._engine_lock:
@@ -278,6 +359,11 @@ def _ignore_decided(record: DecisionRecord, elapsed_ms: float) -> None:
 
 def _ignore_replay() -> None:
     return None
+
+
+def _owner() -> str:
+    """A token naming one attempt to decide (a claim's owner)."""
+    return os.urandom(8).hex()
 
 
 def _stripe(txn: Transaction) -> int:

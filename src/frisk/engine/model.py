@@ -35,12 +35,13 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from frisk.engine.shadow import ShadowHook
 from frisk.engine.warmup import (
+    AHEAD,
     MARGIN,
     SnapshotMeta,
     event_of,
@@ -136,6 +137,7 @@ class ModelEngine:
         history: Path | None = None,
         store: StateStore | None = None,
         max_lateness: int | None = None,
+        event_ahead: timedelta = AHEAD,
     ) -> None:
         self.source = source
         self.ledger = ledger
@@ -148,6 +150,9 @@ class ModelEngine:
         # start when no snapshot holds them already; then the ledger's decisions follow.
         self.history = history
         self.history_events = 0
+        # How far past the server's clock an event may lie (api.event_ahead_seconds): warm-up
+        # learns nothing later, so a far-future event recorded once cannot stop the clock again.
+        self.event_ahead = event_ahead
         # A store that keeps its own state (shared by several processes): the engine neither
         # restores nor snapshots it, and warms it from the ledger only when it is empty. None: an
         # in-process store the engine restores, warms and snapshots itself.
@@ -180,14 +185,16 @@ class ModelEngine:
             if self.store.clock is None and self.ledger is not None:
                 # Empty shared state: learn the ledger once. (Two processes starting on the same
                 # empty state at once may meet a write conflict: StateUnavailable, restart one.)
-                self.warmed_events, self._labels_until = warm_from_ledger(shared, self.ledger, None)
+                self.warmed_events, self._labels_until = warm_from_ledger(
+                    shared, self.ledger, None, ahead=self.event_ahead
+                )
             shared.max_lateness = self.max_lateness
             self._active, self._features = active, shared
             return self
         features: OnlineFeatures | None = None
         meta: SnapshotMeta | None = None
         if self.state_dir is not None:
-            restored = restore(self.state_dir, active.catalogue)
+            restored = restore(self.state_dir, active.catalogue, ahead=self.event_ahead)
             if restored is not None:
                 features, meta = restored
         if features is None:
@@ -196,7 +203,9 @@ class ModelEngine:
             self.history_events = _warm_from_history(features, self.history)
         if self.ledger is not None:
             began = time.perf_counter()
-            self.warmed_events, self._labels_until = warm_from_ledger(features, self.ledger, meta)
+            self.warmed_events, self._labels_until = warm_from_ledger(
+                features, self.ledger, meta, ahead=self.event_ahead
+            )
             log.info(
                 "feature state warm: %s, %d decisions replayed from the ledger in %.2f s",
                 "from a snapshot" if meta is not None else "no snapshot",

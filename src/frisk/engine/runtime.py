@@ -6,7 +6,8 @@ pieces around an engine and a ledger with ``build_decider``: a ``Decider`` recor
 engine and followed as other processes change them, and, when asked, the registry's production
 pointer followed so a promotion or rollback is decided with from the next payment on. The HTTP
 service follows the registry itself (``ModelOps``, which also runs the shadow model); a consumer
-asks ``build_decider`` to.
+asks ``build_decider`` to. With shared feature state (``state.url``) other processes decide
+too, so the decider claims each id before deciding it (``frisk.engine.claims``, in Redis).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from frisk.engine import DecisionEngine
+from frisk.engine.claims import Claims
 from frisk.engine.decider import Decider
 from frisk.engine.policy import PolicyState, build_policy
 from frisk.engine.recorder import DecisionRecorder
@@ -45,6 +47,7 @@ class Runtime(Generic[D]):
     recorder: DecisionRecorder
     policy: PolicyState
     models: RegistryWatcher | None = None
+    claims: Claims | None = None
 
     def start(self) -> Runtime[D]:
         self.policy.start()
@@ -57,6 +60,9 @@ class Runtime(Generic[D]):
             self.models.close()
         self.policy.close()
         self.recorder.close()
+        close = getattr(self.claims, "close", None)
+        if close is not None:
+            close()
 
 
 def build_decider(
@@ -72,25 +78,37 @@ def build_decider(
 ) -> Runtime[D]:
     """A decider over ``engine`` and ``ledger``, built by ``make`` (``Decider`` or a subclass).
 
-    ``make`` is called with the recorder's ``record``, ``record_async`` and ``record_many`` and
-    the live-event window, plus ``hooks`` (``on_decided``, ``on_replay``, ...). Policy metrics go
-    to ``registry``. With ``follow_models``, an engine serving a registry's production version
-    swaps in whatever the registry promotes, checked every
-    ``monitoring.registry_poll_seconds``. Nothing runs until ``Runtime.start``.
+    ``make`` is called with the recorder's ``record``, ``record_async`` and ``record_many``, the
+    live-event window and the claims on ids (None with in-process state), plus ``hooks``
+    (``on_decided``, ``on_replay``, ...). Policy metrics go to ``registry``. With
+    ``follow_models``, an engine serving a registry's production version swaps in whatever the
+    registry promotes, checked every ``monitoring.registry_poll_seconds``. Nothing runs until
+    ``Runtime.start``.
     """
     recorder = DecisionRecorder(
         ledger, on_commit=on_commit, wait_seconds=settings.store.answer_seconds
     )
+    claims = _claims(settings) if engine is not None else None
     decider = make(
         record=recorder.record_decision,
         record_async=recorder.record_decision_async,
         record_many=recorder.record_decisions,
         window=settings.api.event_window(),
+        claims=claims,
         **hooks,
     )
     policy = build_policy(settings, ledger, engine, registry)
     models = _registry_watcher(settings, engine) if follow_models else None
-    return Runtime(decider, recorder, policy, models)
+    return Runtime(decider, recorder, policy, models, claims)
+
+
+def _claims(settings: Settings) -> Claims | None:
+    """Claims in the shared state's Redis; None with in-process state (one decider)."""
+    if not settings.state.url.strip():
+        return None
+    from frisk.features.stores.redis_claims import open_claims  # redis: only when configured
+
+    return open_claims(settings.state)
 
 
 def _registry_watcher(settings: Settings, engine: DecisionEngine | None) -> RegistryWatcher | None:

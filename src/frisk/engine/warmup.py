@@ -17,6 +17,13 @@ event order. Labels whose ledger row changed after the snapshot's label watermar
 
 This is what makes velocity history survive a SIGKILL: the snapshot may be minutes old, the
 ledger holds every decision a client was given.
+
+Nothing from the future is learnt back. Feature state runs on event time and its clock never
+goes back, so a decision recorded before the input bounds with a far-future time (9999-12-31 was
+accepted once) would stop every entity's clock again at each start. Warm-up leaves out decisions
+whose event time lies more than ``ahead`` (the service's ``api.event_ahead_seconds``) past the
+server's clock, and those whose body no longer validates, and counts them in a warning; a
+snapshot whose clock is past that point is not used (the ledger rebuilds the state).
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from frisk.bounds import EventWindow
 from frisk.errors import FeatureError, StoreError
 from frisk.features import Catalogue, OnlineFeatures
 from frisk.schema import Transaction
@@ -52,6 +62,8 @@ META_FILE = "features.json"
 MARGIN = timedelta(seconds=5)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PAGE = 1000
+#: how far past the server's clock a learnt event may lie (the live window's default skew)
+AHEAD: timedelta = EventWindow().ahead
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +138,11 @@ def read_meta(directory: Path) -> SnapshotMeta | None:
         return None
 
 
-def restore(directory: Path, catalogue: Catalogue) -> tuple[OnlineFeatures, SnapshotMeta] | None:
-    """The snapshot's state for ``catalogue``, or None (logged why) when there is none usable."""
+def restore(
+    directory: Path, catalogue: Catalogue, *, ahead: timedelta = AHEAD
+) -> tuple[OnlineFeatures, SnapshotMeta] | None:
+    """The snapshot's state for ``catalogue``, or None (logged why) when there is none usable:
+    none, another catalogue, unreadable, or a clock more than ``ahead`` past the server's."""
     meta = read_meta(directory)
     if meta is None:
         return None
@@ -139,25 +154,58 @@ def restore(directory: Path, catalogue: Catalogue) -> tuple[OnlineFeatures, Snap
         )
         return None
     try:
-        return OnlineFeatures.restore(directory / meta.file, catalogue), meta
+        features = OnlineFeatures.restore(directory / meta.file, catalogue)
     except (FeatureError, StoreError) as exc:
         log.warning("feature snapshot unusable (%s): rebuilding from the ledger", exc)
         return None
+    clock = features.store.clock
+    latest = datetime.now(UTC) + ahead
+    if clock is not None and _EPOCH + timedelta(microseconds=clock) > latest:
+        log.warning(
+            "feature snapshot's clock (%s) is past the server's clock: an event from the future "
+            "stopped it; rebuilding from the ledger without such events",
+            f"{_EPOCH + timedelta(microseconds=clock):%Y-%m-%dT%H:%M:%SZ}",
+        )
+        return None
+    return features, meta
 
 
 def warm_from_ledger(
-    features: OnlineFeatures, ledger: Ledger, meta: SnapshotMeta | None
+    features: OnlineFeatures,
+    ledger: Ledger,
+    meta: SnapshotMeta | None,
+    *,
+    ahead: timedelta = AHEAD,
 ) -> tuple[int, datetime | None]:
-    """Replay what ``meta``'s snapshot missed (everything without one); return count, label mark."""
+    """Replay what ``meta``'s snapshot missed (everything without one); return count, label mark.
+
+    Decisions more than ``ahead`` past the server's clock, or whose body no longer validates
+    (recorded before the input bounds), are left out and counted in a warning."""
     labels_until = _queue_labels(features, ledger, None if meta is None else meta.labels_until)
     if meta is None:
         records: Iterable[DecisionRecord] = ledger.decisions_since(_EPOCH)
     else:
         records = _created_since(ledger, meta.taken_at - MARGIN, set(meta.recent_ids))
-    count = 0
+    latest = datetime.now(UTC) + ahead
+    count = future = invalid = 0
     for record in records:
-        features.update(event_of(Transaction.model_validate(record.transaction)))
+        if record.event_time > latest:
+            future += 1
+            continue
+        try:
+            txn = Transaction.model_validate(record.transaction)
+        except ValidationError:
+            invalid += 1
+            continue
+        features.update(event_of(txn))
         count += 1
+    if future or invalid:
+        log.warning(
+            "warm-up left out %d recorded decisions dated past the server's clock and %d whose "
+            "body no longer validates (recorded before the input bounds)",
+            future,
+            invalid,
+        )
     return count, labels_until
 
 

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from frisk.bounds import EventWindow
 from frisk.engine import DecisionEngine
+from frisk.engine.claims import Claims
 from frisk.engine.decider import Decided, Decider, body_hash
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.stats import LiveStats
@@ -32,6 +33,7 @@ class Scorer(Decider):
         record_async: Callable[[DecisionRecord], Awaitable[DecisionRecord]] | None = None,
         record_many: Callable[[list[DecisionRecord]], list[DecisionRecord]] | None = None,
         window: EventWindow | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.metrics = metrics
         self.stats = stats
@@ -46,6 +48,7 @@ class Scorer(Decider):
             on_replay=metrics.replays.inc,
             to_thread=run_in_threadpool,
             window=window,
+            claims=claims,
         )
 
     def _count(self, record: DecisionRecord, elapsed_ms: float) -> None:

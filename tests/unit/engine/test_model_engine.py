@@ -19,7 +19,7 @@ from frisk.schema import Transaction
 from frisk.service.metrics import ServiceMetrics
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
-from frisk.store import SqlLedger, default_url, open_ledger
+from frisk.store import DecisionRecord, SqlLedger, default_url, open_ledger
 
 VELOCITY = "txn_count_by_payer_24h"
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
@@ -226,3 +226,75 @@ def test_engines_over_one_redis_warm_it_once_and_share_it(
         for store in stores:
             store.close()
         ledger.close()
+
+
+# -- issue #20, case 1: a far-future event cannot stop the clock again after a restart ----------
+
+SINCE_LAST = "seconds_since_last_by_payer"
+
+
+def _recorded_before_the_bounds(
+    ledger: SqlLedger, txn_id: str, at: str, payer: str, amount: float = 50.0
+) -> None:
+    """A decision as the ledger held it before the input bounds: any time was accepted."""
+    body = txn(0, payer=payer).model_dump(mode="json")
+    body.update(transaction_id=txn_id, timestamp=at, amount=amount)
+    ledger.record_decision(
+        DecisionRecord(
+            transaction_id=txn_id,
+            body_hash="h",
+            event_time=datetime.fromisoformat(at),
+            transaction=body,
+            features={},
+            score=0.1,
+            risk_score=10,
+            tier="low",
+            action="allow",
+            reasons=[],
+            model_version="old",
+            timings={"total": 1.0},
+            created_at=datetime.now(UTC),
+        )
+    )
+
+
+def test_warm_up_leaves_out_events_from_the_future(
+    trained: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = open_ledger(default_url(tmp_path))
+    now = datetime.now(UTC).replace(microsecond=0)
+    scorer = _scorer(ledger, engine_for(trained["a"], ledger=ledger))
+    for hours in (3, 2, 1):
+        scorer.decide(txn(hours, timestamp=(now - timedelta(hours=hours)).isoformat()))
+    _recorded_before_the_bounds(ledger, "far", "9999-12-31T23:59:59+00:00", "p-far")
+    _recorded_before_the_bounds(ledger, "ahead", "2100-01-01T00:00:00+00:00", "p-ahead")
+    huge = (now - timedelta(minutes=30)).isoformat()
+    _recorded_before_the_bounds(ledger, "huge", huge, "p-huge", amount=1e12)
+
+    restarted = engine_for(trained["a"], ledger=ledger)  # on main: a ValidationError
+    assert restarted.warmed_events == 3
+    assert "left out 2 recorded decisions dated past the server's clock and 1" in caplog.text
+    decided = restarted.decide(txn(9, timestamp=now.isoformat()))
+    assert decided.features[SINCE_LAST] == 3600.0  # the clock is the payments', not 2100's
+    ledger.close()
+
+
+def test_a_snapshot_whose_clock_a_future_event_stopped_is_rebuilt_from_the_ledger(
+    trained: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = open_ledger(default_url(tmp_path))
+    state = tmp_path / "state"
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = engine_for(trained["a"], ledger=ledger, state_dir=state, snapshot_seconds=0)
+    scorer = _scorer(ledger, first)  # no live window: what the service accepted before #20
+    for hours in (3, 2, 1):
+        scorer.decide(txn(hours, timestamp=(now - timedelta(hours=hours)).isoformat()))
+    scorer.decide(txn(7, payer="p-ahead", timestamp="2100-01-01T00:00:00+00:00"))
+    first.snapshot()  # its clock is 2100
+
+    restarted = engine_for(trained["a"], ledger=ledger, state_dir=state, snapshot_seconds=0)
+    assert "clock (2100-01-01T00:00:00Z) is past the server's clock" in caplog.text
+    assert restarted.warmed_events == 3  # the whole ledger, but the future event
+    decided = restarted.decide(txn(9, timestamp=now.isoformat()))
+    assert decided.features[SINCE_LAST] == 3600.0
+    ledger.close()

@@ -1,0 +1,75 @@
+"""Claims on transaction ids, so that one of several processes decides each transaction.
+
+Within a process the decider's striped locks serialise requests for one id. Across worker
+processes and nodes sharing one ledger and one feature state, two requests for the same id may
+both find the ledger without it; without a claim both would run the engine, and feature state
+would learn the payment twice. So, after the ledger look-up and the live checks, the decider
+``claim``s the id: the one that gets it decides and records; any other waits until the ledger
+holds the decision and answers it from there (or 409 for another body). A claim expires by
+itself after ``seconds`` (``state.claim_seconds``), so a process killed while holding one delays
+a retry by at most that long; a decision that fails ``release``s it at once.
+
+``Claims`` is the seam; ``MemoryClaims`` keeps claims in the process (tests, one process), and
+``frisk.features.stores.redis_claims`` in Redis (``SET NX PX``), shared by every process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Claims", "MemoryClaims"]
+
+
+@runtime_checkable
+class Claims(Protocol):
+    """Exclusive, expiring claims on transaction ids."""
+
+    @property
+    def seconds(self) -> float:
+        """How long a claim holds unless released."""
+        ...
+
+    def claim(self, transaction_id: str, owner: str) -> bool:
+        """Take the claim for ``owner``: True, or False while another owner holds it.
+
+        Raises ``StateUnavailable`` when the claims cannot be reached.
+        """
+        ...
+
+    def release(self, transaction_id: str, owner: str) -> None:
+        """Give the claim up if ``owner`` still holds it (a later owner's is kept)."""
+        ...
+
+
+class MemoryClaims:
+    """``Claims`` in this process, on a clock (``time.monotonic`` unless given)."""
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._held: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def seconds(self) -> float:
+        return self._seconds
+
+    def claim(self, transaction_id: str, owner: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            held = self._held.get(transaction_id)
+            if held is not None and held[1] > now:
+                return False
+            self._held[transaction_id] = (owner, now + self._seconds)
+            if len(self._held) > 100_000:  # forget expired claims now and then
+                self._held = {k: v for k, v in self._held.items() if v[1] > now}
+            return True
+
+    def release(self, transaction_id: str, owner: str) -> None:
+        with self._lock:
+            held = self._held.get(transaction_id)
+            if held is not None and held[0] == owner:
+                del self._held[transaction_id]
