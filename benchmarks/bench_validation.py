@@ -63,7 +63,7 @@ def main() -> None:
     print(f"orjson.loads (reference)      {reference:6.2f} µs")
     print(f"validate_json (Transaction)   {validate:6.2f} µs  ({validate / reference:.1f}x)")
     try:
-        from frisk.bounds import EventWindow, decimals_problem
+        from frisk.bounds import EventWindow, check_amount
     except ImportError:
         print("live checks                      -    (not in this source)")
         return
@@ -72,7 +72,7 @@ def main() -> None:
 
     def live() -> None:
         window.check("timestamp", txn.timestamp)
-        decimals_problem(txn.amount, txn.currency)
+        check_amount(txn.amount, txn.currency)
 
     checks = _median(live, args.repeat)
     both = validate + checks

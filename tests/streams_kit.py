@@ -38,6 +38,14 @@ class Kit:
     def read(self, stream: str, field: str) -> list[bytes]:
         raise NotImplementedError
 
+    def unacked(self, stream: str, group: str) -> int:
+        """Messages of ``stream`` the group has not acknowledged (delivered or not)."""
+        raise NotImplementedError
+
+    def members(self, stream: str, group: str) -> set[str]:
+        """The group's members the broker knows by name."""
+        raise NotImplementedError
+
     def cleanup(self) -> None:
         raise NotImplementedError
 
@@ -68,6 +76,15 @@ class RedisKit(Kit):
             for _id, fields in self.client.xrange(stream)
             if field.encode() in fields
         ]
+
+    def unacked(self, stream: str, group: str) -> int:
+        for info in self.client.xinfo_groups(stream):
+            if info["name"] == group.encode():
+                return int(info["pending"]) + int(info.get("lag") or 0)
+        return 0
+
+    def members(self, stream: str, group: str) -> set[str]:
+        return {m["name"].decode() for m in self.client.xinfo_consumers(stream, group)}
 
     def cleanup(self) -> None:
         keys = list(self.client.scan_iter(match=f"{self.prefix}*", count=1000))
@@ -141,6 +158,18 @@ class NatsKit(Kit):
 
         got: list[bytes] = self._run(get())
         return got
+
+    def unacked(self, stream: str, group: str) -> int:
+        async def ask() -> int:
+            name = await self.js.find_stream_name_by_subject(stream)
+            info = await self.js.consumer_info(name, group)
+            return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+        got: int = self._run(ask())
+        return got
+
+    def members(self, stream: str, group: str) -> set[str]:
+        return set()
 
     def cleanup(self) -> None:
         async def drop() -> None:

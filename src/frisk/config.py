@@ -70,6 +70,9 @@ class ServiceSettings(BaseModel):
     # Freeze what survives each full garbage collection, so the next one skips it: keeps pauses
     # short as the feature state grows (see frisk.service.gc_pauses for the trade-off).
     gc_freeze: bool = True
+    # Allocations between young-generation collections (CPython's default 700: at ~1,000
+    # container allocations a decision, a collection every request). None keeps the default.
+    gc_young_threshold: int | None = Field(default=20_000, ge=100)
 
 
 class ApiSettings(BaseModel):
@@ -139,11 +142,22 @@ class PolicySettings(BaseModel):
 
 
 class RateLimitSettings(BaseModel):
-    """A token bucket per API key, in process; a batch costs one token per transaction."""
+    """A token bucket per API key; a batch costs one token per transaction. In Redis, shared by
+    every process, when feature state is there (``state.url``); else in each process.
+
+    A key created with its own limit (``frisk keys create --rate-limit N``) gets N per second and
+    a bucket of ``N x burst_seconds``; other keys get their role's default below.
+    """
 
     enabled: bool = True
+    # Analyst and admin keys: the dashboard, the CLI, scripts.
     per_second: float = Field(default=200.0, gt=0)
     burst: int = Field(default=400, ge=1)
+    # Scorer keys carry payment traffic: a switch refused with 429 by its fraud engine is an
+    # outage, so the default sits above what one 2-core node decides (~1,500/s measured).
+    scorer_per_second: float = Field(default=2000.0, gt=0)
+    # A bucket holds this many seconds of its rate (scorer keys and keys with their own limit).
+    burst_seconds: float = Field(default=2.0, gt=0)
 
 
 class CorsSettings(BaseModel):
@@ -214,6 +228,12 @@ class StateSettings(BaseModel):
     # the claim expires after this long, so a process killed while deciding delays a retry of
     # that id by at most this. Keep it above the longest decision (store.answer_seconds).
     claim_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # When Redis does not answer (within ``timeout``): ``refuse`` answers 503 with Retry-After;
+    # ``score`` decides with what needs no state (every payer, payee and device as if new) and
+    # ``review`` also sends the payment to review; both mark the decision degraded, name what it
+    # could not read in its first reason, count it and log it. Such a payment is recorded but
+    # not learnt by feature state (``frisk state rebuild --from-ledger`` would learn it).
+    on_unavailable: Literal["refuse", "score", "review"] = "refuse"
     # Records each process caches (with their versions) so that an event costs one round trip;
     # a stale one is found out by Redis and read again. 0: read every record first (two).
     cache_size: int = Field(default=50_000, ge=0, le=100_000_000)

@@ -303,3 +303,17 @@ def test_a_downgrade_gives_packed_decisions_their_json_columns_back(url: str) ->
     assert (row.transaction, row.reasons, row.timings, row.policy, row.body_hash) == expected(
         d, "get_decision"
     )
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf"), None])
+def test_an_amount_that_is_no_finite_number_sums_as_the_json_did(url: str, amount: Any) -> None:
+    ledger = open_ledger(url)
+    try:
+        txn = {**transaction("x", T0), "amount": amount}
+        ledger.record_decision(decision("x", 0, transaction=txn))
+        ledger.set_labels([LabelWrite("x", "fraud", T0, "cb")], actor="test")
+        counts = ledger.monitoring.daily_counts(1)
+        assert counts is not None
+        assert (counts.served[0].fraud, counts.served[0].fraud_amount) == (1, 0.0)
+    finally:
+        ledger.close()

@@ -123,12 +123,41 @@ def test_new_decisions_are_one_statement(ledger: SqlLedger) -> None:
     def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         statements.append(statement)
 
+    # On SQLite new decisions go through the writer's own connection (not the engine's pool).
+    writer = ledger._writer._conn if ledger._writer is not None else None
     sa.event.listen(ledger.engine, "before_cursor_execute", seen)
+    if writer is not None:
+        writer.set_trace_callback(statements.append)
     try:
         ledger.record_decisions([decision(f"one-{i}") for i in range(5)])
     finally:
         sa.event.remove(ledger.engine, "before_cursor_execute", seen)
-    assert [s.split()[0] for s in statements] == ["INSERT"]
+        if writer is not None:
+            writer.set_trace_callback(None)
+    transaction = {"BEGIN", "COMMIT"}
+    assert [s.split()[0] for s in statements if s.split()[0] not in transaction] == ["INSERT"]
+
+
+def test_new_decisions_are_durable_at_commit_on_sqlite(tmp_path: Path) -> None:
+    # The writer's own connection keeps the pool's pragmas: synchronous=FULL (fsync at each
+    # commit, so a decision is durable before it is returned), WAL, foreign keys.
+    ledger = open_ledger(default_url(tmp_path))
+    try:
+        ledger.record_decisions([decision("durable-0"), decision("durable-1")])
+        assert ledger._writer is not None
+        assert ledger._writer._conn is not None
+        conn = ledger._writer._conn
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert not conn.in_transaction
+    finally:
+        ledger.close()
+    reopened = open_ledger(default_url(tmp_path))
+    try:
+        assert reopened.get_decision("durable-1") == decision("durable-1")
+    finally:
+        reopened.close()
 
 
 def test_a_batch_larger_than_one_statement_holds_keeps_order_and_finds_earlier_ids(

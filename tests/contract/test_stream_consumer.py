@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -183,6 +184,41 @@ def test_a_batch_redelivered_after_its_consumer_died_is_replayed_not_decided_aga
     assert replayed._value.get() == 8
     published = outputs(kit, streams)
     assert sorted(p["transaction_id"] for p in published) == sorted(ids)  # none twice
+
+
+class ForgetsDedupe(DiesBeforeAck):
+    """A deliberately broken broker: every publish gets a fresh dedupe key, as if the broker
+    kept none. The redelivery test must catch it (its decisions appear twice)."""
+
+    async def ack(self, source: str, deliveries: Any) -> None:
+        await self.inner.ack(source, deliveries)
+
+    async def publish(self, target: str, field: str, items: Any) -> None:
+        fresh = [(f"{key}-{uuid.uuid4().hex}", body) for key, body in items]
+        await self.inner.publish(target, field, fresh)
+
+
+def test_the_suite_catches_a_broker_that_publishes_a_redelivered_decision_again(
+    kit: Kit, ledger: SqlLedger, amount_engine: Any, txn_body: Callable[..., dict[str, Any]]
+) -> None:
+    streams = streams_of(kit)
+    sent = bodies(txn_body, 16)
+    ids = [b["transaction_id"] for b in sent]
+    kit.publish(streams.input, sent)
+    settings = ConsumerSettings(group="g", redeliver_seconds=1.0)
+    dying = DiesBeforeAck(open_broker(kit.url, settings, "dies"))
+    with pytest.raises(ConnectionError):
+        consume(
+            make_consumer(kit, ledger, amount_engine, streams, broker=dying, batch=8), lambda: False
+        )
+    time.sleep(1.2)  # past redeliver_seconds
+    broken = ForgetsDedupe(open_broker(kit.url, settings, "c2"))
+    second = make_consumer(kit, ledger, amount_engine, streams, broker=broken, batch=8)
+    consume(second, lambda: count(ledger, ids) == len(sent) and consumer_lag(second) == 0)
+    published = [p["transaction_id"] for p in outputs(kit, streams)]
+    assert amount_engine.calls == len(sent)  # the ledger still kept the decisions once
+    assert sorted(published) != sorted(ids)  # what the redelivery test asserts, failing here
+    assert len(published) == len(sent) + 8
 
 
 def consumer_lag(consumer: Consumer) -> int:

@@ -8,14 +8,17 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.integration.scaleout import Cluster, cluster, payment
+from tests.integration.scaleout import START, Cluster, OwnRedis, cluster, own_redis, payment
 
 from frisk.store import open_ledger
 
-__all__ = ["cluster"]
+__all__ = ["cluster", "own_redis"]
 
 pytestmark = pytest.mark.xdist_group("scaleout")
 
@@ -56,6 +59,18 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
         for _ in range(4):
             text = http.get("/metrics").text
             assert _sample_sum(text, "frisk_decisions_total") == len(ids)
+        # /v1/stats names both workers and sums them (each writes its figures once a second).
+        deadline = time.monotonic() + 30
+        while True:
+            stats = http.get("/v1/stats").json()
+            if sum(stats["decisions_since_start"].values()) == len(ids) or (
+                time.monotonic() > deadline
+            ):
+                break
+            time.sleep(0.5)
+    assert sum(stats["decisions_since_start"].values()) == len(ids)
+    assert sorted(w["pid"] for w in stats["workers"]) == sorted(node.worker_pids())
+    assert sum(sum(w["decisions_since_start"].values()) for w in stats["workers"]) == len(ids)
 
 
 def test_a_worker_killed_under_load_loses_nothing_and_is_replaced(cluster: Cluster) -> None:
@@ -168,3 +183,118 @@ def test_duplicate_ids_sent_concurrently_to_two_nodes_are_decided_once(cluster: 
         ledger.close()
     assert after - before == len(ids) + 1, name
     assert all(r is not None for r in recorded)
+
+
+def test_a_keys_rate_limit_is_shared_by_the_nodes(cluster: Cluster) -> None:
+    # 0.5/s with a bucket of 10: each node alone would let 10 through at once, together 20.
+    env = {"FRISK_SECURITY__RATE_LIMIT__BURST_SECONDS": "20"}
+    a = cluster.start("--workers", "2", "--model", str(cluster.model), **env)
+    b = cluster.start("--model", str(cluster.model), **env)
+    with a.client(headers=cluster.keys["admin"]) as http:
+        made = http.post("/v1/keys", json={"role": "scorer", "name": "slow", "rate_limit": 0.5})
+        assert made.status_code == 201
+    slow = {"X-API-Key": made.json()["key"]}
+    began = time.monotonic()
+    answers: list[tuple[str, int, str | None]] = []
+    for i in range(30):
+        node = (a, b)[i % 2]
+        with node.client(headers=slow) as http:
+            r = http.post("/v1/score", json=payment(f"rl-{i}", "rl-payer", minutes=i))
+            answers.append((node.url, r.status_code, r.headers.get("retry-after")))
+    elapsed = time.monotonic() - began
+    accepted = sum(status == 200 for _, status, _ in answers)
+    # The one bucket's 10, plus what it refilled meanwhile (0.5/s); never each node's own 10.
+    assert 10 <= accepted <= 10 + 0.5 * elapsed + 1
+    refused = [(url, after) for url, status, after in answers if status == 429]
+    assert {url for url, _ in refused} == {a.url, b.url}
+    assert all(after is not None and int(after) >= 1 for _, after in refused)
+
+
+@pytest.mark.parametrize("mode", ["score", "review", "refuse"])
+def test_redis_stopped_and_restarted(cluster: Cluster, own_redis: OwnRedis, mode: str) -> None:
+    env = {
+        "FRISK_STATE__URL": own_redis.url,
+        "FRISK_STATE__ON_UNAVAILABLE": mode,
+        "FRISK_STATE__TIMEOUT": "0.3",
+        "FRISK_STATE__CONNECT_TIMEOUT": "0.3",
+    }
+    node = cluster.start("--workers", "2", "--model", str(cluster.model), **env)
+    scorer = cluster.keys["scorer"]
+    with node.client(headers=scorer) as http:
+        whole = http.post("/v1/score", json=payment("rd-1", "rd-payer"))
+        assert whole.status_code == 200
+        assert whole.json()["degraded"] is False
+        own_redis.stop()
+        down = [
+            http.post("/v1/score", json=payment(f"rd-d{i}", "rd-payer", i + 1)) for i in range(4)
+        ]
+        if mode == "refuse":
+            assert [r.status_code for r in down] == [503] * 4
+            assert all(int(r.headers["Retry-After"]) >= 1 for r in down)
+        else:
+            assert [r.status_code for r in down] == [200] * 4
+            bodies = [r.json() for r in down]
+            assert all(b["degraded"] for b in bodies)
+            assert all(b["reasons"][0]["feature"] == "feature_state" for b in bodies)
+            if mode == "review":
+                assert all(b["action"] in ("review", "block") for b in bodies)
+        own_redis.start()  # recovery without a restart of the service
+        deadline = time.monotonic() + 30
+        back = None
+        tries = 0
+        while time.monotonic() < deadline:
+            tries += 1
+            back = http.post("/v1/score", json=payment(f"rd-b{tries}", "rd-p2", 10 + tries))
+            if back.status_code == 200 and not back.json()["degraded"]:
+                break
+            time.sleep(0.5)
+        assert back is not None
+        assert back.status_code == 200
+        assert back.json()["degraded"] is False
+    ledger = open_ledger(cluster.database_url)
+    try:
+        recorded = [ledger.get_decision(f"rd-d{i}") for i in range(4)]
+    finally:
+        ledger.close()
+    if mode == "refuse":
+        assert recorded == [None] * 4  # nothing answered, nothing recorded
+    else:
+        assert all(r is not None and r.degraded for r in recorded)
+
+
+def test_a_promotion_on_one_node_is_served_by_the_other(cluster: Cluster) -> None:
+    from frisk.models.registry import Registry
+
+    # A registry on storage both nodes see (here: one directory), two versions of the model.
+    registry = Registry(cluster.home / "registry")
+    model = registry_model(cluster.model)
+    first = registry.register(model, now=START - timedelta(days=2))
+    second = registry.register(model, now=START - timedelta(days=1))
+    registry.promote(first)
+    a = cluster.start("--workers", "2", "--registry", str(registry.root))
+    b = cluster.start("--registry", str(registry.root))
+    admin = cluster.keys["admin"]
+    with a.client(headers=admin) as http:
+        assert http.get("/v1/models").json()["serving"]["version"] == first
+        promoted = http.post("/v1/models/promote", json={"version": second})
+        assert promoted.status_code == 200, promoted.text
+    # Every node (and every worker: ask several times) serves it within the poll interval.
+    for node in (a, b):
+        with node.client(headers=admin) as http:
+            deadline = time.monotonic() + 30
+            seen: list[str] = []
+            while time.monotonic() < deadline:
+                seen = [http.get("/v1/models").json()["serving"]["version"] for _ in range(6)]
+                if set(seen) == {second}:
+                    break
+                time.sleep(0.5)
+            assert set(seen) == {second}
+    with b.client(headers=cluster.keys["scorer"]) as http:
+        r = http.post("/v1/score", json=payment("promoted-1", "pr-payer"))
+        assert r.json()["model_version"] == second
+
+
+def registry_model(directory: Path) -> Any:
+    from frisk.models import load_model
+
+    return load_model(directory)

@@ -25,10 +25,20 @@ app.add_typer(keys_app, name="keys")
 def create(
     role: Annotated[Role, typer.Option("--role", help="scorer, analyst or admin.")],
     name: Annotated[str, typer.Option("--name", help="Who or what uses the key.")] = "",
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--rate-limit",
+            help="Requests per second for this key (a batch counts each transaction); "
+            "default: its role's (security.rate_limit: scorer 2000/s, others 200/s).",
+        ),
+    ] = None,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
     with _ledger() as ledger:
-        key, record = create_key(ledger, role, name or role.value, actor=_actor())
+        key, record = create_key(
+            ledger, role, name or role.value, actor=_actor(), rate_limit=rate_limit
+        )
     typer.echo(key)
     typer.echo(
         f"key id {record.key_id}, role {record.role.value}: store the key now, "
@@ -44,11 +54,12 @@ def list_keys(
     """List keys (ids, roles, names; never the keys)."""
     with _ledger() as ledger:
         records = ledger.list_api_keys(include_revoked=all_)
-    typer.echo(f"{'key id':<14}{'role':<9}{'created (UTC)':<21}{'revoked':<21}name")
+    typer.echo(f"{'key id':<14}{'role':<9}{'created (UTC)':<21}{'revoked':<21}{'limit/s':<10}name")
     for r in records:
         revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if r.revoked_at else "-"
         created = r.created_at.strftime("%Y-%m-%d %H:%M:%S")
-        typer.echo(f"{r.key_id:<14}{r.role.value:<9}{created:<21}{revoked:<21}{r.name}")
+        limit = "role" if r.rate_limit is None else f"{r.rate_limit:g}"
+        typer.echo(f"{r.key_id:<14}{r.role.value:<9}{created:<21}{revoked:<21}{limit:<10}{r.name}")
 
 
 @keys_app.command("revoke")

@@ -145,6 +145,7 @@ def load_engine(
         store=store,
         max_lateness=_micros(None if settings is None else settings.state.max_lateness),
         event_ahead=(EventWindow() if settings is None else settings.api.event_window()).ahead,
+        on_unavailable="refuse" if settings is None else settings.state.on_unavailable,
     )
     return engine.start()
 

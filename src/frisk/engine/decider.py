@@ -40,7 +40,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic_core import PydanticSerializationError
 
-from frisk.bounds import EventWindow, decimals_problem
+from frisk.bounds import EventWindow, check_amount
 from frisk.engine import DecisionEngine
 from frisk.engine.claims import Claims
 from frisk.errors import (
@@ -336,10 +336,12 @@ class Decider:
 
     def _check_live(self, txn: Transaction) -> None:
         """The bounds only a live event has: its time near the server's clock, and no more
-        decimal places than its currency has (``frisk.bounds``)."""
+        decimal places than its currency has (``frisk.bounds``); with them the amount's range
+        again, for a transaction built in code (validation checked it for every other), whose
+        1e308 would overflow a feature sum another caller's payee shares."""
         if self.window is not None:
             self.window.check("timestamp", txn.timestamp)
-        problem = decimals_problem(txn.amount, txn.currency)
+        problem = check_amount(txn.amount, txn.currency)
         if problem is not None:
             raise InvalidEventError("amount", txn.amount, problem)
 

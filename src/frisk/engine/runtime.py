@@ -78,8 +78,9 @@ def build_decider(
 ) -> Runtime[D]:
     """A decider over ``engine`` and ``ledger``, built by ``make`` (``Decider`` or a subclass).
 
-    ``make`` is called with the recorder's ``record``, ``record_async`` and ``record_many``, the
-    live-event window and the claims on ids (None with in-process state), plus ``hooks``
+    ``make`` is called with ``ledger`` and ``engine``, then the recorder's ``record``,
+    ``record_async`` and ``record_many``, the live-event window and the claims on ids (None with
+    in-process state), plus ``hooks``
     (``on_decided``, ``on_replay``, ...). Policy metrics go to ``registry``. With
     ``follow_models``, an engine serving a registry's production version swaps in whatever the
     registry promotes, checked every ``monitoring.registry_poll_seconds``. Nothing runs until
@@ -90,6 +91,8 @@ def build_decider(
     )
     claims = _claims(settings) if engine is not None else None
     decider = make(
+        ledger,
+        engine,
         record=recorder.record_decision,
         record_async=recorder.record_decision_async,
         record_many=recorder.record_decisions,
@@ -106,9 +109,11 @@ def _claims(settings: Settings) -> Claims | None:
     """Claims in the shared state's Redis; None with in-process state (one decider)."""
     if not settings.state.url.strip():
         return None
+    from frisk.engine.claims import BestEffortClaims
     from frisk.features.stores.redis_claims import open_claims  # redis: only when configured
 
-    return open_claims(settings.state)
+    claims = open_claims(settings.state)
+    return claims if settings.state.on_unavailable == "refuse" else BestEffortClaims(claims)
 
 
 def _registry_watcher(settings: Settings, engine: DecisionEngine | None) -> RegistryWatcher | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -20,13 +21,14 @@ from frisk.service.deps import ServiceState
 from frisk.service.docs import install_docs
 from frisk.service.errors import install_error_handlers
 from frisk.service.gc_pauses import GcPauses
-from frisk.service.metrics import ServiceMetrics
+from frisk.service.metrics import ServiceMetrics, multiprocess_dir
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from frisk.service.monitor import ModelOps
-from frisk.service.ratelimit import RateLimiter
+from frisk.service.ratelimit import Limiter, RateLimiter
 from frisk.service.routes import (
     audit,
     decisions,
+    keys,
     labels,
     lists,
     models,
@@ -39,6 +41,7 @@ from frisk.service.routes import (
 )
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
+from frisk.service.worker_stats import WorkerStatsWriter
 from frisk.store import Ledger, default_url, open_ledger
 
 if TYPE_CHECKING:
@@ -74,7 +77,7 @@ def create_app(
         settings,
         ledger,
         engine,
-        lambda **parts: Scorer(ledger, engine, metrics, stats, **parts),
+        lambda ledger, engine, **parts: Scorer(ledger, engine, metrics, stats, **parts),
         registry=metrics.registry,
         on_commit=metrics.observe_commit,
     )
@@ -86,7 +89,7 @@ def create_app(
         decision_engine=engine,
         metrics=metrics,
         stats=stats,
-        limiter=RateLimiter(limits.per_second, limits.burst) if limits.enabled else None,
+        limiter=_limiter(settings) if limits.enabled else None,
         keys=KeyCache(ledger, settings.security.key_cache_seconds),
         scorer=runtime.decider,
     )
@@ -95,7 +98,12 @@ def create_app(
     model_ops = ModelOps(settings, ledger, engine, metrics).start()
     # Decisions past ledger.retention_days into the archive, on a schedule (off by default).
     retention = RetentionJob(ledger, settings.ledger, settings.archive_dir)
-    gc_pauses = GcPauses(freeze=settings.service.gc_freeze)
+    gc_pauses = GcPauses(
+        freeze=settings.service.gc_freeze, young_threshold=settings.service.gc_young_threshold
+    )
+    # Under several workers, this one's figures where the others' /v1/stats read them.
+    figures_dir = multiprocess_dir()
+    figures = None if figures_dir is None else WorkerStatsWriter(Path(figures_dir), stats)
     metrics.registry.register(gc_pauses)
 
     @asynccontextmanager
@@ -103,13 +111,20 @@ def create_app(
         gc_pauses.install()  # process-wide, so only while this app serves
         runtime.start()  # follows changes other processes make to the ledger's policy
         retention.start()
+        if figures is not None:
+            figures.start()
         try:
             yield
         finally:
+            if figures is not None:
+                figures.close()
             gc_pauses.remove()
             retention.close()
             model_ops.close()
             runtime.close()
+            close_limiter = getattr(state.limiter, "close", None)
+            if close_limiter is not None:
+                close_limiter()
             if owns_ledger:
                 state.ledger.close()
 
@@ -143,6 +158,7 @@ def create_app(
         rules,
         lists,
         audit,
+        keys,
     )
     for module in modules:
         app.include_router(module.router)
@@ -175,6 +191,16 @@ def _score_route() -> APIRoute:
         if isinstance(route, score.ScoreRoute) and "POST" in (route.methods or ()):
             return route
     raise RuntimeError("the scoring router has no POST /v1/score route")
+
+
+def _limiter(settings: Settings) -> Limiter:
+    """Buckets in Redis when feature state is there (shared by every process), else here."""
+    limits = settings.security.rate_limit
+    if not settings.state.url.strip():
+        return RateLimiter(limits.per_second, limits.burst)
+    from frisk.service.redis_ratelimit import open_limiter  # redis: only when configured
+
+    return open_limiter(settings.state, limits)
 
 
 def _timeouts(settings: Settings) -> StoreTimeouts:

@@ -18,6 +18,7 @@ from frisk.service.errors import AuthenticationError, PermissionDeniedError, Rat
 
 # KeyCache and Principal live with the keys (service.keys); re-exported for the routes.
 from frisk.service.keys import KeyCache, Principal
+from frisk.service.ratelimit import limit_for, retry_after
 
 if TYPE_CHECKING:
     from frisk.service.deps import ServiceState
@@ -68,9 +69,10 @@ def charge(state: ServiceState, principal: Principal, cost: float) -> None:
     limiter = state.limiter
     if limiter is None or cost <= 0:
         return
-    wait = limiter.acquire(principal.key_id, cost)
+    limit = limit_for(state.settings.security.rate_limit, principal.role, principal.rate_limit)
+    wait = limiter.acquire(principal.key_id, cost, limit)
     if wait > 0:
-        raise RateLimitedError(limiter.retry_after(wait))
+        raise RateLimitedError(retry_after(wait))
 
 
 def authorise(principal: Principal, permission: Permission) -> Principal:

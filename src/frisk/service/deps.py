@@ -11,7 +11,7 @@ from frisk.config import Settings
 from frisk.engine import DecisionEngine
 from frisk.service.keys import KeyCache
 from frisk.service.metrics import ServiceMetrics
-from frisk.service.ratelimit import RateLimiter
+from frisk.service.ratelimit import Limiter
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
 from frisk.store.ledger import Ledger
@@ -28,7 +28,7 @@ class ServiceState:
     decision_engine: DecisionEngine | None
     metrics: ServiceMetrics
     stats: LiveStats
-    limiter: RateLimiter | None
+    limiter: Limiter | None
     keys: KeyCache
     scorer: Scorer
 

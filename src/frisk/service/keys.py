@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import threading
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
+from frisk.errors import InputError
 from frisk.schema import Role
 from frisk.store.ledger import ApiKeyRecord, AuditEntry, Ledger
 
@@ -41,8 +43,13 @@ _PREFIX = "frisk"
 _KEY = re.compile(r"^frisk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
 
-def create_key(ledger: Ledger, role: Role, name: str, *, actor: str) -> tuple[str, ApiKeyRecord]:
-    """Store a new key and return it in clear (the only time it exists so) with its record."""
+def create_key(
+    ledger: Ledger, role: Role, name: str, *, actor: str, rate_limit: float | None = None
+) -> tuple[str, ApiKeyRecord]:
+    """Store a new key and return it in clear (the only time it exists so) with its record;
+    ``rate_limit``: its requests per second (None: the default for its role)."""
+    if rate_limit is not None and not (rate_limit > 0 and math.isfinite(rate_limit)):
+        raise InputError(f"rate_limit={rate_limit!r}: requests per second, above 0")
     key_id = secrets.token_hex(6)
     key = f"{_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
     record = ApiKeyRecord(
@@ -51,6 +58,7 @@ def create_key(ledger: Ledger, role: Role, name: str, *, actor: str) -> tuple[st
         role=role,
         name=name,
         created_at=datetime.now(UTC),
+        rate_limit=rate_limit,
     )
     ledger.add_api_key(record)
     ledger.append_audit(
@@ -59,7 +67,7 @@ def create_key(ledger: Ledger, role: Role, name: str, *, actor: str) -> tuple[st
             action="api_key.create",
             target=f"api_key:{key_id}",
             at=record.created_at,
-            after={"role": role.value, "name": name},
+            after={"role": role.value, "name": name, "rate_limit": rate_limit},
         )
     )
     return key, record
@@ -113,6 +121,7 @@ class Principal:
     key_id: str
     role: Role
     log_id: str  # what logs show instead of the key id
+    rate_limit: float | None = None  # the key's own requests per second; None: its role's
 
 
 class KeyCache:
@@ -147,7 +156,9 @@ class KeyCache:
         expires, record = await self._entry(key_id)
         if record is None or not digest_matches(digest, record):
             return None
-        principal = Principal(key_id=key_id, role=record.role, log_id=log_id(key_id))
+        principal = Principal(
+            key_id=key_id, role=record.role, log_id=log_id(key_id), rate_limit=record.rate_limit
+        )
         if self.ttl > 0:
             with self._lock:
                 if len(self._principals) >= self.max_entries:

@@ -131,6 +131,8 @@ class ApiKeyRecord:
     name: str
     created_at: datetime
     revoked_at: datetime | None = None
+    #: requests per second this key may send; None: the default for its role
+    rate_limit: float | None = None
 
     @property
     def active(self) -> bool:

@@ -11,6 +11,7 @@ the tables, where clarity matters more than microseconds.
 from __future__ import annotations
 
 import functools
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from frisk.errors import NotFoundError, RecordRefusedError, StoreError
 from frisk.schema import Role
 from frisk.store._driver_errors import translate_errors
-from frisk.store.database import _SQLITE_BUSY_MS, make_engine
+from frisk.store.database import _SQLITE_BUSY_MS, _sqlite_pragmas, make_engine
 from frisk.store.decision_codec import pack_record
 from frisk.store.decision_rows import payload_columns, unpack_payload
 from frisk.store.feature_catalogues import FeatureCatalogues, catalogues_of, feature_columns
@@ -108,6 +109,7 @@ class SqlLedger:
         self.fast_lookups = self._sqlite
         self._insert_sql = _decision_insert_sql(self._sqlite)
         self._probe = _IdProbe(engine)
+        self._writer = _SqliteWriter(engine.url.database) if self._sqlite else None
         self._on_close: list[Callable[[], object]] = []
         self._catalogues = catalogues_of(engine)
 
@@ -159,6 +161,11 @@ class SqlLedger:
             rows = [_encode_decision(d, self._sqlite, self._catalogues) for d in records]
         except (TypeError, ValueError) as exc:  # orjson: a value JSON cannot hold
             raise RecordRefusedError(f"{doing}: cannot encode it ({exc})") from exc
+        if self._writer is not None:
+            with translate_errors(doing):
+                if self._writer.insert(rows) == len(rows):
+                    return list(records)
+            # Some ids were recorded before (rolled back): learn which below.
         with translate_errors(doing), self.engine.connect() as conn:
             with conn.begin() as transaction:
                 if self._insert_rows(conn, rows) == len(rows):
@@ -368,6 +375,7 @@ class SqlLedger:
             "name": key.name,
             "created_at": key.created_at,
             "revoked_at": key.revoked_at,
+            "rate_limit": key.rate_limit,
         }
         with translate_errors(f"adding API key {key.key_id!r}"), self.engine.begin() as conn:
             conn.execute(api_keys.insert().values(values))
@@ -448,6 +456,8 @@ class SqlLedger:
             callback()
         self._on_close.clear()
         self._probe.close()
+        if self._writer is not None:
+            self._writer.close()
         self.engine.dispose()
 
     def _decision(self, row: RowMapping) -> DecisionRecord:
@@ -544,8 +554,20 @@ def _encode_decision(
         catalogue,
         vector,
         record,
-        float(amount) if isinstance(amount, int | float) and not isinstance(amount, bool) else None,
+        _amount(amount),
     )
+
+
+def _amount(value: object) -> float | None:
+    """The transaction's amount for the ``amount`` column: a finite number, else NULL (as the
+    JSON's ``amount`` read as a float gave for the sums)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _utc(value: datetime, name: str) -> datetime:
@@ -590,6 +612,56 @@ class _IdProbe:
                 "SELECT 1 FROM decisions WHERE transaction_id = ?", (transaction_id,)
             ).fetchone()
         return found is not None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class _SqliteWriter:
+    """New decisions on SQLite through a connection of its own, with the pool's pragmas
+    (``synchronous=FULL``: durable at commit). A commit through a pooled SQLAlchemy connection
+    (checkout, events, transaction objects, reset on return) cost ~200 µs more CPU, at a few
+    decisions per group commit a quarter of the service's ledger cost per decision.
+
+    ``insert`` commits only when every row was new; otherwise it rolls back and says how many
+    were (the caller then learns which, row by row).
+    """
+
+    def __init__(self, file: str | None) -> None:
+        self._file = file or ""
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> int:
+        with self._lock:
+            if self._conn is None:
+                self._conn = sqlite3.connect(
+                    self._file,
+                    isolation_level=None,  # transactions as written below
+                    timeout=_SQLITE_BUSY_MS / 1000,
+                    check_same_thread=False,
+                )
+                _sqlite_pragmas(self._conn, None)
+            conn = self._conn
+            # IMMEDIATE: the write lock first (waiting up to the busy timeout), so the insert
+            # never fails on a snapshot another writer's commit made stale.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                inserted = 0
+                for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
+                    chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
+                    sql = _decision_insert_sql(True, len(chunk))
+                    params = tuple(value for row in chunk for value in row)
+                    inserted += conn.execute(sql, params).rowcount
+                conn.execute("COMMIT" if inserted == len(rows) else "ROLLBACK")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return inserted
 
     def close(self) -> None:
         with self._lock:

@@ -143,6 +143,8 @@ api_keys = sa.Table(
     sa.Column("name", sa.String(128), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    # Requests per second (migration 0005); NULL: the default for the key's role.
+    sa.Column("rate_limit", sa.Float(), nullable=True),
 )
 
 audit_log = sa.Table(

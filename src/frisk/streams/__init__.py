@@ -103,7 +103,9 @@ def consume(
             settings=settings,
         )
         try:
-            runtime = build_decider(settings, ledger, engine, Decider, follow_models=True).start()
+            runtime = build_decider(
+                settings, ledger, engine, Decider, registry=metrics.registry, follow_models=True
+            ).start()
             try:
                 consumer = Consumer(
                     open_broker(cfg.broker, cfg, name),
@@ -116,8 +118,7 @@ def consume(
                     metrics=metrics,
                     actor=f"consumer:{name}",
                 )
-                if cfg.metrics_port:
-                    metrics.serve(cfg.metrics_port)
+                stop_metrics = metrics.serve(cfg.metrics_port) if cfg.metrics_port else None
                 log.info(
                     "consuming %s as %s of group %s; decisions to %s",
                     streams.input,
@@ -125,7 +126,11 @@ def consume(
                     cfg.group,
                     streams.output,
                 )
-                asyncio.run(_run(consumer, stop))
+                try:
+                    asyncio.run(_run(consumer, stop))
+                finally:
+                    if stop_metrics is not None:
+                        stop_metrics()
             finally:
                 runtime.close()
         finally:

@@ -134,6 +134,9 @@ HOSTILE = [
     ({"device_id": "dev\ud800"}, "device_id"),
     ({"extra": {"note": "a\x00b"}}, "extra.note"),
     ({"extra": {"big": 2**70}}, "extra.big"),
+    ({"amount": 1e308}, "amount"),
+    ({"amount": float("inf")}, "amount"),
+    ({"amount": -5.0}, "amount"),
 ]
 
 

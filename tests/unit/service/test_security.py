@@ -117,7 +117,8 @@ def test_rate_limit_answers_429_with_retry_after(
 def test_batch_costs_a_token_per_transaction(
     make_client: Callable[..., TestClient], keys: Keys, txn_body: Body
 ) -> None:
-    client = make_client(security={"rate_limit": {"per_second": 0.1, "burst": 5}})
+    # Scorer keys have their own default (payment traffic): 0.1/s with 50 s of it, 5 tokens.
+    client = make_client(security={"rate_limit": {"scorer_per_second": 0.1, "burst_seconds": 50}})
     batch = [txn_body(f"b-{i}") for i in range(4)]
     assert client.post("/v1/score/batch", json=batch, headers=keys["scorer"]).status_code == 200
     r = client.post("/v1/score", json=txn_body("one"), headers=keys["scorer"])

@@ -18,6 +18,7 @@ from frisk.service.schemas.decisions import (
     RuleMatchPublic,
     decision_body,
 )
+from frisk.service.schemas.keys import KeyCreate, KeyCreated, KeyPublic, KeysPublic
 from frisk.service.schemas.labels import (
     LabelChangePublic,
     LabelCreate,
@@ -60,6 +61,7 @@ from frisk.service.schemas.ops import (
     HealthPublic,
     ReadyPublic,
     StatsPublic,
+    WorkerStatsPublic,
 )
 from frisk.service.schemas.reviews import (
     HistoryItemPublic,
@@ -110,6 +112,10 @@ __all__ = [
     "FeaturePsiPublic",
     "HealthPublic",
     "HistoryItemPublic",
+    "KeyCreate",
+    "KeyCreated",
+    "KeyPublic",
+    "KeysPublic",
     "LabelChangePublic",
     "LabelCreate",
     "LabelOutcomePublic",
@@ -154,6 +160,7 @@ __all__ = [
     "StatsPublic",
     "UploadProblemPublic",
     "UploadPublic",
+    "WorkerStatsPublic",
     "decision_body",
     "labels_body_schema",
 ]
