@@ -70,6 +70,9 @@ class ServiceSettings(BaseModel):
     # Freeze what survives each full garbage collection, so the next one skips it: keeps pauses
     # short as the feature state grows (see frisk.service.gc_pauses for the trade-off).
     gc_freeze: bool = True
+    # Allocations between young-generation collections (CPython's default 700: at ~1,000
+    # container allocations a decision, a collection every request). None keeps the default.
+    gc_young_threshold: int | None = Field(default=20_000, ge=100)
 
 
 class ApiSettings(BaseModel):
@@ -225,9 +228,19 @@ class StateSettings(BaseModel):
     # the claim expires after this long, so a process killed while deciding delays a retry of
     # that id by at most this. Keep it above the longest decision (store.answer_seconds).
     claim_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # When Redis does not answer (within ``timeout``): ``refuse`` answers 503 with Retry-After;
+    # ``score`` decides with what needs no state (every payer, payee and device as if new) and
+    # ``review`` also sends the payment to review; both mark the decision degraded, name what it
+    # could not read in its first reason, count it and log it. Such a payment is recorded but
+    # not learnt by feature state (``frisk state rebuild --from-ledger`` would learn it).
+    on_unavailable: Literal["refuse", "score", "review"] = "refuse"
     # Records each process caches (with their versions) so that an event costs one round trip;
     # a stale one is found out by Redis and read again. 0: read every record first (two).
     cache_size: int = Field(default=50_000, ge=0, le=100_000_000)
+    # Seconds an event may be behind the feature clock (the latest event time learnt, by any
+    # process): a late event is learnt at the clock's time; one later than this is refused
+    # (422, LateEventError). None: no bound.
+    max_lateness: float | None = Field(default=None, gt=0)
 
 
 class ConsumerSettings(BaseModel):

@@ -7,15 +7,20 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.integration.scaleout import Cluster, cluster, payment
+from tests.integration.conftest import FaultProxy
+from tests.integration.scaleout import START, Cluster, OwnRedis, cluster, own_redis, payment
 
 from frisk.store import open_ledger
 
-__all__ = ["cluster"]
+__all__ = ["cluster", "own_redis"]
 
 pytestmark = pytest.mark.xdist_group("scaleout")
 
@@ -33,6 +38,9 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
     node = cluster.start("--workers", "2", "--model", str(cluster.model))
     assert len(node.worker_pids()) == 2
     scorer = cluster.keys["scorer"]
+    with node.client(headers=cluster.keys["admin"]) as http:
+        rule = {"name": "big", "expression": "amount > 40", "action": "review", "mode": "shadow"}
+        assert http.post("/v1/rules", json=rule).status_code == 201
 
     def client(c: int) -> list[str]:
         decided = []
@@ -47,15 +55,39 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
         ids = [i for got in pool.map(client, range(4)) for i in got]
     ledger = open_ledger(cluster.database_url)
     try:
-        assert all(ledger.has_decision(i) for i in ids)
+        records = [ledger.get_decision(i) for i in ids]
     finally:
         ledger.close()
+    assert all(r is not None for r in records)
+    # The rule's hits, as the ledger recorded them (a worker may have decided before it polled
+    # the new rule in): any worker's /v1/rules sums every worker's.
+    matched = sum(
+        any(m["rule"] == "big" for m in (r.policy or {}).get("matched", ()))
+        for r in records
+        if r is not None
+    )
+    assert matched > 0
     # Any worker's /metrics counts every worker's decisions (multiprocess mode).
     analyst = cluster.keys["analyst"]
     with node.client(headers=analyst) as http:
         for _ in range(4):
             text = http.get("/metrics").text
             assert _sample_sum(text, "frisk_decisions_total") == len(ids)
+        # /v1/stats names both workers and sums them (each writes its figures once a second).
+        deadline = time.monotonic() + 30
+        while True:
+            stats = http.get("/v1/stats").json()
+            if sum(stats["decisions_since_start"].values()) == len(ids) or (
+                time.monotonic() > deadline
+            ):
+                break
+            time.sleep(0.5)
+    assert sum(stats["decisions_since_start"].values()) == len(ids)
+    assert sorted(w["pid"] for w in stats["workers"]) == sorted(node.worker_pids())
+    assert sum(sum(w["decisions_since_start"].values()) for w in stats["workers"]) == len(ids)
+    with node.client(headers=analyst) as http:
+        for _ in range(4):
+            assert http.get("/v1/rules/big").json()["hits"] == matched
 
 
 def test_a_worker_killed_under_load_loses_nothing_and_is_replaced(cluster: Cluster) -> None:
@@ -193,3 +225,191 @@ def test_a_keys_rate_limit_is_shared_by_the_nodes(cluster: Cluster) -> None:
     refused = [(url, after) for url, status, after in answers if status == 429]
     assert {url for url, _ in refused} == {a.url, b.url}
     assert all(after is not None and int(after) >= 1 for _, after in refused)
+
+
+@pytest.mark.parametrize("mode", ["score", "review", "refuse"])
+def test_redis_stopped_and_restarted(cluster: Cluster, own_redis: OwnRedis, mode: str) -> None:
+    env = {
+        "FRISK_STATE__URL": own_redis.url,
+        "FRISK_STATE__ON_UNAVAILABLE": mode,
+        "FRISK_STATE__TIMEOUT": "0.3",
+        "FRISK_STATE__CONNECT_TIMEOUT": "0.3",
+    }
+    node = cluster.start("--workers", "2", "--model", str(cluster.model), **env)
+    scorer = cluster.keys["scorer"]
+    with node.client(headers=scorer) as http:
+        whole = http.post("/v1/score", json=payment("rd-1", "rd-payer"))
+        assert whole.status_code == 200
+        assert whole.json()["degraded"] is False
+        own_redis.stop()
+        down = [
+            http.post("/v1/score", json=payment(f"rd-d{i}", "rd-payer", i + 1)) for i in range(4)
+        ]
+        if mode == "refuse":
+            assert [r.status_code for r in down] == [503] * 4
+            assert all(int(r.headers["Retry-After"]) >= 1 for r in down)
+        else:
+            assert [r.status_code for r in down] == [200] * 4
+            bodies = [r.json() for r in down]
+            assert all(b["degraded"] for b in bodies)
+            assert all(b["reasons"][0]["feature"] == "feature_state" for b in bodies)
+            if mode == "review":
+                assert all(b["action"] in ("review", "block") for b in bodies)
+        own_redis.start()  # recovery without a restart of the service
+        deadline = time.monotonic() + 30
+        back = None
+        tries = 0
+        while time.monotonic() < deadline:
+            tries += 1
+            back = http.post("/v1/score", json=payment(f"rd-b{tries}", "rd-p2", 10 + tries))
+            if back.status_code == 200 and not back.json()["degraded"]:
+                break
+            time.sleep(0.5)
+        assert back is not None
+        assert back.status_code == 200
+        assert back.json()["degraded"] is False
+    ledger = open_ledger(cluster.database_url)
+    try:
+        recorded = [ledger.get_decision(f"rd-d{i}") for i in range(4)]
+    finally:
+        ledger.close()
+    if mode == "refuse":
+        assert recorded == [None] * 4  # nothing answered, nothing recorded
+    else:
+        assert all(r is not None and r.degraded for r in recorded)
+
+
+def test_a_promotion_on_one_node_is_served_by_the_other(cluster: Cluster) -> None:
+    from frisk.models.registry import Registry
+
+    # A registry on storage both nodes see (here: one directory), two versions of the model.
+    registry = Registry(cluster.home / "registry")
+    model = registry_model(cluster.model)
+    first = registry.register(model, now=START - timedelta(days=2))
+    second = registry.register(model, now=START - timedelta(days=1))
+    registry.promote(first)
+    a = cluster.start("--workers", "2", "--registry", str(registry.root))
+    b = cluster.start("--registry", str(registry.root))
+    admin = cluster.keys["admin"]
+    with a.client(headers=admin) as http:
+        assert http.get("/v1/models").json()["serving"]["version"] == first
+        promoted = http.post("/v1/models/promote", json={"version": second})
+        assert promoted.status_code == 200, promoted.text
+    # Every node (and every worker: ask several times) serves it within the poll interval.
+    for node in (a, b):
+        with node.client(headers=admin) as http:
+            deadline = time.monotonic() + 30
+            seen: list[str] = []
+            while time.monotonic() < deadline:
+                seen = [http.get("/v1/models").json()["serving"]["version"] for _ in range(6)]
+                if set(seen) == {second}:
+                    break
+                time.sleep(0.5)
+            assert set(seen) == {second}
+    with b.client(headers=cluster.keys["scorer"]) as http:
+        r = http.post("/v1/score", json=payment("promoted-1", "pr-payer"))
+        assert r.json()["model_version"] == second
+
+
+def registry_model(directory: Path) -> Any:
+    from frisk.models import load_model
+
+    return load_model(directory)
+
+
+def test_interleaved_traffic_over_two_nodes_learns_what_one_process_would(
+    cluster: Cluster,
+) -> None:
+    from frisk.engine import load_engine
+    from frisk.schema import Transaction
+
+    a = cluster.start("--workers", "2", "--model", str(cluster.model))
+    b = cluster.start("--model", str(cluster.model))
+    # A stream in time order over a few payers, payees and devices, sent alternately to the
+    # nodes (and so to three processes): every entity's events in order, its history split.
+    stream = [
+        payment(
+            f"il-{i}",
+            f"il-payer-{i % 5}",
+            minutes=2 * i,
+            payee_id=f"il-shop-{i % 3}",
+            device_id=f"il-dev-{i % 4}",
+            amount=float(10 + (i * 37) % 400),
+        )
+        for i in range(45)
+    ]
+    scorer = cluster.keys["scorer"]
+    with a.client(headers=scorer) as on_a, b.client(headers=scorer) as on_b:
+        for i, body in enumerate(stream):
+            r = (on_a, on_b)[i % 2].post("/v1/score", json=body)
+            assert r.status_code == 200, r.text
+    ledger = open_ledger(cluster.database_url)
+    try:
+        served = [ledger.get_decision(body["transaction_id"]) for body in stream]
+    finally:
+        ledger.close()
+    # The same stream replayed by one process with its own in-process state.
+    alone = load_engine(cluster.model, None)
+    try:
+        replayed = [alone.decide(Transaction.model_validate(body)) for body in stream]
+    finally:
+        alone.close()
+    for body, record, verdict in zip(stream, served, replayed, strict=True):
+        assert record is not None
+        assert set(record.features) == set(verdict.features)
+        differ = {
+            name: (record.features[name], verdict.features[name])
+            for name in verdict.features
+            if not _same_value(record.features[name], verdict.features[name])
+        }
+        assert differ == {}, body["transaction_id"]
+
+
+def _same_value(left: Any, right: Any) -> bool:
+    if left is None or right is None:
+        return left is right
+    if isinstance(left, float | int) and isinstance(right, float | int):
+        return abs(left - right) <= 1e-6 * max(1.0, abs(left), abs(right))
+    return bool(left == right)
+
+
+def test_postgresql_unreachable_is_503_then_recovers(
+    cluster: Cluster, fault_proxy: Callable[[str, int], FaultProxy]
+) -> None:
+    import sqlalchemy as sa
+
+    url = sa.make_url(cluster.database_url)
+    proxy = fault_proxy(url.host or "127.0.0.1", url.port or 5432)
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    env = {"FRISK_DATABASE_URL": through, "FRISK_STORE__STATEMENT_TIMEOUT": "2"}
+    node = cluster.start("--workers", "2", "--model", str(cluster.model), **env)
+    scorer = cluster.keys["scorer"]
+    with node.client(headers=scorer) as http:
+        assert http.post("/v1/score", json=payment("pg-1", "pg-payer")).status_code == 200
+        proxy.refuse()
+        down = [
+            http.post("/v1/score", json=payment(f"pg-d{i}", "pg-payer", i + 1)) for i in range(4)
+        ]
+        assert [r.status_code for r in down] == [503] * 4
+        assert all(int(r.headers["Retry-After"]) >= 1 for r in down)
+        proxy.heal()
+        deadline = time.monotonic() + 60
+        status = 0
+        tries = 0
+        while time.monotonic() < deadline:
+            tries += 1
+            status = http.post(
+                "/v1/score", json=payment(f"pg-b{tries}", "pg-p2", 10 + tries)
+            ).status_code
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert status == 200  # recovered by itself, no restart
+        # A payment refused while the ledger was away, sent again, is decided and recorded.
+        again = http.post("/v1/score", json=payment("pg-d0", "pg-payer", 1))
+        assert again.status_code == 200
+    ledger = open_ledger(cluster.database_url)
+    try:
+        assert ledger.get_decision("pg-d0") is not None
+    finally:
+        ledger.close()

@@ -34,7 +34,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,7 +49,7 @@ from frisk.engine.warmup import (
     warm_from_ledger,
     write_state,
 )
-from frisk.errors import ConflictError, InvalidEventError, ModelError
+from frisk.errors import ConflictError, InvalidEventError, ModelError, StateUnavailable
 from frisk.features import Catalogue, OnlineFeatures, StateStore
 from frisk.models.explain import explain_one
 from frisk.models.pipeline import model_catalogue
@@ -136,7 +136,9 @@ class ModelEngine:
         snapshot_seconds: float = 300.0,
         history: Path | None = None,
         store: StateStore | None = None,
+        max_lateness: int | None = None,
         event_ahead: timedelta = AHEAD,
+        on_unavailable: Literal["refuse", "score", "review"] = "refuse",
     ) -> None:
         self.source = source
         self.ledger = ledger
@@ -156,6 +158,12 @@ class ModelEngine:
         # restores nor snapshots it, and warms it from the ledger only when it is empty. None: an
         # in-process store the engine restores, warms and snapshots itself.
         self.store = store
+        # µs a transaction may be behind the feature clock before it is refused (None: no bound)
+        self.max_lateness = max_lateness
+        # What a decision does when the shared store does not answer (``state.on_unavailable``).
+        self.on_unavailable = on_unavailable
+        self._blank: tuple[str, OnlineFeatures] | None = None  # no state: every entity new
+        self._unavailable_logged = 0.0
         self._active: _Active | None = None
         self._features: OnlineFeatures | None = None
         # Guards feature state: decide, snapshots and the reload swap. Uncontended in service,
@@ -185,6 +193,7 @@ class ModelEngine:
                 self.warmed_events, self._labels_until = warm_from_ledger(
                     shared, self.ledger, None, ahead=self.event_ahead
                 )
+            shared.max_lateness = self.max_lateness
             self._active, self._features = active, shared
             return self
         features: OnlineFeatures | None = None
@@ -208,10 +217,16 @@ class ModelEngine:
                 self.warmed_events,
                 time.perf_counter() - began,
             )
+        features.max_lateness = self.max_lateness
         self._active, self._features = active, features
         if self.state_dir is not None:
             self._snapshotter = _Snapshots(self, self.snapshot_seconds).start()
         return self
+
+    def feature_lateness(self) -> tuple[int, int]:
+        """Transactions learnt late (at the feature clock's time) and refused as too late."""
+        features = self._features
+        return (0, 0) if features is None else (features.late_events, features.refused_late)
 
     def close(self) -> None:
         """Stop periodic snapshots and take a last one (graceful shutdown)."""
@@ -294,11 +309,20 @@ class ModelEngine:
                 return seen[1]
             began = time.perf_counter()
             event = event_of(txn)
-            # The same id with another body after a failed write is decided but not learnt.
-            vector = features.update(event) if seen is None else features.peek(event)
+            missing: StateUnavailable | None = None
+            try:
+                # The same id with another body after a failed write is decided, not learnt.
+                vector = features.update(event) if seen is None else features.peek(event)
+            except StateUnavailable as exc:
+                if self.store is None or self.on_unavailable == "refuse":
+                    raise
+                missing = exc
+                vector = self._stateless(active).peek(event)
             self._recent.append((time.monotonic(), txn.transaction_id))
         featured = time.perf_counter()
         verdict = self._verdict(active, vector, began, featured, event)
+        if missing is not None:  # not remembered: a retry once Redis is back is decided whole
+            return self._degraded(txn, verdict, missing)
         shadow = self.shadow
         if shadow is not None and seen is None:
             shadow.offer(txn.transaction_id, vector)
@@ -428,6 +452,36 @@ class ModelEngine:
             timings=timings,
             policy=None if ruling is None else ruling.to_json(),
         )
+
+    def _stateless(self, active: _Active) -> OnlineFeatures:
+        """Features over an empty in-process state: what needs no history is exact."""
+        blank = self._blank
+        if blank is None or blank[0] != active.catalogue.version:
+            blank = self._blank = (active.catalogue.version, OnlineFeatures(active.catalogue))
+        return blank[1]
+
+    def _degraded(self, txn: Transaction, verdict: Verdict, cause: StateUnavailable) -> Verdict:
+        """``verdict`` decided without the shared state: marked, named, sent to review if set."""
+        now = time.monotonic()
+        if now - self._unavailable_logged > 10:  # a line per 10 s; the counter has every one
+            self._unavailable_logged = now
+            log.warning(
+                "feature state unavailable, deciding %s without it (state.on_unavailable=%s): %s",
+                txn.transaction_id,
+                self.on_unavailable,
+                cause,
+            )
+        action = verdict.action
+        if self.on_unavailable == "review" and action is Action.ALLOW:
+            action = Action.REVIEW
+        named = Reason(
+            "feature_state",
+            None,
+            0.0,
+            "Feature state (Redis) could not be read: the payer's, payee's and device's history "
+            "was not seen; this decision treated them as new.",
+        )
+        return replace(verdict, action=action, reasons=(named, *verdict.reasons), degraded=True)
 
     def _remember(self, txn: Transaction, verdict: Verdict) -> None:
         with self._lock:
