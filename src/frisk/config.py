@@ -237,6 +237,10 @@ class StateSettings(BaseModel):
     # Records each process caches (with their versions) so that an event costs one round trip;
     # a stale one is found out by Redis and read again. 0: read every record first (two).
     cache_size: int = Field(default=50_000, ge=0, le=100_000_000)
+    # Seconds an event may be behind the feature clock (the latest event time learnt, by any
+    # process): a late event is learnt at the clock's time; one later than this is refused
+    # (422, LateEventError). None: no bound.
+    max_lateness: float | None = Field(default=None, gt=0)
 
 
 class ConsumerSettings(BaseModel):

@@ -38,6 +38,9 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
     node = cluster.start("--workers", "2", "--model", str(cluster.model))
     assert len(node.worker_pids()) == 2
     scorer = cluster.keys["scorer"]
+    with node.client(headers=cluster.keys["admin"]) as http:
+        rule = {"name": "big", "expression": "amount > 40", "action": "review", "mode": "shadow"}
+        assert http.post("/v1/rules", json=rule).status_code == 201
 
     def client(c: int) -> list[str]:
         decided = []
@@ -52,9 +55,18 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
         ids = [i for got in pool.map(client, range(4)) for i in got]
     ledger = open_ledger(cluster.database_url)
     try:
-        assert all(ledger.has_decision(i) for i in ids)
+        records = [ledger.get_decision(i) for i in ids]
     finally:
         ledger.close()
+    assert all(r is not None for r in records)
+    # The rule's hits, as the ledger recorded them (a worker may have decided before it polled
+    # the new rule in): any worker's /v1/rules sums every worker's.
+    matched = sum(
+        any(m["rule"] == "big" for m in (r.policy or {}).get("matched", ()))
+        for r in records
+        if r is not None
+    )
+    assert matched > 0
     # Any worker's /metrics counts every worker's decisions (multiprocess mode).
     analyst = cluster.keys["analyst"]
     with node.client(headers=analyst) as http:
@@ -73,6 +85,9 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
     assert sum(stats["decisions_since_start"].values()) == len(ids)
     assert sorted(w["pid"] for w in stats["workers"]) == sorted(node.worker_pids())
     assert sum(sum(w["decisions_since_start"].values()) for w in stats["workers"]) == len(ids)
+    with node.client(headers=analyst) as http:
+        for _ in range(4):
+            assert http.get("/v1/rules/big").json()["hits"] == matched
 
 
 def test_a_worker_killed_under_load_loses_nothing_and_is_replaced(cluster: Cluster) -> None:

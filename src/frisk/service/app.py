@@ -103,7 +103,11 @@ def create_app(
     )
     # Under several workers, this one's figures where the others' /v1/stats read them.
     figures_dir = multiprocess_dir()
-    figures = None if figures_dir is None else WorkerStatsWriter(Path(figures_dir), stats)
+    figures = (
+        None
+        if figures_dir is None
+        else WorkerStatsWriter(Path(figures_dir), stats, lambda: policy.live.hits)
+    )
     metrics.registry.register(gc_pauses)
 
     @asynccontextmanager
