@@ -301,6 +301,8 @@ def test_migrations_are_idempotent(ledger: SqlLedger) -> None:
 def test_driver_errors_become_store_errors(ledger: SqlLedger) -> None:
     with ledger.engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE decisions"))
+        if ledger.engine.dialect.name == "postgresql":  # where ``has_decision`` looks
+            conn.execute(sa.text("DROP TABLE decision_ids"))
     with pytest.raises(StoreError, match="the ledger failed") as info:
         ledger.get_decision("t1")
     assert not isinstance(info.value.__cause__, StoreError)
@@ -327,8 +329,21 @@ def test_migrations_build_the_schema_the_tables_declare(ledger: SqlLedger) -> No
 
     from frisk.store.tables import metadata
 
+    dialect = ledger.engine.dialect.name
+
+    def declared(obj: object, name: str | None, kind: str, reflected: bool, _: object) -> bool:
+        if kind != "table":
+            return True
+        # PostgreSQL's day partitions of ``decisions`` (created at run time, not declared), and
+        # the tables of one back end only.
+        if reflected and name is not None and name.startswith("decisions_"):
+            return False
+        only = getattr(obj, "info", {}).get("dialects")
+        return only is None or dialect in only
+
     with ledger.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": declared})
+        diff = compare_metadata(context, metadata)
     # Type spelling differences (JSON vs JSONB variants, DateTime flavours) are not drift.
     structural = [d for d in diff if not (isinstance(d, list) and d and d[0][0] == "modify_type")]
     assert structural == []

@@ -6,6 +6,11 @@ migrations define them) is asked what the service asks, through the real functio
 statement they send is captured and ``EXPLAIN``-ed. The selective ones (an id, a page of the
 newest, a review page, a party's history, the drift window, the replay and archive reads) must
 read ``decisions`` through an index, never scan it whole.
+
+``decisions`` is partitioned by day (migration 0006): one partition per day of the 60, every
+id in ``decision_ids`` (written by the table's trigger during the load). A partition's scan
+counts as a read of ``decisions``; the id lookups and the reads bounded by transaction time
+must, run, touch one or two days' partitions, not all of them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from frisk.store.archive import _oldest
 from frisk.store.decision_codec import iso_time, pack_record
 from frisk.store.feature_catalogues import catalogues_of, recent_features
 from frisk.store.feature_codec import pack
+from frisk.store.partitions import ensure_partitions, partition_name
 from frisk.store.reviews import ReviewFilter, ReviewStore
 from frisk.store.tables import decisions
 
@@ -60,6 +66,7 @@ def big_ledger(request: pytest.FixtureRequest) -> Iterator[SqlLedger]:
 def _load(ledger: SqlLedger) -> None:
     catalogue = catalogues_of(ledger.engine).id_for(("amount", "txn_count_by_payer_1h"))
     step = SPAN.total_seconds() / ROWS
+    ensure_partitions(ledger.engine, today=T0.date(), ahead=SPAN.days)
     with ledger.engine.begin() as conn:
         for index in decisions.indexes:
             conn.execute(sa.text(f'DROP INDEX "{index.name}"'))
@@ -109,10 +116,13 @@ def _load(ledger: SqlLedger) -> None:
         for index in decisions.indexes:
             index.create(conn)
         conn.execute(sa.text("ANALYZE decisions"))
+        conn.execute(sa.text("ANALYZE decision_ids"))
 
 
-def _plans(ledger: SqlLedger, call: Any) -> list[tuple[str, dict[str, Any]]]:
-    """``call()``'s statements to PostgreSQL, each with its plan."""
+def _plans(
+    ledger: SqlLedger, call: Any, *, analyze: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
+    """``call()``'s statements to PostgreSQL, each with its plan (run, with ``analyze``)."""
     sent: list[tuple[str, Any]] = []
 
     def seen(_conn: object, _cursor: object, statement: str, params: Any, *_: object) -> None:
@@ -130,9 +140,10 @@ def _plans(ledger: SqlLedger, call: Any) -> list[tuple[str, dict[str, Any]]]:
     try:
         cursor = raw.cursor()
         for statement, params in sent:
-            if "decisions" not in statement:
+            if "decisions" not in statement and "decision_ids" not in statement:
                 continue
-            cursor.execute("EXPLAIN (FORMAT JSON) " + statement, params)
+            how = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
+            cursor.execute(f"EXPLAIN ({how}) " + statement, params)
             out.append((statement, cursor.fetchone()[0][0]["Plan"]))
     finally:
         raw.close()
@@ -145,13 +156,48 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-def _reads(plan: dict[str, Any]) -> list[tuple[str, str | None]]:
-    """How each node reading ``decisions`` reads it: (node type, index)."""
+def _is_decisions(relation: str | None) -> bool:
+    """``decisions``, one of its day partitions, or its ids."""
+    return relation is not None and (
+        relation in ("decisions", "decision_ids") or relation.startswith("decisions_")
+    )
+
+
+def _reads(
+    plan: dict[str, Any], *, small: frozenset[str] = frozenset()
+) -> list[tuple[str, str | None]]:
+    """How each node reading ``decisions`` reads it: (node type, index); not the ``small``
+    partitions (empty ones ahead, the default one), which the planner rightly reads whole."""
     return [
         (node["Node Type"], node.get("Index Name"))
         for node in _nodes(plan)
-        if node.get("Relation Name") == "decisions"
+        if _is_decisions(node.get("Relation Name")) and node.get("Relation Name") not in small
     ]
+
+
+def _small_partitions(ledger: SqlLedger) -> frozenset[str]:
+    """The partitions of ``decisions`` holding fewer than 1,000 rows."""
+    with ledger.engine.connect() as conn:
+        names = conn.execute(
+            sa.text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = to_regclass('decisions') AND c.reltuples < 1000"
+            )
+        ).scalars()
+        return frozenset(names)
+
+
+LOADED = {partition_name((T0 + timedelta(days=n)).date()) for n in range(SPAN.days + 1)}
+
+
+def _partitions_read(plan: dict[str, Any]) -> set[str]:
+    """The loaded days' partitions an ``EXPLAIN ANALYZE`` plan actually read (pruned ones are
+    not run; the empty ones of today and after, and the default one, are not counted)."""
+    return {
+        node["Relation Name"]
+        for node in _nodes(plan)
+        if node.get("Relation Name") in LOADED and node.get("Actual Loops", 0) > 0
+    }
 
 
 NOW = T0 + SPAN
@@ -178,9 +224,35 @@ def test_selective_queries_read_decisions_through_an_index(
 ) -> None:
     plans = _plans(big_ledger, lambda: QUERIES[name](big_ledger))
     assert plans, f"{name} sent no statement reading decisions"
+    small = _small_partitions(big_ledger)
     for statement, plan in plans:
-        reads = _reads(plan)
+        reads = _reads(plan, small=small)
         assert reads, statement
         for node, index in reads:
             assert node != "Seq Scan", f"{name} scans decisions whole:\n{statement}\n{plan}"
             assert index is not None or node == "Bitmap Heap Scan", (name, node, statement)
+
+
+# What reads one id or a bounded span of transaction time: pruned to a day or two when run.
+PRUNED = {
+    "get_decision": QUERIES["get_decision"],
+    "decisions_since": QUERIES["decisions_since"],
+    "archive_oldest": QUERIES["archive_oldest"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRUNED))
+def test_id_and_time_bounded_reads_touch_one_or_two_day_partitions(
+    big_ledger: SqlLedger, name: str
+) -> None:
+    plans = _plans(big_ledger, lambda: PRUNED[name](big_ledger), analyze=True)
+    read = set().union(*(_partitions_read(plan) for _, plan in plans))
+    assert 1 <= len(read) <= 2, (name, sorted(read))
+
+
+def test_the_load_filled_one_partition_per_day_and_every_id(big_ledger: SqlLedger) -> None:
+    with big_ledger.engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT count(*) FROM decision_ids")).scalar_one()
+        default = conn.execute(sa.text("SELECT count(*) FROM decisions_default")).scalar_one()
+    assert ids == ROWS
+    assert default == 0

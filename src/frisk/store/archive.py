@@ -40,7 +40,8 @@ from frisk.errors import InputError, StoreError
 from frisk.store._driver_errors import translate_errors
 from frisk.store.decision_rows import unpack_payload
 from frisk.store.feature_catalogues import catalogues_of
-from frisk.store.tables import decisions, label_history, labels, reviews
+from frisk.store.partitions import drop_day, ensure_partitions, is_partitioned, partition_days
+from frisk.store.tables import decision_ids, decisions, label_history, labels, reviews
 
 __all__ = [
     "ArchiveResult",
@@ -66,6 +67,8 @@ class ArchiveResult:
     days: set[date] = field(default_factory=set)
     parts: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    #: Days whose partition was dropped whole (PostgreSQL), not deleted row by row.
+    dropped: set[date] = field(default_factory=set)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +76,7 @@ class ArchiveResult:
             "rows": dict(self.rows),
             "days": sorted(d.isoformat() for d in self.days),
             "parts": len(self.parts),
+            "dropped_days": sorted(d.isoformat() for d in self.dropped),
             "seconds": round(self.seconds, 3),
         }
 
@@ -101,6 +105,10 @@ def archive_ledger(
     result = ArchiveResult(before.astimezone(UTC))
     catalogues = catalogues_of(engine)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    with translate_errors("creating the ledger's partitions"):
+        ensure_partitions(engine)
+        with engine.connect() as conn:
+            partitioned = set(partition_days(conn)) if is_partitioned(conn) else None
     done: set[date] = set()
     while True:
         oldest = _oldest(engine, result.before, after=max(done, default=None))
@@ -110,18 +118,30 @@ def archive_ledger(
         done.add(day)
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         end = min(start + timedelta(days=1), result.before)
+        # A whole day with a partition of its own (PostgreSQL): its rows stay until the day is
+        # in the archive, then the partition is dropped (``partitions.drop_day``).
+        whole = partitioned is not None and day in partitioned and end - start == timedelta(days=1)
+        archived: list[str] = []
+        after: tuple[datetime, str] | None = None
         while True:
-            # The oldest rows of the day first: each chunk leaves the ledger before the next.
-            query = (
-                sa.select(decisions)
-                .where(decisions.c.event_time >= start, decisions.c.event_time < end)
-                .order_by(decisions.c.event_time, decisions.c.transaction_id)
-                .limit(chunk)
+            # The oldest rows of the day first, a page after the last one read.
+            query = sa.select(decisions).where(
+                decisions.c.event_time >= start, decisions.c.event_time < end
             )
+            if after is not None:
+                time_, txn = after
+                query = query.where(
+                    sa.or_(
+                        decisions.c.event_time > time_,
+                        sa.and_(decisions.c.event_time == time_, decisions.c.transaction_id > txn),
+                    )
+                )
+            query = query.order_by(decisions.c.event_time, decisions.c.transaction_id).limit(chunk)
             with translate_errors("reading decisions to archive"), engine.connect() as conn:
                 rows = conn.execute(query).all()
             if not rows:
                 break
+            after = (rows[-1].event_time, rows[-1].transaction_id)
             ids = [r.transaction_id for r in rows]
             frames = {"decisions": _decision_frame(rows, catalogues)}
             frames.update(_related(engine, ids))
@@ -131,13 +151,25 @@ def archive_ledger(
                     result.parts.append(_write_verified(frame, to / table / f"day={day}" / name))
                     result.rows[table] += frame.height
             result.days.add(day)
-            _delete(engine, ids, batch, pause)
+            if whole:
+                _delete(engine, ids, batch, pause, tables=_RELATED_TABLES)
+                archived.extend(ids)
+            else:
+                _delete(engine, ids, batch, pause)
             if progress is not None:
                 progress(result)
             if len(rows) < chunk:
                 # The day is done; what arrives late for it is for the next run, so that a run
                 # does not chase a stream of late payments one small part at a time.
                 break
+        if archived:
+            with translate_errors("dropping an archived day's partition"):
+                dropped = drop_day(engine, day, len(archived))
+            if dropped:
+                result.dropped.add(day)
+                _delete(engine, archived, batch, pause, tables=(decision_ids,))
+            else:  # rows arrived for the day during the run: the archived ones go one by one
+                _delete(engine, archived, batch, pause)
     result.seconds = time.perf_counter() - began
     return result
 
@@ -351,8 +383,19 @@ def _write_verified(frame: pl.DataFrame, path: Path) -> Path:
     return path
 
 
-def _delete(engine: Engine, ids: Sequence[str], batch: int, pause: float) -> None:
-    tables = (reviews, label_history, labels, decisions)
+_RELATED_TABLES = (reviews, label_history, labels)
+
+
+def _delete(
+    engine: Engine,
+    ids: Sequence[str],
+    batch: int,
+    pause: float,
+    *,
+    tables: Sequence[sa.Table] = (*_RELATED_TABLES, decisions, decision_ids),
+) -> None:
+    if engine.dialect.name != "postgresql":  # ``decision_ids`` is PostgreSQL's only
+        tables = [t for t in tables if t is not decision_ids]
     for start in range(0, len(ids), batch):
         part = ids[start : start + batch]
         with translate_errors("deleting archived rows"), engine.begin() as conn:

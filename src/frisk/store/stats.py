@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from frisk.store._driver_errors import translate_errors
 from frisk.store.tables import (
     audit_log,
+    decision_ids,
     decisions,
     feature_catalogues,
     label_history,
@@ -67,7 +68,10 @@ def ledger_stats(engine: Engine) -> list[TableStats]:
     out = []
     with translate_errors("reading the ledger's statistics"), engine.connect() as conn:
         sizes = _sqlite_bytes(conn) if engine.dialect.name == "sqlite" else None
-        for table, dated in _DATED:
+        dated_tables = _DATED
+        if engine.dialect.name == "postgresql":  # the ids of the partitioned decisions
+            dated_tables = (*_DATED[:1], (decision_ids, decision_ids.c.event_time), *_DATED[1:])
+        for table, dated in dated_tables:
             rows, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(dated))).one()
             size = sizes.get(table.name, 0) if sizes is not None else _postgres_bytes(conn, table)
             out.append(TableStats(table.name, int(rows), int(size), _utc(oldest, dated)))

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "api_keys",
     "audit_log",
+    "decision_ids",
     "decisions",
     "feature_catalogues",
     "label_history",
@@ -97,6 +98,18 @@ decisions = sa.Table(
     sa.Index("ix_decisions_action_score", "action", "score"),
     sa.Index("ix_decisions_payer", "payer_id", "event_time"),
     sa.Index("ix_decisions_payee", "payee_id", "event_time"),
+)
+
+# PostgreSQL only (migration 0006, ``frisk.store.partitions``): there ``decisions`` is
+# partitioned by day and its primary key is (transaction_id, event_time); every recorded id is
+# here once, written by a trigger in the same transaction, so an id stays unique across days and
+# is found by one index probe. SQLite's ``decisions`` keeps ``transaction_id`` as its key.
+decision_ids = sa.Table(
+    "decision_ids",
+    metadata,
+    sa.Column("transaction_id", sa.String(256), primary_key=True),
+    sa.Column("event_time", UTCDateTime(), nullable=False),
+    info={"dialects": ("postgresql",)},
 )
 
 # The feature names of decisions, once per catalogue (an ordered list of names), not per row.
