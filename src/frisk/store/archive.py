@@ -167,7 +167,7 @@ def archive_ledger(
                 dropped = drop_day(engine, day, len(archived))
             if dropped:
                 result.dropped.add(day)
-                _delete(engine, archived, batch, pause, tables=(decision_ids,))
+                _delete_ids(engine, archived)
             else:  # rows arrived for the day during the run: the archived ones go one by one
                 _delete(engine, archived, batch, pause)
     result.seconds = time.perf_counter() - began
@@ -403,6 +403,23 @@ def _delete(
                 conn.execute(table.delete().where(table.c.transaction_id.in_(part)))
         if pause:
             time.sleep(pause)
+
+
+_IDS_PER_DELETE = 10_000
+
+
+def _delete_ids(engine: Engine, ids: Sequence[str]) -> None:
+    """The ids of a dropped day out of ``decision_ids`` (PostgreSQL). Larger batches than the
+    decisions': a delete there locks only its own rows, which no live write waits for (an
+    archived id is not recorded again meanwhile but by a replay of a day-old request)."""
+    for start in range(0, len(ids), _IDS_PER_DELETE):
+        part = list(ids[start : start + _IDS_PER_DELETE])
+        with translate_errors("deleting archived ids"), engine.begin() as conn:
+            conn.execute(
+                decision_ids.delete().where(
+                    decision_ids.c.transaction_id == sa.func.any(sa.bindparam("ids", part))
+                )
+            )
 
 
 def _parts(archive: Path, table: str, start: datetime | None, end: datetime | None) -> list[Path]:
