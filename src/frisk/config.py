@@ -225,6 +225,12 @@ class StateSettings(BaseModel):
     # the claim expires after this long, so a process killed while deciding delays a retry of
     # that id by at most this. Keep it above the longest decision (store.answer_seconds).
     claim_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # When Redis does not answer (within ``timeout``): ``refuse`` answers 503 with Retry-After;
+    # ``score`` decides with what needs no state (every payer, payee and device as if new) and
+    # ``review`` also sends the payment to review; both mark the decision degraded, name what it
+    # could not read in its first reason, count it and log it. Such a payment is recorded but
+    # not learnt by feature state (``frisk state rebuild --from-ledger`` would learn it).
+    on_unavailable: Literal["refuse", "score", "review"] = "refuse"
     # Records each process caches (with their versions) so that an event costs one round trip;
     # a stale one is found out by Redis and read again. 0: read every record first (two).
     cache_size: int = Field(default=50_000, ge=0, le=100_000_000)

@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.integration.scaleout import Cluster, cluster, payment
+from tests.integration.scaleout import Cluster, OwnRedis, cluster, own_redis, payment
 
 from frisk.store import open_ledger
 
-__all__ = ["cluster"]
+__all__ = ["cluster", "own_redis"]
 
 pytestmark = pytest.mark.xdist_group("scaleout")
 
@@ -56,6 +56,18 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
         for _ in range(4):
             text = http.get("/metrics").text
             assert _sample_sum(text, "frisk_decisions_total") == len(ids)
+        # /v1/stats names both workers and sums them (each writes its figures once a second).
+        deadline = time.monotonic() + 30
+        while True:
+            stats = http.get("/v1/stats").json()
+            if sum(stats["decisions_since_start"].values()) == len(ids) or (
+                time.monotonic() > deadline
+            ):
+                break
+            time.sleep(0.5)
+    assert sum(stats["decisions_since_start"].values()) == len(ids)
+    assert sorted(w["pid"] for w in stats["workers"]) == sorted(node.worker_pids())
+    assert sum(sum(w["decisions_since_start"].values()) for w in stats["workers"]) == len(ids)
 
 
 def test_a_worker_killed_under_load_loses_nothing_and_is_replaced(cluster: Cluster) -> None:
@@ -193,3 +205,55 @@ def test_a_keys_rate_limit_is_shared_by_the_nodes(cluster: Cluster) -> None:
     refused = [(url, after) for url, status, after in answers if status == 429]
     assert {url for url, _ in refused} == {a.url, b.url}
     assert all(after is not None and int(after) >= 1 for _, after in refused)
+
+
+@pytest.mark.parametrize("mode", ["score", "review", "refuse"])
+def test_redis_stopped_and_restarted(cluster: Cluster, own_redis: OwnRedis, mode: str) -> None:
+    env = {
+        "FRISK_STATE__URL": own_redis.url,
+        "FRISK_STATE__ON_UNAVAILABLE": mode,
+        "FRISK_STATE__TIMEOUT": "0.3",
+        "FRISK_STATE__CONNECT_TIMEOUT": "0.3",
+    }
+    node = cluster.start("--workers", "2", "--model", str(cluster.model), **env)
+    scorer = cluster.keys["scorer"]
+    with node.client(headers=scorer) as http:
+        whole = http.post("/v1/score", json=payment("rd-1", "rd-payer"))
+        assert whole.status_code == 200
+        assert whole.json()["degraded"] is False
+        own_redis.stop()
+        down = [
+            http.post("/v1/score", json=payment(f"rd-d{i}", "rd-payer", i + 1)) for i in range(4)
+        ]
+        if mode == "refuse":
+            assert [r.status_code for r in down] == [503] * 4
+            assert all(int(r.headers["Retry-After"]) >= 1 for r in down)
+        else:
+            assert [r.status_code for r in down] == [200] * 4
+            bodies = [r.json() for r in down]
+            assert all(b["degraded"] for b in bodies)
+            assert all(b["reasons"][0]["feature"] == "feature_state" for b in bodies)
+            if mode == "review":
+                assert all(b["action"] in ("review", "block") for b in bodies)
+        own_redis.start()  # recovery without a restart of the service
+        deadline = time.monotonic() + 30
+        back = None
+        tries = 0
+        while time.monotonic() < deadline:
+            tries += 1
+            back = http.post("/v1/score", json=payment(f"rd-b{tries}", "rd-p2", 10 + tries))
+            if back.status_code == 200 and not back.json()["degraded"]:
+                break
+            time.sleep(0.5)
+        assert back is not None
+        assert back.status_code == 200
+        assert back.json()["degraded"] is False
+    ledger = open_ledger(cluster.database_url)
+    try:
+        recorded = [ledger.get_decision(f"rd-d{i}") for i in range(4)]
+    finally:
+        ledger.close()
+    if mode == "refuse":
+        assert recorded == [None] * 4  # nothing answered, nothing recorded
+    else:
+        assert all(r is not None and r.degraded for r in recorded)

@@ -87,6 +87,7 @@ def _serve(
 
     from frisk.engine import load_engine
     from frisk.service.app import create_app
+    from frisk.service.http_writes import GatheringHttpToolsProtocol
     from frisk.service.logs import configure_logging
     from frisk.store import default_url, open_ledger
     from frisk.store.postgres import timeouts_of
@@ -116,8 +117,9 @@ def _serve(
                 log_config=None,
                 access_log=False,
                 server_header=False,
-                # A C HTTP parser and event loop when installed (they are dependencies).
-                http="auto",
+                # The C HTTP parser (httptools), a response sent in one write; uvloop when
+                # installed (both are dependencies).
+                http=GatheringHttpToolsProtocol,
                 loop="auto",
             )
         finally:

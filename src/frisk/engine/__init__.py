@@ -133,6 +133,7 @@ def load_engine(
         history=history,
         store=store,
         event_ahead=(EventWindow() if settings is None else settings.api.event_window()).ahead,
+        on_unavailable="refuse" if settings is None else settings.state.on_unavailable,
     )
     return engine.start()
 

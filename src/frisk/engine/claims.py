@@ -15,12 +15,15 @@ a retry by at most that long; a decision that fails ``release``s it at once.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Claims", "MemoryClaims"]
+from frisk.errors import StateUnavailable
+
+__all__ = ["BestEffortClaims", "Claims", "MemoryClaims"]
 
 
 @runtime_checkable
@@ -73,3 +76,32 @@ class MemoryClaims:
             held = self._held.get(transaction_id)
             if held is not None and held[0] == owner:
                 del self._held[transaction_id]
+
+
+class BestEffortClaims:
+    """``Claims`` that grant a claim when their store is unavailable (``state.on_unavailable``
+    ``score`` or ``review``): a payment is still decided, degraded, rather than refused. Two
+    processes may then both decide one id; the ledger keeps one record, and feature state,
+    unreachable too, learns neither."""
+
+    def __init__(self, inner: Claims) -> None:
+        self.inner = inner
+
+    @property
+    def seconds(self) -> float:
+        return self.inner.seconds
+
+    def claim(self, transaction_id: str, owner: str) -> bool:
+        try:
+            return self.inner.claim(transaction_id, owner)
+        except StateUnavailable:
+            return True
+
+    def release(self, transaction_id: str, owner: str) -> None:
+        with contextlib.suppress(StateUnavailable):
+            self.inner.release(transaction_id, owner)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()

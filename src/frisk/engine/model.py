@@ -34,7 +34,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,7 +49,7 @@ from frisk.engine.warmup import (
     warm_from_ledger,
     write_state,
 )
-from frisk.errors import ConflictError, InvalidEventError, ModelError
+from frisk.errors import ConflictError, InvalidEventError, ModelError, StateUnavailable
 from frisk.features import Catalogue, OnlineFeatures, StateStore
 from frisk.models.explain import explain_one
 from frisk.models.pipeline import model_catalogue
@@ -137,6 +137,7 @@ class ModelEngine:
         history: Path | None = None,
         store: StateStore | None = None,
         event_ahead: timedelta = AHEAD,
+        on_unavailable: Literal["refuse", "score", "review"] = "refuse",
     ) -> None:
         self.source = source
         self.ledger = ledger
@@ -156,6 +157,10 @@ class ModelEngine:
         # restores nor snapshots it, and warms it from the ledger only when it is empty. None: an
         # in-process store the engine restores, warms and snapshots itself.
         self.store = store
+        # What a decision does when the shared store does not answer (``state.on_unavailable``).
+        self.on_unavailable = on_unavailable
+        self._blank: tuple[str, OnlineFeatures] | None = None  # no state: every entity new
+        self._unavailable_logged = 0.0
         self._active: _Active | None = None
         self._features: OnlineFeatures | None = None
         # Guards feature state: decide, snapshots and the reload swap. Uncontended in service,
@@ -294,11 +299,20 @@ class ModelEngine:
                 return seen[1]
             began = time.perf_counter()
             event = event_of(txn)
-            # The same id with another body after a failed write is decided but not learnt.
-            vector = features.update(event) if seen is None else features.peek(event)
+            missing: StateUnavailable | None = None
+            try:
+                # The same id with another body after a failed write is decided, not learnt.
+                vector = features.update(event) if seen is None else features.peek(event)
+            except StateUnavailable as exc:
+                if self.store is None or self.on_unavailable == "refuse":
+                    raise
+                missing = exc
+                vector = self._stateless(active).peek(event)
             self._recent.append((time.monotonic(), txn.transaction_id))
         featured = time.perf_counter()
         verdict = self._verdict(active, vector, began, featured, event)
+        if missing is not None:  # not remembered: a retry once Redis is back is decided whole
+            return self._degraded(txn, verdict, missing)
         shadow = self.shadow
         if shadow is not None and seen is None:
             shadow.offer(txn.transaction_id, vector)
@@ -428,6 +442,36 @@ class ModelEngine:
             timings=timings,
             policy=None if ruling is None else ruling.to_json(),
         )
+
+    def _stateless(self, active: _Active) -> OnlineFeatures:
+        """Features over an empty in-process state: what needs no history is exact."""
+        blank = self._blank
+        if blank is None or blank[0] != active.catalogue.version:
+            blank = self._blank = (active.catalogue.version, OnlineFeatures(active.catalogue))
+        return blank[1]
+
+    def _degraded(self, txn: Transaction, verdict: Verdict, cause: StateUnavailable) -> Verdict:
+        """``verdict`` decided without the shared state: marked, named, sent to review if set."""
+        now = time.monotonic()
+        if now - self._unavailable_logged > 10:  # a line per 10 s; the counter has every one
+            self._unavailable_logged = now
+            log.warning(
+                "feature state unavailable, deciding %s without it (state.on_unavailable=%s): %s",
+                txn.transaction_id,
+                self.on_unavailable,
+                cause,
+            )
+        action = verdict.action
+        if self.on_unavailable == "review" and action is Action.ALLOW:
+            action = Action.REVIEW
+        named = Reason(
+            "feature_state",
+            None,
+            0.0,
+            "Feature state (Redis) could not be read: the payer's, payee's and device's history "
+            "was not seen; this decision treated them as new.",
+        )
+        return replace(verdict, action=action, reasons=(named, *verdict.reasons), degraded=True)
 
     def _remember(self, txn: Transaction, verdict: Verdict) -> None:
         with self._lock:

@@ -109,9 +109,11 @@ def _claims(settings: Settings) -> Claims | None:
     """Claims in the shared state's Redis; None with in-process state (one decider)."""
     if not settings.state.url.strip():
         return None
+    from frisk.engine.claims import BestEffortClaims
     from frisk.features.stores.redis_claims import open_claims  # redis: only when configured
 
-    return open_claims(settings.state)
+    claims = open_claims(settings.state)
+    return claims if settings.state.on_unavailable == "refuse" else BestEffortClaims(claims)
 
 
 def _registry_watcher(settings: Settings, engine: DecisionEngine | None) -> RegistryWatcher | None:

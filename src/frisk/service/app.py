@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -20,7 +21,7 @@ from frisk.service.deps import ServiceState
 from frisk.service.docs import install_docs
 from frisk.service.errors import install_error_handlers
 from frisk.service.gc_pauses import GcPauses
-from frisk.service.metrics import ServiceMetrics
+from frisk.service.metrics import ServiceMetrics, multiprocess_dir
 from frisk.service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from frisk.service.monitor import ModelOps
 from frisk.service.ratelimit import Limiter, RateLimiter
@@ -40,6 +41,7 @@ from frisk.service.routes import (
 )
 from frisk.service.scoring import Scorer
 from frisk.service.stats import LiveStats
+from frisk.service.worker_stats import WorkerStatsWriter
 from frisk.store import Ledger, default_url, open_ledger
 
 if TYPE_CHECKING:
@@ -97,6 +99,9 @@ def create_app(
     # Decisions past ledger.retention_days into the archive, on a schedule (off by default).
     retention = RetentionJob(ledger, settings.ledger, settings.archive_dir)
     gc_pauses = GcPauses(freeze=settings.service.gc_freeze)
+    # Under several workers, this one's figures where the others' /v1/stats read them.
+    figures_dir = multiprocess_dir()
+    figures = None if figures_dir is None else WorkerStatsWriter(Path(figures_dir), stats)
     metrics.registry.register(gc_pauses)
 
     @asynccontextmanager
@@ -104,9 +109,13 @@ def create_app(
         gc_pauses.install()  # process-wide, so only while this app serves
         runtime.start()  # follows changes other processes make to the ledger's policy
         retention.start()
+        if figures is not None:
+            figures.start()
         try:
             yield
         finally:
+            if figures is not None:
+                figures.close()
             gc_pauses.remove()
             retention.close()
             model_ops.close()

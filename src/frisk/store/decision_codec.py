@@ -20,6 +20,7 @@ stored whole. The dictionary is part of the format: a new one is a new format nu
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ _MEM_LEVEL = 2  # small state: a compressor costs ~10 µs to set up with the dic
 _LEVEL = 6
 _HEX = frozenset("0123456789abcdef")
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+# JSON's escape of a NUL: "\u0000" after an even number of backslashes (an odd one is a text
+# holding a backslash followed by "u0000", which is no NUL).
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 # What records repeat, most frequent last (deflate reaches the nearest copy in fewer bits).
 # Changing one byte of it changes the meaning of every stored record: make a new format instead.
@@ -109,7 +113,7 @@ def pack_record(
         text = orjson.dumps([txn, reasons, timings, policy], default=_plain, option=_OPTIONS)
     except TypeError as exc:  # orjson.JSONEncodeError included
         raise RecordRefusedError(f"it does not encode as JSON: {exc}") from exc
-    if b"\\u0000" in text or "\x00" in body_hash:
+    if (b"\\u0000" in text and _NUL.search(text)) or "\x00" in body_hash:
         # As the API refuses them, and as PostgreSQL's text and jsonb never held them.
         raise RecordRefusedError("it holds a NUL character, which the ledger does not store")
     if len(body_hash) == 64 and _HEX.issuperset(body_hash):

@@ -118,8 +118,7 @@ def consume(
                     metrics=metrics,
                     actor=f"consumer:{name}",
                 )
-                if cfg.metrics_port:
-                    metrics.serve(cfg.metrics_port)
+                stop_metrics = metrics.serve(cfg.metrics_port) if cfg.metrics_port else None
                 log.info(
                     "consuming %s as %s of group %s; decisions to %s",
                     streams.input,
@@ -127,7 +126,11 @@ def consume(
                     cfg.group,
                     streams.output,
                 )
-                asyncio.run(_run(consumer, stop))
+                try:
+                    asyncio.run(_run(consumer, stop))
+                finally:
+                    if stop_metrics is not None:
+                        stop_metrics()
             finally:
                 runtime.close()
         finally:

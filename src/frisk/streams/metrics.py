@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -61,6 +62,13 @@ class ConsumerMetrics:
         span = max(now - self._done[0][0], 1.0) if self._done else 1.0
         self.rate.set(sum(n for _, n in self._done) / span)
 
-    def serve(self, port: int) -> None:
-        """Export on 127.0.0.1:``port`` from a daemon thread."""
-        start_http_server(port, addr="127.0.0.1", registry=self.registry)
+    def serve(self, port: int) -> Callable[[], None]:
+        """Export on 127.0.0.1:``port`` from a daemon thread; returns what stops it."""
+        server, thread = start_http_server(port, addr="127.0.0.1", registry=self.registry)
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+        return stop

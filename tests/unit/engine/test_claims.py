@@ -37,7 +37,11 @@ def make_claims(
 
         require_service("Redis", "127.0.0.1", 6379)
         prefix = f"frisk-test-claims-{uuid.uuid4().hex[:10]}"
-        claims = open_claims(StateSettings(url=REDIS_URL, key_prefix=prefix, claim_seconds=seconds))
+        # Generous timeouts: two shared cores under a parallel test run are slow to answer.
+        state = StateSettings(
+            url=REDIS_URL, key_prefix=prefix, claim_seconds=seconds, timeout=5, connect_timeout=5
+        )
+        claims = open_claims(state)
         made.append(claims)
         return claims
 

@@ -157,3 +157,16 @@ def test_a_damaged_record_is_a_store_error(cut: int) -> None:
         unpack_record(blob[:cut], "a", T0)
     with pytest.raises(StoreError):
         unpack_record(b"\x09" + blob[1:], "a", T0)
+
+
+@pytest.mark.parametrize("text", ["\\u0000", "C:\\\\u0000x", "\\\\\\u0000"])
+def test_a_backslash_before_u0000_is_no_nul(text: str) -> None:
+    txn = {"transaction_id": "a", "note": text}
+    blob = pack("a", T0, HASH, txn, [], {}, None)
+    assert unpack_record(blob, "a", T0).transaction == txn
+
+
+@pytest.mark.parametrize("text", ["\\\x00", "\\\\\x00", "x\x00"])
+def test_a_nul_after_backslashes_is_still_refused(text: str) -> None:
+    with pytest.raises(RecordRefusedError, match="NUL"):
+        pack("a", T0, HASH, {"note": text}, [], {}, None)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import asdict
 from datetime import UTC, datetime, time
+from pathlib import Path
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -12,9 +15,16 @@ from frisk.errors import StoreError
 from frisk.schema import Action
 from frisk.service.auth import AnalystKey
 from frisk.service.deps import StateDep
-from frisk.service.metrics import CONTENT_TYPE
+from frisk.service.metrics import CONTENT_TYPE, multiprocess_dir
 from frisk.service.routes.monitoring import OpsDep
-from frisk.service.schemas import HealthPublic, PerformanceDayPublic, ReadyPublic, StatsPublic
+from frisk.service.schemas import (
+    HealthPublic,
+    PerformanceDayPublic,
+    ReadyPublic,
+    StatsPublic,
+    WorkerStatsPublic,
+)
+from frisk.service.worker_stats import read_workers
 
 router = APIRouter(tags=["operations"])
 
@@ -68,10 +78,17 @@ async def stats(state: StateDep, ops: OpsDep, _key: AnalystKey) -> StatsPublic:
     budget = state.settings.api.alert_budget
     latency = state.stats.latency_percentiles()
     live = await run_in_threadpool(ops.performance, state.settings.monitoring.live_days)
+    directory = multiprocess_dir()
+    workers = await run_in_threadpool(
+        read_workers, None if directory is None else Path(directory), state.stats
+    )
+    totals: Counter[str] = Counter()
+    for worker in workers:
+        totals.update(worker.decisions_since_start)
     return StatsPublic(
         uptime_seconds=round(state.stats.uptime(), 3),
         model_version=state.model_version,
-        decisions_since_start=state.stats.actions(),
+        decisions_since_start=dict(totals),
         decisions_today=decided,
         alerts_today=alerts,
         alert_rate_today=rate,
@@ -81,4 +98,5 @@ async def stats(state: StateDep, ops: OpsDep, _key: AnalystKey) -> StatsPublic:
         latency_ms_p99=None if latency is None else round(latency[1], 3),
         latency_window=state.stats.window,
         live=[PerformanceDayPublic.model_validate(row.to_dict()) for row in live.days],
+        workers=[WorkerStatsPublic.model_validate(asdict(w)) for w in workers],
     )

@@ -61,6 +61,7 @@ from frisk.service.schemas.ops import (
     HealthPublic,
     ReadyPublic,
     StatsPublic,
+    WorkerStatsPublic,
 )
 from frisk.service.schemas.reviews import (
     HistoryItemPublic,
@@ -159,6 +160,7 @@ __all__ = [
     "StatsPublic",
     "UploadProblemPublic",
     "UploadPublic",
+    "WorkerStatsPublic",
     "decision_body",
     "labels_body_schema",
 ]

@@ -1,0 +1,107 @@
+"""Per-worker figures for ``/v1/stats`` under ``frisk serve --workers N``.
+
+Each worker's ``LiveStats`` live in its own memory. So that any worker can answer for all, every
+worker writes its figures (uptime, decisions since start by action, latency percentiles) to
+``stats-<pid>.json`` in the supervisor's metrics directory (``PROMETHEUS_MULTIPROC_DIR``) once
+a second, and ``read_workers`` reads the files of the workers still alive. Without that
+directory the one process reports itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from frisk.service.stats import LiveStats
+
+__all__ = ["WorkerFigures", "WorkerStatsWriter", "figures_of", "read_workers"]
+
+_PATTERN = "stats-*.json"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFigures:
+    pid: int
+    uptime_seconds: float
+    decisions_since_start: dict[str, int]
+    latency_ms_p50: float | None
+    latency_ms_p99: float | None
+
+
+def figures_of(stats: LiveStats, pid: int | None = None) -> WorkerFigures:
+    latency = stats.latency_percentiles()
+    return WorkerFigures(
+        pid=os.getpid() if pid is None else pid,
+        uptime_seconds=round(stats.uptime(), 3),
+        decisions_since_start=stats.actions(),
+        latency_ms_p50=None if latency is None else round(latency[0], 3),
+        latency_ms_p99=None if latency is None else round(latency[1], 3),
+    )
+
+
+def read_workers(directory: Path | None, stats: LiveStats) -> list[WorkerFigures]:
+    """Every live worker's figures (this one's fresh), by pid; just this one without a
+    directory."""
+    mine = figures_of(stats)
+    if directory is None:
+        return [mine]
+    found = {mine.pid: mine}
+    for path in directory.glob(_PATTERN):
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            figures = WorkerFigures(**data)
+        except (OSError, ValueError, TypeError):
+            continue  # being replaced, or not ours
+        if figures.pid not in found and _alive(figures.pid):
+            found[figures.pid] = figures
+    return [found[pid] for pid in sorted(found)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class WorkerStatsWriter:
+    """Writes this worker's figures to ``directory`` every ``interval`` seconds until closed."""
+
+    def __init__(self, directory: Path, stats: LiveStats, interval: float = 1.0) -> None:
+        self.directory = directory
+        self.stats = stats
+        self.interval = interval
+        self.path = directory / f"stats-{os.getpid()}.json"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="frisk-worker-stats", daemon=True)
+
+    def start(self) -> WorkerStatsWriter:
+        self.write()
+        self._thread.start()
+        return self
+
+    def write(self) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(figures_of(self.stats))), encoding="utf-8")
+        temporary.replace(self.path)  # readers never see half a file
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.path.unlink(missing_ok=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.write()
+            except OSError:
+                time.sleep(self.interval)  # a full or vanished directory: try again later
