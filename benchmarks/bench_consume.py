@@ -15,6 +15,11 @@ the simulator's later payments, measures in the same run:
   the output stream, and the consumer lag (messages published and not yet acknowledged)
   sampled every 0.1 s: its peak, and how long the group took to drain it.
 
+Each decision rate is also given per CPU-second of the deciding process (``decide_many``: this
+one; a consumer: its process, every thread, from /proc): on a shared machine the wall-clock
+rates measure the other tenants as much as Frisk, the CPU time far less. The brokers' own CPU
+(redis-server, nats-server) is not in it.
+
 ``--rounds N`` repeats the broker runs (alternating) and prints medians. The load average is
 printed beside every figure: on a shared two-core machine the numbers mean little without it.
 """
@@ -79,9 +84,12 @@ def run(work: Path, args: argparse.Namespace) -> None:
         f"score_many         {args.events / score_s:>9,.0f} decisions/s (scoring alone)   "
         f"{args.events / features_s:>7,.0f}/s with offline features   {load()}"
     )
-    decide_s = decide_many(model, work / "in-process", bodies, args.warmup)
+    decide_s, decide_cpu = decide_many(model, work / "in-process", bodies, args.warmup)
     rate = args.events / decide_s
-    print(f"decide_many        {rate:>9,.0f} decisions/s (in process)       {load()}")
+    print(
+        f"decide_many        {rate:>9,.0f} decisions/s (in process), "
+        f"{args.events / decide_cpu:,.0f} per CPU-second   {load()}"
+    )
 
     rates: dict[str, list[float]] = {}
     for round_ in range(args.rounds):
@@ -90,6 +98,7 @@ def run(work: Path, args: argparse.Namespace) -> None:
             rates.setdefault(broker, []).append(result["rate"])
             print(
                 f"{broker:<6} round {round_ + 1}   {result['rate']:>9,.0f} decisions/s end to end, "
+                f"{args.events / result['cpu']:,.0f} per CPU-second of the consumer; "
                 f"peak lag {result['peak_lag']:,.0f}, drained {result['drain']:.1f} s after the "
                 f"burst was published ({result['publish']:.1f} s)   {load()}"
             )
@@ -127,8 +136,8 @@ def score_many(model_dir: Path, table: Any, measured: Any) -> tuple[float, float
     return done - scored_at, done - began
 
 
-def decide_many(model: Path, home: Path, bodies: list[bytes], warmup: int) -> float:
-    """Seconds for the decision core to validate and decide the measured bodies in process."""
+def decide_many(model: Path, home: Path, bodies: list[bytes], warmup: int) -> tuple[float, float]:
+    """Seconds (wall, CPU) for the decision core to validate and decide the measured bodies."""
     import orjson
 
     from frisk.config import load_settings
@@ -143,12 +152,12 @@ def decide_many(model: Path, home: Path, bodies: list[bytes], warmup: int) -> fl
     try:
         decider = Decider(ledger, engine)
         decider.decide_many([Transaction.parse(orjson.loads(b)) for b in bodies[:warmup]])
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         rest = bodies[warmup:]
         for start in range(0, len(rest), 256):
             chunk = [Transaction.parse(orjson.loads(b)) for b in rest[start : start + 256]]
             decider.decide_many(chunk)
-        return time.perf_counter() - began
+        return time.perf_counter() - began, time.process_time() - cpu
     finally:
         engine.close()
         ledger.close()
@@ -180,7 +189,7 @@ def consume_run(
     try:
         side.publish(bodies[: args.warmup])
         wait(lambda: side.outputs() >= args.warmup, process)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), cpu_seconds(process.pid)
         side.publish(bodies[args.warmup :])
         published = time.perf_counter()
         peak = 0
@@ -189,7 +198,7 @@ def consume_run(
                 raise SystemExit(f"frisk consume exited with {process.returncode}")
             peak = max(peak, side.lag())
             time.sleep(0.1)
-        done = time.perf_counter()
+        done, cpu = time.perf_counter(), cpu_seconds(process.pid) - cpu
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -199,7 +208,14 @@ def consume_run(
         "peak_lag": float(peak),
         "drain": done - published,
         "publish": published - began,
+        "cpu": cpu,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait(condition: Any, process: subprocess.Popen[bytes], limit: float = 300.0) -> None:

@@ -167,7 +167,7 @@ def _measure(
     """One server started in ``work`` (its home: a fresh ledger and key), measured, stopped."""
     work.mkdir(parents=True)
     frisk = name != "floor"
-    key = _scorer_key(work / "home") if frisk else ""
+    key = _scorer_key(work / "home", tree) if frisk else ""
     with ExitStack() as stack:
         port = _free_port()
         spec = _frisk_command(port, model, tree) if frisk else _floor_command(port)
@@ -281,15 +281,27 @@ def _train(path: Path, table: pl.DataFrame) -> Path:
     return path
 
 
-def _scorer_key(home: Path) -> str:
-    from frisk.service.keys import create_key
-    from frisk.store import Role, default_url, open_ledger
-
-    ledger = open_ledger(default_url(home))
-    try:
-        return create_key(ledger, Role.SCORER, "bench", actor="bench")[0]
-    finally:
-        ledger.close()
+def _scorer_key(home: Path, tree: Path) -> str:
+    """A scorer key in a fresh ledger made by ``tree``'s code (its migrations: a tree from before
+    a schema change cannot open a ledger made by a later one)."""
+    script = (
+        "import sys; from pathlib import Path; from frisk.service.keys import create_key; "
+        "from frisk.store import Role, default_url, open_ledger; "
+        "ledger = open_ledger(default_url(Path(sys.argv[1]))); "
+        "print(create_key(ledger, Role.SCORER, 'bench', actor='bench')[0]); ledger.close()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(home)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"making a key with {tree} failed: {out.stderr.strip()}")
+    return out.stdout.strip().splitlines()[-1]
 
 
 def _floor_command(port: int) -> tuple[list[str], dict[str, str]]:

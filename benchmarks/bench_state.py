@@ -1,21 +1,27 @@
 """State stores side by side: ``python -m benchmarks.bench_state [--payers N --events N]``.
 
-Warms the default catalogue's online features on simulated history in the in-process store and
-in Redis (``--url``, a fresh key prefix deleted afterwards), then times ``update`` event by event
-on the following events, alternating the stores in chunks so that both see the same load. Prints
-per store: client-side latency p50/p99; for Redis also the server's time per event (the change of
-``INFO commandstats`` usec over the timed events: other clients of that Redis inflate it), round
-trips per event (requests sent by redis-py's connections) and bytes per entity (``MEMORY USAGE``
-of each entity's keys, per entity key, over a sample).
+Starts its own ``redis-server`` on a free 127.0.0.1 port (no persistence; stopped by its PID at
+the end), so that ``INFO commandstats`` counts this benchmark's commands only; ``--url`` uses a
+running Redis instead (a fresh key prefix, deleted afterwards). Warms the default catalogue's
+online features on simulated history in the in-process store and in Redis, then times
+``update`` event by event on the following events, alternating the stores in chunks so that both
+see the same load. Prints per store: client-side latency p50/p99; for Redis also the server's
+time per event (the change of ``INFO commandstats`` usec over the timed events), round trips per
+event (requests sent by redis-py's connections) and bytes per entity (``MEMORY USAGE`` of each
+entity's keys, per entity key, over a sample).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import socket
 import statistics
+import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from frisk.data.simulator import SimulationConfig, simulate
@@ -28,8 +34,50 @@ def main() -> None:
     parser.add_argument("--payers", type=int, default=300)
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--events", type=int, default=1000, help="events timed after warm")
-    parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--url", help="a running Redis (default: start one on 127.0.0.1)")
     args = parser.parse_args()
+    with _redis(args.url) as url:
+        run(args, url)
+
+
+@contextmanager
+def _redis(url: str | None) -> Iterator[str]:
+    """``url``, or a redis-server of our own on a free 127.0.0.1 port, stopped by its PID."""
+    if url:
+        yield url
+        return
+    server = shutil.which("redis-server")
+    if server is None:
+        raise SystemExit("redis-server is not on PATH: install it, or give --url")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        client.close()
+        print(f"redis-server (pid {process.pid}) on 127.0.0.1:{port}")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def run(args: argparse.Namespace, url: str) -> None:
 
     table = simulate(SimulationConfig(days=args.days, payers=args.payers, seed=11))
     catalogue = resolve_catalogue("default", table)
@@ -38,7 +86,7 @@ def main() -> None:
         timed.drop("label", "label_timestamp", "label_source", "scenario").iter_rows(named=True)
     )
     redis_store = RedisStore.connect(
-        args.url, key_prefix=f"frisk-bench-{uuid.uuid4().hex[:8]}", timeout=30.0
+        url, key_prefix=f"frisk-bench-{uuid.uuid4().hex[:8]}", timeout=30.0
     )
     sent = _count_requests()
     try:
@@ -49,7 +97,7 @@ def main() -> None:
         remote.warm(history, freeze_gc=False)
         warm_seconds = time.perf_counter() - began
 
-        stats_before = _server_usec(redis_store)
+        stats_before, cpu_before = _server_usec(redis_store), _server_cpu(redis_store)
         requests_before = sent[0]
         timings: dict[str, list[float]] = {"memory": [], "redis": []}
         chunk = 100
@@ -61,6 +109,7 @@ def main() -> None:
             for name, online in order:
                 timings[name] += _time(online.update, part)
         server_usec = _server_usec(redis_store) - stats_before
+        server_cpu = _server_cpu(redis_store) - cpu_before
         round_trips = (sent[0] - requests_before) / len(events)
         per_entity = _bytes_per_entity(redis_store)
     finally:
@@ -81,6 +130,11 @@ def main() -> None:
         f" redis: server time {server_usec / len(events):.1f} µs per event (INFO commandstats), "
         f"{round_trips:.2f} round trips per event"
     )
+    if not args.url:  # our own server: all of its CPU is this benchmark's
+        print(
+            f" redis: server CPU {server_cpu * 1e6 / len(events):.1f} µs per event "
+            f"(INFO cpu, user + sys, network included)"
+        )
     for space, size in per_entity.items():
         print(f" redis: {space}: {size:,.0f} bytes (MEMORY USAGE)")
 
@@ -110,9 +164,28 @@ def _count_requests() -> list[int]:
     return sent
 
 
+# Commands the store's scripts call: INFO commandstats counts them inside their EVALSHA's time
+# and again on their own line, so only the scripts' lines and the other commands are summed.
+_IN_SCRIPTS = {
+    "exists", "expire", "get", "hget", "hmget", "hset", "incr", "pexpire", "set", "zadd",
+    "zrange", "zrangebyscore", "zremrangebyrank", "zremrangebyscore", "zscore",
+}  # fmt: skip
+
+
 def _server_usec(store: RedisStore) -> float:
     stats = store.client.info("commandstats")
-    return float(sum(v["usec"] for k, v in stats.items() if k.startswith("cmdstat_")))
+    return float(
+        sum(
+            v["usec"]
+            for k, v in stats.items()
+            if k.startswith("cmdstat_") and k.removeprefix("cmdstat_") not in _IN_SCRIPTS
+        )
+    )
+
+
+def _server_cpu(store: RedisStore) -> float:
+    cpu = store.client.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
 def _bytes_per_entity(store: RedisStore, sample: int = 200) -> dict[str, float]:

@@ -70,6 +70,9 @@ class ServiceSettings(BaseModel):
     # Freeze what survives each full garbage collection, so the next one skips it: keeps pauses
     # short as the feature state grows (see frisk.service.gc_pauses for the trade-off).
     gc_freeze: bool = True
+    # Allocations between young-generation collections (CPython's default 700: at ~1,000
+    # container allocations a decision, a collection every request). None keeps the default.
+    gc_young_threshold: int | None = Field(default=20_000, ge=100)
 
 
 class ApiSettings(BaseModel):
@@ -234,6 +237,10 @@ class StateSettings(BaseModel):
     # Records each process caches (with their versions) so that an event costs one round trip;
     # a stale one is found out by Redis and read again. 0: read every record first (two).
     cache_size: int = Field(default=50_000, ge=0, le=100_000_000)
+    # Seconds an event may be behind the feature clock (the latest event time learnt, by any
+    # process): a late event is learnt at the clock's time; one later than this is refused
+    # (422, LateEventError). None: no bound.
+    max_lateness: float | None = Field(default=None, gt=0)
 
 
 class ConsumerSettings(BaseModel):

@@ -8,6 +8,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     ├── ConfigError            settings or a config file that cannot be used
     ├── InputError             input that breaks the data model
     │   ├── InvalidEventError    one event (field, value, reason)
+    │   │   └── LateEventError     an event further behind the feature clock than the bound
     │   ├── InvalidRowsError     rows of an imported file (row, column, reason), refused as a whole
     │   ├── MappingError         a column-mapping file that cannot be applied
     │   ├── DataFormatError      a file that cannot be read at all
@@ -39,6 +40,7 @@ __all__ = [
     "InputError",
     "InvalidEventError",
     "InvalidRowsError",
+    "LateEventError",
     "MappingError",
     "ModelError",
     "NotFoundError",
@@ -71,6 +73,11 @@ class InvalidEventError(InputError):
         self.value = value
         self.reason = reason
         super().__init__(f"{field}={value!r}: {reason}")
+
+
+class LateEventError(InvalidEventError):
+    """An event older than the feature state's clock by more than the lateness bound
+    (``FRISK_STATE__MAX_LATENESS``): refused, nothing of it learnt."""
 
 
 @dataclass(frozen=True, slots=True)

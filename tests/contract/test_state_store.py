@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from frisk.data.table import conform
-from frisk.errors import FeatureError
+from frisk.errors import FeatureError, LateEventError
 from frisk.features import MemoryStore, OnlineFeatures, compute_offline, resolve_catalogue
 from frisk.features.spec import DAY, HOUR, MINUTE
 from frisk.features.state import NEVER, StateStore
@@ -395,6 +395,64 @@ def test_read_gives_the_state_as_committed(make_store: StoreFactory) -> None:
         peeked = online.peek(event)
         assert online.peek(event) == pytest.approx(peeked, nan_ok=True)
         assert online.update(event) == pytest.approx(peeked, nan_ok=True)
+
+
+_CALENDAR = ("hour_of_day", "day_of_week", "is_night", "is_weekend")
+
+
+def _out_of_order(seed: int, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A stream with some events arriving after later ones, and the same stream as the rule
+    says it is learnt: each late event at the time of the latest one before it."""
+    table = _unlabelled(random_events(seed, n, extras=False))
+    rng = np.random.default_rng(seed)
+    order = np.arange(n)
+    for i in rng.choice(np.arange(1, n - 3), size=n // 10, replace=False):
+        order[i], order[i + 2] = order[i + 2], order[i]  # event i arrives two places late
+    arrived = table[order.tolist()]
+    micros = arrived.get_column("timestamp").to_physical()
+    learnt = arrived.with_columns(
+        micros.cum_max().cast(pl.Datetime("us", "UTC")).alias("timestamp")
+    )
+    return arrived, learnt
+
+
+def test_out_of_order_events_follow_the_rule(make_store: StoreFactory) -> None:
+    """An event behind the clock is learnt at the clock's time (counted in ``late_events``):
+    its features, and every later one's, are the offline ones of the stream so retimed
+    (calendar features, which read the event's own time, aside)."""
+    arrived, learnt = _out_of_order(10, 200)
+    catalogue = resolve_catalogue("default", arrived)
+    online = OnlineFeatures(catalogue, make_store())
+    got = _features_after(arrived, online, range(arrived.height))
+    late = int((learnt.get_column("timestamp") != arrived.get_column("timestamp")).sum())
+    assert late > 0
+    assert online.late_events == late
+    assert online.refused_late == 0
+    keep = [name for name in got.columns if name not in _CALENDAR]
+    expected = compute_offline(learnt, catalogue)
+    assert mismatches(expected.select(keep), got.select(keep), REL) == []
+
+
+def test_an_event_later_than_the_bound_is_refused_and_changes_nothing(
+    make_store: StoreFactory,
+) -> None:
+    table = _unlabelled(random_events(11, 120, extras=False))
+    catalogue = resolve_catalogue("default", table)
+    events = list(table.iter_rows(named=True))
+    online = OnlineFeatures(catalogue, make_store(), max_lateness=HOUR)
+    for event in events[:80]:
+        online.update(event)
+    clock = online.store.clock
+    assert clock is not None
+    stale = {**events[10], "transaction_id": "too-late"}  # far behind the clock
+    with pytest.raises(LateEventError, match=r"behind the feature state's clock.*refused"):
+        online.update(stale)
+    assert online.refused_late == 1
+    assert online.store.clock == clock
+    got = _features_after(table, online, range(80, 120))
+    assert mismatches(compute_offline(table, catalogue).tail(40), got, REL) == []
+    # warm and replay learn every event, the bound is for live updates
+    OnlineFeatures(catalogue, max_lateness=HOUR).warm(table.reverse(), freeze_gc=False)
 
 
 def test_a_store_refuses_state_of_another_catalogue(make_store: StoreFactory) -> None:

@@ -218,7 +218,7 @@ def test_two_consumers_in_a_group_decide_as_one_consumer_does(
             )
         )
     payers = 12
-    # Whole seconds: see the note on sub-second event times in docs/STREAMS.md.
+    # One time per wave: see "Several consumers in one group" in docs/STREAMS.md.
     start = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
     sent = payments(5 * payers, payers=payers, start=start)
     try:

@@ -109,9 +109,10 @@ def serve(start_server: StartServer, role_keys: RoleKeys) -> Iterator[Callable[.
         model: Path | None = None,
         registry: Path | None = None,
         database_url: str | None = None,
+        **overrides: Any,
     ) -> Server:
         url = database_url or default_url(home)
-        settings = load_settings(home=home, database_url=url)
+        settings = load_settings(home=home, database_url=url, **overrides)
         ledger = open_ledger(url)
         engine = load_engine(model, registry, ledger=ledger, settings=settings)
         app = create_app(settings, engine, ledger=ledger)
@@ -169,6 +170,23 @@ def test_scoring_flow(
         assert http.get("/v1/models", headers=server.keys["scorer"]).status_code == 403
         metrics = http.get("/metrics", headers=server.keys["analyst"]).text
         assert f'frisk_model_info{{version="{got["model_version"]}"}} 1.0' in metrics
+
+
+def test_a_transaction_later_than_the_bound_is_refused_and_counted(
+    serve: Callable[..., Server], models: Models, tmp_path: Path
+) -> None:
+    server = serve(tmp_path, model=models.a, state={"max_lateness": 3600})
+    with server.client() as http:
+        assert server.score(http, body("l-1", minutes=120)).status_code == 200
+        late = server.score(http, body("l-2", minutes=100))  # 20 min behind: learnt late
+        assert late.status_code == 200, late.text
+        refused = server.score(http, body("l-3", minutes=0))  # 2 h behind: over the bound
+        assert refused.status_code == 422, refused.text
+        assert "behind the feature state's clock" in refused.text
+        assert server.ledger.get_decision("l-3") is None
+        metrics = http.get("/metrics", headers=server.keys["analyst"]).text
+    assert "frisk_feature_late_events 1.0" in metrics
+    assert "frisk_feature_late_refused 1.0" in metrics
 
 
 def test_retries_do_not_touch_feature_state(

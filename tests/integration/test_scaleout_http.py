@@ -7,11 +7,16 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.integration.scaleout import Cluster, OwnRedis, cluster, own_redis, payment
+from tests.integration.conftest import FaultProxy
+from tests.integration.scaleout import START, Cluster, OwnRedis, cluster, own_redis, payment
 
 from frisk.store import open_ledger
 
@@ -33,6 +38,9 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
     node = cluster.start("--workers", "2", "--model", str(cluster.model))
     assert len(node.worker_pids()) == 2
     scorer = cluster.keys["scorer"]
+    with node.client(headers=cluster.keys["admin"]) as http:
+        rule = {"name": "big", "expression": "amount > 40", "action": "review", "mode": "shadow"}
+        assert http.post("/v1/rules", json=rule).status_code == 201
 
     def client(c: int) -> list[str]:
         decided = []
@@ -47,9 +55,18 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
         ids = [i for got in pool.map(client, range(4)) for i in got]
     ledger = open_ledger(cluster.database_url)
     try:
-        assert all(ledger.has_decision(i) for i in ids)
+        records = [ledger.get_decision(i) for i in ids]
     finally:
         ledger.close()
+    assert all(r is not None for r in records)
+    # The rule's hits, as the ledger recorded them (a worker may have decided before it polled
+    # the new rule in): any worker's /v1/rules sums every worker's.
+    matched = sum(
+        any(m["rule"] == "big" for m in (r.policy or {}).get("matched", ()))
+        for r in records
+        if r is not None
+    )
+    assert matched > 0
     # Any worker's /metrics counts every worker's decisions (multiprocess mode).
     analyst = cluster.keys["analyst"]
     with node.client(headers=analyst) as http:
@@ -68,6 +85,9 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
     assert sum(stats["decisions_since_start"].values()) == len(ids)
     assert sorted(w["pid"] for w in stats["workers"]) == sorted(node.worker_pids())
     assert sum(sum(w["decisions_since_start"].values()) for w in stats["workers"]) == len(ids)
+    with node.client(headers=analyst) as http:
+        for _ in range(4):
+            assert http.get("/v1/rules/big").json()["hits"] == matched
 
 
 def test_a_worker_killed_under_load_loses_nothing_and_is_replaced(cluster: Cluster) -> None:
@@ -257,3 +277,139 @@ def test_redis_stopped_and_restarted(cluster: Cluster, own_redis: OwnRedis, mode
         assert recorded == [None] * 4  # nothing answered, nothing recorded
     else:
         assert all(r is not None and r.degraded for r in recorded)
+
+
+def test_a_promotion_on_one_node_is_served_by_the_other(cluster: Cluster) -> None:
+    from frisk.models.registry import Registry
+
+    # A registry on storage both nodes see (here: one directory), two versions of the model.
+    registry = Registry(cluster.home / "registry")
+    model = registry_model(cluster.model)
+    first = registry.register(model, now=START - timedelta(days=2))
+    second = registry.register(model, now=START - timedelta(days=1))
+    registry.promote(first)
+    a = cluster.start("--workers", "2", "--registry", str(registry.root))
+    b = cluster.start("--registry", str(registry.root))
+    admin = cluster.keys["admin"]
+    with a.client(headers=admin) as http:
+        assert http.get("/v1/models").json()["serving"]["version"] == first
+        promoted = http.post("/v1/models/promote", json={"version": second})
+        assert promoted.status_code == 200, promoted.text
+    # Every node (and every worker: ask several times) serves it within the poll interval.
+    for node in (a, b):
+        with node.client(headers=admin) as http:
+            deadline = time.monotonic() + 30
+            seen: list[str] = []
+            while time.monotonic() < deadline:
+                seen = [http.get("/v1/models").json()["serving"]["version"] for _ in range(6)]
+                if set(seen) == {second}:
+                    break
+                time.sleep(0.5)
+            assert set(seen) == {second}
+    with b.client(headers=cluster.keys["scorer"]) as http:
+        r = http.post("/v1/score", json=payment("promoted-1", "pr-payer"))
+        assert r.json()["model_version"] == second
+
+
+def registry_model(directory: Path) -> Any:
+    from frisk.models import load_model
+
+    return load_model(directory)
+
+
+def test_interleaved_traffic_over_two_nodes_learns_what_one_process_would(
+    cluster: Cluster,
+) -> None:
+    from frisk.engine import load_engine
+    from frisk.schema import Transaction
+
+    a = cluster.start("--workers", "2", "--model", str(cluster.model))
+    b = cluster.start("--model", str(cluster.model))
+    # A stream in time order over a few payers, payees and devices, sent alternately to the
+    # nodes (and so to three processes): every entity's events in order, its history split.
+    stream = [
+        payment(
+            f"il-{i}",
+            f"il-payer-{i % 5}",
+            minutes=2 * i,
+            payee_id=f"il-shop-{i % 3}",
+            device_id=f"il-dev-{i % 4}",
+            amount=float(10 + (i * 37) % 400),
+        )
+        for i in range(45)
+    ]
+    scorer = cluster.keys["scorer"]
+    with a.client(headers=scorer) as on_a, b.client(headers=scorer) as on_b:
+        for i, body in enumerate(stream):
+            r = (on_a, on_b)[i % 2].post("/v1/score", json=body)
+            assert r.status_code == 200, r.text
+    ledger = open_ledger(cluster.database_url)
+    try:
+        served = [ledger.get_decision(body["transaction_id"]) for body in stream]
+    finally:
+        ledger.close()
+    # The same stream replayed by one process with its own in-process state.
+    alone = load_engine(cluster.model, None)
+    try:
+        replayed = [alone.decide(Transaction.model_validate(body)) for body in stream]
+    finally:
+        alone.close()
+    for body, record, verdict in zip(stream, served, replayed, strict=True):
+        assert record is not None
+        assert set(record.features) == set(verdict.features)
+        differ = {
+            name: (record.features[name], verdict.features[name])
+            for name in verdict.features
+            if not _same_value(record.features[name], verdict.features[name])
+        }
+        assert differ == {}, body["transaction_id"]
+
+
+def _same_value(left: Any, right: Any) -> bool:
+    if left is None or right is None:
+        return left is right
+    if isinstance(left, float | int) and isinstance(right, float | int):
+        return abs(left - right) <= 1e-6 * max(1.0, abs(left), abs(right))
+    return bool(left == right)
+
+
+def test_postgresql_unreachable_is_503_then_recovers(
+    cluster: Cluster, fault_proxy: Callable[[str, int], FaultProxy]
+) -> None:
+    import sqlalchemy as sa
+
+    url = sa.make_url(cluster.database_url)
+    proxy = fault_proxy(url.host or "127.0.0.1", url.port or 5432)
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    env = {"FRISK_DATABASE_URL": through, "FRISK_STORE__STATEMENT_TIMEOUT": "2"}
+    node = cluster.start("--workers", "2", "--model", str(cluster.model), **env)
+    scorer = cluster.keys["scorer"]
+    with node.client(headers=scorer) as http:
+        assert http.post("/v1/score", json=payment("pg-1", "pg-payer")).status_code == 200
+        proxy.refuse()
+        down = [
+            http.post("/v1/score", json=payment(f"pg-d{i}", "pg-payer", i + 1)) for i in range(4)
+        ]
+        assert [r.status_code for r in down] == [503] * 4
+        assert all(int(r.headers["Retry-After"]) >= 1 for r in down)
+        proxy.heal()
+        deadline = time.monotonic() + 60
+        status = 0
+        tries = 0
+        while time.monotonic() < deadline:
+            tries += 1
+            status = http.post(
+                "/v1/score", json=payment(f"pg-b{tries}", "pg-p2", 10 + tries)
+            ).status_code
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert status == 200  # recovered by itself, no restart
+        # A payment refused while the ledger was away, sent again, is decided and recorded.
+        again = http.post("/v1/score", json=payment("pg-d0", "pg-payer", 1))
+        assert again.status_code == 200
+    ledger = open_ledger(cluster.database_url)
+    try:
+        assert ledger.get_decision("pg-d0") is not None
+    finally:
+        ledger.close()

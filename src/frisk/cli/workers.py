@@ -46,6 +46,7 @@ def run_workers(
     """Warm the shared state if empty, then serve ``count`` workers until stopped."""
     import uvicorn
 
+    from frisk.service.http_writes import GatheringHttpToolsProtocol
     from frisk.service.logs import configure_logging
     from frisk.service.worker import OPTIONS_VARIABLE, WorkerOptions
 
@@ -71,7 +72,7 @@ def run_workers(
             log_config=None,
             access_log=False,
             server_header=False,
-            http="auto",
+            http=GatheringHttpToolsProtocol,  # a response in one write, as in one process
             loop="auto",
         )
     finally:

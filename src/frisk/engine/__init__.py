@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "CountsLateness",
     "DecisionEngine",
     "LearnsLabels",
     "ModelEngine",
@@ -64,6 +65,16 @@ class DecisionEngine(Protocol):
 
     def reload(self) -> None:
         """Load the current model (e.g. after a registry promotion) without losing state."""
+        ...
+
+
+@runtime_checkable
+class CountsLateness(Protocol):
+    """An engine that counts transactions behind its feature clock; optional (metrics)."""
+
+    def feature_lateness(self) -> tuple[int, int]:
+        """Since start: transactions learnt at the clock's time because they were behind it,
+        and those refused for being later than the bound (``state.max_lateness``)."""
         ...
 
 
@@ -132,10 +143,15 @@ def load_engine(
         snapshot_seconds=300.0 if settings is None else settings.service.snapshot_seconds,
         history=history,
         store=store,
+        max_lateness=_micros(None if settings is None else settings.state.max_lateness),
         event_ahead=(EventWindow() if settings is None else settings.api.event_window()).ahead,
         on_unavailable="refuse" if settings is None else settings.state.on_unavailable,
     )
     return engine.start()
+
+
+def _micros(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1_000_000)
 
 
 def __getattr__(name: str) -> Any:

@@ -136,6 +136,7 @@ class ModelEngine:
         snapshot_seconds: float = 300.0,
         history: Path | None = None,
         store: StateStore | None = None,
+        max_lateness: int | None = None,
         event_ahead: timedelta = AHEAD,
         on_unavailable: Literal["refuse", "score", "review"] = "refuse",
     ) -> None:
@@ -157,6 +158,8 @@ class ModelEngine:
         # restores nor snapshots it, and warms it from the ledger only when it is empty. None: an
         # in-process store the engine restores, warms and snapshots itself.
         self.store = store
+        # µs a transaction may be behind the feature clock before it is refused (None: no bound)
+        self.max_lateness = max_lateness
         # What a decision does when the shared store does not answer (``state.on_unavailable``).
         self.on_unavailable = on_unavailable
         self._blank: tuple[str, OnlineFeatures] | None = None  # no state: every entity new
@@ -190,6 +193,7 @@ class ModelEngine:
                 self.warmed_events, self._labels_until = warm_from_ledger(
                     shared, self.ledger, None, ahead=self.event_ahead
                 )
+            shared.max_lateness = self.max_lateness
             self._active, self._features = active, shared
             return self
         features: OnlineFeatures | None = None
@@ -213,10 +217,16 @@ class ModelEngine:
                 self.warmed_events,
                 time.perf_counter() - began,
             )
+        features.max_lateness = self.max_lateness
         self._active, self._features = active, features
         if self.state_dir is not None:
             self._snapshotter = _Snapshots(self, self.snapshot_seconds).start()
         return self
+
+    def feature_lateness(self) -> tuple[int, int]:
+        """Transactions learnt late (at the feature clock's time) and refused as too late."""
+        features = self._features
+        return (0, 0) if features is None else (features.late_events, features.refused_late)
 
     def close(self) -> None:
         """Stop periodic snapshots and take a last one (graceful shutdown)."""

@@ -5,7 +5,9 @@ Semantics, shared exactly by ``compute_offline``:
 - Time is the event's timestamp in integer microseconds (UTC). Events are processed in the order
   given; an event never counts in its own features (except its own attributes), and earlier events
   with the same timestamp do. An event older than the latest one seen is processed at the latest
-  time (the state's clock never goes back).
+  time (the state's clock never goes back; ``late_events`` counts it). With ``max_lateness``,
+  ``update`` refuses an event more than that behind the clock (``LateEventError``, nothing
+  learnt; ``refused_late`` counts it); ``warm`` and ``replay`` learn every event.
 - Windows hold earlier events whose bucket ``ts // res`` is greater than ``t // res - K`` (see
   ``frisk.features.spec``): windows up to 1h are exactly ``(t - w, t]``; longer ones count whole
   clock hours.
@@ -42,9 +44,11 @@ it reaches nothing of the store beyond that Protocol, so the semantics above are
 every store (the contract suite checks online == offline on each). On a shared store:
 
 - Out of order: the clock is the store's (the latest event time any process committed) and the
-  rule above holds across processes: an event older than the clock is processed at the clock's
-  time, as its process last read it (at its previous event). Parity with the offline executor
-  holds for events committed in timestamp order.
+  rule above holds across processes, checked when the event commits: an event is processed at
+  its own time or, if any process committed a later one first, at the clock's time (the store
+  refuses a commit computed at a time behind its clock, and the event is computed again). So
+  the features are those the memory store gives for the events in the order they committed.
+  Parity with the offline executor holds for events committed in timestamp order.
 - A transaction is applied to each entity once: an event delivered again, to the same or another
   process, changes no state (a retry after a partial write stores only the missing entities).
   The in-process store leaves this to its caller (the engine answers a retried id from its memory
@@ -65,7 +69,13 @@ from typing import Any
 
 import polars as pl
 
-from frisk.errors import FeatureError, InvalidEventError, StateConflict, StateUnavailable
+from frisk.errors import (
+    FeatureError,
+    InvalidEventError,
+    LateEventError,
+    StateConflict,
+    StateUnavailable,
+)
 from frisk.features.catalogue import Catalogue
 from frisk.features.compiled import KeyRunner
 from frisk.features.compiled_event import EventLayout, StepFunction, compile_event
@@ -96,8 +106,14 @@ class OnlineFeatures:
         store: StateStore | None = None,
         *,
         remember: int = DEFAULT_REMEMBER,
+        max_lateness: int | None = None,
     ) -> None:
         self.catalogue = catalogue
+        #: µs an event given to ``update`` may be behind the clock; None: no bound
+        self.max_lateness = max_lateness
+        #: events learnt at the clock's time because they were behind it; and those refused
+        self.late_events = 0
+        self.refused_late = 0
         #: how many transactions' claims the store keeps to route ``apply_label`` without ``event``
         self.remember = remember
         self.plan = plan = compile_plan(catalogue)
@@ -147,7 +163,7 @@ class OnlineFeatures:
 
     def update(self, event: Mapping[str, Any]) -> list[float | str | None]:
         """The event's features before it, then learn it."""
-        return self._process(event, commit=True)
+        return self._process(event, commit=True, bounded=True)
 
     def peek(self, event: Mapping[str, Any]) -> list[float | str | None]:
         """The event's features without learning it or changing any state.
@@ -241,7 +257,12 @@ class OnlineFeatures:
         return self.store.sweep()
 
     def _process(
-        self, event: Mapping[str, Any], *, commit: bool, t_event: int | None = None
+        self,
+        event: Mapping[str, Any],
+        *,
+        commit: bool,
+        t_event: int | None = None,
+        bounded: bool = False,
     ) -> list[float | str | None]:
         if t_event is None:
             stamp = event.get("timestamp")
@@ -250,17 +271,43 @@ class OnlineFeatures:
             t_event = (stamp - _EPOCH) // _ONE_US
         if not commit:
             return self._peek(event, t_event)
+        late = self._late(event, t_event, bounded)
         try:
-            return self._step(event, t_event)
+            vector = self._step(event, t_event)
         except StateConflict:
-            return self._again(event, t_event)
+            vector, late = self._again(event, t_event, bounded)
+        if late:
+            self.late_events += 1
+        return vector
 
-    def _again(self, event: Mapping[str, Any], t_event: int) -> list[float | str | None]:
+    def _late(self, event: Mapping[str, Any], t_event: int, bounded: bool) -> bool:
+        """Whether the event is behind the clock (learnt at the clock's time); past the bound,
+        ``LateEventError``."""
+        clock = self.store.clock
+        if clock is None or t_event >= clock:
+            return False
+        bound = self.max_lateness
+        if bounded and bound is not None and clock - t_event > bound:
+            self.refused_late += 1
+            raise LateEventError(
+                "timestamp",
+                event.get("timestamp"),
+                f"{(clock - t_event) / 1e6:,.3f} s behind the feature state's clock "
+                f"({datetime.fromtimestamp(clock / 1e6, UTC).isoformat()}); events more than "
+                f"{bound / 1e6:,.3f} s late are refused (state.max_lateness); nothing was learnt",
+            )
+        return True
+
+    def _again(
+        self, event: Mapping[str, Any], t_event: int, bounded: bool
+    ) -> tuple[list[float | str | None], bool]:
         """Compute an event again after a shared store refused its write (nothing was written:
-        another process changed one of its entities meanwhile): load, compute, commit anew."""
+        another process changed one of its entities or the clock meanwhile): load, compute,
+        commit anew."""
         for _ in range(_CONFLICT_RETRIES):
+            late = self._late(event, t_event, bounded)
             try:
-                return self._step(event, t_event)
+                return self._step(event, t_event), late
             except StateConflict:
                 continue
         raise StateUnavailable(

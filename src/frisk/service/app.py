@@ -98,10 +98,16 @@ def create_app(
     model_ops = ModelOps(settings, ledger, engine, metrics).start()
     # Decisions past ledger.retention_days into the archive, on a schedule (off by default).
     retention = RetentionJob(ledger, settings.ledger, settings.archive_dir)
-    gc_pauses = GcPauses(freeze=settings.service.gc_freeze)
+    gc_pauses = GcPauses(
+        freeze=settings.service.gc_freeze, young_threshold=settings.service.gc_young_threshold
+    )
     # Under several workers, this one's figures where the others' /v1/stats read them.
     figures_dir = multiprocess_dir()
-    figures = None if figures_dir is None else WorkerStatsWriter(Path(figures_dir), stats)
+    figures = (
+        None
+        if figures_dir is None
+        else WorkerStatsWriter(Path(figures_dir), stats, lambda: policy.live.hits)
+    )
     metrics.registry.register(gc_pauses)
 
     @asynccontextmanager

@@ -40,8 +40,11 @@ _GENERATIONS = 3
 class GcPauses(Collector):
     """The garbage collector's pauses, measured (and bounded by freezing) while installed."""
 
-    def __init__(self, *, freeze: bool) -> None:
+    def __init__(self, *, freeze: bool, young_threshold: int | None = None) -> None:
         self.freeze = freeze
+        # Allocations between young-generation collections while installed (None: as it was).
+        self.young_threshold = young_threshold
+        self._thresholds: tuple[int, int, int] | None = None
         # Per generation: a count per bucket (the last one: above every bucket), and the sum.
         self.counts = [[0] * (len(_BUCKETS) + 1) for _ in range(_GENERATIONS)]
         self.sums = [0.0] * _GENERATIONS
@@ -55,6 +58,9 @@ class GcPauses(Collector):
             if self.freeze:
                 gc.collect()
                 gc.freeze()
+            if self.young_threshold is not None:
+                self._thresholds = gc.get_threshold()
+                gc.set_threshold(self.young_threshold, *self._thresholds[1:])
             gc.callbacks.append(self._callback)
         return self
 
@@ -63,6 +69,9 @@ class GcPauses(Collector):
         stopped (its engine, state and caches) can be collected in a process that goes on."""
         if self._callback in gc.callbacks:
             gc.callbacks.remove(self._callback)
+            if self._thresholds is not None:
+                gc.set_threshold(*self._thresholds)
+                self._thresholds = None
             if self.freeze:
                 gc.unfreeze()
 

@@ -145,6 +145,20 @@ class ServiceMetrics:
             mode="livesum",
         )
 
+        # Out-of-order transactions (frisk.features.online): cumulative, from the engine.
+        self.late_events = gauge(
+            "frisk_feature_late_events",
+            "Transactions behind the feature clock (an out-of-order arrival), learnt at the "
+            "clock's time, since start.",
+            mode="livesum",
+        )
+        self.late_refused = gauge(
+            "frisk_feature_late_refused",
+            "Transactions refused (422) for being further behind the feature clock than "
+            "state.max_lateness, since start.",
+            mode="livesum",
+        )
+
     def observe_commit(self, decisions: int, seconds: float) -> None:
         """One group commit of the ledger (called from the recorder's thread)."""
         self.commit_seconds.observe(seconds)

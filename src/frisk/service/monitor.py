@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from frisk.config import Settings
-from frisk.engine import DecisionEngine
+from frisk.engine import CountsLateness, DecisionEngine
 from frisk.errors import ConflictError, FriskError
 from frisk.models.registry import Registry
 from frisk.monitoring import (
@@ -209,6 +209,10 @@ class ModelOps:
         watcher = self.watcher
         failed = watcher is not None and watcher.last_error is not None
         self.metrics.model_reload_failed.set(1 if failed else 0)
+        if isinstance(self.decision_engine, CountsLateness):
+            late, refused = self.decision_engine.feature_lateness()
+            self.metrics.late_events.set(late)
+            self.metrics.late_refused.set(refused)
         cfg = self.settings.monitoring
         if not force and time.monotonic() - self._refreshed < cfg.refresh_seconds:
             return

@@ -1,7 +1,8 @@
-"""Per-worker figures for ``/v1/stats`` under ``frisk serve --workers N``.
+"""Per-worker figures for ``/v1/stats`` and rule hits under ``frisk serve --workers N``.
 
-Each worker's ``LiveStats`` live in its own memory. So that any worker can answer for all, every
-worker writes its figures (uptime, decisions since start by action, latency percentiles) to
+Each worker's ``LiveStats`` and rule hit counts live in its own memory. So that any worker can
+answer for all, every worker writes its figures (uptime, decisions since start by action,
+latency percentiles, hits per rule) to
 ``stats-<pid>.json`` in the supervisor's metrics directory (``PROMETHEUS_MULTIPROC_DIR``) once
 a second, and ``read_workers`` reads the files of the workers still alive. Without that
 directory the one process reports itself.
@@ -13,13 +14,15 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from frisk.service.stats import LiveStats
 
-__all__ = ["WorkerFigures", "WorkerStatsWriter", "figures_of", "read_workers"]
+__all__ = ["WorkerFigures", "WorkerStatsWriter", "figures_of", "group_hits", "read_workers"]
 
 _PATTERN = "stats-*.json"
 
@@ -31,23 +34,38 @@ class WorkerFigures:
     decisions_since_start: dict[str, int]
     latency_ms_p50: float | None
     latency_ms_p99: float | None
+    rule_hits: dict[str, int] = field(default_factory=dict)
 
 
-def figures_of(stats: LiveStats, pid: int | None = None) -> WorkerFigures:
+Hits = Callable[[], Mapping[str, int]]
+
+
+def figures_of(stats: LiveStats, hits: Hits | None = None) -> WorkerFigures:
     latency = stats.latency_percentiles()
     return WorkerFigures(
-        pid=os.getpid() if pid is None else pid,
+        pid=os.getpid(),
         uptime_seconds=round(stats.uptime(), 3),
         decisions_since_start=stats.actions(),
         latency_ms_p50=None if latency is None else round(latency[0], 3),
         latency_ms_p99=None if latency is None else round(latency[1], 3),
+        rule_hits={} if hits is None else dict(hits()),
     )
 
 
-def read_workers(directory: Path | None, stats: LiveStats) -> list[WorkerFigures]:
+def group_hits(directory: Path | None, stats: LiveStats, hits: Hits) -> dict[str, int]:
+    """Hits per rule summed over the live workers (this one's fresh)."""
+    total: Counter[str] = Counter()
+    for worker in read_workers(directory, stats, hits):
+        total.update(worker.rule_hits)
+    return dict(total)
+
+
+def read_workers(
+    directory: Path | None, stats: LiveStats, hits: Hits | None = None
+) -> list[WorkerFigures]:
     """Every live worker's figures (this one's fresh), by pid; just this one without a
     directory."""
-    mine = figures_of(stats)
+    mine = figures_of(stats, hits)
     if directory is None:
         return [mine]
     found = {mine.pid: mine}
@@ -75,9 +93,12 @@ def _alive(pid: int) -> bool:
 class WorkerStatsWriter:
     """Writes this worker's figures to ``directory`` every ``interval`` seconds until closed."""
 
-    def __init__(self, directory: Path, stats: LiveStats, interval: float = 1.0) -> None:
+    def __init__(
+        self, directory: Path, stats: LiveStats, hits: Hits | None = None, interval: float = 1.0
+    ) -> None:
         self.directory = directory
         self.stats = stats
+        self.hits = hits
         self.interval = interval
         self.path = directory / f"stats-{os.getpid()}.json"
         self._stop = threading.Event()
@@ -90,7 +111,9 @@ class WorkerStatsWriter:
 
     def write(self) -> None:
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(figures_of(self.stats))), encoding="utf-8")
+        temporary.write_text(
+            json.dumps(asdict(figures_of(self.stats, self.hits))), encoding="utf-8"
+        )
         temporary.replace(self.path)  # readers never see half a file
 
     def close(self) -> None:

@@ -27,6 +27,8 @@ from frisk.streams.messages import Delivery
 __all__ = ["NatsJetStream", "stream_name"]
 
 MSG_ID = "Nats-Msg-Id"
+# How long a batch waits for the stream to confirm storing its messages.
+PUBLISH_SECONDS = 30.0
 
 
 def stream_name(subject: str) -> str:
@@ -97,12 +99,42 @@ class NatsJetStream:
         return [Delivery(str(m.metadata.sequence.stream), m.data, m) for m in msgs]
 
     async def publish(self, target: str, field: str, items: Sequence[tuple[str, bytes]]) -> None:
+        """Publish every item as a JetStream request and wait for all their PubAcks.
+
+        One reply subscription per batch rather than nats-py's ``publish_async``, which spends a
+        task, a future and a semaphore wait on each message (~35 % of the consumer's own CPU).
+        """
         if not items:
             return
-        futures = [
-            await self._js.publish_async(target, body, headers={MSG_ID: key}) for key, body in items
-        ]
-        await asyncio.gather(*futures)  # each resolves to the stream's PubAck: stored
+        loop = asyncio.get_running_loop()
+        stored = loop.create_future()
+        remaining = len(items)
+        refused: list[str] = []
+
+        async def on_reply(msg: Any) -> None:
+            nonlocal remaining
+            if not msg.data or b'"error"' in msg.data:  # no stream (503), or the stream refused
+                refused.append(msg.data.decode(errors="replace") or str(msg.headers))
+            remaining -= 1
+            if remaining == 0 and not stored.done():
+                stored.set_result(None)
+
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(f"{inbox}.*", cb=on_reply)
+        try:
+            for i, (key, body) in enumerate(items):
+                await self._nc.publish(target, body, reply=f"{inbox}.{i}", headers={MSG_ID: key})
+            try:
+                await asyncio.wait_for(stored, timeout=PUBLISH_SECONDS)
+            except TimeoutError:
+                raise BrokerError(
+                    f"NATS did not confirm {remaining} of {len(items)} messages to {target!r} "
+                    f"within {PUBLISH_SECONDS:g} s"
+                ) from None
+        finally:
+            await sub.unsubscribe()
+        if refused:
+            raise BrokerError(f"JetStream refused a message to {target!r}: {refused[0]}")
 
     async def ack(self, source: str, deliveries: Sequence[Delivery]) -> None:
         for d in deliveries:

@@ -69,3 +69,18 @@ def test_exported_as_a_histogram_per_generation() -> None:
         for sample in family.samples
     }["frisk_gc_frozen_objects"]
     assert frozen == float(gc.get_freeze_count())
+
+
+def test_the_young_threshold_is_set_while_installed_and_given_back() -> None:
+    before = gc.get_threshold()
+    pauses = GcPauses(freeze=False, young_threshold=12_345).install()
+    try:
+        assert gc.get_threshold() == (12_345, *before[1:])
+    finally:
+        pauses.remove()
+    assert gc.get_threshold() == before
+    unchanged = GcPauses(freeze=False).install()
+    try:
+        assert gc.get_threshold() == before
+    finally:
+        unchanged.remove()

@@ -80,7 +80,7 @@ async def stats(state: StateDep, ops: OpsDep, _key: AnalystKey) -> StatsPublic:
     live = await run_in_threadpool(ops.performance, state.settings.monitoring.live_days)
     directory = multiprocess_dir()
     workers = await run_in_threadpool(
-        read_workers, None if directory is None else Path(directory), state.stats
+        read_workers, None if directory is None else Path(directory), state.stats, None
     )
     totals: Counter[str] = Counter()
     for worker in workers:
@@ -98,5 +98,10 @@ async def stats(state: StateDep, ops: OpsDep, _key: AnalystKey) -> StatsPublic:
         latency_ms_p99=None if latency is None else round(latency[1], 3),
         latency_window=state.stats.window,
         live=[PerformanceDayPublic.model_validate(row.to_dict()) for row in live.days],
-        workers=[WorkerStatsPublic.model_validate(asdict(w)) for w in workers],
+        workers=[
+            WorkerStatsPublic.model_validate(
+                {k: v for k, v in asdict(w).items() if k != "rule_hits"}
+            )
+            for w in workers
+        ],
     )

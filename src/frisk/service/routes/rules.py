@@ -7,7 +7,9 @@ with its audit entry in one transaction and decides from the next transaction on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
@@ -20,6 +22,7 @@ from frisk.policy.backtest import backtest_summary
 from frisk.policy.history import recorded_frame
 from frisk.service.auth import AdminKey, AnalystKey, Principal
 from frisk.service.errors import error_response, request_id_of
+from frisk.service.metrics import multiprocess_dir
 from frisk.service.policy import PolicyDep, PolicyState
 from frisk.service.schemas import (
     BacktestPublic,
@@ -36,6 +39,8 @@ from frisk.service.schemas import (
     RuleValidate,
     RuleValidationPublic,
 )
+from frisk.service.stats import LiveStats
+from frisk.service.worker_stats import group_hits
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 
@@ -193,12 +198,24 @@ def _described(policy: PolicyState, name: str) -> RulePublic:
     raise NotFoundError(f"no rule named {name!r}")
 
 
+def _hits(policy: PolicyState) -> Mapping[str, int]:
+    """Hits per rule: this process's, or, under several workers, summed over the live ones
+    (each writes its own to the supervisor's directory, ``service.worker_stats``)."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return policy.live.hits
+    return group_hits(FilePath(directory), _NO_STATS, lambda: policy.live.hits)
+
+
+_NO_STATS = LiveStats(100)  # group_hits reads only the hits of this worker's figures
+
+
 def _public(policy: PolicyState, info: Any, version: int) -> RulePublic:
     return RulePublic(
         **info.rule.to_json(),
         updated_by=info.updated_by,
         updated_at=info.updated_at,
-        hits=policy.live.hits.get(info.rule.name, 0),
+        hits=_hits(policy).get(info.rule.name, 0),
         version=version,
     )
 

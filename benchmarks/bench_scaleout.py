@@ -1,0 +1,363 @@
+"""Scale-out under load: ``python -m benchmarks.bench_scaleout [--model DIR]``.
+
+Serves one model (trained here on simulated data unless ``--model`` names one) four ways, each on
+a fresh PostgreSQL schema (127.0.0.1:5432) and, with Redis, a Redis of the benchmark's own on a
+free 127.0.0.1 port (so that its server time is this benchmark's alone), rate limits off:
+
+- ``in-process``: ``frisk serve``, feature state in the process (the reference);
+- ``redis 1w``: ``frisk serve`` with ``state.url`` (feature state, claims in Redis);
+- ``redis 2w``: ``frisk serve --workers 2`` with ``state.url``;
+- ``2 nodes``: two ``frisk serve`` on different ports sharing the ledger and Redis, each loaded
+  by its own wrk with half the connections.
+
+For each: sequential p50/p99 (one keep-alive connection, ``benchmarks.bench_service``'s
+client), then decisions/s with wrk at 16 and at 64 connections, the non-2xx count, and Redis's
+own time per decision (``INFO commandstats``, usec summed over commands, per request). Prints a
+table with each configuration's ratio to ``redis 1w`` (throughput) and to ``in-process``
+(sequential p50), and the load average of each run: on a shared two-core machine the numbers
+mean little without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_service import ROOT, Traffic, _free_port, _prepare
+
+POSTGRES = os.environ.get(
+    "FRISK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+# wrk: the next prepared body per request, its id prefixed by this run's tag (args[3]), so that
+# runs against one ledger never replay each other's ids.
+_LUA = r"""
+local bodies = {}
+local next_body = 0
+local round = 0
+local tag = "x"
+function init(args)
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["X-API-Key"] = args[2]
+  tag = args[3]
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+end
+request = function()
+  next_body = next_body + 1
+  if next_body > #bodies then
+    next_body = 1
+    round = round + 1
+  end
+  local body = bodies[next_body]:gsub(
+    '"transaction_id":"', '"transaction_id":"' .. tag .. round .. '-', 1)
+  return wrk.format("POST", "/v1/score", nil, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"non2xx":%d,"errors":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout,
+    latency:percentile(99)))
+end
+"""
+
+
+@dataclass
+class Run:
+    name: str
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    per_second: dict[int, float] = field(default_factory=dict)
+    non2xx: int = 0
+    socket_errors: int = 0
+    redis_us: dict[int, float] = field(default_factory=dict)
+    loads: list[float] = field(default_factory=list)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, help="a model directory (default: train one)")
+    parser.add_argument("--days", type=int, default=20, help="simulated days to train on")
+    parser.add_argument("--payers", type=int, default=2000, help="simulated payers")
+    parser.add_argument("--requests", type=int, default=1000, help="sequential requests")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of each wrk run")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    if args.duration > 60 or args.requests > 20_000:
+        parser.error("keep the load bounded: duration <= 60 s, requests <= 20,000")
+    for tool in ("wrk", "redis-server"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed")
+    args.traffic = "simulated"
+    args.connections = 64
+    work = Path(tempfile.mkdtemp(prefix="frisk-scaleout-"))
+    try:
+        model, traffic = _prepare(work, args)
+        runs = [
+            _measure(name, work, model, traffic, args)
+            for name in ("in-process", "redis 1w", "redis 2w", "2 nodes")
+        ]
+        _report(runs)
+    finally:
+        if args.keep:
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(name: str, work: Path, model: Path, traffic: Traffic, args: argparse.Namespace) -> Run:
+    here = work / name.replace(" ", "-")
+    here.mkdir()
+    run = Run(name)
+    with ExitStack() as stack:
+        url = stack.enter_context(_schema())
+        key = _scorer_key_url(url)
+        env = {
+            "FRISK_HOME": str(here / "home"),
+            "FRISK_DATABASE_URL": url,
+            "FRISK_SECURITY__RATE_LIMIT__ENABLED": "false",
+            "FRISK_API__EVENT_BEHIND_DAYS": "36500",
+        }
+        redis_port = None
+        if name != "in-process":
+            redis_port = _free_port()
+            stack.enter_context(_redis(redis_port, here))
+            env["FRISK_STATE__URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        workers = ["--workers", "2"] if name == "redis 2w" else []
+        ports = [_free_port() for _ in range(2 if name == "2 nodes" else 1)]
+        for port in ports:
+            _serve(stack, here, port, model, env, workers)
+        run.loads.append(os.getloadavg()[0])
+        got = _sequential(ports[0], key, traffic.sequential, args.requests)
+        run.p50_ms, run.p99_ms = got["p50_ms"], got["p99_ms"]
+        run.non2xx += got["failures"]
+        for connections in (16, 64):
+            run.loads.append(os.getloadavg()[0])
+            before = _redis_usec(redis_port)
+            requests, seconds, failed, lost = _wrk(ports, key, traffic, connections, args.duration)
+            run.per_second[connections] = requests / seconds
+            run.non2xx += failed
+            run.socket_errors += lost
+            if redis_port is not None:
+                run.redis_us[connections] = (_redis_usec(redis_port) - before) / max(1, requests)
+        print(
+            f"{name}: sequential p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms; "
+            + ", ".join(f"{c} conns {r:,.0f}/s" for c, r in run.per_second.items())
+            + f"; non-2xx {run.non2xx}, socket errors {run.socket_errors}"
+            + f"; load {', '.join(f'{x:.1f}' for x in run.loads)}"
+        )
+    return run
+
+
+def _scorer_key_url(url: str) -> str:
+    """A scorer key in the ledger at ``url`` (migrated here, before any server starts)."""
+    from frisk.service.keys import create_key
+    from frisk.store import Role, open_ledger
+
+    ledger = open_ledger(url)
+    try:
+        return create_key(ledger, Role.SCORER, "bench", actor="bench")[0]
+    finally:
+        ledger.close()
+
+
+class _schema:
+    """A fresh PostgreSQL schema as a ledger URL; dropped on exit."""
+
+    def __enter__(self) -> str:
+        import sqlalchemy as sa
+
+        self.url = sa.make_url(POSTGRES)
+        self.name = f"frisk_bench_{uuid.uuid4().hex[:10]}"
+        self.admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{self.name}"'))
+        scoped = self.url.update_query_dict({"options": f"-csearch_path={self.name}"})
+        return scoped.render_as_string(hide_password=False)
+
+    def __exit__(self, *_: object) -> None:
+        import sqlalchemy as sa
+
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{self.name}" CASCADE'))
+        self.admin.dispose()
+
+
+class _redis:
+    """A redis-server of this benchmark's own on ``port`` (no persistence); killed on exit."""
+
+    def __init__(self, port: int, directory: Path) -> None:
+        self.port, self.directory = port, directory
+
+    def __enter__(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while _redis_usec(self.port) < 0:
+            if time.monotonic() > deadline:
+                raise SystemExit("redis-server did not start")
+            time.sleep(0.05)
+
+    def __exit__(self, *_: object) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def _redis_usec(port: int | None) -> float:
+    """Redis's own time in commands so far (µs); -1 when it does not answer; 0 without one."""
+    if port is None:
+        return 0.0
+    import redis
+
+    try:
+        client = redis.Redis(port=port, socket_timeout=2)
+        stats: dict[str, Any] = client.info("commandstats")
+        client.close()
+    except redis.RedisError:
+        return -1.0
+    return float(sum(v["usec"] for v in stats.values()))
+
+
+def _serve(
+    stack: ExitStack,
+    here: Path,
+    port: int,
+    model: Path,
+    env: dict[str, str],
+    extra: list[str],
+) -> None:
+    import httpx
+
+    launch = "import sys; from frisk.cli import main; sys.exit(main())"
+    command = [sys.executable, "-c", launch, "serve", "--model", str(model), "--port", str(port)]
+    log = stack.enter_context((here / f"serve-{port}.log").open("ab"))
+    process = subprocess.Popen(
+        [*command, *extra],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    stack.callback(stop)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"frisk serve exited; see {here}/serve-{port}.log")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"frisk serve not ready; see {here}/serve-{port}.log")
+
+
+def _sequential(port: int, key: str, bodies: Path, requests: int) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks.bench_service", "client"]
+    args = [str(port), key, str(bodies), str(requests)]
+    out = subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"sequential client failed: {out.stderr.strip()}")
+    got: dict[str, Any] = json.loads(out.stdout)
+    return got
+
+
+def _wrk(
+    ports: list[int], key: str, traffic: Traffic, connections: int, duration: int
+) -> tuple[int, float, int, int]:
+    """One wrk per port, ``connections`` split between them, at once: (requests, seconds,
+    non-2xx, socket errors)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_LUA)
+    share = max(1, connections // len(ports))
+    tag = uuid.uuid4().hex[:6]
+    try:
+        running = [
+            subprocess.Popen(
+                [
+                    "wrk",
+                    "-t1",
+                    f"-c{share}",
+                    f"-d{duration}s",
+                    "--timeout",
+                    "10s",  # wrk's 2 s default counts a slow answer on a busy machine as lost
+                    "-s",
+                    script.name,
+                    f"http://127.0.0.1:{port}",
+                    "--",
+                    str(traffic.load),
+                    key,
+                    f"{tag}{i}c",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i, port in enumerate(ports)
+        ]
+        outputs = [p.communicate(timeout=duration + 60)[0] for p in running]
+    finally:
+        os.unlink(script.name)
+    requests, seconds, failed, lost = 0, 0.0, 0, 0
+    for out in outputs:
+        line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            raise SystemExit(f"wrk failed: {out}")
+        got = json.loads(line.removeprefix("RESULT "))
+        requests += got["requests"]
+        seconds = max(seconds, got["duration_us"] / 1e6)
+        failed += got["non2xx"]
+        lost += got["errors"]
+    return requests, seconds, failed, lost
+
+
+def _report(runs: list[Run]) -> None:
+    ref_seq = runs[0].p50_ms
+    ref_tp = {c: runs[1].per_second[c] for c in runs[1].per_second}
+    print()
+    print(f"{'':<12}{'16 conns/s':>12}{'x redis 1w':>11}{'64 conns/s':>12}{'x redis 1w':>11}"
+          f"{'seq p50 ms':>11}{'+ vs in-proc':>13}{'seq p99 ms':>11}{'non-2xx':>9}{'sock err':>9}"
+          f"{'redis us/dec':>13}  load")  # fmt: skip
+    for run in runs:
+        ratios = [run.per_second[c] / ref_tp[c] for c in (16, 64)]
+        redis_us = run.redis_us.get(16)
+        print(
+            f"{run.name:<12}{run.per_second[16]:>12,.0f}{ratios[0]:>11.2f}"
+            f"{run.per_second[64]:>12,.0f}{ratios[1]:>11.2f}{run.p50_ms:>11.2f}"
+            f"{run.p50_ms - ref_seq:>+13.2f}{run.p99_ms:>11.2f}{run.non2xx:>9}"
+            f"{run.socket_errors:>9}"
+            f"{'-' if redis_us is None else f'{redis_us:.0f}':>13}"
+            f"  {', '.join(f'{x:.1f}' for x in run.loads)}"
+        )
+    print("\ntargets: 0 non-2xx; redis 2w >= 1.5x redis 1w; redis adds <= 0.5 ms to sequential p50")
+
+
+if __name__ == "__main__":
+    main()
