@@ -35,9 +35,90 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--events", type=int, default=1000, help="events timed after warm")
     parser.add_argument("--url", help="a running Redis (default: start one on 127.0.0.1)")
+    parser.add_argument(
+        "--cluster", action="store_true", help="start a 3-primary Redis Cluster and use it"
+    )
     args = parser.parse_args()
-    with _redis(args.url) as url:
+    with _cluster() if args.cluster else _redis(args.url) as url:
         run(args, url)
+
+
+def _free_port(bus: bool = False) -> int:
+    """A free 127.0.0.1 port (and, for a cluster node, its bus port +10000 too)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if not bus:
+            return port
+        if port + 10_000 <= 65_535:
+            with socket.socket() as other:
+                try:
+                    other.bind(("127.0.0.1", port + 10_000))
+                except OSError:
+                    continue
+            return port
+    raise SystemExit("no free port")
+
+
+@contextmanager
+def _cluster() -> Iterator[str]:
+    """A 3-primary Redis Cluster on free 127.0.0.1 ports, its nodes stopped by their PIDs."""
+    import tempfile
+
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        raise SystemExit("redis-server and redis-cli are needed for --cluster")
+    root = tempfile.mkdtemp(prefix="frisk-bench-cluster-")
+    ports = [_free_port(bus=True) for _ in range(3)]
+    nodes = [
+        subprocess.Popen(
+            [
+                *(server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes"),
+                *("--cluster-config-file", f"nodes-{port}.conf", "--dir", root),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        for port in ports:
+            _wait(lambda port=port: _cli(cli, port, "ping") == "PONG")
+        subprocess.run(
+            [
+                *(cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)),
+                *("--cluster-replicas", "0", "--cluster-yes"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        for port in ports:
+            _wait(lambda port=port: "cluster_state:ok" in _cli(cli, port, "cluster", "info"))
+        print(f"Redis Cluster (pids {', '.join(str(n.pid) for n in nodes)}) on {ports}")
+        yield f"redis://127.0.0.1:{ports[0]}"
+    finally:
+        for node in nodes:
+            node.terminate()
+        for node in nodes:
+            node.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _cli(cli: str, port: int, *args: str) -> str:
+    done = subprocess.run(
+        [cli, "-h", "127.0.0.1", "-p", str(port), *args], capture_output=True, text=True, timeout=10
+    )
+    return done.stdout.strip()
+
+
+def _wait(ready: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() > deadline:
+            raise SystemExit("a Redis Cluster node did not start in time")
+        time.sleep(0.1)
 
 
 @contextmanager
@@ -49,9 +130,7 @@ def _redis(url: str | None) -> Iterator[str]:
     server = shutil.which("redis-server")
     if server is None:
         raise SystemExit("redis-server is not on PATH: install it, or give --url")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = _free_port()
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -86,7 +165,7 @@ def run(args: argparse.Namespace, url: str) -> None:
         timed.drop("label", "label_timestamp", "label_source", "scenario").iter_rows(named=True)
     )
     redis_store = RedisStore.connect(
-        url, key_prefix=f"frisk-bench-{uuid.uuid4().hex[:8]}", timeout=30.0
+        url, cluster=args.cluster, key_prefix=f"frisk-bench-{uuid.uuid4().hex[:8]}", timeout=30.0
     )
     sent = _count_requests()
     try:
@@ -128,7 +207,8 @@ def run(args: argparse.Namespace, url: str) -> None:
     print(f"redis / memory, p50: {ratio:.1f}x")
     print(
         f" redis: server time {server_usec / len(events):.1f} µs per event (INFO commandstats), "
-        f"{round_trips:.2f} round trips per event"
+        f"{round_trips:.2f} {'requests (sent at once)' if args.cluster else 'round trips'} "
+        f"per event"
     )
     if not args.url:  # our own server: all of its CPU is this benchmark's
         print(
@@ -172,11 +252,19 @@ _IN_SCRIPTS = {
 }  # fmt: skip
 
 
+def _per_node(store: RedisStore, section: str) -> list[dict[str, Any]]:
+    """``INFO section`` of each server (a cluster answers per node)."""
+    client = store.client
+    if not store.cluster:
+        return [client.info(section)]
+    return list(client.info(section, target_nodes=client.PRIMARIES).values())
+
+
 def _server_usec(store: RedisStore) -> float:
-    stats = store.client.info("commandstats")
     return float(
         sum(
             v["usec"]
+            for stats in _per_node(store, "commandstats")
             for k, v in stats.items()
             if k.startswith("cmdstat_") and k.removeprefix("cmdstat_") not in _IN_SCRIPTS
         )
@@ -184,8 +272,9 @@ def _server_usec(store: RedisStore) -> float:
 
 
 def _server_cpu(store: RedisStore) -> float:
-    cpu = store.client.info("cpu")
-    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    return sum(
+        float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]) for cpu in _per_node(store, "cpu")
+    )
 
 
 def _bytes_per_entity(store: RedisStore, sample: int = 200) -> dict[str, float]:

@@ -380,3 +380,35 @@ def test_a_mapping_reads_a_producers_own_message_shape(
     (letter,) = dead(kit, streams)
     assert letter["field"] == "at"  # the producer's own field, as an import would name it
     assert orjson.loads(letter["body"])["ref"] == "m-bad"
+
+
+def test_a_row_the_ledger_refuses_is_a_dead_letter_and_the_rest_are_decided(
+    kit: Kit,
+    ledger: SqlLedger,
+    amount_engine: Any,
+    txn_body: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ledger cannot hold one row of a batch (issue #20): only that row fails, as a dead
+    letter; before, the whole batch was a store error, retried without end."""
+    from frisk.errors import RecordRefusedError
+
+    record_decisions = ledger.record_decisions
+
+    def refusing(records: Any) -> Any:
+        if any(r.transaction_id == "t-4" for r in records):
+            raise RecordRefusedError("recording: the ledger cannot hold it")
+        return record_decisions(records)
+
+    monkeypatch.setattr(ledger, "record_decisions", refusing)
+    streams = streams_of(kit)
+    sent = bodies(txn_body, 10)
+    kit.publish(streams.input, sent)
+    consumer = make_consumer(kit, ledger, amount_engine, streams, batch=64)
+    consume(consumer, lambda: len(dead(kit, streams)) >= 1 and len(outputs(kit, streams)) >= 9)
+    (letter,) = dead(kit, streams)
+    assert "t-4" in letter["body"]
+    assert "cannot hold it" in letter["message"]
+    ids = [b["transaction_id"] for b in sent]
+    assert [ledger.has_decision(i) for i in ids] == [i != "t-4" for i in ids]
+    consume(consumer, lambda: consumer_lag(consumer) == 0)

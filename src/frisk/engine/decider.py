@@ -35,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from math import isfinite
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -398,6 +399,11 @@ def _body(txn: Transaction) -> dict[str, Any]:
         raise InvalidEventError("body", None, f"cannot be written as JSON ({exc})") from exc
     if txn.timestamp.utcoffset():
         body["timestamp"] = _TIME.dump_python(txn.timestamp.astimezone(UTC), mode="json")
+    for name, value in txn.extra.items():
+        # Built in code, an extra may be an infinity or NaN, which JSON writes as null: the
+        # ledger would hold another body than the one decided. (The amount has its own rule.)
+        if value.__class__ is float and not isfinite(value):
+            raise InvalidEventError(f"extra.{name}", value, "must be a finite number")
     return body
 
 

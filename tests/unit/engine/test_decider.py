@@ -6,14 +6,24 @@ import asyncio
 import subprocess
 import sys
 import textwrap
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from frisk.engine.decider import Decided, Decider
 from frisk.engine.recorder import DecisionRecorder
-from frisk.errors import ConflictError, InvalidEventError, NotReadyError, RecordRefusedError
+from frisk.errors import (
+    ConflictError,
+    FriskError,
+    InvalidEventError,
+    NotReadyError,
+    RecordRefusedError,
+)
 from frisk.schema import Transaction
 from frisk.store import SqlLedger, default_url, open_ledger
 
@@ -134,6 +144,7 @@ HOSTILE = [
     ({"device_id": "dev\ud800"}, "device_id"),
     ({"extra": {"note": "a\x00b"}}, "extra.note"),
     ({"extra": {"big": 2**70}}, "extra.big"),
+    ({"extra": {"x": float("nan")}}, "extra.x"),  # JSON would record it as null
     ({"amount": 1e308}, "amount"),
     ({"amount": float("inf")}, "amount"),
     ({"amount": -5.0}, "amount"),
@@ -191,3 +202,53 @@ def test_a_chunk_the_ledger_refuses_is_recorded_row_by_row(
     assert isinstance(got[3], RecordRefusedError)
     assert [isinstance(g, Decided) for g in got] == [True, True, True, False, True, True]
     assert [ledger.has_decision(f"c-{i}") for i in range(6)] == [True] * 3 + [False] + [True] * 2
+
+
+_ANY_TEXT = st.text(alphabet=st.characters(codec=None), max_size=12)
+_ANY_VALUE = st.none() | st.booleans() | st.integers() | st.floats() | _ANY_TEXT
+
+
+@pytest.fixture(scope="module")
+def shared_ledger(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    opened = open_ledger(default_url(tmp_path_factory.mktemp("any")))
+    yield opened
+    opened.close()
+
+
+def _count(ledger: SqlLedger) -> int:
+    return sum(1 for _ in ledger.decisions_since(datetime(1970, 1, 1, tzinfo=UTC)))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    change=st.fixed_dictionaries(
+        {},
+        optional={
+            "transaction_id": _ANY_TEXT,
+            "payer_id": _ANY_TEXT,
+            "payee_id": _ANY_TEXT,
+            "device_id": _ANY_TEXT,
+            "merchant_category": _ANY_TEXT,
+            "amount": st.floats(),
+            "extra": st.dictionaries(_ANY_TEXT, _ANY_VALUE, max_size=3),
+        },
+    )
+)
+def test_whatever_code_builds_is_decided_or_refused_before_the_engine(
+    shared_ledger: SqlLedger, txn_body: Any, change: dict[str, Any]
+) -> None:
+    """Typed values with any content, past validation (``model_copy``): a decision that the
+    ledger holds as decided, or a FriskError with nothing learnt and nothing recorded."""
+    from tests.conftest import AmountEngine
+
+    change["transaction_id"] = change.get("transaction_id", "") + uuid.uuid4().hex
+    engine = AmountEngine()
+    built = txn(txn_body("any")).model_copy(update=change)
+    before = _count(shared_ledger)
+    try:
+        decided = Decider(shared_ledger, engine).decide(built)
+    except FriskError:
+        assert engine.calls == 0
+        assert _count(shared_ledger) == before
+    else:
+        assert shared_ledger.get_decision(built.transaction_id) == decided.record

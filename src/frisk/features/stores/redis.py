@@ -22,11 +22,16 @@ event starts from. ``read`` (``peek``) reads the records afresh. With ``cache_si
 reads every record first (two round trips). Scripts are sent by EVALSHA (NOSCRIPT: loaded and
 sent again). Records expire by TTL from their ``expires_at``.
 
-A Redis Cluster spreads an event's keys over slots: reads go as one cluster pipeline, and each
-record is stored by its own script (``record.lua``: version check and transaction id per
-entity), the calls sent concurrently from a small thread pool. A conflict there may leave the
-event's other entities written (a retry completes them without counting twice), so it raises
-``StateUnavailable``: on a cluster, run one writer per key prefix.
+A Redis Cluster spreads an event's keys over slots. The cache holds records encoded there;
+``load`` decodes them (no request), and each record is checked and stored by its own script
+(``record.lua``: version and transaction id per entity), sent at once with the clock's script
+from a small thread pool (redis-py pipelines no scripts on a cluster): one round trip's wait. A
+stale entity answers with its record and the event is computed again from the records it
+started from; the entities it already wrote skip it (they know the transaction). A label's
+change (no transaction id) checks every version first, a second round trip. The clock and the
+label queue are not checked with the records there: on a cluster, run one writer per key
+prefix. With ``cache_size`` 0, reads go first as one cluster pipeline, and a write conflict
+raises ``StateUnavailable`` (a retry completes the event without counting twice).
 
 Every driver error is translated here, once, into ``StateUnavailable``, within the configured
 timeouts. redis-py's own retries are off: a request that timed out may have run.
@@ -94,7 +99,10 @@ class RedisStore:
         self._versions: list[int] = []
         self._senders: ThreadPoolExecutor | None = None  # cluster mode: concurrent scripts
         # One Redis: the records last loaded or written, so that an event needs no read.
-        self._cache = RecordCache(cache_size) if cache_size > 0 and not cluster else None
+        # On a cluster it holds records encoded (decoded at each load): an event whose scripts
+        # were refused on some nodes is computed again from the records it started from.
+        self._cache = RecordCache(cache_size) if cache_size > 0 else None
+        self._blobs: list[Any] = []  # a cluster: the encoded records of the last load
         with self._translated():
             self._record = client.register_script(_script("record.lua"))
             self._move_clock = client.register_script(_script("clock.lua"))
@@ -191,6 +199,12 @@ class RedisStore:
             if name is not None:
                 records[i], self._versions[i] = found[j], versions[j]
                 j += 1
+        if self.cluster:
+            self._blobs = records
+            records = [
+                None if blob is None else _decode(spec, blob)
+                for spec, blob in zip(specs, records, strict=True)
+            ]
         return records
 
     def read(self, keys: Sequence[str | None]) -> Sequence[Any]:
@@ -371,13 +385,7 @@ class RedisStore:
             kept.append(record)
             blobs += [version, blob, ttl]
         if self.cluster:
-            calls = [
-                ([name, name + ":tx"], [transaction_id, str(t), v, blob, ttl, KEEP_TRANSACTIONS])
-                for name, (v, blob, ttl) in zip(names, _triples(blobs), strict=True)
-                if blob != ""
-            ]
-            with self._translated():
-                self._write_per_entity(transaction_id, t, calls, claim, layout.label_horizon)
+            self._write_cluster(transaction_id, t, keys, names, versions, blobs, claim)
             return
         keys_out = [*names, f"{self._meta}:clock", f"{self.prefix}:{{applied:{transaction_id}}}"]
         keys_out.append(f"{self._meta}:pending")
@@ -422,38 +430,91 @@ class RedisStore:
                 f"written"
             )
 
-    def _write_per_entity(
+    def _write_cluster(
         self,
         transaction_id: str,
         t: int,
-        calls: list[tuple[list[str], list[Any]]],
+        keys: Sequence[str | None],
+        names: list[str],
+        versions: list[int],
+        blobs: list[Any],
         claim: tuple[str, str] | None,
-        horizon: int,
     ) -> None:
-        """On a cluster an event's keys span slots: one script per entity, each atomic, sent
-        concurrently (redis-py does not pipeline scripts on a cluster)."""
+        """On a cluster an event's keys span slots: one script per entity (``record.lua``), each
+        atomic, all sent at once from a small thread pool (redis-py pipelines no scripts on a
+        cluster), with the clock's script: one round trip's wait.
+
+        Entities whose version no longer holds answer with their current record: the event
+        is computed again (``StateConflict``) from the records it started from, and the
+        entities it already wrote skip it (their script knows the transaction)."""
+        layout = self._layout
+        assert layout is not None
+        if not transaction_id and self._cache is not None and any(blobs[1::3]):
+            # A label's change has no transaction id that would make a second application
+            # harmless: every version is checked (a round trip) before anything is written.
+            checks = [x if i % 3 != 1 else "" for i, x in enumerate(blobs)]
+            self._write_cluster("", t, keys, names, versions, checks, None)
+        calls = [
+            ([name, name + ":tx"], [transaction_id, str(t), v, blob, ttl, KEEP_TRANSACTIONS])
+            for name, (v, blob, ttl) in zip(names, _triples(blobs), strict=True)
+        ]
         jobs: list[Callable[[], Any]] = [partial(self._record, keys=k, args=a) for k, a in calls]
         if transaction_id:
-            jobs.append(partial(self._move_clock, keys=[f"{self._meta}:clock"], args=[str(t)]))
+            meta = [f"{self._meta}:clock", f"{self._meta}:pending"]
+            jobs.append(partial(self._move_clock, keys=meta, args=[str(t)]))
         if claim is not None:
-            jobs.append(
-                partial(self.client.set, self._claim_key(claim[0]), claim[1], px=horizon // 1000)
-            )
+            horizon = layout.label_horizon // 1000
+            jobs.append(partial(self.client.set, self._claim_key(claim[0]), claim[1], px=horizon))
         if self._senders is None:
             self._senders = ThreadPoolExecutor(max_workers=16, thread_name_prefix="frisk-state")
-        replies = list(self._senders.map(lambda job: job(), jobs))
+        with self._translated():
+            replies = list(self._senders.map(lambda job: job(), jobs))
+        if transaction_id:
+            clock, head = replies[len(calls)]
+            self._clock = int(clock)
+            self._next = int(head) if head else NEVER
+        cache = self._cache
         results = replies[: len(calls)]
-        if any(int(r) < 0 for r in results):
-            raise StateUnavailable(
-                f"another process changed an entity of transaction {transaction_id!r} while it "
-                f"was computed; the other entities may be written (a retry completes them): on "
-                f"a cluster, run one writer per key prefix"
+        stale = [isinstance(r, list) for r in results]
+        if cache is None:
+            if any(stale):
+                raise StateUnavailable(
+                    f"another process changed an entity of transaction {transaction_id!r} "
+                    f"while it was computed; the other entities may be written (a retry "
+                    f"completes them): on a cluster, run one writer per key prefix"
+                )
+            return
+        started = [blob for blob, key in zip(self._blobs, keys, strict=True) if key is not None]
+        again = any(stale)
+        for name, result, version, before, (_, blob, _) in zip(
+            names, results, versions, started, _triples(blobs), strict=True
+        ):
+            if isinstance(result, list):  # what Redis holds now
+                cache.put(name, int(result[1]), result[2] or None)
+            elif int(result) == 0:  # applied already: its record after it is Redis's
+                cache.drop([name])
+            elif again:  # written, but the event is computed again from where it started
+                cache.put(name, version, before)
+            else:
+                cache.put(name, version + 1 if blob != "" else version, blob or before)
+        cache.returned()
+        if again:
+            raise StateConflict(
+                f"transaction {transaction_id!r}: another process changed one of its entities "
+                f"while it was computed; the entities it wrote keep it, the others are computed "
+                f"again"
             )
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
         with _translated(self.prefix):
             yield
+
+
+def _decode(spec: SpaceSpec, blob: Any) -> Any:
+    decode = spec.decode
+    assert decode is not None
+    return decode(blob)
 
 
 def _triples(flat: list[Any]) -> Iterator[tuple[Any, Any, Any]]:
