@@ -152,7 +152,6 @@ def archive_ledger(
                     result.rows[table] += frame.height
             result.days.add(day)
             if whole:
-                _delete(engine, ids, batch, pause, tables=_RELATED_TABLES)
                 archived.extend(ids)
             else:
                 _delete(engine, ids, batch, pause)
@@ -167,7 +166,7 @@ def archive_ledger(
                 dropped = drop_day(engine, day, len(archived))
             if dropped:
                 result.dropped.add(day)
-                _delete_ids(engine, archived)
+                _delete_ids(engine, archived, (*_RELATED_TABLES, decision_ids))
             else:  # rows arrived for the day during the run: the archived ones go one by one
                 _delete(engine, archived, batch, pause)
     result.seconds = time.perf_counter() - began
@@ -408,18 +407,16 @@ def _delete(
 _IDS_PER_DELETE = 10_000
 
 
-def _delete_ids(engine: Engine, ids: Sequence[str]) -> None:
-    """The ids of a dropped day out of ``decision_ids`` (PostgreSQL). Larger batches than the
-    decisions': a delete there locks only its own rows, which no live write waits for (an
-    archived id is not recorded again meanwhile but by a replay of a day-old request)."""
+def _delete_ids(engine: Engine, ids: Sequence[str], tables: Sequence[sa.Table]) -> None:
+    """The labels, label history, reviews and ids of a dropped day's decisions (PostgreSQL).
+    Larger batches than SQLite's: a delete there locks only its own rows, which a live write
+    waits for only if it labels or reviews an archived transaction at that moment."""
     for start in range(0, len(ids), _IDS_PER_DELETE):
         part = list(ids[start : start + _IDS_PER_DELETE])
-        with translate_errors("deleting archived ids"), engine.begin() as conn:
-            conn.execute(
-                decision_ids.delete().where(
-                    decision_ids.c.transaction_id == sa.func.any(sa.bindparam("ids", part))
-                )
-            )
+        with translate_errors("deleting archived rows"), engine.begin() as conn:
+            for table in tables:
+                key = table.c.transaction_id
+                conn.execute(table.delete().where(key == sa.func.any(sa.bindparam("ids", part))))
 
 
 def _parts(archive: Path, table: str, start: datetime | None, end: datetime | None) -> list[Path]:
