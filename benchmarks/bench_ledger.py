@@ -6,7 +6,8 @@ runs), and records each decision as the service does, in group commits of ``--ba
 fresh SQLite file and a fresh PostgreSQL schema. Then prints per back end:
 
 - bytes per decision: the ``decisions`` table with its indexes (SQLite: ``dbstat`` pages after
-  ``VACUUM``; PostgreSQL: ``pg_total_relation_size`` after ``VACUUM``), the feature catalogues'
+  ``VACUUM``; PostgreSQL: ``pg_total_relation_size`` after ``VACUUM`` of its non-empty
+  partitions and of ``decision_ids``, the ids' table of migration 0006), the feature catalogues'
   table included, and the average stored size of each column;
 - the write cost: CPU and wall time of ``record_decisions`` per decision (medians over batches),
   commit and fsync included.
@@ -305,13 +306,17 @@ def measure_postgres(url: str, records: list[Any], batch: int) -> Measured:
                             "SELECT c.oid::regclass::text FROM pg_class c "
                             "JOIN pg_namespace n ON n.oid = c.relnamespace "
                             "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
-                            "AND (c.relname = 'feature_catalogues' OR c.relname LIKE 'decisions%')"
+                            "AND (c.relname IN ('feature_catalogues', 'decision_ids') "
+                            "OR c.relname LIKE 'decisions%')"
                         )
                     ).scalars()
                 )
+                # The day partitions created ahead and still empty are a fixed cost (~50 KB
+                # each, their indexes' first pages), not a per-decision one.
                 total = sum(
                     int(conn.execute(sa.text(f"SELECT pg_total_relation_size('{t}')")).scalar_one())
                     for t in tables
+                    if conn.execute(sa.text(f"SELECT EXISTS (SELECT FROM {t})")).scalar_one()
                 )
                 columns = list(
                     conn.execute(
