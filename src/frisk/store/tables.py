@@ -94,8 +94,14 @@ decisions = sa.Table(
     sa.Column("amount", sa.Float(), nullable=True),
     sa.Index("ix_decisions_created_at", "created_at"),
     sa.Index("ix_decisions_event_time", "event_time", "transaction_id"),
-    # The review queue reads decisions by action, highest score first.
-    sa.Index("ix_decisions_action_score", "action", "score"),
+    # The review queue reads decisions by action, highest score first. On PostgreSQL (migration
+    # 0007) only the alerts: no query reads ``allow`` decisions through it.
+    sa.Index(
+        "ix_decisions_action_score",
+        "action",
+        "score",
+        postgresql_where=sa.text("action <> 'allow'"),
+    ),
     sa.Index("ix_decisions_payer", "payer_id", "event_time"),
     sa.Index("ix_decisions_payee", "payee_id", "event_time"),
 )
