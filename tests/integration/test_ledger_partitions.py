@@ -233,3 +233,66 @@ def test_the_migration_converts_an_existing_ledger_and_back(postgres_url: str) -
         assert [ledger.get_decision(r.transaction_id) for r in records] == records
     finally:
         ledger.close()
+
+
+def _columns(ledger: SqlLedger) -> list[str]:
+    with ledger.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('decisions') "
+                    "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+                )
+            ).scalars()
+        )
+
+
+def _action_index(ledger: SqlLedger) -> str:
+    with ledger.engine.connect() as conn:
+        return str(
+            conn.execute(
+                sa.text("SELECT pg_get_indexdef('ix_decisions_action_score'::regclass)")
+            ).scalar_one()
+        )
+
+
+def test_migration_0007_reorders_the_columns_of_a_partitioned_ledger_and_back(
+    postgres_url: str,
+) -> None:
+    ledger = open_ledger(postgres_url, migrate=False)
+    try:
+        upgrade(ledger.engine, "0006")
+        ensure_partitions(ledger.engine, today=T0.date(), ahead=2)  # the 4th day in the default
+        records = [
+            decision(f"r{i}", T0 + i * DAY, action="review" if i % 2 else "allow") for i in range(4)
+        ]
+        assert ledger.record_decisions(records) == records
+        before = _columns(ledger)
+        assert before[:3] == ["transaction_id", "body_hash", "event_time"]
+        assert "WHERE" not in _action_index(ledger)
+
+        upgrade(ledger.engine, "0007")
+        after = _columns(ledger)
+        assert sorted(after) == sorted(before)
+        assert after[:4] == ["event_time", "created_at", "score", "amount"]
+        assert "WHERE ((action)::text <> 'allow'::text)" in _action_index(ledger)
+        assert _where(ledger, "r1") == [partition_name(date(2024, 3, 2))]
+        assert _where(ledger, "r3") == [DEFAULT_PARTITION]
+        assert _count(ledger, "decisions") == 4
+        assert _count(ledger, "decision_ids") == 4
+        assert [ledger.get_decision(r.transaction_id) for r in records] == records
+        # The trigger is back: an id recorded on another day is still the first decision.
+        assert ledger.record_decision(decision("r0", T0 + 3 * DAY, score=0.5)) == records[0]
+        with ledger.engine.connect() as conn:
+            left = conn.execute(
+                sa.text("SELECT relname FROM pg_class WHERE relname LIKE '%reordering%'")
+            ).all()
+        assert left == []
+
+        _downgrade(ledger, "0006")
+        assert _columns(ledger) == before
+        assert "WHERE" not in _action_index(ledger)
+        assert [ledger.get_decision(r.transaction_id) for r in records] == records
+        assert _count(ledger, "decisions") == 4
+    finally:
+        ledger.close()
