@@ -289,6 +289,9 @@ class LedgerSettings(BaseModel):
     archive_every_hours: float = Field(default=24.0, ge=0)
     archive_batch: int = Field(default=500, ge=1, le=10_000)  # rows per deleting transaction
     archive_pause_ms: float = Field(default=0.0, ge=0)  # between those, for busy SQLite files
+    # PostgreSQL: how often the service creates the coming days' partitions of ``decisions``
+    # (``frisk.store.partitions``), and once as it starts; 0 leaves it to restarts and archive runs.
+    partition_check_seconds: float = Field(default=3600.0, ge=0)
 
 
 class FileVariablesSource(PydanticBaseSettingsSource):

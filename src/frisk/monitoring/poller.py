@@ -21,9 +21,10 @@ class Poller:
 
     what = "a check"
 
-    def __init__(self, interval: float, *, name: str) -> None:
+    def __init__(self, interval: float, *, name: str, at_start: bool = False) -> None:
         self.interval = interval
         self._name = name
+        self._at_start = at_start  # a first check as the thread starts, not one interval later
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -44,8 +45,13 @@ class Poller:
             self._thread.join(timeout=timeout)
 
     def _loop(self) -> None:
+        if self._at_start:
+            self._check()
         while not self._stop.wait(self.interval):
-            try:
-                self.check()
-            except Exception:  # the poller must outlive anything one check throws
-                log.exception("%s failed", self.what)
+            self._check()
+
+    def _check(self) -> None:
+        try:
+            self.check()
+        except Exception:  # the poller must outlive anything one check throws
+            log.exception("%s failed", self.what)

@@ -15,6 +15,7 @@ from frisk import __version__
 from frisk.config import Settings
 from frisk.engine import DecisionEngine
 from frisk.engine.runtime import build_decider
+from frisk.monitoring.partitions import PartitionJob
 from frisk.monitoring.retention import RetentionJob
 from frisk.service.auth import KeyCache
 from frisk.service.deps import ServiceState
@@ -98,6 +99,8 @@ def create_app(
     model_ops = ModelOps(settings, ledger, engine, metrics).start()
     # Decisions past ledger.retention_days into the archive, on a schedule (off by default).
     retention = RetentionJob(ledger, settings.ledger, settings.archive_dir)
+    # PostgreSQL: the coming days' partitions of decisions, however long the service runs.
+    partitions = PartitionJob(ledger, settings.ledger)
     gc_pauses = GcPauses(
         freeze=settings.service.gc_freeze, young_threshold=settings.service.gc_young_threshold
     )
@@ -115,6 +118,7 @@ def create_app(
         gc_pauses.install()  # process-wide, so only while this app serves
         runtime.start()  # follows changes other processes make to the ledger's policy
         retention.start()
+        partitions.start()
         if figures is not None:
             figures.start()
         try:
@@ -124,6 +128,7 @@ def create_app(
                 figures.close()
             gc_pauses.remove()
             retention.close()
+            partitions.close()
             model_ops.close()
             runtime.close()
             close_limiter = getattr(state.limiter, "close", None)

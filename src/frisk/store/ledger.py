@@ -8,7 +8,7 @@ to an engine or a table. The records they speak live in ``frisk.store.records`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -314,6 +314,12 @@ class Ledger(Protocol):
     ) -> ArchiveResult:
         """Move decisions of transactions before ``before``, with their labels and reviews, into
         Parquet under ``to`` (``frisk.store.archive``): verified, then deleted in batches."""
+        ...
+
+    def ensure_partitions(self, today: date | None = None) -> list[date]:
+        """PostgreSQL: create the partitions of ``decisions`` for ``today`` (default: the UTC
+        date) and the days ahead (``frisk.store.partitions``) that are missing; the days
+        created. Nothing on SQLite."""
         ...
 
     def close(self) -> None: ...

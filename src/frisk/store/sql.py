@@ -15,7 +15,7 @@ import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,13 +92,15 @@ def open_ledger(
     return SqlLedger(engine)
 
 
-def _ensure_partitions(engine: Engine) -> None:
-    """PostgreSQL: the coming days' partitions of ``decisions`` (``store.partitions``)."""
-    if engine.dialect.name == "postgresql":
-        from frisk.store.partitions import ensure_partitions
+def _ensure_partitions(engine: Engine, today: date | None = None) -> list[date]:
+    """PostgreSQL: the coming days' partitions of ``decisions`` (``store.partitions``); the days
+    created. Nothing on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return []
+    from frisk.store.partitions import ensure_partitions
 
-        with translate_errors("creating the ledger's partitions"):
-            ensure_partitions(engine)
+    with translate_errors("creating the ledger's partitions"):
+        return ensure_partitions(engine, today=today)
 
 
 class SqlLedger:
@@ -470,6 +472,9 @@ class SqlLedger:
         from frisk.store.archive import archive_ledger
 
         return archive_ledger(self.engine, before, to, batch=batch, pause=pause)
+
+    def ensure_partitions(self, today: date | None = None) -> list[date]:
+        return _ensure_partitions(self.engine, today)
 
     def close(self) -> None:
         for callback in self._on_close:
