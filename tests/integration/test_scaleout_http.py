@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.conftest import FaultProxy
 from tests.integration.scaleout import START, Cluster, OwnRedis, cluster, own_redis, payment
 
+from frisk.policy import load_rules
 from frisk.store import open_ledger
 
 __all__ = ["cluster", "own_redis"]
@@ -25,12 +26,12 @@ __all__ = ["cluster", "own_redis"]
 pytestmark = pytest.mark.xdist_group("scaleout")
 
 
-def _sample_sum(text: str, name: str) -> float:
+def _samples(text: str, name: str, **labels: str) -> float:
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == name
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
     )
 
 
@@ -72,7 +73,7 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
     with node.client(headers=analyst) as http:
         for _ in range(4):
             text = http.get("/metrics").text
-            assert _sample_sum(text, "frisk_decisions_total") == len(ids)
+            assert _samples(text, "frisk_decisions_total") == len(ids)
         # /v1/stats names both workers and sums them (each writes its figures once a second).
         deadline = time.monotonic() + 30
         while True:
@@ -88,6 +89,77 @@ def test_two_workers_answer_clients_and_report_the_groups_totals(cluster: Cluste
     with node.client(headers=analyst) as http:
         for _ in range(4):
             assert http.get("/v1/rules/big").json()["hits"] == matched
+
+
+def test_metrics_of_any_worker_count_every_workers_decisions_and_rule_hits(
+    cluster: Cluster,
+) -> None:
+    # The rule is in the ledger before the workers start, so each decides with it from the first
+    # payment: the hits are known from the amounts sent.
+    ledger = open_ledger(cluster.database_url)
+    try:
+        ledger.rules.replace_all(
+            load_rules("- {name: big, expression: 'amount > 40', action: review, mode: shadow}"),
+            actor="test",
+            at=START,
+        )
+    finally:
+        ledger.close()
+    node = cluster.start("--workers", "2", "--model", str(cluster.model))
+    scorer = cluster.keys["scorer"]
+
+    def client(c: int) -> int:
+        hits = 0
+        for i in range(16):
+            big = i % 3 != 0
+            hits += big
+            body = payment(f"m-{c}-{i}", f"mp-{c}", minutes=i, amount=42.5 if big else 10.0)
+            # A connection of its own per payment, so that both workers take a share.
+            with node.client(headers=scorer) as http:
+                r = http.post("/v1/score", json=body)
+            assert r.status_code == 200, r.text
+        return hits
+
+    with ThreadPoolExecutor(4) as pool:
+        hits = sum(pool.map(client, range(4)))
+    sent = 4 * 16
+    analyst = cluster.keys["analyst"]
+    # Both workers decided a share (else one worker's count would be the group's anyway).
+    deadline = time.monotonic() + 30
+    while True:
+        with node.client(headers=analyst) as http:
+            workers = http.get("/v1/stats").json()["workers"]
+        shares = [sum(w["decisions_since_start"].values()) for w in workers]
+        if sum(shares) == sent or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(shares) == 2, shares
+    assert min(shares) > 0, shares
+    assert sum(shares) == sent, shares
+    for _ in range(6):
+        with node.client(headers=analyst) as http:  # a new connection: either worker answers
+            text = http.get("/metrics").text
+        assert _samples(text, "frisk_decisions_total") == sent
+        assert _samples(text, "frisk_rule_hits_total", rule="big") == hits
+        assert _samples(text, "frisk_decision_score_count") == sent
+        assert _samples(text, "frisk_ledger_commit_decisions_sum") == sent
+        assert (
+            _samples(
+                text,
+                "frisk_http_requests_total",
+                route="/v1/score",
+                method="POST",
+                status="200",
+            )
+            == sent
+        )
+        assert _samples(text, "frisk_http_request_duration_seconds_count", route="/v1/score") == (
+            sent
+        )
+        # Every family once: no worker's own series next to the group's.
+        names = [f.name for f in text_string_to_metric_families(text)]
+        assert len(names) == len(set(names)), sorted(names)
+        assert "frisk_gc_pause_seconds" in names
 
 
 def test_a_worker_killed_under_load_loses_nothing_and_is_replaced(cluster: Cluster) -> None:

@@ -11,15 +11,22 @@ Changes another process makes to the ledger (the CLI, a second service or a stre
 the same database) reach this one through ``PolicyWatcher``: a thread that reads
 ``policy_versions`` every ``policy.poll_seconds`` and rebuilds the policy when they moved on,
 never on a request's path.
+
+Under ``frisk serve --workers N`` (prometheus-client's multiprocess mode) each worker counts its
+rule hits in its file of the group's directory as they happen, so ``frisk_rule_hits`` from any
+worker is the group's total; the policy's version and staleness are the answering worker's.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from prometheus_client import Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -177,29 +184,59 @@ def build_policy(
         attach(live)
     watcher = PolicyWatcher(live, ledger, settings.policy.poll_seconds)
     if registry is not None:
-        registry.register(_PolicyMetrics(live, watcher))
+        shared = _multiprocess()
+        if shared:
+            live.on_hit = _count_in_files()
+        registry.register(_PolicyMetrics(live, watcher, hits=not shared))
     return PolicyState(live, opened.rules, opened.lists, ledger, watcher)
+
+
+_HITS = "frisk_rule_hits"
+_HITS_HELP = "Decisions each rule matched since start (shadow too)."
+
+
+def _multiprocess() -> bool:
+    """True when prometheus-client keeps metrics in files shared by a group of processes."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def _count_in_files() -> Callable[[str], None]:
+    """A hit counter that writes this process's file of the group.
+
+    Unlike the workers' stats files (written once a second, by live workers only), the files
+    are up to date when any worker is scraped and keep a dead worker's count, so the total
+    never goes back.
+    """
+    counter = Counter(_HITS, _HITS_HELP, ["rule"], registry=None)
+    bound: dict[str, Callable[[], None]] = {}
+
+    def hit(rule: str) -> None:
+        inc = bound.get(rule)
+        if inc is None:
+            inc = bound[rule] = counter.labels(rule=rule).inc
+        inc()
+
+    return hit
 
 
 class _PolicyMetrics(Collector):
     """Rule hits and the policy in force, read from the policy when scraped.
 
-    Counting in the policy and exporting at scrape time keeps Prometheus off the decision path.
+    Counting in the policy and exporting at scrape time keeps Prometheus off the decision path
+    of a single process; with ``hits`` False the hits are counted in multiprocess files instead.
     """
 
-    def __init__(self, live: LivePolicy, watcher: PolicyWatcher) -> None:
+    def __init__(self, live: LivePolicy, watcher: PolicyWatcher, *, hits: bool = True) -> None:
         self.live = live
         self.watcher = watcher
+        self.hits = hits
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        family = CounterMetricFamily(
-            "frisk_rule_hits",
-            "Decisions each rule matched since start (shadow too).",
-            labels=["rule"],
-        )
-        for name, count in sorted(dict(self.live.hits).items()):
-            family.add_metric([name], count)
-        yield family
+        if self.hits:
+            family = CounterMetricFamily(_HITS, _HITS_HELP, labels=["rule"])
+            for name, count in sorted(dict(self.live.hits).items()):
+                family.add_metric([name], count)
+            yield family
         policy = self.live.policy
         version = GaugeMetricFamily(
             "frisk_policy_version",

@@ -8,14 +8,16 @@ Every change returns its audit records: the in-memory stores leave persisting th
 the SQL ones (``frisk.store.rules``, ``frisk.store.lists``) have stored them with the change.
 
 ``hits`` counts, per rule name, the decisions it matched since this object was made (shadow
-rules too); ``sync`` picks up changes another process made to shared stores.
+rules too), and ``on_hit``, when set, is called with each match's rule name as well (the service
+counts them there for every worker of ``frisk serve --workers N``); ``sync`` picks up changes
+another process made to shared stores.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime
@@ -47,6 +49,7 @@ class LivePolicy:
         # Matches per rule name. Updated without a lock: the service decides one transaction
         # at a time (its engine lock), and a lost increment elsewhere would cost a count only.
         self.hits: Counter[str] = Counter()
+        self.on_hit: Callable[[str], None] | None = None
         self._write = threading.Lock()  # one change at a time; decisions never take it
         self._policy = self._build(*self.book.state(), self.store.snapshot())
 
@@ -73,6 +76,10 @@ class LivePolicy:
             hits = self.hits
             for match in decision.matches:
                 hits[match.rule] += 1
+            on_hit = self.on_hit
+            if on_hit is not None:
+                for match in decision.matches:
+                    on_hit(match.rule)
         return decision
 
     def sync(self) -> bool:

@@ -102,7 +102,9 @@ def create_app(
     # PostgreSQL: the coming days' partitions of decisions, however long the service runs.
     partitions = PartitionJob(ledger, settings.ledger)
     gc_pauses = GcPauses(
-        freeze=settings.service.gc_freeze, young_threshold=settings.service.gc_young_threshold
+        freeze=settings.service.gc_freeze,
+        young_threshold=settings.service.gc_young_threshold,
+        shared=metrics.multiprocess,
     )
     # Under several workers, this one's figures where the others' /v1/stats read them.
     figures_dir = multiprocess_dir()

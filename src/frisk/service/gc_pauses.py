@@ -17,6 +17,11 @@ It also counts every collection's pause per generation, exported as the histogra
 ``frisk_gc_pause_seconds`` and the gauge ``frisk_gc_frozen_objects`` when /metrics is scraped:
 the callback runs inside the collector, at any allocation, so it must not take a lock that the
 interrupted code could hold (prometheus-client's metrics do), and only adds to plain lists.
+
+Under ``frisk serve --workers N`` (``shared``: prometheus-client's multiprocess mode) /metrics
+must report every worker's pauses, not the answering one's: the callback then only queues each
+pause, and a thread of each worker moves the queue into a multiprocess histogram (and the frozen
+count into a gauge, the highest of the live workers) every ``flush_seconds``.
 """
 
 from __future__ import annotations
@@ -24,23 +29,38 @@ from __future__ import annotations
 import bisect
 import gc
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from prometheus_client import Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from frisk.monitoring.poller import Poller
 
 __all__ = ["GcPauses"]
 
 # Seconds: a pause worth reporting starts around a tenth of a millisecond.
 _BUCKETS = (0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 _GENERATIONS = 3
+_PAUSES = "frisk_gc_pause_seconds"
+_PAUSES_HELP = "Pauses of Python's cyclic garbage collector, by generation."
+_FROZEN = "frisk_gc_frozen_objects"
+_FROZEN_HELP = "Objects in the permanent generation, which collections skip (service.gc_freeze)."
 
 
 class GcPauses(Collector):
     """The garbage collector's pauses, measured (and bounded by freezing) while installed."""
 
-    def __init__(self, *, freeze: bool, young_threshold: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        freeze: bool,
+        young_threshold: int | None = None,
+        shared: bool = False,
+        flush_seconds: float = 1.0,
+    ) -> None:
         self.freeze = freeze
         # Allocations between young-generation collections while installed (None: as it was).
         self.young_threshold = young_threshold
@@ -50,6 +70,22 @@ class GcPauses(Collector):
         self.sums = [0.0] * _GENERATIONS
         self.freezes = 0
         self._began = 0.0
+        # Shared: (generation, pause) queued by the callback (deque.append takes no lock).
+        self.shared = shared
+        self._queue: deque[tuple[int, float]] = deque(maxlen=100_000)
+        self.flush_seconds = flush_seconds
+        self._flusher: _Flusher | None = None
+        self.histogram: Histogram | None = None
+        self.frozen_gauge: Gauge | None = None
+        if shared:
+            self.histogram = Histogram(
+                _PAUSES, _PAUSES_HELP, ["generation"], buckets=_BUCKETS, registry=None
+            )
+            for generation in range(_GENERATIONS):  # exported from the start, at 0
+                self.histogram.labels(generation=str(generation))
+            self.frozen_gauge = Gauge(
+                _FROZEN, _FROZEN_HELP, registry=None, multiprocess_mode="livemax"
+            )
 
     def install(self) -> GcPauses:
         """Start measuring; with ``freeze``, first freeze what start-up made (modules, the model,
@@ -62,6 +98,8 @@ class GcPauses(Collector):
                 self._thresholds = gc.get_threshold()
                 gc.set_threshold(self.young_threshold, *self._thresholds[1:])
             gc.callbacks.append(self._callback)
+            if self.shared:
+                self._flusher = _Flusher(self, self.flush_seconds).start()
         return self
 
     def remove(self) -> None:
@@ -69,18 +107,30 @@ class GcPauses(Collector):
         stopped (its engine, state and caches) can be collected in a process that goes on."""
         if self._callback in gc.callbacks:
             gc.callbacks.remove(self._callback)
+            if self._flusher is not None:
+                self._flusher.close()
+                self._flusher = None
+                self.flush()
             if self._thresholds is not None:
                 gc.set_threshold(*self._thresholds)
                 self._thresholds = None
             if self.freeze:
                 gc.unfreeze()
 
+    def flush(self) -> None:
+        """Shared: move the queued pauses and the frozen count into the multiprocess files."""
+        if self.histogram is None or self.frozen_gauge is None:
+            return
+        queue = self._queue
+        while queue:
+            generation, pause = queue.popleft()
+            self.histogram.labels(generation=str(generation)).observe(pause)
+        self.frozen_gauge.set(gc.get_freeze_count())
+
     def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily]:
-        histogram = HistogramMetricFamily(
-            "frisk_gc_pause_seconds",
-            "Pauses of Python's cyclic garbage collector, by generation.",
-            labels=["generation"],
-        )
+        if self.shared:
+            return  # the multiprocess files hold them
+        histogram = HistogramMetricFamily(_PAUSES, _PAUSES_HELP, labels=["generation"])
         for generation in range(_GENERATIONS):
             cumulative, buckets = 0, []
             bounds = [*map(repr, _BUCKETS), "+Inf"]
@@ -89,11 +139,7 @@ class GcPauses(Collector):
                 buckets.append((bound, cumulative))
             histogram.add_metric([str(generation)], buckets, self.sums[generation])
         yield histogram
-        yield GaugeMetricFamily(
-            "frisk_gc_frozen_objects",
-            "Objects in the permanent generation, which collections skip (service.gc_freeze).",
-            value=gc.get_freeze_count(),
-        )
+        yield GaugeMetricFamily(_FROZEN, _FROZEN_HELP, value=gc.get_freeze_count())
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -103,6 +149,20 @@ class GcPauses(Collector):
         generation = info["generation"]
         self.counts[generation][bisect.bisect_left(_BUCKETS, pause)] += 1
         self.sums[generation] += pause
+        if self.shared:
+            self._queue.append((generation, pause))
         if generation == _GENERATIONS - 1 and self.freeze:
             gc.freeze()
             self.freezes += 1
+
+
+class _Flusher(Poller):
+    what = "moving GC pauses into the metrics files"
+
+    def __init__(self, pauses: GcPauses, interval: float) -> None:
+        super().__init__(interval, name="frisk-gc-metrics", at_start=True)
+        self.pauses = pauses
+
+    def check(self) -> bool:
+        self.pauses.flush()
+        return True

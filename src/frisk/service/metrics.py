@@ -4,8 +4,10 @@ Under ``frisk serve --workers N`` the supervisor sets ``PROMETHEUS_MULTIPROC_DIR
 counters, histograms and gauges are kept in files there (prometheus-client's multiprocess mode),
 and ``render`` from any worker reports the group's totals. Gauges say how workers combine: the
 ledger's figures (live performance, drift) are the same in every worker, so the most recent
-wins; the model in use is the highest over live workers, per version. Collectors registered on
-``registry`` by other parts (GC pauses, policy) report the worker that answers the scrape.
+wins; the model in use is the highest over live workers, per version. Counters and histograms
+of other parts (rule hits in ``frisk.engine.policy``, GC pauses) go to the same files in this
+mode; the collectors they register on ``registry`` then report only what is the answering
+worker's own (the policy version it decides with).
 """
 
 from __future__ import annotations

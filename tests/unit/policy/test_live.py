@@ -111,6 +111,20 @@ def test_list_changes_take_effect_on_the_next_decision() -> None:
     )
 
 
+def test_each_match_is_counted_and_handed_to_on_hit() -> None:
+    policy = live()
+    policy.load_rules(RULES_YAML, source="rules.yaml", actor="ci", at=NOW)
+    policy.add_entries("mules", [ListEntry("q1")], actor="bo", at=NOW)
+    handed: list[str] = []
+    policy.decide(FIELDS, {}, 0.1, "low", "allow", NOW)  # before on_hit: counted only
+    policy.on_hit = handed.append
+    decision = policy.decide(FIELDS, {}, 0.1, "low", "allow", NOW)
+    matched = [m.rule for m in decision.matches]
+    assert "mule_payees" in matched
+    assert handed == matched
+    assert policy.hits["mule_payees"] == 2
+
+
 def test_hot_reload_under_load_drops_nothing_and_mixes_no_versions() -> None:
     """Deciders run while rule sets are swapped: no error, each decision from one version."""
     policy = live()

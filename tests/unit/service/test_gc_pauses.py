@@ -71,6 +71,33 @@ def test_exported_as_a_histogram_per_generation() -> None:
     assert frozen == float(gc.get_freeze_count())
 
 
+def test_shared_pauses_go_to_the_histogram_that_the_group_exports() -> None:
+    """Under several workers the pauses are moved into a (multiprocess) histogram, not exported
+    from this collector, which would report the answering worker alone."""
+    registry = CollectorRegistry()
+    pauses = GcPauses(freeze=False, shared=True, flush_seconds=3600)
+    registry.register(pauses)
+    assert pauses.histogram is not None
+    exported = CollectorRegistry()
+    exported.register(pauses.histogram)
+    pauses.install()
+    try:
+        gc.collect()
+        gc.collect()
+    finally:
+        pauses.remove()  # flushes what is queued
+    assert generate_latest(registry) == b""
+    counts = {
+        sample.labels["generation"]: sample.value
+        for family in text_string_to_metric_families(generate_latest(exported).decode())
+        for sample in family.samples
+        if sample.name == "frisk_gc_pause_seconds_count"
+    }
+    assert counts["2"] == 2
+    assert counts["1"] == 0
+    assert counts["0"] == sum(pauses.counts[0])
+
+
 def test_the_young_threshold_is_set_while_installed_and_given_back() -> None:
     before = gc.get_threshold()
     pauses = GcPauses(freeze=False, young_threshold=12_345).install()
