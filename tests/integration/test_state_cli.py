@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from frisk.cli import app
 from frisk.data.simulator import SimulationConfig, simulate
+from frisk.features.stores.redis import REDIS_FORMAT
 from frisk.features.testing import mismatches
 
 REDIS_URL = os.environ.get("FRISK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -51,7 +52,7 @@ def test_online_features_through_redis_equal_offline(tmp_path: Path, prefix: str
 
     info = _run("state", "info", *state)
     assert f"key_prefix: {prefix}" in info
-    assert "format: 2" in info
+    assert f"format: {REDIS_FORMAT}" in info
     # A second run over state that already holds the events is refused, not counted twice.
     again = CliRunner().invoke(
         app,

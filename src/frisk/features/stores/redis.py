@@ -60,7 +60,8 @@ from frisk.features.stores.redis_cache import RecordCache
 __all__ = ["REDIS_FORMAT", "RedisStore"]
 
 #: the layout of the keys above; state of another format is refused, never read
-REDIS_FORMAT: Final = 2  # 2: one applied marker per transaction on a single Redis
+# 2: one applied marker per transaction on a single Redis; 3: records written by orjson
+REDIS_FORMAT: Final = 3
 #: transaction ids kept per entity to refuse a second application of one transaction
 KEEP_TRANSACTIONS: Final = 256
 #: how long (ms) one Redis remembers that a transaction was applied (a retry within it is a no-op)
