@@ -16,6 +16,13 @@ own time per decision (``INFO commandstats``, usec summed over commands, per req
 table with each configuration's ratio to ``redis 1w`` (throughput) and to ``in-process``
 (sequential p50), and the load average of each run: on a shared two-core machine the numbers
 mean little without it.
+
+Then where the CPU went during each wrk run at 16 connections: CPU seconds of the frisk
+processes (a supervisor and its workers), of this run's PostgreSQL backends (found by their
+``application_name``), of the benchmark's Redis, of wrk, and of the whole machine
+(``/proc/stat``), as cores (CPU seconds per second) and as ms per decision. "other" is the
+machine's busy time that none of these account for (other jobs), "idle" what was left: when
+idle is ~0, a second worker can only take CPU from the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -85,6 +93,29 @@ class Run:
     socket_errors: int = 0
     redis_us: dict[int, float] = field(default_factory=dict)
     loads: list[float] = field(default_factory=list)
+    cpu: dict[int, Cpu] = field(default_factory=dict)
+
+
+@dataclass
+class Cpu:
+    """CPU seconds during one wrk run, by who spent them."""
+
+    wall: float
+    decisions: int
+    frisk: float
+    postgres: float
+    redis: float
+    wrk: float
+    machine: float  # busy time of every core (/proc/stat), whoever spent it
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+    @property
+    def other(self) -> float:
+        return max(0.0, self.machine - self.frisk - self.postgres - self.redis - self.wrk)
+
+    @property
+    def idle(self) -> float:
+        return max(0.0, self.cores * self.wall - self.machine)
 
 
 def main() -> None:
@@ -123,7 +154,8 @@ def _measure(name: str, work: Path, model: Path, traffic: Traffic, args: argpars
     here.mkdir()
     run = Run(name)
     with ExitStack() as stack:
-        url = stack.enter_context(_schema())
+        application = f"frisk_bench_{uuid.uuid4().hex[:8]}"
+        url = stack.enter_context(_schema(application))
         key = _scorer_key_url(url)
         env = {
             "FRISK_HOME": str(here / "home"),
@@ -132,14 +164,14 @@ def _measure(name: str, work: Path, model: Path, traffic: Traffic, args: argpars
             "FRISK_API__EVENT_BEHIND_DAYS": "36500",
         }
         redis_port = None
+        redis_pid = None
         if name != "in-process":
             redis_port = _free_port()
-            stack.enter_context(_redis(redis_port, here))
+            redis_pid = stack.enter_context(_redis(redis_port, here))
             env["FRISK_STATE__URL"] = f"redis://127.0.0.1:{redis_port}/0"
         workers = ["--workers", "2"] if name == "redis 2w" else []
         ports = [_free_port() for _ in range(2 if name == "2 nodes" else 1)]
-        for port in ports:
-            _serve(stack, here, port, model, env, workers)
+        servers = [_serve(stack, here, port, model, env, workers) for port in ports]
         run.loads.append(os.getloadavg()[0])
         got = _sequential(ports[0], key, traffic.sequential, args.requests)
         run.p50_ms, run.p99_ms = got["p50_ms"], got["p99_ms"]
@@ -147,7 +179,9 @@ def _measure(name: str, work: Path, model: Path, traffic: Traffic, args: argpars
         for connections in (16, 64):
             run.loads.append(os.getloadavg()[0])
             before = _redis_usec(redis_port)
+            counting = _CpuCounter(servers, application, redis_pid)
             requests, seconds, failed, lost = _wrk(ports, key, traffic, connections, args.duration)
+            run.cpu[connections] = counting.stop(requests)
             run.per_second[connections] = requests / seconds
             run.non2xx += failed
             run.socket_errors += lost
@@ -160,6 +194,92 @@ def _measure(name: str, work: Path, model: Path, traffic: Traffic, args: argpars
             + f"; load {', '.join(f'{x:.1f}' for x in run.loads)}"
         )
     return run
+
+
+class _CpuCounter:
+    """CPU seconds from now to ``stop``: the frisk processes (each server and its children),
+    the PostgreSQL backends named ``application``, a Redis, the children this process reaps
+    meanwhile (wrk), and the machine."""
+
+    def __init__(self, servers: list[int], application: str, redis_pid: int | None) -> None:
+        self.servers, self.application, self.redis_pid = servers, application, redis_pid
+        self.began = time.monotonic()
+        self.machine = _machine_busy()
+        self.children = _reaped_cpu()
+        self.frisk = _cpu_of(_tree(self.servers))
+        self.postgres = _cpu_of(_backends(application))
+        self.redis = _cpu_of([redis_pid] if redis_pid else [])
+
+    def stop(self, decisions: int) -> Cpu:
+        wall = time.monotonic() - self.began
+        machine = _machine_busy() - self.machine
+        children = _reaped_cpu() - self.children
+        return Cpu(
+            wall=wall,
+            decisions=decisions,
+            frisk=_since(self.frisk, _cpu_of(_tree(self.servers))),
+            postgres=_since(self.postgres, _cpu_of(_backends(self.application))),
+            redis=_since(self.redis, _cpu_of([self.redis_pid] if self.redis_pid else [])),
+            wrk=children,
+            machine=machine,
+        )
+
+
+def _since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two snapshots by pid (a process new since counts whole; one
+    that ended meanwhile is lost: none do during a run, the pool keeps its connections)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def _cpu_of(pids: list[int]) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def _tree(roots: list[int]) -> list[int]:
+    """Each root and its descendants (a supervisor, its workers)."""
+    found, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(c) for c in children)
+    return found
+
+
+def _backends(application: str) -> list[int]:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(sa.make_url(POSTGRES), poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                {"a": application},
+            )
+            return [int(r[0]) for r in rows]
+    finally:
+        admin.dispose()
+
+
+def _machine_busy() -> float:
+    """CPU seconds every core spent busy so far (all but idle and iowait, /proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _reaped_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _scorer_key_url(url: str) -> str:
@@ -175,7 +295,11 @@ def _scorer_key_url(url: str) -> str:
 
 
 class _schema:
-    """A fresh PostgreSQL schema as a ledger URL; dropped on exit."""
+    """A fresh PostgreSQL schema as a ledger URL (its connections named ``application``);
+    dropped on exit."""
+
+    def __init__(self, application: str) -> None:
+        self.application = application
 
     def __enter__(self) -> str:
         import sqlalchemy as sa
@@ -185,7 +309,9 @@ class _schema:
         self.admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
         with self.admin.connect() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{self.name}"'))
-        scoped = self.url.update_query_dict({"options": f"-csearch_path={self.name}"})
+        scoped = self.url.update_query_dict(
+            {"options": f"-csearch_path={self.name}", "application_name": self.application}
+        )
         return scoped.render_as_string(hide_password=False)
 
     def __exit__(self, *_: object) -> None:
@@ -202,7 +328,7 @@ class _redis:
     def __init__(self, port: int, directory: Path) -> None:
         self.port, self.directory = port, directory
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> int:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.directory)],
@@ -213,6 +339,7 @@ class _redis:
             if time.monotonic() > deadline:
                 raise SystemExit("redis-server did not start")
             time.sleep(0.05)
+        return self.process.pid
 
     def __exit__(self, *_: object) -> None:
         self.process.kill()
@@ -241,7 +368,8 @@ def _serve(
     model: Path,
     env: dict[str, str],
     extra: list[str],
-) -> None:
+) -> int:
+    """Start ``frisk serve`` on ``port``; its pid once it is ready."""
     import httpx
 
     launch = "import sys; from frisk.cli import main; sys.exit(main())"
@@ -272,7 +400,7 @@ def _serve(
             raise SystemExit(f"frisk serve exited; see {here}/serve-{port}.log")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1.0).status_code == 200:
-                return
+                return process.pid
         except httpx.TransportError:
             pass
         time.sleep(0.2)
@@ -357,6 +485,52 @@ def _report(runs: list[Run]) -> None:
             f"  {', '.join(f'{x:.1f}' for x in run.loads)}"
         )
     print("\ntargets: 0 non-2xx; redis 2w >= 1.5x redis 1w; redis adds <= 0.5 ms to sequential p50")
+    for connections in (16, 64):
+        print(
+            f"\nCPU during the wrk run at {connections} connections: cores (CPU s per s), "
+            "and ms per decision"
+        )
+        print(f"{'':<12}{'frisk':>13}{'postgres':>13}{'redis':>13}{'wrk':>13}{'other':>8}"
+              f"{'idle':>8}{'decisions/s':>13}")  # fmt: skip
+        for run in runs:
+            cpu = run.cpu[connections]
+            per = 1000 / max(1, cpu.decisions)
+
+            def both(seconds: float, cpu: Cpu = cpu, per: float = per) -> str:
+                return f"{seconds / cpu.wall:.2f} {seconds * per:.2f}ms"
+
+            print(
+                f"{run.name:<12}{both(cpu.frisk):>13}{both(cpu.postgres):>13}"
+                f"{both(cpu.redis):>13}{both(cpu.wrk):>13}{cpu.other / cpu.wall:>8.2f}"
+                f"{cpu.idle / cpu.wall:>8.2f}{cpu.decisions / cpu.wall:>13,.0f}"
+            )
+        one, two = (next(r for r in runs if r.name == n) for n in ("redis 1w", "redis 2w"))
+        _bound(one.cpu[connections], two.cpu[connections])
+
+
+def _bound(one: Cpu, two: Cpu) -> None:
+    """The most a second worker could add, from the CPU each decision cost: one worker runs on
+    at most one core (one interpreter), two share the machine's cores with PostgreSQL, Redis and
+    wrk. With the cores to themselves, then with what the other jobs left them."""
+
+    def per(cpu: Cpu, seconds: float) -> float:
+        return seconds / max(1, cpu.decisions)
+
+    ours1 = per(one, one.frisk + one.postgres + one.redis + one.wrk)
+    ours2 = per(two, two.frisk + two.postgres + two.redis + two.wrk)
+    for label, cores in (
+        ("the machine's cores to themselves", float(one.cores)),
+        (
+            "the cores the other jobs left",
+            one.cores - (one.other + two.other) / (one.wall + two.wall),
+        ),
+    ):
+        best1 = min(1.0 / per(one, one.frisk), cores / ours1)
+        best2 = cores / ours2
+        print(
+            f"  with {label} ({cores:.2f}): 1 worker <= {best1:,.0f}/s, 2 workers <= "
+            f"{best2:,.0f}/s: 2 workers / 1 worker <= {best2 / best1:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ A database that stops answering (frozen, partitioned, behind a stuck proxy) must
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,11 +71,14 @@ def postgres_engine(url: URL, timeouts: StoreTimeouts, *, echo: bool = False) ->
     engine = sa.create_engine(
         url,
         echo=echo,
-        # pre_ping: a connection the server closed while idle is replaced, not handed out.
-        pool_pre_ping=True,
-        pool_size=10,
+        # Up to 20 connections a process, as before with 10 + 10 overflow, but kept: under 16
+        # concurrent requests the overflow ones were opened and closed ~27 times a second (a
+        # server process forked, authenticated and its catalogue caches filled each time).
+        pool_size=_POOL_SIZE,
+        max_overflow=0,
         pool_timeout=timeouts.pool,
     )
+    _ping_when_idle(engine)
     options = []
     if timeouts.statement is not None:
         ms = max(1, round(timeouts.statement * 1000))
@@ -103,9 +107,51 @@ def postgres_engine(url: URL, timeouts: StoreTimeouts, *, echo: bool = False) ->
     return engine
 
 
+_POOL_SIZE = 20
+#: a pooled connection idle for longer than this is pinged before it is handed out
+PING_AFTER_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection on checkout only when it has been idle ``PING_AFTER_SECONDS``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip more for each of the
+    two or three checkouts of a decision. A connection back from use moments ago has just
+    answered; one that sat idle may have been closed by the server (a restart, an idle
+    timeout), and is replaced rather than handed out, as with ``pool_pre_ping``. A restart within
+    the last second fails the statements of the connections used meanwhile instead: each such
+    call is a ``StoreUnavailableError`` (503), and the pool replaces the connection.
+
+    A ping that finds its connection closed does not open the breaker (``pool_pre_ping`` did,
+    so the request after an idle connection was dropped was a 503): the pool opens another
+    connection, and that fails (and opens the breaker) if the server is really gone. A ping that
+    gets no answer still opens it.
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _returned(_dbapi: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < PING_AFTER_SECONDS:
+            return  # just opened, or just used
+        dbapi.pinging = True
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception as exc:
+            # The pool closes this connection and checks out another (a new one if need be).
+            raise sa.exc.DisconnectionError(_first_line(exc)) from exc
+        finally:
+            dbapi.pinging = False
+
+
 def _guarded(breaker: Breaker, answer: float | None) -> type[psycopg.Connection[Any]]:
     class GuardedConnection(psycopg.Connection[Any]):
         """A psycopg connection whose waits are bounded by ``answer`` and watched by ``breaker``."""
+
+        pinging = False  # a closed connection found by the idle ping is not a failure
 
         def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
             probe = breaker.before()
@@ -118,7 +164,7 @@ def _guarded(breaker: Breaker, answer: float | None) -> type[psycopg.Connection[
                     f"the database did not answer within {answer} s"
                 ) from None
             except psycopg.OperationalError as exc:
-                if self.closed or self.broken:
+                if (self.closed or self.broken) and not self.pinging:
                     breaker.failed(_first_line(exc), probe)
                 raise
             breaker.succeeded(probe)

@@ -1,0 +1,74 @@
+"""The PostgreSQL ledger's connection pool: connections kept under concurrency, pinged only
+after being idle (``frisk.store.postgres``)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from frisk.store import SqlLedger, open_ledger
+from frisk.store import postgres as pg
+from frisk.store.postgres import StoreTimeouts
+
+pytestmark = pytest.mark.integration
+
+
+def _ledger(url: str) -> SqlLedger:
+    ledger = open_ledger(url, timeouts=StoreTimeouts())
+    assert isinstance(ledger, SqlLedger)
+    return ledger
+
+
+def _backends(ledger: SqlLedger) -> set[int]:
+    """The server processes behind the pool's connections, checked out at once."""
+    pool = ledger.engine.pool
+    held = [pool.connect() for _ in range(pool.checkedin())]
+    try:
+        pids = set()
+        for conn in held:
+            cursor = conn.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.add(cursor.fetchone()[0])
+            cursor.close()
+        return pids
+    finally:
+        for conn in held:
+            conn.close()
+
+
+def test_connections_are_kept_under_more_concurrent_lookups_than_before(postgres_url: str) -> None:
+    # 16 threads at once: the old pool (10 + 10 overflow) closed the overflow connections as
+    # they came back, and opened new ones for the next burst.
+    ledger = _ledger(postgres_url)
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            assert not any(pool.map(ledger.has_decision, [f"t-{i}" for i in range(400)]))
+        first = _backends(ledger)
+        assert len(first) > 10
+        with ThreadPoolExecutor(16) as pool:
+            assert not any(pool.map(ledger.has_decision, [f"u-{i}" for i in range(400)]))
+        assert _backends(ledger) == first  # the same server processes: none closed, none opened
+    finally:
+        ledger.close()
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_not_handed_out(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = _ledger(postgres_url)
+    admin = sa.create_engine(sa.make_url(postgres_url), isolation_level="AUTOCOMMIT")
+    try:
+        assert not ledger.has_decision("before")
+        (pid,) = _backends(ledger)
+        with admin.connect() as conn:  # what a server restart or an idle timeout does
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        monkeypatch.setattr(pg, "PING_AFTER_SECONDS", 0.0)  # "idle long enough" from now
+        # Pinged, found closed, replaced: no error (pool_pre_ping's failed ping opened the
+        # breaker, so this was a StoreUnavailableError).
+        assert not ledger.has_decision("after")
+        assert _backends(ledger) != {pid}
+    finally:
+        admin.dispose()
+        ledger.close()
