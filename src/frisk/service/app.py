@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp
 
 from frisk import __version__
 from frisk.config import Settings
@@ -139,7 +140,7 @@ def create_app(
             if owns_ledger:
                 state.ledger.close()
 
-    app = FastAPI(
+    app = _FriskApi(
         title="Frisk",
         version=__version__,
         summary="Real-time payment fraud decisions.",
@@ -194,6 +195,14 @@ def create_app(
     # Added last, so outermost: it sees every response, CORS refusals and 413s included.
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+class _FriskApi(FastAPI):
+    """FastAPI with ``POST /v1/score`` entering the app's own middleware first
+    (``routes.score.ScoreFirst``)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return score.ScoreFirst(super().build_middleware_stack(), self.user_middleware)
 
 
 def _score_route() -> APIRoute:

@@ -194,3 +194,35 @@ def test_the_lane_answers_errors_with_the_apps_handlers_as_routing_does(
     assert (r.status_code, r.json()) == (499, {"custom": True})
     r = client.post("/v1/score", json=txn_body("h-2", amount=2.0), headers=scorer)
     assert (r.status_code, r.json()) == (418, {"by_status": True})
+
+
+def test_scores_skip_fastapis_outer_layers_and_keep_the_apps_own_middleware(
+    make_client: Callable[..., TestClient], keys: Keys, txn_body: Body, monkeypatch: Any
+) -> None:
+    from starlette.middleware.errors import ServerErrorMiddleware
+
+    outer: list[str] = []
+    original = ServerErrorMiddleware.__call__
+
+    async def spy(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        outer.append(scope.get("path", scope["type"]))
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(ServerErrorMiddleware, "__call__", spy)
+    client = make_client(security={"cors": {"allow_origins": ["https://dash.example"]}})
+    scorer = {**keys["scorer"], "Origin": "https://dash.example"}
+    r = client.post("/v1/score", json=txn_body("first-1"), headers=scorer)
+    assert r.status_code == 200
+    # The app's own middleware still ran: CORS, the request id, the body limit.
+    assert r.headers["access-control-allow-origin"] == "https://dash.example"
+    assert r.headers["X-Request-ID"]
+    big = client.post(
+        "/v1/score",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={**scorer, "Content-Type": "application/json"},
+    )
+    assert big.status_code == 413
+    assert "/v1/score" not in outer
+    # Everything else still goes through FastAPI's whole stack.
+    assert client.get("/v1/score", headers=scorer).status_code == 405
+    assert outer.count("/v1/score") == 1
