@@ -1,4 +1,4 @@
-"""Scale-out under load: ``python -m benchmarks.bench_scaleout [--model DIR]``.
+"""Scale-out under load: ``python -m benchmarks.bench_scaleout [--model DIR] [--rounds N]``.
 
 Serves one model (trained here on simulated data unless ``--model`` names one) four ways, each on
 a fresh PostgreSQL schema (127.0.0.1:5432) and, with Redis, a Redis of the benchmark's own on a
@@ -23,6 +23,9 @@ processes (a supervisor and its workers), of this run's PostgreSQL backends (fou
 (``/proc/stat``), as cores (CPU seconds per second) and as ms per decision. "other" is the
 machine's busy time that none of these account for (other jobs), "idle" what was left: when
 idle is ~0, a second worker can only take CPU from the rest.
+
+With ``--rounds N`` each configuration is measured N times, forwards then backwards, each
+round's ratio of 2 workers to 1 is printed, and the tables show medians (failures summed).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import os
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,9 +130,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="sequential requests")
     parser.add_argument("--duration", type=int, default=10, help="seconds of each wrk run")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measurements of each configuration, in alternating order; medians reported",
+    )
     args = parser.parse_args()
-    if args.duration > 60 or args.requests > 20_000:
-        parser.error("keep the load bounded: duration <= 60 s, requests <= 20,000")
+    if args.duration > 60 or args.requests > 20_000 or not 1 <= args.rounds <= 5:
+        parser.error("keep the load bounded: duration <= 60 s, requests <= 20,000, 1-5 rounds")
     for tool in ("wrk", "redis-server"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed")
@@ -137,16 +147,61 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="frisk-scaleout-"))
     try:
         model, traffic = _prepare(work, args)
-        runs = [
-            _measure(name, work, model, traffic, args)
-            for name in ("in-process", "redis 1w", "redis 2w", "2 nodes")
-        ]
-        _report(runs)
+        names = ("in-process", "redis 1w", "redis 2w", "2 nodes")
+        measured: dict[str, list[Run]] = {name: [] for name in names}
+        for round_ in range(args.rounds):
+            # Forwards, then backwards: no configuration always runs first or last.
+            here = work / f"round-{round_}"
+            here.mkdir()
+            for name in names if round_ % 2 == 0 else names[::-1]:
+                measured[name].append(_measure(name, here, model, traffic, args))
+        if args.rounds > 1:
+            for round_, (one, two) in enumerate(
+                zip(measured["redis 1w"], measured["redis 2w"], strict=True)
+            ):
+                ratios = ", ".join(
+                    f"{c} conns {two.per_second[c] / one.per_second[c]:.2f}x" for c in (16, 64)
+                )
+                print(f"round {round_ + 1}: redis 2w / redis 1w {ratios}")
+        _report([_median(measured[name]) for name in names])
     finally:
         if args.keep:
             print(f"work directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _median(runs: list[Run]) -> Run:
+    """One configuration's rounds: medians, failures summed, every load average."""
+    if len(runs) == 1:
+        return runs[0]
+
+    def mid(values: list[float]) -> float:
+        return statistics.median(values)
+
+    conns = runs[0].per_second.keys()
+    return Run(
+        runs[0].name,
+        p50_ms=mid([r.p50_ms for r in runs]),
+        p99_ms=mid([r.p99_ms for r in runs]),
+        per_second={c: mid([r.per_second[c] for r in runs]) for c in conns},
+        non2xx=sum(r.non2xx for r in runs),
+        socket_errors=sum(r.socket_errors for r in runs),
+        redis_us={c: mid([r.redis_us[c] for r in runs]) for c in runs[0].redis_us},
+        loads=[x for r in runs for x in r.loads],
+        cpu={
+            c: Cpu(
+                wall=mid([r.cpu[c].wall for r in runs]),
+                decisions=round(mid([r.cpu[c].decisions for r in runs])),
+                frisk=mid([r.cpu[c].frisk for r in runs]),
+                postgres=mid([r.cpu[c].postgres for r in runs]),
+                redis=mid([r.cpu[c].redis for r in runs]),
+                wrk=mid([r.cpu[c].wrk for r in runs]),
+                machine=mid([r.cpu[c].machine for r in runs]),
+            )
+            for c in conns
+        },
+    )
 
 
 def _measure(name: str, work: Path, model: Path, traffic: Traffic, args: argparse.Namespace) -> Run:
@@ -482,7 +537,7 @@ def _report(runs: list[Run]) -> None:
             f"{run.p50_ms - ref_seq:>+13.2f}{run.p99_ms:>11.2f}{run.non2xx:>9}"
             f"{run.socket_errors:>9}"
             f"{'-' if redis_us is None else f'{redis_us:.0f}':>13}"
-            f"  {', '.join(f'{x:.1f}' for x in run.loads)}"
+            f"  {min(run.loads):.1f}-{max(run.loads):.1f}"
         )
     print("\ntargets: 0 non-2xx; redis 2w >= 1.5x redis 1w; redis adds <= 0.5 ms to sequential p50")
     for connections in (16, 64):

@@ -125,7 +125,7 @@ class Decider:
             if existing is not None:
                 return self._replay(existing, txn, digest)
             self._check_live(txn)
-            owner = _owner()
+            owner = self._owner()
             if not self._claim(txn, owner):
                 answered = self._await_claim(txn, digest, owner)
                 if answered is not None:  # decided by the process that held the claim
@@ -162,7 +162,7 @@ class Decider:
             if existing is not None:
                 return self._replay(existing, txn, digest)
             self._check_live(txn)
-            owner = _owner()
+            owner = self._owner()
             if not self._claim(txn, owner):  # another process decides it: wait in a thread
                 answered: Decided | None = await self._to_thread(
                     self._await_claim, txn, digest, owner
@@ -214,7 +214,7 @@ class Decider:
             results: list[Decided | FriskError | None] = [None] * len(txns)
             pending: list[tuple[int, DecisionRecord, str, Transaction]] = []
             pending_ids: set[str] = set()
-            owner = _owner()  # one owner for the chunk's claims
+            owner = self._owner()  # one owner for the chunk's claims
             try:
                 for i, txn in enumerate(txns):
                     started = time.perf_counter()
@@ -285,6 +285,11 @@ class Decider:
             except ConflictError as exc:
                 results[i] = exc
         pending.clear()
+
+    def _owner(self) -> str:
+        """A token naming one attempt to decide (a claim's owner); without claims none is
+        needed, and a random token is a system call per decision."""
+        return "" if self.claims is None else os.urandom(8).hex()
 
     def _claim(self, txn: Transaction, owner: str) -> bool:
         """Claim ``txn``'s id for ``owner``; True without claims (this process alone decides)."""
@@ -362,11 +367,6 @@ def _ignore_decided(record: DecisionRecord, elapsed_ms: float) -> None:
 
 def _ignore_replay() -> None:
     return None
-
-
-def _owner() -> str:
-    """A token naming one attempt to decide (a claim's owner)."""
-    return os.urandom(8).hex()
 
 
 def _stripe(txn: Transaction) -> int:

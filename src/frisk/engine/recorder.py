@@ -74,6 +74,15 @@ class _Pending:
             future.set_result(self.result)
 
 
+class _Expired(Exception):
+    """A waiter's time ran out before its commit (``record_decision_async``)."""
+
+
+def _expire(future: asyncio.Future[list[DecisionRecord]]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
 class DecisionRecorder:
     """``record_decision`` with the ``Ledger``'s contract, committed in groups by one thread."""
 
@@ -129,10 +138,15 @@ class DecisionRecorder:
         self._queue.put(_Pending([decision], future=future))
         if self.wait_seconds is None:
             return (await future)[0]
+        # One timer on the loop: ``asyncio.wait_for`` adds a waiter future, a partial and a
+        # done-callback per decision (docs/BENCHMARKS.md, issue #18: fixed per-decision costs).
+        timer = loop.call_later(self.wait_seconds, _expire, future)
         try:
-            return (await asyncio.wait_for(future, self.wait_seconds))[0]
-        except TimeoutError:
+            return (await future)[0]
+        except _Expired:
             raise self._gave_up() from None
+        finally:
+            timer.cancel()
 
     def _gave_up(self) -> StoreUnavailableError:
         return StoreUnavailableError(

@@ -13,7 +13,9 @@ worker's own (the policy version it decides with).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
@@ -22,7 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 if TYPE_CHECKING:
     from frisk.monitoring import DriftReport, PerformanceRow
 
-__all__ = ["CONTENT_TYPE", "ServiceMetrics", "multiprocess_dir"]
+__all__ = ["CONTENT_TYPE", "ServiceMetrics", "forget_dead_workers", "multiprocess_dir"]
 
 _MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 GaugeMode = Literal["mostrecent", "livemax", "livesum"]
@@ -31,6 +33,31 @@ GaugeMode = Literal["mostrecent", "livemax", "livesum"]
 def multiprocess_dir() -> str | None:
     """The directory of prometheus-client's multiprocess mode, None when it is off."""
     return os.environ.get(_MULTIPROC) or None
+
+
+_LIVE_GAUGE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+
+
+def forget_dead_workers(directory: Path) -> list[int]:
+    """Remove the live gauges (``live*`` modes) of workers no longer running; their pids.
+
+    prometheus-client keeps a process's gauge file until ``mark_process_dead`` is called for it,
+    which nothing does for a worker that was killed (uvicorn's supervisor replaces it): its
+    ``livesum`` gauges stayed in every worker's total, and its ``livemax`` ones in the maximum.
+    Counters and histograms keep a dead worker's files on purpose: totals never go back.
+    """
+    from prometheus_client import multiprocess
+
+    from frisk.service.worker_stats import alive
+
+    dead = set()
+    for path in directory.glob("gauge_live*_*.db"):
+        found = _LIVE_GAUGE.fullmatch(path.name)
+        if found is not None and not alive(int(found.group(1))):
+            dead.add(int(found.group(1)))
+    for pid in dead:
+        multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+    return sorted(dead)
 
 
 # Milliseconds matter here: the service answers in a few of them.
@@ -214,6 +241,9 @@ class ServiceMetrics:
             return generate_latest(self.registry)
         from prometheus_client import multiprocess
 
+        directory = multiprocess_dir()
+        assert directory is not None
+        forget_dead_workers(Path(directory))
         group = CollectorRegistry()
         multiprocess.MultiProcessCollector(group)  # type: ignore[no-untyped-call]
         return generate_latest(group) + generate_latest(self.registry)

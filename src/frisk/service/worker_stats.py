@@ -22,7 +22,14 @@ from typing import Any
 
 from frisk.service.stats import LiveStats
 
-__all__ = ["WorkerFigures", "WorkerStatsWriter", "figures_of", "group_hits", "read_workers"]
+__all__ = [
+    "WorkerFigures",
+    "WorkerStatsWriter",
+    "alive",
+    "figures_of",
+    "group_hits",
+    "read_workers",
+]
 
 _PATTERN = "stats-*.json"
 
@@ -75,12 +82,13 @@ def read_workers(
             figures = WorkerFigures(**data)
         except (OSError, ValueError, TypeError):
             continue  # being replaced, or not ours
-        if figures.pid not in found and _alive(figures.pid):
+        if figures.pid not in found and alive(figures.pid):
             found[figures.pid] = figures
     return [found[pid] for pid in sorted(found)]
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while a process with this pid runs (or is not ours to signal)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

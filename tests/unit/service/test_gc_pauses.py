@@ -7,6 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from frisk.service import gc_pauses
 from frisk.service.gc_pauses import GcPauses
 
 
@@ -96,6 +97,23 @@ def test_shared_pauses_go_to_the_histogram_that_the_group_exports() -> None:
     assert counts["2"] == 2
     assert counts["1"] == 0
     assert counts["0"] == sum(pauses.counts[0])
+
+
+def test_the_frozen_count_is_counted_again_only_after_a_freeze(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gc.get_freeze_count() walks every frozen object (tens of ms for millions of them): the
+    gauge keeps its count until this collector froze more, and then at most once a minute."""
+    pauses = GcPauses(freeze=False)
+    counted = pauses.frozen_objects()
+    assert counted == gc.get_freeze_count()
+    survivors = [[i] for i in range(1_000)]
+    gc.freeze()  # frozen by someone else: not this collector's freeze, not counted
+    assert pauses.frozen_objects() == counted
+    pauses.freezes += 1  # as the callback does after a full collection it froze
+    assert pauses.frozen_objects() == counted  # within the minute
+    monkeypatch.setattr(gc_pauses, "RECOUNT_SECONDS", 0.0)
+    assert pauses.frozen_objects() == gc.get_freeze_count() >= counted + len(survivors)
 
 
 def test_the_young_threshold_is_set_while_installed_and_given_back() -> None:

@@ -226,3 +226,22 @@ def test_scores_skip_fastapis_outer_layers_and_keep_the_apps_own_middleware(
     # Everything else still goes through FastAPI's whole stack.
     assert client.get("/v1/score", headers=scorer).status_code == 405
     assert outer.count("/v1/score") == 1
+
+
+def test_the_lane_writes_the_headers_a_starlette_response_would(
+    client: TestClient, keys: Keys, txn_body: Body
+) -> None:
+    from starlette.responses import Response
+
+    first = client.post("/v1/score", json=txn_body("raw-1"), headers=keys["scorer"])
+    again = client.post("/v1/score", json=txn_body("raw-1"), headers=keys["scorer"])
+    for r, replayed in ((first, False), (again, True)):
+        # What the route answered with before: the same body in a Starlette Response.
+        expected = Response(
+            orjson.dumps(r.json()),
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"} if replayed else None,
+        )
+        raw = [(k.lower(), v) for k, v in r.headers.raw if k.lower() != b"x-request-id"]
+        assert raw == expected.raw_headers
+        assert r.content == expected.body
