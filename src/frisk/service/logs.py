@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["AccessLog", "JsonFormatter", "configure_logging"]
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,6 +32,62 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
+
+
+class AccessLog:
+    """One access-log line per request through ``logger``, at INFO.
+
+    When the line would go to one handler only, and that is ``configure_logging``'s (a plain
+    ``StreamHandler`` with a ``JsonFormatter``, no filters), it is written to the handler's
+    stream directly, under the handler's lock: the same line, without a ``LogRecord`` and the
+    handler chain, which cost ~70,000 instructions a line (callgrind), ~5 % of a decision's.
+    Any other set-up (another handler, a filter, a test's capture) goes through ``logger``.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def info(self, message: str, fields: dict[str, Any]) -> None:
+        handler = self._only_handler()
+        if handler is not None:
+            line = {
+                "at": datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds"),
+                "level": "info",
+                "logger": self.logger.name,
+                "message": message,
+                **fields,
+            }
+            text = orjson.dumps(line, default=str).decode() + handler.terminator
+            handler.acquire()  # as Handler.handle holds it around emit
+            try:
+                handler.stream.write(text)
+                handler.stream.flush()
+                return
+            except Exception:  # the stream failed: logging's own path reports it (handleError)
+                pass
+            finally:
+                handler.release()
+        self.logger.info(message, extra={"fields": fields})
+
+    def _only_handler(self) -> logging.StreamHandler[Any] | None:
+        logger: logging.Logger | None = self.logger
+        if self.logger.filters or not self.logger.isEnabledFor(logging.INFO):
+            return None
+        found: list[logging.Handler] = []
+        while logger is not None:  # the handlers Logger.callHandlers would call
+            found += logger.handlers
+            logger = logger.parent if logger.propagate else None
+        if len(found) != 1:
+            return None
+        handler = found[0]
+        if (
+            type(handler) is not logging.StreamHandler
+            or type(handler.formatter) is not JsonFormatter
+            or handler.filters
+            or handler.level > logging.INFO
+        ):
+            return None
+        return handler
 
 
 def configure_logging(level: str = "info") -> None:

@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frisk.service.errors import error_response
+from frisk.service.logs import AccessLog
 from frisk.service.metrics import ServiceMetrics
 
 __all__ = ["BodyLimitMiddleware", "RequestContextMiddleware"]
@@ -40,6 +41,7 @@ class RequestContextMiddleware:
         # Labelled children by label values: ``labels()`` validates and locks on every call.
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[str, Any] = {}
+        self._access = AccessLog(access_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,17 +83,15 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route(scope)
             self._count(route, scope["method"], status, elapsed)
-            access_log.info(
+            self._access.info(
                 "request",
-                extra={
-                    "fields": {
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "route": route,
-                        "status": status,
-                        "latency_ms": round(elapsed * 1000, 3),
-                        "key": state.get("key_log_id"),
-                    }
+                {
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "latency_ms": round(elapsed * 1000, 3),
+                    "key": state.get("key_log_id"),
                 },
             )
 
