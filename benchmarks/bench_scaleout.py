@@ -95,6 +95,8 @@ class Run:
     per_second: dict[int, float] = field(default_factory=dict)
     non2xx: int = 0
     socket_errors: int = 0
+    # With workers: each worker's share of the decisions of the wrk run, by connections.
+    shares: dict[int, list[float]] = field(default_factory=dict)
     redis_us: dict[int, float] = field(default_factory=dict)
     loads: list[float] = field(default_factory=list)
     cpu: dict[int, Cpu] = field(default_factory=dict)
@@ -189,6 +191,11 @@ def _median(runs: list[Run]) -> Run:
         socket_errors=sum(r.socket_errors for r in runs),
         redis_us={c: mid([r.redis_us[c] for r in runs]) for c in runs[0].redis_us},
         loads=[x for r in runs for x in r.loads],
+        shares={
+            c: [mid([r.shares[c][i] for r in runs]) for i in range(len(runs[0].shares[c]))]
+            for c in runs[0].shares
+            if all(len(r.shares.get(c, ())) == len(runs[0].shares[c]) for r in runs)
+        },
         cpu={
             c: Cpu(
                 wall=mid([r.cpu[c].wall for r in runs]),
@@ -225,8 +232,18 @@ def _measure(name: str, work: Path, model: Path, traffic: Traffic, args: argpars
             redis_pid = stack.enter_context(_redis(redis_port, here))
             env["FRISK_STATE__URL"] = f"redis://127.0.0.1:{redis_port}/0"
         workers = ["--workers", "2"] if name == "redis 2w" else []
+        figures = None
+        if workers:
+            # The workers' figures (frisk.service.worker_stats): who is up, who decided what.
+            figures = here / "metrics"
+            figures.mkdir()
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(figures)
         ports = [_free_port() for _ in range(2 if name == "2 nodes" else 1)]
         servers = [_serve(stack, here, port, model, env, workers) for port in ports]
+        if figures is not None:
+            # /ready answers once one worker is up: wrk's connections, opened once and kept,
+            # would all go to it while the other still loads its model.
+            _wait_workers(figures, 2)
         run.loads.append(os.getloadavg()[0])
         got = _sequential(ports[0], key, traffic.sequential, args.requests)
         run.p50_ms, run.p99_ms = got["p50_ms"], got["p99_ms"]
@@ -234,9 +251,18 @@ def _measure(name: str, work: Path, model: Path, traffic: Traffic, args: argpars
         for connections in (16, 64):
             run.loads.append(os.getloadavg()[0])
             before = _redis_usec(redis_port)
+            if figures is not None:
+                time.sleep(1.5)  # the figures of what came before, written
+            decided = _decided_by_worker(figures)
             counting = _CpuCounter(servers, application, redis_pid)
             requests, seconds, failed, lost = _wrk(ports, key, traffic, connections, args.duration)
             run.cpu[connections] = counting.stop(requests)
+            if figures is not None:
+                time.sleep(1.5)  # each worker writes its figures once a second
+                after = _decided_by_worker(figures)
+                done = {pid: n - decided.get(pid, 0) for pid, n in after.items()}
+                total = max(1, sum(done.values()))
+                run.shares[connections] = sorted((n / total for n in done.values()), reverse=True)
             run.per_second[connections] = requests / seconds
             run.non2xx += failed
             run.socket_errors += lost
@@ -246,9 +272,36 @@ def _measure(name: str, work: Path, model: Path, traffic: Traffic, args: argpars
             f"{name}: sequential p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms; "
             + ", ".join(f"{c} conns {r:,.0f}/s" for c, r in run.per_second.items())
             + f"; non-2xx {run.non2xx}, socket errors {run.socket_errors}"
+            + "".join(
+                f"; {c} conns workers' shares {'/'.join(f'{x:.0%}' for x in shares)}"
+                for c, shares in run.shares.items()
+            )
             + f"; load {', '.join(f'{x:.1f}' for x in run.loads)}"
         )
     return run
+
+
+def _decided_by_worker(figures: Path | None) -> dict[int, int]:
+    """Decisions since start by worker pid, from the workers' figures files."""
+    if figures is None:
+        return {}
+    out = {}
+    for path in figures.glob("stats-*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        out[int(data["pid"])] = sum(data["decisions_since_start"].values())
+    return out
+
+
+def _wait_workers(figures: Path, count: int) -> None:
+    deadline = time.monotonic() + 180
+    while len(_decided_by_worker(figures)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"fewer than {count} workers started; see {figures.parent}")
+        time.sleep(0.2)
+    time.sleep(1.0)  # a worker writes its figures as its app starts, just before it listens
 
 
 class _CpuCounter:
