@@ -529,6 +529,9 @@ def test_writes_of_another_process_are_seen(make_shared: StoreFactory) -> None:
     ]
     got = pl.concat([_features_after(table, online, rows) for online, rows in turns])
     assert mismatches(compute_offline(table, catalogue), got, REL) == []
+    # each turn after the first found records the other process had changed: computed again
+    assert one.recomputed > 0
+    assert two.recomputed > 0
 
 
 def test_a_retry_after_a_lost_reply_counts_nothing_twice(make_shared: StoreFactory) -> None:

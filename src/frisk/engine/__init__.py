@@ -70,11 +70,17 @@ class DecisionEngine(Protocol):
 
 @runtime_checkable
 class CountsLateness(Protocol):
-    """An engine that counts transactions behind its feature clock; optional (metrics)."""
+    """An engine that counts transactions behind its feature clock and those computed again
+    on shared state; optional (metrics)."""
 
     def feature_lateness(self) -> tuple[int, int]:
         """Since start: transactions learnt at the clock's time because they were behind it,
         and those refused for being later than the bound (``state.max_lateness``)."""
+        ...
+
+    def feature_recomputes(self) -> int:
+        """Since start: events computed again because a shared state store refused their write
+        (another process changed one of their records or moved the clock past them)."""
         ...
 
 

@@ -228,6 +228,11 @@ class ModelEngine:
         features = self._features
         return (0, 0) if features is None else (features.late_events, features.refused_late)
 
+    def feature_recomputes(self) -> int:
+        """Events computed again since start because the shared state refused their write."""
+        features = self._features
+        return 0 if features is None else features.recomputed
+
     def close(self) -> None:
         """Stop periodic snapshots and take a last one (graceful shutdown)."""
         if self._snapshotter is not None:

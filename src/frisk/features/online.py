@@ -114,6 +114,9 @@ class OnlineFeatures:
         #: events learnt at the clock's time because they were behind it; and those refused
         self.late_events = 0
         self.refused_late = 0
+        #: events computed again because a shared store refused their write (another process
+        #: changed one of their records, moved the clock past them, or a label fell due first)
+        self.recomputed = 0
         #: how many transactions' claims the store keeps to route ``apply_label`` without ``event``
         self.remember = remember
         self.plan = plan = compile_plan(catalogue)
@@ -275,6 +278,7 @@ class OnlineFeatures:
         try:
             vector = self._step(event, t_event)
         except StateConflict:
+            self.recomputed += 1
             vector, late = self._again(event, t_event, bounded)
         if late:
             self.late_events += 1
@@ -309,6 +313,7 @@ class OnlineFeatures:
             try:
                 return self._step(event, t_event), late
             except StateConflict:
+                self.recomputed += 1
                 continue
         raise StateUnavailable(
             f"transaction {event.get('transaction_id')!r}: its entities kept changing under "

@@ -187,6 +187,13 @@ class ServiceMetrics:
             "state.max_lateness, since start.",
             mode="livesum",
         )
+        self.recomputed = gauge(
+            "frisk_feature_recomputed",
+            "Transactions whose features were computed again because the shared state store "
+            "refused the write (another process changed one of their records or moved the "
+            "feature clock past them), since start.",
+            mode="livesum",
+        )
 
     def observe_commit(self, decisions: int, seconds: float) -> None:
         """One group commit of the ledger (called from the recorder's thread)."""

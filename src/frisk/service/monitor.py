@@ -213,6 +213,7 @@ class ModelOps:
             late, refused = self.decision_engine.feature_lateness()
             self.metrics.late_events.set(late)
             self.metrics.late_refused.set(refused)
+            self.metrics.recomputed.set(self.decision_engine.feature_recomputes())
         cfg = self.settings.monitoring
         if not force and time.monotonic() - self._refreshed < cfg.refresh_seconds:
             return
