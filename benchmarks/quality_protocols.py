@@ -29,7 +29,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,9 @@ from frisk.models.metrics import average_precision, score_metrics
 from frisk.models.train import Trainer
 
 ROOT = Path(__file__).parents[1]
+
+
+SCORERS = ("frisk", "frisk, previous catalogue", "logistic regression", "plain LightGBM")
 
 
 def _datasets() -> Path:
@@ -119,6 +122,18 @@ def main() -> None:
     parser.add_argument(
         "--candidate", type=Path, default=None, help="a catalogue TOML also run with --scenarios"
     )
+    parser.add_argument(
+        "--scorers",
+        default=";".join(SCORERS),
+        help=f"separated by ';', from: {'; '.join(SCORERS)}",
+    )
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=None,
+        help="days between training and test for every data set (default: each one's own; 0: "
+        "a retrain at the test period's start, its youngest labels still to come)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     parser.add_argument("--render", type=Path, nargs="+", help="only print earlier --out files")
     args = parser.parse_args()
@@ -127,14 +142,20 @@ def main() -> None:
         return
     fraction = args.fraction if args.fraction is not None else (0.3 if args.quick else 1.0)
     windows = [w for w in WINDOWS if w[0] in args.windows.split(",")]
+    scorers = tuple(name.strip() for name in args.scorers.split(";"))
+    unknown = set(scorers) - set(SCORERS)
+    if unknown:
+        parser.error(f"unknown scorers: {', '.join(sorted(unknown))}")
     results: list[dict[str, Any]] = []
     for case in cases(args.quick):
         if args.only and case.name != args.only:
             continue
+        if args.gap is not None:
+            case = replace(case, gap=timedelta(days=args.gap))
         table = load(case, fraction)
         if table is None:
             continue
-        results += run_case(case, table, windows, args.seed)
+        results += run_case(case, table, windows, args.seed, scorers)
     if args.scenarios and args.only in (None, "simulator"):
         results += run_scenarios(args.seed, args.candidate)
     if args.out is not None:
@@ -162,7 +183,11 @@ def load(case: Case, fraction: float) -> pl.DataFrame | None:
 
 
 def run_case(
-    case: Case, table: pl.DataFrame, windows: list[tuple[str, timedelta | None]], seed: int
+    case: Case,
+    table: pl.DataFrame,
+    windows: list[tuple[str, timedelta | None]],
+    seed: int,
+    scorers: tuple[str, ...] = SCORERS,
 ) -> list[dict[str, Any]]:
     ts = table.get_column("timestamp")
     last = ts.max()
@@ -197,12 +222,7 @@ def run_case(
             continue
         covered = covered or start == first
         span = (train_end - (start or first)).total_seconds() / 86_400
-        for scorer in (
-            "frisk",
-            "frisk, previous catalogue",
-            "logistic regression",
-            "plain LightGBM",
-        ):
+        for scorer in scorers:
             cat_name = "previous" if "previous" in scorer else "default"
             catalogue, frame = catalogues[cat_name], features[cat_name]
             began = time.perf_counter()
