@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import statistics
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from frisk.data.simulator import SimulationConfig, simulate
 from frisk.features import MemoryStore, OnlineFeatures, resolve_catalogue
+from frisk.features.local_cluster import free_port, local_cluster
 from frisk.features.stores.redis import RedisStore
 
 
@@ -43,82 +45,19 @@ def main() -> None:
         run(args, url)
 
 
-def _free_port(bus: bool = False) -> int:
-    """A free 127.0.0.1 port (and, for a cluster node, its bus port +10000 too)."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if not bus:
-            return port
-        if port + 10_000 <= 65_535:
-            with socket.socket() as other:
-                try:
-                    other.bind(("127.0.0.1", port + 10_000))
-                except OSError:
-                    continue
-            return port
-    raise SystemExit("no free port")
-
-
 @contextmanager
 def _cluster() -> Iterator[str]:
     """A 3-primary Redis Cluster on free 127.0.0.1 ports, its nodes stopped by their PIDs."""
-    import tempfile
-
     server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
     if server is None or cli is None:
         raise SystemExit("redis-server and redis-cli are needed for --cluster")
-    root = tempfile.mkdtemp(prefix="frisk-bench-cluster-")
-    ports = [_free_port(bus=True) for _ in range(3)]
-    nodes = [
-        subprocess.Popen(
-            [
-                *(server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes"),
-                *("--cluster-config-file", f"nodes-{port}.conf", "--dir", root),
-                *("--save", "", "--appendonly", "no"),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
+    root = Path(tempfile.mkdtemp(prefix="frisk-bench-cluster-"))
     try:
-        for port in ports:
-            _wait(lambda port=port: _cli(cli, port, "ping") == "PONG")
-        subprocess.run(
-            [
-                *(cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)),
-                *("--cluster-replicas", "0", "--cluster-yes"),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        for port in ports:
-            _wait(lambda port=port: "cluster_state:ok" in _cli(cli, port, "cluster", "info"))
-        print(f"Redis Cluster (pids {', '.join(str(n.pid) for n in nodes)}) on {ports}")
-        yield f"redis://127.0.0.1:{ports[0]}"
+        with local_cluster(server, cli, root) as ports:
+            print(f"Redis Cluster on 127.0.0.1 ports {ports}")
+            yield f"redis://127.0.0.1:{ports[0]}"
     finally:
-        for node in nodes:
-            node.terminate()
-        for node in nodes:
-            node.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _cli(cli: str, port: int, *args: str) -> str:
-    done = subprocess.run(
-        [cli, "-h", "127.0.0.1", "-p", str(port), *args], capture_output=True, text=True, timeout=10
-    )
-    return done.stdout.strip()
-
-
-def _wait(ready: Callable[[], bool], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        if time.monotonic() > deadline:
-            raise SystemExit("a Redis Cluster node did not start in time")
-        time.sleep(0.1)
 
 
 @contextmanager
@@ -130,7 +69,7 @@ def _redis(url: str | None) -> Iterator[str]:
     server = shutil.which("redis-server")
     if server is None:
         raise SystemExit("redis-server is not on PATH: install it, or give --url")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

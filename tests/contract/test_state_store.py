@@ -13,9 +13,6 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -30,6 +27,7 @@ from hypothesis import strategies as st
 from frisk.data.table import conform
 from frisk.errors import FeatureError, LateEventError
 from frisk.features import MemoryStore, OnlineFeatures, compute_offline, resolve_catalogue
+from frisk.features.local_cluster import local_cluster
 from frisk.features.spec import DAY, HOUR, MINUTE
 from frisk.features.state import NEVER, StateStore
 from frisk.features.testing import mismatches, online_features, random_events, to_frame
@@ -103,23 +101,6 @@ def redis_stores(require_service: Callable[[str, str, int], None]) -> Iterator[S
         store.close()
 
 
-def _free_port() -> int:
-    """A port free on 127.0.0.1 whose cluster bus port (+10000) is free too."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port + 10_000 > 65_535:
-            continue
-        with socket.socket() as bus:
-            try:
-                bus.bind(("127.0.0.1", port + 10_000))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair for a Redis Cluster node")
-
-
 def _missing(what: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{what}; CI=true, so a missing service is a failure")
@@ -135,74 +116,8 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert server is not None
     assert cli is not None
     root: Path = tmp_path_factory.mktemp("redis-cluster")
-    ports = [_free_port() for _ in range(3)]
-    nodes = []
-    try:
-        for port in ports:
-            nodes.append(
-                subprocess.Popen(
-                    [
-                        server,
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        f"nodes-{port}.conf",
-                        "--dir",
-                        str(root),
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--protected-mode",
-                        "yes",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-        for port in ports:
-            _wait(lambda port=port: _cli(cli, port, "ping") == "PONG")
-        subprocess.run(
-            [
-                cli,
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{p}" for p in ports),
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        for port in ports:
-            _wait(lambda port=port: "cluster_state:ok" in _cli(cli, port, "cluster", "info"))
+    with local_cluster(server, cli, root) as ports:
         yield f"redis://127.0.0.1:{ports[0]}"
-    finally:
-        for node in nodes:
-            node.terminate()
-        for node in nodes:
-            node.wait(timeout=30)
-
-
-def _cli(cli: str, port: int, *args: str) -> str:
-    done = subprocess.run(
-        [cli, "-h", "127.0.0.1", "-p", str(port), *args], capture_output=True, text=True, timeout=10
-    )
-    return done.stdout.strip()
-
-
-def _wait(ready: Callable[[], bool], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        if time.monotonic() > deadline:
-            raise RuntimeError("Redis Cluster node not ready in time")
-        time.sleep(0.1)
 
 
 @pytest.fixture
