@@ -327,6 +327,7 @@ def decode_label(data: bytes | str) -> list[Any]:
 # larger one as a float. Sums of squared cents can pass 2**63, so a record holding such an integer
 # is written by json behind this marker byte, and read back by json, exactly.
 _WIDE = b"~"
+_WIDE_MARKS = (_WIDE, _WIDE.decode())  # a record read as bytes or as text
 
 
 def _dumps(value: Any) -> bytes:
@@ -337,8 +338,6 @@ def _dumps(value: Any) -> bytes:
 
 
 def _loads(data: bytes | str) -> Any:
-    if isinstance(data, str):
-        data = data.encode()
-    if data[:1] == _WIDE:
+    if data[:1] in _WIDE_MARKS:
         return json.loads(data[1:])
     return orjson.loads(data)

@@ -278,7 +278,6 @@ class OnlineFeatures:
         try:
             vector = self._step(event, t_event)
         except StateConflict:
-            self.recomputed += 1
             vector, late = self._again(event, t_event, bounded)
         if late:
             self.late_events += 1
@@ -309,11 +308,11 @@ class OnlineFeatures:
         another process changed one of its entities or the clock meanwhile): load, compute,
         commit anew."""
         for _ in range(_CONFLICT_RETRIES):
+            self.recomputed += 1
             late = self._late(event, t_event, bounded)
             try:
                 return self._step(event, t_event), late
             except StateConflict:
-                self.recomputed += 1
                 continue
         raise StateUnavailable(
             f"transaction {event.get('transaction_id')!r}: its entities kept changing under "
