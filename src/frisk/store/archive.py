@@ -38,6 +38,7 @@ from sqlalchemy.engine import Engine
 
 from frisk.errors import InputError, StoreError
 from frisk.store._driver_errors import translate_errors
+from frisk.store.decision_pages import decision_pages
 from frisk.store.decision_rows import unpack_payload
 from frisk.store.feature_catalogues import catalogues_of
 from frisk.store.partitions import drop_day, ensure_partitions, is_partitioned, partition_days
@@ -122,26 +123,16 @@ def archive_ledger(
         # in the archive, then the partition is dropped (``partitions.drop_day``).
         whole = partitioned is not None and day in partitioned and end - start == timedelta(days=1)
         archived: list[str] = []
-        after: tuple[datetime, str] | None = None
-        while True:
-            # The oldest rows of the day first, a page after the last one read.
-            query = sa.select(decisions).where(
-                decisions.c.event_time >= start, decisions.c.event_time < end
-            )
-            if after is not None:
-                time_, txn = after
-                query = query.where(
-                    sa.or_(
-                        decisions.c.event_time > time_,
-                        sa.and_(decisions.c.event_time == time_, decisions.c.transaction_id > txn),
-                    )
-                )
-            query = query.order_by(decisions.c.event_time, decisions.c.transaction_id).limit(chunk)
-            with translate_errors("reading decisions to archive"), engine.connect() as conn:
-                rows = conn.execute(query).all()
-            if not rows:
-                break
-            after = (rows[-1].event_time, rows[-1].transaction_id)
+        # The oldest rows of the day first, a page after the last one read. After a short page
+        # the day is done; what arrives late for it is for the next run, so that a run does not
+        # chase a stream of late payments one small part at a time.
+        for rows in decision_pages(
+            engine,
+            decisions.c.event_time >= start,
+            decisions.c.event_time < end,
+            batch=chunk,
+            doing="reading decisions to archive",
+        ):
             ids = [r.transaction_id for r in rows]
             frames = {"decisions": _decision_frame(rows, catalogues)}
             frames.update(_related(engine, ids))
@@ -157,10 +148,6 @@ def archive_ledger(
                 _delete(engine, ids, batch, pause)
             if progress is not None:
                 progress(result)
-            if len(rows) < chunk:
-                # The day is done; what arrives late for it is for the next run, so that a run
-                # does not chase a stream of late payments one small part at a time.
-                break
         if archived:
             with translate_errors("dropping an archived day's partition"):
                 dropped = drop_day(engine, day, len(archived))

@@ -28,6 +28,7 @@ from frisk.schema import Role
 from frisk.store._driver_errors import translate_errors
 from frisk.store.database import _SQLITE_BUSY_MS, _sqlite_pragmas, make_engine
 from frisk.store.decision_codec import pack_record
+from frisk.store.decision_pages import decision_pages
 from frisk.store.decision_rows import payload_columns, unpack_payload
 from frisk.store.feature_catalogues import FeatureCatalogues, catalogues_of, feature_columns
 from frisk.store.label_writes import write_labels
@@ -249,25 +250,14 @@ class SqlLedger:
 
     def decisions_since(self, since: datetime, *, batch: int = 1000) -> Iterator[DecisionRecord]:
         # Keyset pages on (event_time, transaction_id): no long-lived cursor or transaction.
-        after: tuple[datetime, str] | None = None
-        while True:
-            query = sa.select(decisions).where(decisions.c.event_time >= since)
-            if after is not None:
-                time, txn = after
-                query = query.where(
-                    sa.or_(
-                        decisions.c.event_time > time,
-                        sa.and_(decisions.c.event_time == time, decisions.c.transaction_id > txn),
-                    )
-                )
-            query = query.order_by(decisions.c.event_time, decisions.c.transaction_id).limit(batch)
-            with translate_errors("reading decisions to replay"), self.engine.connect() as conn:
-                rows = conn.execute(query).all()
+        for rows in decision_pages(
+            self.engine,
+            decisions.c.event_time >= since,
+            batch=batch,
+            doing="reading decisions to replay",
+        ):
             for row in rows:
                 yield self._decision(row._mapping)
-            if len(rows) < batch:
-                return
-            after = (rows[-1].event_time, rows[-1].transaction_id)
 
     def decisions_with_labels(
         self,
