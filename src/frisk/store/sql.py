@@ -209,13 +209,8 @@ class SqlLedger:
         """
         if not self._sqlite:
             return int(conn.exec_driver_sql(self._insert_sql, rows).rowcount)
-        inserted = 0
-        for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
-            chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
-            sql = _decision_insert_sql(True, len(chunk))
-            params = tuple(value for row in chunk for value in row)
-            inserted += conn.exec_driver_sql(sql, params).rowcount
-        return inserted
+        inserts = _sqlite_inserts(rows)
+        return sum(conn.exec_driver_sql(sql, params).rowcount for sql, params in inserts)
 
     def get_decision(self, transaction_id: str) -> DecisionRecord | None:
         query = sa.select(decisions).where(decisions.c.transaction_id == transaction_id)
@@ -676,12 +671,8 @@ class _SqliteWriter:
             # never fails on a snapshot another writer's commit made stale.
             conn.execute("BEGIN IMMEDIATE")
             try:
-                inserted = 0
-                for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
-                    chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
-                    sql = _decision_insert_sql(True, len(chunk))
-                    params = tuple(value for row in chunk for value in row)
-                    inserted += conn.execute(sql, params).rowcount
+                inserts = _sqlite_inserts(rows)
+                inserted = sum(conn.execute(sql, params).rowcount for sql, params in inserts)
                 conn.execute("COMMIT" if inserted == len(rows) else "ROLLBACK")
             except BaseException:
                 if conn.in_transaction:
@@ -694,6 +685,13 @@ class _SqliteWriter:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _sqlite_inserts(rows: Sequence[Sequence[Any]]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """SQLite's multi-row inserts of ``rows``: each statement and its flat parameters."""
+    for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
+        chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
+        yield _decision_insert_sql(True, len(chunk)), tuple(value for row in chunk for value in row)
 
 
 def _party(value: object) -> str | None:
