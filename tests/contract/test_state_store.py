@@ -30,7 +30,13 @@ from frisk.features import MemoryStore, OnlineFeatures, compute_offline, resolve
 from frisk.features.local_cluster import local_cluster
 from frisk.features.spec import DAY, HOUR, MINUTE
 from frisk.features.state import NEVER, StateStore
-from frisk.features.testing import mismatches, online_features, random_events, to_frame
+from frisk.features.testing import (
+    hot_payee_events,
+    mismatches,
+    online_features,
+    random_events,
+    to_frame,
+)
 
 REL = 1e-9
 REDIS_URL = os.environ.get("FRISK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -505,25 +511,9 @@ def test_concurrent_writers_on_one_redis_lose_nothing_and_count_nothing_twice(
 
     from frisk.features.stores.redis import RedisStore
 
-    rng = np.random.default_rng(9)
-    n, writers = 400, 4
-    ts = _START + np.sort(rng.integers(0, HOUR, size=n))
-    payer = rng.integers(0, 40, size=n)
-    table = _unlabelled(
-        conform(
-            pl.DataFrame(
-                {
-                    "transaction_id": [f"t{i}" for i in range(n)],
-                    "timestamp": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
-                    "amount": np.round(rng.lognormal(3.0, 1.0, size=n), 2) + 0.01,
-                    "currency": "EUR",
-                    "payer_id": [f"p{v}" for v in payer],
-                    "payee_id": [f"m{v}" for v in rng.integers(0, 3, size=n)],
-                    "device_id": [f"d{v}" for v in rng.integers(0, 5, size=n)],
-                }
-            )
-        )
-    )
+    writers = 4
+    hot, payer = hot_payee_events(9, 400, payers=40)
+    table = _unlabelled(hot)
     catalogue = resolve_catalogue("default", table)
     first = redis_stores()
     assert isinstance(first, RedisStore)

@@ -17,15 +17,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import pytest
 
-from frisk.data.table import conform
 from frisk.features import MemoryStore, OnlineFeatures, compute_offline, resolve_catalogue
 from frisk.features.catalogue import Catalogue
-from frisk.features.spec import HOUR
-from frisk.features.testing import mismatches, random_events, to_frame
+from frisk.features.testing import hot_payee_events, mismatches, random_events, to_frame
 
 pytestmark = [pytest.mark.integration]
 
@@ -148,23 +145,7 @@ def test_free_running_writers_lose_nothing_and_count_redeliveries_once(
     the state they leave holds every event once."""
     from frisk.features.stores.redis import RedisStore
 
-    rng = np.random.default_rng(23)
-    n = 360
-    ts = 1_700_000_000_000_000 + np.sort(rng.integers(0, HOUR, size=n))
-    payer = rng.integers(0, 30, size=n)
-    table = conform(
-        pl.DataFrame(
-            {
-                "transaction_id": [f"t{i}" for i in range(n)],
-                "timestamp": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
-                "amount": np.round(rng.lognormal(3.0, 1.0, size=n), 2) + 0.01,
-                "currency": "EUR",
-                "payer_id": [f"p{v}" for v in payer],
-                "payee_id": [f"m{v}" for v in rng.integers(0, 3, size=n)],
-                "device_id": [f"d{v}" for v in rng.integers(0, 5, size=n)],
-            }
-        )
-    )
+    table, payer = hot_payee_events(23, 360, payers=30)
     catalogue = resolve_catalogue("default", table)
     events = list(table.iter_rows(named=True))
     deliveries: list[list[tuple[int | None, dict[str, Any]]]] = [[] for _ in range(WRITERS)]

@@ -20,11 +20,34 @@ from frisk.features.online import OnlineFeatures, to_frame
 from frisk.features.spec import DAY, HOUR, MINUTE
 from frisk.features.state import StateStore
 
-__all__ = ["mismatches", "online_features", "random_events", "to_frame"]
+__all__ = ["hot_payee_events", "mismatches", "online_features", "random_events", "to_frame"]
 
 _START = 1_700_000_000_000_000  # 2023-11-14, µs
 # Offsets that land events on or next to window edges.
 _EDGES = (0, 1, MINUTE * 10, MINUTE * 10 + 1, HOUR, HOUR - 1, HOUR + 1, DAY, 7 * DAY, 30 * DAY)
+
+
+def hot_payee_events(seed: int, n: int, payers: int) -> tuple[pl.DataFrame, np.ndarray]:
+    """``n`` events within an hour, of ``payers`` payers all paying the same three payees (five
+    devices): a stream for concurrent writers, which meet on the hot payees. Also each event's
+    payer number (``payer_id`` is ``p<number>``), to share the payers among writers."""
+    rng = np.random.default_rng(seed)
+    ts = _START + np.sort(rng.integers(0, HOUR, size=n))
+    payer = rng.integers(0, payers, size=n)
+    table = conform(
+        pl.DataFrame(
+            {
+                "transaction_id": [f"t{i}" for i in range(n)],
+                "timestamp": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
+                "amount": np.round(rng.lognormal(3.0, 1.0, size=n), 2) + 0.01,
+                "currency": "EUR",
+                "payer_id": [f"p{v}" for v in payer],
+                "payee_id": [f"m{v}" for v in rng.integers(0, 3, size=n)],
+                "device_id": [f"d{v}" for v in rng.integers(0, 5, size=n)],
+            }
+        )
+    )
+    return table, payer
 
 
 def random_events(
