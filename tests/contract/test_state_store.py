@@ -530,6 +530,30 @@ def _retry_after_a_failure(make_shared: StoreFactory, *, partial: bool) -> None:
     assert mismatches(expected, later, REL) == []
 
 
+@pytest.mark.parametrize("cache_size", [0, 2, 50_000])
+def test_a_journal_stays_short_whatever_the_cache_holds(
+    redis_stores: StoreFactory, cache_size: int
+) -> None:
+    """Every process sends a record it brought far enough as the journal's new snapshot, so a
+    hot payee's journal holds a snapshot and a few changes, whether the record stays cached,
+    is evicted between its events, or no cache is kept; the features stay exact."""
+    from frisk.features.stores.redis import SNAPSHOT_EVERY, RedisStore
+
+    first = redis_stores()
+    assert isinstance(first, RedisStore)
+    table = _unlabelled(hot_payee_events(3, 300, payers=12)[0])
+    catalogue = resolve_catalogue("default", table)
+    store = RedisStore(first.client, key_prefix=first.prefix, cache_size=cache_size)
+    got = online_features(table, catalogue, store)
+    assert mismatches(compute_offline(table, catalogue), got, REL) == []
+    for payee in ("m0", "m1", "m2"):
+        journal = first.client.hgetall(f"{first.prefix}:{{key:payee:{payee}}}")
+        version, snapshot = int(journal[b"v"]), int(journal[b"sv"])
+        assert version > 80  # about a third of the events each
+        assert version - snapshot <= SNAPSHOT_EVERY
+        assert len(journal) == 3 + version - snapshot  # v, sv, s and the changes after sv
+
+
 def test_concurrent_writers_on_one_redis_lose_nothing_and_count_nothing_twice(
     redis_stores: StoreFactory,
 ) -> None:

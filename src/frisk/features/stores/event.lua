@@ -6,7 +6,7 @@
 -- ARGV: transaction id, the event's time, n, marker TTL in ms, claim TTL in ms ("" for none),
 --       the claim's label keys as JSON without brackets, the event's change (JSON), then per
 --       record: the version this process holds (-1: none), "1" to append the event ("0": only
---       read, a label record), TTL in ms, the version of the snapshot sent (0: none), snapshot
+--       read, a label record), TTL in ms
 -- Returns {status, the time the event is processed at (the clock, if the event is behind it),
 -- the earliest queued label's arrival time ("" for none)} followed by take's answer for each
 -- record. Status:
@@ -39,12 +39,11 @@ if status == 1 then
 end
 local out = {status, at, head[2] or ""}
 for i = 1, n do
-    local a = 7 + 5 * (i - 1)
+    local a = 7 + 3 * (i - 1)
     local e = ""
     if ARGV[a + 2] == "1" then
         e = entry
     end
-    out[#out + 1] = take(KEYS[i], tonumber(ARGV[a + 1]), e, ARGV[a + 3], tonumber(ARGV[a + 4]),
-        ARGV[a + 5])
+    out[#out + 1] = take(KEYS[i], tonumber(ARGV[a + 1]), e, ARGV[a + 3], 0, "")
 end
 return out

@@ -21,9 +21,10 @@ to its copies with the executor's own ``replay`` and computes the event on the r
 writers never refuse each other: a payee that thousands of payments a second reach from several
 processes costs each of them the changes the others made (an event's worth of work each), never
 a second round trip or a second computation, and the bytes sent per event stay the size of an
-event, however long the entity's history. Each process sends its copy as the journal's new
-snapshot once it is ``SNAPSHOT_EVERY`` changes past the one held, in the same round trip as an
-event; the changes it covers are dropped, so a journal stays short.
+event, however long the entity's history. A process that brings a record ``SNAPSHOT_EVERY``
+changes past its snapshot sends it as the new snapshot, pipelined with its next event (the same
+round trip); the changes it covers are dropped, so a journal stays short whether or not any
+process keeps the record cached.
 
 The script applies a transaction once (a retried event changes nothing) and refuses an event
 only when a queued label falls due before it (``StateConflict``: nothing written; the executor
@@ -70,7 +71,7 @@ __all__ = ["REDIS_FORMAT", "SNAPSHOT_EVERY", "RedisStore"]
 # 4: journals of changes with snapshots
 REDIS_FORMAT: Final = 4
 #: a process sends its copy of a record as the new snapshot once it is this many changes past
-#: the snapshot held (a journal holds about this many changes; a snapshot costs one encoding)
+#: the snapshot (a journal holds about this many changes; a snapshot costs one encoding)
 SNAPSHOT_EVERY: Final = 16
 #: transaction ids kept per entity to refuse a second application of one transaction
 KEEP_TRANSACTIONS: Final = 256
@@ -126,6 +127,8 @@ class RedisStore:
         self._started: list[tuple[str, int, int, bool] | None] = []
         #: changes of other processes (or of records this one did not hold) applied here
         self.replayed = 0
+        # Snapshots to send with the next event: (key, version, encoded record, TTL ms).
+        self._snapshots: list[tuple[str, int, bytes, int]] = []
         with self._translated():
             self._event = client.register_script(_with_journal("event.lua"))
             self._entity = client.register_script(_with_journal("entity.lua"))
@@ -234,19 +237,11 @@ class RedisStore:
                 for f in self._fields
             }
         )
-        parts: list[tuple[str, int, bool, int, int, bytes | str]] = []
+        parts: list[tuple[str, int, bool, int]] = []
         for i, h in zip(present, held, strict=True):
-            spec = specs[i]
             name = names[i]
             assert name is not None
-            known, snap_version, snap = -1, 0, b""
-            if h is not None:
-                known = h[0]
-                if known - h[1] >= SNAPSHOT_EVERY and h[2] is not None:
-                    encode = spec.encode
-                    assert encode is not None
-                    snap_version, snap = known, encode(h[2])
-            parts.append((name, known, not spec.labels, self._ttls[i], snap_version, snap))
+            parts.append((name, -1 if h is None else h[0], not specs[i].labels, self._ttls[i]))
         clock = self._clock
         t = t_event if clock is None or t_event > clock else clock
         claim = None
@@ -262,7 +257,7 @@ class RedisStore:
         started: list[tuple[str, int, int, bool] | None] = [None] * len(specs)
         for j, i in enumerate(present):
             spec = specs[i]
-            name, _, appends, _, _, _ = parts[j]
+            name, _, appends, _ = parts[j]
             version, snapshot, record = self._bring(spec, held[j], answers[j])
             records[i] = record
             fresh = appends and applied[j]
@@ -303,15 +298,24 @@ class RedisStore:
         self, transaction_id: str, t: int, keys: Sequence[str | None], records: Sequence[Any]
     ) -> None:
         cache = self._cache
-        if cache is not None:
-            for started, record in zip(self._started, records, strict=True):
-                if started is None:
-                    continue
-                name, version, snapshot, keep = started
-                if keep:
-                    cache.put(name, version, snapshot, record)
-                else:
+        for spec, started, record, ttl in zip(
+            self._specs, self._started, records, self._ttls, strict=True
+        ):
+            if started is None:
+                continue
+            name, version, snapshot, keep = started
+            if not keep:
+                if cache is not None:
                     cache.drop([name])
+                continue
+            if version - snapshot >= SNAPSHOT_EVERY and record is not None:
+                encode = spec.encode
+                assert encode is not None
+                self._snapshots.append((name, version, encode(record), ttl))
+                snapshot = version
+            if cache is not None:
+                cache.put(name, version, snapshot, record)
+        if cache is not None:
             cache.returned()
         self._started = []
         if self._clock is None or t > self._clock:
@@ -447,12 +451,13 @@ class RedisStore:
         self,
         transaction_id: str,
         t_event: int,
-        parts: list[tuple[str, int, bool, int, int, bytes | str]],
+        parts: list[tuple[str, int, bool, int]],
         change: bytes,
         claim: str | None,
     ) -> tuple[int, list[list[Any]], list[bool]]:
-        """``event.lua`` on one Redis: the time the event is processed at, each record's answer,
-        and whether the event was appended (False: the journals held it already)."""
+        """``event.lua`` on one Redis (after the snapshots waiting, pipelined): the time the
+        event is processed at, each record's answer, and whether the event was appended (False:
+        the journals held it already)."""
         layout = self._layout
         assert layout is not None
         names = [part[0] for part in parts]
@@ -465,15 +470,10 @@ class RedisStore:
             keys_out.append(self._claim_key(transaction_id))
             args_out += [layout.label_horizon // 1000, claim]
         args_out.append(change)
-        for _, known, appends, ttl, snap_version, snap in parts:
-            args_out += [known, "1" if appends else "0", ttl, snap_version, snap]
+        for _, known, appends, ttl in parts:
+            args_out += [known, "1" if appends else "0", ttl]
         with self._translated():
-            # EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip);
-            # a server that lost its scripts answers NOSCRIPT, and the Script loads and resends.
-            try:
-                reply = self.client.evalsha(self._event.sha, len(keys_out), *keys_out, *args_out)
-            except NoScriptError:
-                reply = self._event(keys=keys_out, args=args_out)
+            reply = self._send_one(keys_out, args_out)
         status, at, head = int(reply[0]), reply[1], reply[2]
         self._next = int(head) if head else NEVER
         if status < 0:
@@ -491,7 +491,7 @@ class RedisStore:
         self,
         transaction_id: str,
         t: int,
-        parts: list[tuple[str, int, bool, int, int, bytes | str]],
+        parts: list[tuple[str, int, bool, int]],
         change: bytes,
         claim: str | None,
     ) -> tuple[int, list[list[Any]], list[bool]]:
@@ -511,13 +511,13 @@ class RedisStore:
                     known,
                     "1" if appends else "0",
                     ttl,
-                    snap_version,
-                    snap,
+                    0,
+                    "",
                     KEEP_TRANSACTIONS,
                     change,
                 ],
             )
-            for name, known, appends, ttl, snap_version, snap in parts
+            for name, known, appends, ttl in parts
         ]
         meta = [f"{self._meta}:clock", f"{self._meta}:pending"]
         jobs.append(partial(self._move_clock, keys=meta, args=[str(t)]))
@@ -525,6 +525,11 @@ class RedisStore:
             horizon = layout.label_horizon // 1000
             body = f"[{t},{claim}]"
             jobs.append(partial(self.client.set, self._claim_key(transaction_id), body, px=horizon))
+        snapshots, self._snapshots = self._snapshots, []
+        jobs += [
+            partial(self._entity, keys=[name, name + ":tx"], args=_snapshot_args(v, blob, ttl))
+            for name, v, blob, ttl in snapshots
+        ]
         with self._translated():
             replies = list(self._pool().map(lambda job: job(), jobs))
         clock, head = replies[len(parts)]
@@ -532,6 +537,34 @@ class RedisStore:
         self._next = int(head) if head else NEVER
         answers = replies[: len(parts)]
         return t, [a[1:] for a in answers], [int(a[0]) == 1 for a in answers]
+
+    def _send_one(self, keys: list[str], args: list[Any]) -> Any:
+        """``event.lua``'s answer, the snapshots waiting sent before it in the same round trip.
+        EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip); a server
+        that lost its scripts answers NOSCRIPT (then nothing of the pipeline ran: the scripts
+        are loaded and it is sent again)."""
+        client = self.client
+        snapshots, self._snapshots = self._snapshots, []
+        if not snapshots:
+            try:
+                return client.evalsha(self._event.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return self._event(keys=keys, args=args)
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            for name, version, blob, ttl in snapshots:
+                pipe.evalsha(
+                    self._entity.sha, 2, name, name + ":tx", *_snapshot_args(version, blob, ttl)
+                )
+            pipe.evalsha(self._event.sha, len(keys), *keys, *args)
+            try:
+                return pipe.execute()[-1]
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                client.script_load(self._entity.script)
+                client.script_load(self._event.script)
+        raise AssertionError("unreachable")
 
     def _bring(self, spec: SpaceSpec, held: Held | None, answer: list[Any]) -> Held:
         """A record brought up to date by a script's answer (see ``journal.lua``): the held
@@ -563,6 +596,11 @@ class RedisStore:
     def _translated(self) -> Iterator[None]:
         with _translated(self.prefix):
             yield
+
+
+def _snapshot_args(version: int, blob: bytes, ttl: int) -> list[Any]:
+    """``entity.lua``'s arguments storing a snapshot, and nothing else."""
+    return ["", 0, -2, "0", ttl, version, blob, KEEP_TRANSACTIONS, ""]
 
 
 def _text(value: Any) -> str:
