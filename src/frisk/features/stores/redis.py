@@ -230,12 +230,13 @@ class RedisStore:
         taken = [name for name in names if name is not None]
         cache = self._cache
         held: list[Held | None] = cache.take(taken) if cache is not None else [None] * len(taken)
-        # The event's change, as every process's replay reads it (its values as ``step`` does).
+        # The event's change: the values its entities' replay reads, as ``step`` reads them, in
+        # the order of the layout's ``event_fields``.
         change = orjson.dumps(
-            {
-                f: (None if (v := event.get(f)) is None else float(v) if f == "amount" else str(v))
+            [
+                None if (v := event.get(f)) is None else float(v) if f == "amount" else str(v)
                 for f in self._fields
-            }
+            ]
         )
         parts: list[tuple[str, int, bool, int]] = []
         for i, h in zip(present, held, strict=True):
@@ -580,11 +581,14 @@ class RedisStore:
         replay = spec.replay
         assert replay is not None
         self.replayed += len(answer) - 3
+        fields, labels = self._fields, spec.labels
         for change in answer[3:]:
             raw = change if isinstance(change, bytes) else str(change).encode()
             at, _, body = raw.partition(b" ")
-            loaded = orjson.loads(body)
-            record = replay(record, int(at), loaded if isinstance(loaded, dict) else tuple(loaded))
+            values = orjson.loads(body)
+            # an event's values by field (an entity's change), or (label, transaction time)
+            loaded = tuple(values) if labels else dict(zip(fields, values, strict=True))
+            record = replay(record, int(at), loaded)
         return version, snapshot, record
 
     def _pool(self) -> ThreadPoolExecutor:
