@@ -88,7 +88,7 @@ from frisk.features.compiled_event import EventLayout, StepFunction, compile_eve
 from frisk.features.entity import Entity, Log, decode_label, encode_label
 from frisk.features.numeric import NAN, units_of
 from frisk.features.plan import LabelGroup, LabelPlan, compile_plan, label_groups
-from frisk.features.state import SpaceSpec, StateLayout, StateStore
+from frisk.features.state import AppliesChanges, SpaceSpec, StateLayout, StateStore
 from frisk.features.stores.memory import MemoryStore
 
 __all__ = ["OnlineFeatures"]
@@ -184,6 +184,12 @@ class OnlineFeatures:
         self._step, self.step_source = compile_event(events, self.store, self._apply_due)
         self._peek: StepFunction
         self._peek, _ = compile_event(events, self.store, self._apply_due, learn=False)
+
+    @property
+    def changes_applied(self) -> int:
+        """Changes of other processes a shared store applied to this one's copies (0: none)."""
+        store = self.store
+        return store.replayed if isinstance(store, AppliesChanges) else 0
 
     def update(self, event: Mapping[str, Any]) -> list[float | str | None]:
         """The event's features before it, then learn it."""

@@ -40,9 +40,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
-__all__ = ["NEVER", "DueLabel", "Found", "SpaceSpec", "StateLayout", "StateStore"]
+__all__ = [
+    "NEVER",
+    "AppliesChanges",
+    "DueLabel",
+    "Found",
+    "SpaceSpec",
+    "StateLayout",
+    "StateStore",
+]
 
 #: ``next_label_at`` of a store with no label queued: after any event time
 NEVER: Final = 1 << 63
@@ -146,3 +154,11 @@ class StateStore(Protocol):
     def sweep(self) -> int:
         """Forget every record expired at the clock now; how many."""
         ...
+
+
+@runtime_checkable
+class AppliesChanges(Protocol):
+    """A shared store that applies to its copies the changes other processes made (metrics)."""
+
+    #: changes applied so far that this process did not make (or of records it did not hold)
+    replayed: int
