@@ -10,7 +10,9 @@ fresh SQLite file and a fresh PostgreSQL schema. Then prints per back end:
   partitions and of ``decision_ids``, the ids' table of migration 0006), the feature catalogues'
   table included, and the average stored size of each column;
 - the write cost: CPU and wall time of ``record_decisions`` per decision (medians over batches),
-  commit and fsync included.
+  commit and fsync included;
+- SQLite: the pages a decision writes to the WAL (each a system call and a page copied again at
+  the checkpoint), counted in a second, untimed pass (``wal_pages``).
 
 ``--baseline <checkout>/src --rounds N`` compares with another checkout in the same run: the
 decisions are made once, then each round records them with the baseline and with this checkout
@@ -52,6 +54,7 @@ class Measured:
     columns: dict[str, float]
     write_us: float
     write_cpu_us: float
+    wal_pages: float = 0.0  # SQLite: pages written to the WAL a decision
 
     @property
     def per_decision(self) -> float:
@@ -111,6 +114,7 @@ def _round(src: Path, pickled: Path, args: argparse.Namespace) -> list[Measured]
 def _line(results: list[Measured]) -> str:
     return "; ".join(
         f"{m.backend} {m.per_decision:.0f} B, {m.write_us:.0f} us wall, {m.write_cpu_us:.0f} us CPU"
+        + (f", {m.wal_pages:.2f} WAL pages" if m.wal_pages else "")
         for m in results
     )
 
@@ -123,10 +127,14 @@ def compare(sides: dict[str, list[list[Measured]]], records: list[Any]) -> None:
     for i, backend in enumerate(backends):
         rows = []
         for label, field in (("B/decision", "per_decision"), ("write us wall", "write_us"),
-                             ("write us CPU", "write_cpu_us")):  # fmt: skip
+                             ("write us CPU", "write_cpu_us"),
+                             ("WAL pages", "wal_pages")):  # fmt: skip
+            if field == "wal_pages" and not sides["this"][0][i].wal_pages:
+                continue
             base = statistics.median(getattr(r[i], field) for r in sides["baseline"])
             this = statistics.median(getattr(r[i], field) for r in sides["this"])
-            rows.append(f"{label} {base:,.0f} -> {this:,.0f} ({this / base:.2f}x)")
+            digits = 2 if field == "wal_pages" else 0
+            rows.append(f"{label} {base:,.{digits}f} -> {this:,.{digits}f} ({this / base:.2f}x)")
         print(f"{backend:<10} " + ", ".join(rows))
 
 
@@ -219,6 +227,7 @@ def measure_sqlite(tmp: Path, records: list[Any], batch: int) -> Measured:
 
     url = f"sqlite:///{tmp / 'ledger.sqlite'}"
     wall, cpu = write(url, records, batch)
+    wal_pages = _wal_pages(tmp / "wal.sqlite", records, batch)
     _archive_size(url, tmp / "archive", len(records))
     with sqlite3.connect(tmp / "ledger.sqlite") as conn:
         conn.execute("VACUUM")
@@ -245,8 +254,39 @@ def measure_sqlite(tmp: Path, records: list[Any], batch: int) -> Measured:
     assert "decisions" in names
     print("SQLite bytes per decision by table and index:", averages_by_part, file=sys.stderr)
     return Measured(
-        "SQLite", rows, int(pages), dict(zip(columns, averages, strict=True)), wall, cpu
+        "SQLite", rows, int(pages), dict(zip(columns, averages, strict=True)), wall, cpu, wal_pages
     )
+
+
+def _wal_pages(file: Path, records: list[Any], batch: int) -> float:
+    """Pages a decision writes to SQLite's WAL, in ``batch``es as ``write`` records them.
+
+    A reader holds a snapshot from the first batch on, so no checkpoint restarts the WAL: every
+    frame written after it stays, and the file's growth counts them (untimed: the checkpoints
+    then try and copy nothing).
+    """
+    import sqlite3
+
+    from frisk.store import open_ledger
+
+    ledger = open_ledger(f"sqlite:///{file}")
+    reader = sqlite3.connect(file, isolation_level=None)
+    try:
+        reader.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        ledger.record_decisions(records[:batch])
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM decisions").fetchone()  # a read mark in the WAL
+        wal = file.with_name(file.name + "-wal")
+        start = wal.stat().st_size
+        for first in range(batch, len(records), batch):
+            ledger.record_decisions(records[first : first + batch])
+        (page,) = reader.execute("PRAGMA page_size").fetchone()
+        frames = (wal.stat().st_size - start) / (page + 24)  # a frame: 24 B of header and a page
+        reader.execute("COMMIT")
+    finally:
+        reader.close()
+        ledger.close()
+    return frames / max(1, len(records) - batch)
 
 
 def _archive_size(url: str, to: Path, count: int) -> None:

@@ -36,7 +36,7 @@ from frisk.store.records import (
     ReviewStatus,
     ReviewUpdate,
 )
-from frisk.store.tables import audit_log, decisions, labels, reviews
+from frisk.store.tables import ALERT, audit_log, decisions, labels, reviews
 
 __all__ = [
     "HistoryItem",
@@ -288,7 +288,8 @@ def _read(conn: Connection, transaction_id: str) -> ReviewItem | None:
 
 
 def _conditions(where: ReviewFilter, now: datetime) -> list[sa.ColumnElement[bool]]:
-    out: list[sa.ColumnElement[bool]] = [decisions.c.action == REVIEW]
+    # ALERT: SQLite reads the queue through the alerts' partial index only when told.
+    out: list[sa.ColumnElement[bool]] = [decisions.c.action == REVIEW, ALERT]
     if where.statuses != frozenset(ReviewStatus):
         out.append(_STATUS.in_(sorted(s.value for s in where.statuses)))
     if where.tiers:
