@@ -470,10 +470,10 @@ def test_a_record_of_an_expired_journal_is_never_continued(make_shared: StoreFac
     journal whole, so its features are those of the entities' new history only."""
     from frisk.features.stores.redis import RedisStore
 
-    table = _unlabelled(random_events(6, 120, extras=False))
+    table = _unlabelled(hot_payee_events(6, 120, payers=6)[0])  # within an hour
     catalogue = resolve_catalogue("default", table)
     one, two = OnlineFeatures(catalogue, make_shared()), OnlineFeatures(catalogue, make_shared())
-    _features_after(table, one, range(40))  # one holds every record it wrote
+    _features_after(table, one, range(10))  # one holds every record it wrote
     store = one.store
     assert isinstance(store, RedisStore)
     client = store.client
@@ -485,14 +485,15 @@ def test_a_record_of_an_expired_journal_is_never_continued(make_shared: StoreFac
     assert gone
     for key in gone:
         client.delete(key)
-    _features_after(table, two, range(40, 60))  # two starts the same keys afresh
-    got = _features_after(table, one, range(60, 120))
+    # two starts the same keys afresh, and takes them past the versions one holds
+    _features_after(table, two, range(10, 70))
+    got = _features_after(table, one, range(70, 120))
     fresh = OnlineFeatures(catalogue, MemoryStore())  # the history since the keys expired
     want = to_frame(
-        table.get_column("transaction_id").slice(40),
-        [fresh.update(event) for event in list(table.iter_rows(named=True))[40:]],
+        table.get_column("transaction_id").slice(10),
+        [fresh.update(event) for event in list(table.iter_rows(named=True))[10:]],
         catalogue,
-    ).tail(60)
+    ).tail(50)
     assert mismatches(want, got, REL) == []
 
 
