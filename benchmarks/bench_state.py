@@ -255,7 +255,7 @@ def _count_requests() -> list[int]:
 # Commands the store's scripts call: INFO commandstats counts them inside their EVALSHA's time
 # and again on their own line, so only the scripts' lines and the other commands are summed.
 _IN_SCRIPTS = {
-    "exists", "expire", "get", "hget", "hmget", "hset", "incr", "pexpire", "set", "zadd",
+    "exists", "expire", "get", "hdel", "hget", "hmget", "hset", "incr", "pexpire", "set", "zadd",
     "zrange", "zrangebyscore", "zremrangebyrank", "zremrangebyscore", "zscore",
 }  # fmt: skip
 

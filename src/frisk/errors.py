@@ -20,7 +20,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     ├── StoreError             a ledger or state store that failed
     │   ├── RecordRefusedError   one record the store cannot hold (its content), the rest can
     │   └── StateUnavailable     the shared feature state cannot be reached in time (or written)
-    │       └── StateConflict      another process changed what an event read; nothing written
+    │       └── StateConflict      a label falls due before the event; nothing written
     ├── NotFoundError          a named thing (model version, review, rule) does not exist
     ├── NotReadyError          nothing can be decided yet (no engine, or one still warming)
     └── ConflictError          a request contradicts what is already recorded
@@ -137,8 +137,9 @@ class StateUnavailable(StoreError):
 
 
 class StateConflict(StateUnavailable):
-    """Another process changed a record an event had loaded; nothing of the event was written,
-    so it may be computed again from a fresh load (the executor does)."""
+    """The shared state refused to start an event (a label queued by another process falls due
+    before it); nothing of the event was written, so it may be started again once the label is
+    applied (the executor does)."""
 
 
 class RecordRefusedError(StoreError):

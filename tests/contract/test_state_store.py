@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from frisk.data.table import conform
-from frisk.errors import FeatureError, LateEventError
+from frisk.errors import FeatureError, LateEventError, StateUnavailable
 from frisk.features import MemoryStore, OnlineFeatures, compute_offline, resolve_catalogue
 from frisk.features.local_cluster import local_cluster
 from frisk.features.spec import DAY, HOUR, MINUTE
@@ -50,12 +50,15 @@ class CopyingStore(MemoryStore):
 
     def open(self, layout: Any) -> None:
         super().open(layout)
-        load = self.load
+        begin = self.begin
 
-        def copying(keys: Sequence[str | None]) -> Sequence[Any]:
-            return pickle.loads(pickle.dumps(load(keys)))
+        def copying(
+            transaction_id: str, t_event: int, keys: Sequence[str | None], event: Any
+        ) -> tuple[int, Sequence[Any]]:
+            t, records = begin(transaction_id, t_event, keys, event)
+            return t, pickle.loads(pickle.dumps(records))
 
-        self.load = copying
+        self.begin = copying
 
 
 class DroppingStore(CopyingStore):
@@ -63,13 +66,13 @@ class DroppingStore(CopyingStore):
 
     def open(self, layout: Any) -> None:
         super().open(layout)
-        commit, load = self.commit, self.load
+        commit, read = self.commit, self.read
         writes = [0]
 
         def dropping(
             transaction_id: str, t: int, keys: Sequence[str | None], records: Sequence[Any]
         ) -> None:
-            existing = load(keys)
+            existing = pickle.loads(pickle.dumps(read(keys)))
             kept = list(records)
             for i, old in enumerate(existing):
                 if old is not None:
@@ -437,10 +440,12 @@ def test_events_delivered_twice_to_another_process_count_once(make_shared: Store
 
 def test_writes_of_another_process_are_seen(make_shared: StoreFactory) -> None:
     """Two processes take turns on the same entities: each one's records (cached, where the
-    store caches) are stale after the other's turn, and the features are those of one
-    sequential process."""
+    store caches) lack the other's turn, which each applies from the journals, and the
+    features are those of one sequential process."""
     table = _unlabelled(random_events(5, 160, extras=False))
     catalogue = resolve_catalogue("default", table)
+    from frisk.features.stores.redis import RedisStore
+
     one, two = OnlineFeatures(catalogue, make_shared()), OnlineFeatures(catalogue, make_shared())
     turns = [
         (one, range(40)),
@@ -450,63 +455,112 @@ def test_writes_of_another_process_are_seen(make_shared: StoreFactory) -> None:
     ]
     got = pl.concat([_features_after(table, online, rows) for online, rows in turns])
     assert mismatches(compute_offline(table, catalogue), got, REL) == []
-    # each turn after the first found records the other process had changed: computed again
-    assert one.recomputed > 0
-    assert two.recomputed > 0
+    # each turn after the first applied the changes the other process had made, and no event
+    # was computed twice
+    assert isinstance(one.store, RedisStore)
+    assert isinstance(two.store, RedisStore)
+    assert one.store.replayed > 0
+    assert two.store.replayed > 0
+    assert one.recomputed == two.recomputed == 0
 
 
 def test_a_retry_after_a_lost_reply_counts_nothing_twice(make_shared: StoreFactory) -> None:
-    """A commit that stored the event and then failed (its reply lost): the retried event
-    changes nothing, and later features are those of a clean run."""
-    _retry_after_a_failed_commit(make_shared, partial=False)
+    """An event that the store took and whose answer was lost: the retried event changes
+    nothing, and later features are those of a clean run."""
+    _retry_after_a_failure(make_shared, partial=False)
 
 
 def test_a_retry_after_a_partial_write_on_a_cluster_completes_it(
     cluster_stores: StoreFactory,
 ) -> None:
-    """On a cluster each entity is written by its own script: a commit that stored some of an
-    event's records and failed is completed by the retry (missing records only), and later
-    features are those of a clean run. (One Redis writes an event all or none.)"""
+    """On a cluster each entity takes its part of an event by its own script: an event that
+    some entities took and others did not (their scripts failed) is completed by the retry
+    (the missing entities only), and later features are those of a clean run. (One Redis
+    takes an event all or none.)"""
     from frisk.features.stores.redis import RedisStore
 
     first = cluster_stores()
     assert isinstance(first, RedisStore)
-    _retry_after_a_failed_commit(
+    _retry_after_a_failure(
         lambda: RedisStore(first.client, key_prefix=first.prefix, cluster=True), partial=True
     )
 
 
-def _retry_after_a_failed_commit(make_shared: StoreFactory, *, partial: bool) -> None:
+def _retry_after_a_failure(make_shared: StoreFactory, *, partial: bool) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from frisk.features.stores.redis import RedisStore
+
     table = _unlabelled(random_events(4, 120, extras=False))
     catalogue = resolve_catalogue("default", table)
     store = make_shared()
+    assert isinstance(store, RedisStore)
     online = OnlineFeatures(catalogue, store)
     events = list(table.iter_rows(named=True))
     for event in events[:70]:
         online.update(event)
-    commit = store.commit
+    if partial:
+        entity = store._entity
+        calls = [0]
 
-    def half(transaction_id: str, t: int, keys: Sequence[str | None], recs: Sequence[Any]) -> None:
-        kept = [r if i % 2 == 0 or not partial else None for i, r in enumerate(recs)]
-        commit(transaction_id, t, keys, kept)
-        raise FeatureError("connection lost after a partial write (simulated)")
+        def flaky(keys: list[str], args: list[Any]) -> Any:
+            calls[0] += 1
+            if calls[0] % 2 == 0:
+                raise RedisConnectionError("connection lost (simulated)")
+            return entity(keys=keys, args=args)
 
-    store.commit = half  # type: ignore[method-assign]
-    with pytest.raises(FeatureError, match="simulated"):
-        online.update(events[70])
-    store.commit = commit  # type: ignore[method-assign]
+        store._entity = flaky  # type: ignore[assignment]
+        with pytest.raises(StateUnavailable, match="simulated"):
+            online.update(events[70])
+        store._entity = entity
+    else:
+        begin = store.begin
+
+        def lost(*args: Any) -> Any:
+            begin(*args)
+            raise FeatureError("connection lost after the write (simulated)")
+
+        store.begin = lost  # type: ignore[method-assign]
+        with pytest.raises(FeatureError, match="simulated"):
+            online.update(events[70])
+        store.begin = begin  # type: ignore[method-assign]
     online.update(events[70])  # the retry
     later = _features_after(table, online, range(71, 120))
     expected = compute_offline(table, catalogue).tail(49)
     assert mismatches(expected, later, REL) == []
 
 
+@pytest.mark.parametrize("cache_size", [0, 2, 50_000])
+def test_a_journal_stays_short_whatever_the_cache_holds(
+    redis_stores: StoreFactory, cache_size: int
+) -> None:
+    """Every process sends a record it brought far enough as the journal's new snapshot, so a
+    hot payee's journal holds a snapshot and a few changes, whether the record stays cached,
+    is evicted between its events, or no cache is kept; the features stay exact."""
+    from frisk.features.stores.redis import SNAPSHOT_EVERY, RedisStore
+
+    first = redis_stores()
+    assert isinstance(first, RedisStore)
+    table = _unlabelled(hot_payee_events(3, 300, payers=12)[0])
+    catalogue = resolve_catalogue("default", table)
+    store = RedisStore(first.client, key_prefix=first.prefix, cache_size=cache_size)
+    got = online_features(table, catalogue, store)
+    assert mismatches(compute_offline(table, catalogue), got, REL) == []
+    for payee in ("m0", "m1", "m2"):
+        journal = first.client.hgetall(f"{first.prefix}:{{key:payee:{payee}}}")
+        version, snapshot = int(journal[b"v"]), int(journal[b"sv"])
+        assert version > 80  # about a third of the events each
+        assert version - snapshot <= SNAPSHOT_EVERY
+        assert len(journal) == 3 + version - snapshot  # v, sv, s and the changes after sv
+
+
 def test_concurrent_writers_on_one_redis_lose_nothing_and_count_nothing_twice(
     redis_stores: StoreFactory,
 ) -> None:
     """Four writers (threads, each with its own connection) feed the events of their own payers,
-    all paying the same three payees: every conflict on a hot payee is computed again, never
-    lost or counted twice, so the final counts and sums are those of one sequential writer."""
+    all paying the same three payees: each writer applies the others' events on a hot payee
+    from its journal, none is lost or counted twice, and none is computed twice, so the final
+    counts and sums are those of one sequential writer."""
     import threading
 
     from frisk.features.stores.redis import RedisStore
@@ -519,6 +573,7 @@ def test_concurrent_writers_on_one_redis_lose_nothing_and_count_nothing_twice(
     assert isinstance(first, RedisStore)
     events = list(table.iter_rows(named=True))
     failures: list[BaseException] = []
+    recomputed: list[int] = []
 
     def write(w: int) -> None:
         try:
@@ -527,6 +582,7 @@ def test_concurrent_writers_on_one_redis_lose_nothing_and_count_nothing_twice(
             for i, event in enumerate(events):
                 if payer[i] % writers == w:
                     online.update(event)
+            recomputed.append(online.recomputed)
         except BaseException as exc:  # reported below, in the test's thread
             failures.append(exc)
 
@@ -536,6 +592,7 @@ def test_concurrent_writers_on_one_redis_lose_nothing_and_count_nothing_twice(
     for thread in threads:
         thread.join()
     assert failures == []
+    assert recomputed == [0] * writers  # no writer refused another's write
 
     sequential = OnlineFeatures(catalogue, MemoryStore())
     for event in events:

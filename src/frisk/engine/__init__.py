@@ -79,8 +79,12 @@ class CountsLateness(Protocol):
         ...
 
     def feature_recomputes(self) -> int:
-        """Since start: events computed again because a shared state store refused their write
-        (another process changed one of their records or moved the clock past them)."""
+        """Since start: events started again because a shared state store refused them (a
+        label queued by another process fell due first)."""
+        ...
+
+    def feature_changes_applied(self) -> int:
+        """Since start: changes other processes made to shared feature state, applied here."""
         ...
 
 

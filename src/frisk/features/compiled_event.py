@@ -2,7 +2,8 @@
 
 ``frisk.features.compiled`` unrolls the features of one entity key; this module unrolls what is
 left of an event around them: reading the amount, the entity ids and the extra attributes once,
-building the keys of the records the event touches, loading them from the store in one call,
+building the keys of the records the event touches, starting the event at the store in one call
+(which answers with its time and its records),
 the label features, the calendar and attribute features, and handing every record back to the
 store in one ``commit``. Interpreting the plan there (zips over runners, a call per key to build
 its id, a dict of calendar values, string tests per attribute) cost about as much as the
@@ -152,9 +153,7 @@ def compile_event(
         ]
     if learn:
         # Every record goes back, changed in place or new: the store holds the only copy.
-        body.append(
-            f"    store.commit(str(event.get('transaction_id')), t, keys, ({', '.join(records)},))"
-        )
+        body.append(f"    store.commit(txn, t, keys, ({', '.join(records)},))")
     body.append("    return out")
 
     head = [
@@ -189,11 +188,15 @@ def compile_event(
         head.append(f"        {local} = str({local})")
     head += build
     if keys:
-        head += [
-            f"    keys = ({', '.join(keys)},)",
-            # peek writes nothing, so no commit could find a cached record stale: it reads
-            f"    {', '.join(records)}, = store.{'load' if learn else 'read'}(keys)",
-        ]
+        head.append(f"    keys = ({', '.join(keys)},)")
+        if learn:  # the store says when the event is processed (a shared store's clock may
+            # have passed it) and hands out the records as they stand just before it
+            head += [
+                "    txn = str(event.get('transaction_id'))",
+                f"    t, ({', '.join(records)},) = store.begin(txn, t_event, keys, event)",
+            ]
+        else:  # peek writes nothing: it reads the state as it is
+            head.append(f"    {', '.join(records)}, = store.read(keys)")
     head.append("    out = template.copy()")
     source = "\n".join(head + body) + "\n"
     filename = f"<frisk.features.compiled_event {'step' if learn else 'peek'}>"

@@ -39,24 +39,30 @@ Semantics, shared exactly by ``compute_offline``:
 
 State lives in a ``StateStore`` (``frisk.features.state``): the in-process ``MemoryStore`` by
 default, or a ``RedisStore`` shared by several processes (``FRISK_STATE__URL``). The executor
-loads the records an event touches, computes, and commits them back, one unit of work per event;
-it reaches nothing of the store beyond that Protocol, so the semantics above are the same on
-every store (the contract suite checks online == offline on each). On a shared store:
+starts each event at the store, which answers with the event's time and the records it touches,
+computes, and hands the records back, one unit of work per event; it reaches nothing of the store
+beyond that Protocol, so the semantics above are the same on every store (the contract suite
+checks online == offline on each). On a shared store:
 
-- Out of order: the clock is the store's (the latest event time any process committed) and the
-  rule above holds across processes, checked when the event commits: an event is processed at
-  its own time or, if any process committed a later one first, at the clock's time (the store
-  refuses a commit computed at a time behind its clock, and the event is computed again). So
-  the features are those the memory store gives for the events in the order they committed.
-  Parity with the offline executor holds for events committed in timestamp order.
+- Order across processes: an event takes its place in the history of every entity it touches
+  when it starts, atomically (one Redis script): it is processed at its own time or, if any
+  process started a later one first, at the clock's time, and it sees every event that started
+  before it. So the features are those the memory store gives for the events in the order they
+  started, and no event is ever computed twice: a process applies the events others added to
+  an entity since it last saw it, from the entity's journal. Parity with the offline executor
+  holds for events started in timestamp order. (On a Redis Cluster, where an event's entities
+  live on several nodes, the clock is the process's own view of it: run one writer per key
+  prefix there for order across processes.)
 - A transaction is applied to each entity once: an event delivered again, to the same or another
-  process, changes no state (a retry after a partial write stores only the missing entities).
-  The in-process store leaves this to its caller (the engine answers a retried id from its memory
-  and the ledger).
+  process, changes no state (a retry after a partial write on a cluster completes the missing
+  entities). The in-process store leaves this to its caller (the engine answers a retried id
+  from its memory and the ledger).
 - A label reaches its transaction's entities through the ledger's record of the transaction
-  when the engine has a ledger, else through the store's claim on it.
-- Records expire by TTL from their expiry time plus an hour; a record is read only while it is
-  live in event time, so expiry never changes a feature.
+  when the engine has a ledger, else through the store's claim on it; a label queued by any
+  process and due before an event is applied before it.
+- Records expire by TTL, their lifetime (retention, or label horizon) plus an hour after their
+  last change; a record is read only while it is live in event time, so expiry never changes a
+  feature.
 """
 
 from __future__ import annotations
@@ -80,9 +86,9 @@ from frisk.features.catalogue import Catalogue
 from frisk.features.compiled import KeyRunner
 from frisk.features.compiled_event import EventLayout, StepFunction, compile_event
 from frisk.features.entity import Entity, Log, decode_label, encode_label
-from frisk.features.numeric import NAN
+from frisk.features.numeric import NAN, units_of
 from frisk.features.plan import LabelGroup, LabelPlan, compile_plan, label_groups
-from frisk.features.state import SpaceSpec, StateLayout, StateStore
+from frisk.features.state import AppliesChanges, SpaceSpec, StateLayout, StateStore
 from frisk.features.stores.memory import MemoryStore
 
 __all__ = ["OnlineFeatures"]
@@ -92,8 +98,8 @@ _ONE_US = timedelta(microseconds=1)
 _NAN = NAN
 #: transactions remembered by default to route labels (about 200 bytes each)
 DEFAULT_REMEMBER = 1_000_000
-# Attempts after a shared store refused an event's write because another process changed one of
-# its entities (each attempt loads afresh; a hot entity under many writers may need several).
+# Attempts after a shared store refused to start an event because a queued label fell due before
+# it (the labels are applied, then the event starts again; nothing of it was written).
 _CONFLICT_RETRIES = 50
 
 
@@ -114,8 +120,7 @@ class OnlineFeatures:
         #: events learnt at the clock's time because they were behind it; and those refused
         self.late_events = 0
         self.refused_late = 0
-        #: events computed again because a shared store refused their write (another process
-        #: changed one of their records, moved the clock past them, or a label fell due first)
+        #: events started again because a shared store refused them (a label fell due first)
         self.recomputed = 0
         #: how many transactions' claims the store keeps to route ``apply_label`` without ``event``
         self.remember = remember
@@ -125,22 +130,38 @@ class OnlineFeatures:
         self._labels: list[tuple[LabelPlan, list[LabelGroup]]] = [
             (lp, label_groups(lp)) for lp in plan.labels
         ]
+        fields = {"amount"}
+        for r in runners:
+            fields |= set(r.fields) | {field for field, _, _ in r.distinct}
         self.layout = StateLayout(
             catalogue_version=catalogue.version,
             spaces=tuple(
                 SpaceSpec(
-                    f"key:{r.plan.key}", _entity_expiry(r.retention), False, r.encode, r.decode
+                    f"key:{r.plan.key}",
+                    _entity_expiry(r.retention),
+                    False,
+                    r.encode,
+                    r.decode,
+                    _entity_replay(r, plan.width),
+                    r.retention,
                 )
                 for r in runners
             )
             + tuple(
                 SpaceSpec(
-                    _label_space(lp), _label_expiry(lp.horizon), True, encode_label, decode_label
+                    _label_space(lp),
+                    _label_expiry(lp.horizon),
+                    True,
+                    encode_label,
+                    decode_label,
+                    _label_replay(lp, groups),
+                    lp.horizon,
                 )
-                for lp in plan.labels
+                for lp, groups in self._labels
             ),
             label_horizon=plan.label_horizon,
             remember=remember,
+            event_fields=tuple(sorted(fields)),
         )
         self.store.open(self.layout)
         self._no_entities: tuple[None, ...] = (None,) * len(runners)
@@ -163,6 +184,12 @@ class OnlineFeatures:
         self._step, self.step_source = compile_event(events, self.store, self._apply_due)
         self._peek: StepFunction
         self._peek, _ = compile_event(events, self.store, self._apply_due, learn=False)
+
+    @property
+    def changes_applied(self) -> int:
+        """Changes of other processes a shared store applied to this one's copies (0: none)."""
+        store = self.store
+        return store.replayed if isinstance(store, AppliesChanges) else 0
 
     def update(self, event: Mapping[str, Any]) -> list[float | str | None]:
         """The event's features before it, then learn it."""
@@ -304,9 +331,8 @@ class OnlineFeatures:
     def _again(
         self, event: Mapping[str, Any], t_event: int, bounded: bool
     ) -> tuple[list[float | str | None], bool]:
-        """Compute an event again after a shared store refused its write (nothing was written:
-        another process changed one of its entities or the clock meanwhile): load, compute,
-        commit anew."""
+        """Start an event again after a shared store refused it (nothing was written: a label
+        queued by any process fell due before it); the step applies the due labels first."""
         for _ in range(_CONFLICT_RETRIES):
             self.recomputed += 1
             late = self._late(event, t_event, bounded)
@@ -315,8 +341,8 @@ class OnlineFeatures:
             except StateConflict:
                 continue
         raise StateUnavailable(
-            f"transaction {event.get('transaction_id')!r}: its entities kept changing under "
-            f"{_CONFLICT_RETRIES + 1} attempts; nothing was written"
+            f"transaction {event.get('transaction_id')!r}: labels kept falling due before it "
+            f"under {_CONFLICT_RETRIES + 1} attempts; nothing was written"
         )
 
     def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
@@ -331,40 +357,11 @@ class OnlineFeatures:
         """Apply the labels that arrived before ``t`` to the label records of their keys."""
         horizon = self.plan.label_horizon
         store = self.store
+        entities = self._no_entities
         for at, label, found in store.due_labels(t):
             if found is None or not found[0] <= at < found[0] + horizon:
                 continue
-            for _ in range(_CONFLICT_RETRIES):
-                try:
-                    self._apply_label(at, label, found)
-                    break
-                except StateConflict:
-                    continue  # the label is taken from the queue: it must be applied here
-            else:
-                raise StateUnavailable(
-                    f"a label of {found!r} could not be applied: its records kept changing"
-                )
-
-    def _apply_label(self, at: int, label: int, found: tuple[Any, ...]) -> None:
-        store = self.store
-        keys = self._no_entities + found[1:]
-        records = list(store.load(keys))
-        offset = len(self._no_entities)
-        for j, ((lp, groups), key) in enumerate(zip(self._labels, found[1:], strict=True)):
-            if key is None:
-                continue
-            record = records[offset + j]
-            if record is None or record[0] <= at - lp.horizon:
-                record = [at, [Log(len(b)) for _, b, _ in groups]]
-            record[0] = at
-            for log, (res, buckets, _) in zip(record[1], groups, strict=True):
-                log.expire(at // res, buckets)
-                if lp.clock == "event":  # at the labelled transaction's own bucket
-                    log.insert(found[0] // res, 1, label, 0)
-                else:
-                    log.add(at // res, 1, label, 0)
-            records[offset + j] = record
-        store.save(at, keys, records)
+            store.label(at, entities + found[1:], (label, found[0]))
 
 
 def _label_space(lp: LabelPlan) -> str:
@@ -377,6 +374,42 @@ def _entity_expiry(retention: int) -> Callable[[Entity], int]:
         return entity.last + retention
 
     return expires_at
+
+
+def _entity_replay(runner: KeyRunner, width: int) -> Callable[[Any, int, Any], Any]:
+    """An entity's record after one of its events at ``t``, exactly as ``step`` learns it."""
+    scratch: list[Any] = [_NAN] * width  # the features are computed, and not wanted
+    retention, run, create = runner.retention, runner.run, runner.create
+
+    def replay(entity: Entity | None, t: int, event: Mapping[str, Any]) -> Entity:
+        u = units_of(float(event["amount"]))
+        if entity is not None and entity.last > t - retention:
+            run(entity, event, t, u, scratch)
+            return entity
+        return create(event, t, u)
+
+    return replay
+
+
+def _label_replay(lp: LabelPlan, groups: list[LabelGroup]) -> Callable[[Any, int, Any], Any]:
+    """A label record after a label arriving at ``at``: ``change`` is (label, the labelled
+    transaction's time)."""
+    horizon, by_event = lp.horizon, lp.clock == "event"
+
+    def replay(record: list[Any] | None, at: int, change: Any) -> list[Any]:
+        label, t_txn = change
+        if record is None or record[0] <= at - horizon:
+            record = [at, [Log(len(b)) for _, b, _ in groups]]
+        record[0] = at
+        for log, (res, buckets, _) in zip(record[1], groups, strict=True):
+            log.expire(at // res, buckets)
+            if by_event:  # at the labelled transaction's own bucket
+                log.insert(t_txn // res, 1, label, 0)
+            else:
+                log.add(at // res, 1, label, 0)
+        return record
+
+    return replay
 
 
 def _label_expiry(horizon: int) -> Callable[[list[Any]], int]:

@@ -2,20 +2,27 @@
 
 State is split into spaces (one per entity key, then one per label key); a space maps a string key
 to a record whose layout belongs to the executor (``frisk.features.entity``) and is opaque to the
-store.
+store, and a record changes only by a *change* the executor defines (``SpaceSpec.replay``): an
+event, for an entity's record; a label, for a label record.
 
-Per event the executor ``load``s the records of the keys the event touches (one key per space, None
-where the event has no such entity), computes the features, changes or replaces the records, and
-hands every one back in ``commit`` with the event's time and transaction id. A store may hand out
-copies (a remote store must) or its own objects (the memory store does, for speed): either way a
-change reaches the state only through ``save``/``commit``, and the executor keeps no reference to a
-record once it has handed it back. A shared store may ``load`` from a cache of its own and find
-out at ``commit`` that it was stale (``StateConflict``: nothing written, the executor computes the
-event again); ``read`` (for ``peek``, which writes nothing) always reads the state as it is. A
-store that drops a write loses state, and the contract suite (tests/contract/test_state_store.py)
-catches it.
+Per event the executor ``begin``s it: the store answers with the time the event is processed at
+(its own, or the clock's when the event is behind it) and the records of the keys the event
+touches (one key per space, None where the event has no such entity) as they stand just before
+it. The executor computes the features, changes the records in place or replaces them, and hands
+every one back in ``commit``. A store may hand out copies (a remote store must) or its own objects
+(the memory store does, for speed): either way a change reaches the state only through the store,
+and the executor keeps no reference to a record once it has handed it back.
 
-Shared bookkeeping lives behind the seam too:
+A shared store (Redis) takes the event's place in each of its entities' histories at ``begin``,
+atomically: it appends the event to each entity's journal and answers with what this process has
+not seen of those journals, which it applies to its cached records with ``SpaceSpec.replay``. So
+any number of processes write one entity without ever refusing each other's writes: nothing is
+computed twice (see ``frisk.features.stores.redis``). It refuses an event only when a queued label
+falls due before it (``StateConflict``: nothing written; the executor applies the label first).
+``read`` (for ``peek``, which writes nothing) reads the state as it is.
+
+A label reaches the label records of its transaction's keys by ``label`` (one change, applied to
+each). Shared bookkeeping lives behind the seam too:
 
 - the clock: the latest event time committed (an event never moves it back);
 - labels waiting for their arrival time (``queue_label``, then ``due_labels``);
@@ -23,18 +30,27 @@ Shared bookkeeping lives behind the seam too:
   a label arriving later reaches them (``due_labels`` resolves it), within the layout's
   ``remember`` bound and label horizon.
 
-Expiry is "expires at": each space says when a record expires (``SpaceSpec.expires_at``); a store
-may forget a record from that time on, in its own way and time (the memory store checks a few
-keys per new one; a remote store sets a TTL). The executor never walks a store's keys.
+Expiry is "expires at": each space says when a record expires (``SpaceSpec.expires_at``) and how
+long a record lives after its last change (``SpaceSpec.lifetime``); a store may forget a record
+from that time on, in its own way and time (the memory store checks a few keys per new one; a
+remote store sets a TTL). The executor never walks a store's keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
-__all__ = ["NEVER", "DueLabel", "Found", "SpaceSpec", "StateLayout", "StateStore"]
+__all__ = [
+    "NEVER",
+    "AppliesChanges",
+    "DueLabel",
+    "Found",
+    "SpaceSpec",
+    "StateLayout",
+    "StateStore",
+]
 
 #: ``next_label_at`` of a store with no label queued: after any event time
 NEVER: Final = 1 << 63
@@ -56,6 +72,12 @@ class SpaceSpec:
     #: the record as bytes and back, for a store that keeps records outside this process
     encode: Callable[[Any], bytes] | None = None
     decode: Callable[[bytes], Any] | None = None
+    #: ``replay(record or None, t, change)``: the record after one change at ``t`` (an event's
+    #: fields for an entity space, ``(label, transaction time)`` for a label space), computed
+    #: exactly as the executor does, for a store that learns changes made by other processes
+    replay: Callable[[Any, int, Any], Any] | None = None
+    #: µs a record lives after its last change (its expiry is at most this far ahead)
+    lifetime: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +90,8 @@ class StateLayout:
     label_horizon: int
     #: at most this many transactions' claims are kept to route labels (0: none)
     remember: int
+    #: the fields of an event that the replay of an entity space reads (``amount`` among them)
+    event_fields: tuple[str, ...] = ()
 
 
 class StateStore(Protocol):
@@ -87,8 +111,18 @@ class StateStore(Protocol):
         """Bind the store to ``layout``; refuse state kept for another catalogue version."""
         ...
 
-    def load(self, keys: Sequence[str | None]) -> Sequence[Any]:
-        """The record of each key in its space (in layout order); None for a None key or none."""
+    def begin(
+        self,
+        transaction_id: str,
+        t_event: int,
+        keys: Sequence[str | None],
+        event: Mapping[str, Any],
+    ) -> tuple[int, Sequence[Any]]:
+        """Start an event: the time it is processed at (``t_event``, or the clock when behind it)
+        and the record of each key in its space (layout order; None for a None key or none) as
+        it stands before the event. A shared store takes the event's place here (``commit``
+        then only hands the records back); ``StateConflict`` if a queued label falls due first
+        (nothing written)."""
         ...
 
     def read(self, keys: Sequence[str | None]) -> Sequence[Any]:
@@ -96,14 +130,16 @@ class StateStore(Protocol):
         nothing (``peek``): never from a cache another process may have made stale."""
         ...
 
-    def save(self, t: int, keys: Sequence[str | None], records: Sequence[Any]) -> None:
-        """Store the records loaded for ``keys`` as changed at time ``t`` (None: unchanged)."""
-        ...
-
     def commit(
         self, transaction_id: str, t: int, keys: Sequence[str | None], records: Sequence[Any]
     ) -> None:
-        """An event's unit of work: ``save``, move the clock to ``t``, claim the transaction."""
+        """The end of an event ``begin`` started: its records handed back (None: unchanged),
+        the clock moved to ``t``, the transaction claimed."""
+        ...
+
+    def label(self, at: int, keys: Sequence[str | None], change: Any) -> None:
+        """Apply a label's ``change`` at ``at`` to the record of each key (label spaces only;
+        None keys are skipped), through the spaces' ``replay``."""
         ...
 
     def queue_label(self, at: int, transaction_id: str, label: int, found: Found | None) -> None:
@@ -118,3 +154,11 @@ class StateStore(Protocol):
     def sweep(self) -> int:
         """Forget every record expired at the clock now; how many."""
         ...
+
+
+@runtime_checkable
+class AppliesChanges(Protocol):
+    """A shared store that applies to its copies the changes other processes made (metrics)."""
+
+    #: changes applied so far that this process did not make (or of records it did not hold)
+    replayed: int

@@ -189,9 +189,14 @@ class ServiceMetrics:
         )
         self.recomputed = gauge(
             "frisk_feature_recomputed",
-            "Transactions whose features were computed again because the shared state store "
-            "refused the write (another process changed one of their records or moved the "
-            "feature clock past them), since start.",
+            "Transactions started again because the shared state store refused them (a label "
+            "queued by another process fell due first), since start.",
+            mode="livesum",
+        )
+        self.changes_applied = gauge(
+            "frisk_feature_changes_applied",
+            "Changes other processes made to shared feature state (or to records this one did "
+            "not hold) applied to this process's copies, since start.",
             mode="livesum",
         )
 

@@ -1,9 +1,10 @@
 """The in-process state store: one dict per space, snapshots to a file.
 
-``load`` hands out the store's own record objects and ``save``/``commit`` put them back: on this
-store the hand-back of a record changed in place costs one dict store, which keeps the online
-features within a few per cent of a bare dict (see docs/BENCHMARKS.md). Both are written as
-straight-line code for the layout's spaces when the store is opened, like the executor's step.
+``begin`` hands out the store's own record objects and ``commit`` puts them back: on this store the
+hand-back of a record changed in place costs one dict store, which keeps the online features
+within a few per cent of a bare dict (see docs/BENCHMARKS.md). Both are written as straight-line
+code for the layout's spaces when the store is opened, like the executor's step. A label's change
+is applied to its records here, by the spaces' ``replay``.
 
 Expiry: each key is queued once, when its record is created, and queued again when found alive;
 every creation pays for checking two queued keys, so a queue turns faster than it grows and
@@ -22,7 +23,7 @@ import json
 import linecache
 import pickle
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,6 +42,7 @@ _MAGIC: Final = b"FRISK-FEATURE-STATE\n"
 SNAPSHOT_FORMAT: Final = 5
 
 _Load = Callable[[Sequence[str | None]], Sequence[Any]]
+_Begin = Callable[[str, int, Sequence[str | None], Mapping[str, Any]], tuple[int, Sequence[Any]]]
 _Save = Callable[[int, Sequence[str | None], Sequence[Any]], None]
 _Commit = Callable[[str, int, Sequence[str | None], Sequence[Any]], None]
 
@@ -60,10 +62,10 @@ class MemoryStore:
         self._version: str | None = None
         self._layout: StateLayout | None = None
         self._queues: list[deque[str]] = []
-        self.load: _Load = _unopened
+        self.begin: _Begin = _unopened
         self.read: _Load = _unopened
-        self.save: _Save = _unopened
         self.commit: _Commit = _unopened
+        self._save: _Save = _unopened
 
     # -- StateStore ------------------------------------------------------------------------
 
@@ -77,8 +79,22 @@ class MemoryStore:
         self._layout = layout
         spaces = [self._spaces.setdefault(spec.name, {}) for spec in layout.spaces]
         self._queues = [deque(space) for space in spaces]
-        self.load, self.save, self.commit = _compile(self, layout, spaces, self._queues)
-        self.read = self.load  # its own objects: a reader changes nothing
+        self.read, self.begin, self._save, self.commit = _compile(
+            self, layout, spaces, self._queues
+        )
+
+    def label(self, at: int, keys: Sequence[str | None], change: Any) -> None:
+        layout = self._layout
+        if layout is None:
+            raise FeatureError("the state store is used before an executor opened it")
+        records = list(self.read(keys))
+        for i, (spec, key) in enumerate(zip(layout.spaces, keys, strict=True)):
+            if key is not None:
+                replay = spec.replay
+                if replay is None:
+                    raise FeatureError(f"space {spec.name!r} has no replay: it takes no changes")
+                records[i] = replay(records[i], at, change)
+        self._save(at, keys, records)
 
     def queue_label(self, at: int, transaction_id: str, label: int, found: Found | None) -> None:
         self._seq += 1
@@ -184,8 +200,8 @@ def _compile(
     layout: StateLayout,
     spaces: list[dict[str, Any]],
     queues: list[deque[str]],
-) -> tuple[_Load, _Save, _Commit]:
-    """``load``, ``save`` and ``commit`` unrolled over the layout's spaces."""
+) -> tuple[_Load, _Begin, _Save, _Commit]:
+    """``read``, ``begin``, ``save`` and ``commit`` unrolled over the layout's spaces."""
     namespace: dict[str, Any] = {
         "store": store,
         "sweep": _sweep,
@@ -196,7 +212,14 @@ def _compile(
     keys = ", ".join(f"k{i}" for i in range(n)) + ("," if n == 1 else "")
     records = ", ".join(f"r{i}" for i in range(n)) + ("," if n == 1 else "")
     lines = ["def load(keys):", f"    {keys} = keys" if n else "    pass"]
-    lines.append("    return (" + "".join(f"get{i}(k{i}), " for i in range(n)) + ")")
+    got = "(" + "".join(f"get{i}(k{i}), " for i in range(n)) + ")"
+    lines.append(f"    return {got}")
+    lines += [
+        "def begin(transaction_id, t_event, keys, event):",
+        f"    {keys} = keys" if n else "    pass",
+        "    clock = store.clock",
+        f"    return (t_event if clock is None or t_event > clock else clock), {got}",
+    ]
     put = []
     for i, spec in enumerate(layout.spaces):
         namespace |= {
@@ -239,7 +262,7 @@ def _compile(
     filename = "<frisk.features.stores.memory>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
-    return namespace["load"], namespace["save"], namespace["commit"]
+    return namespace["load"], namespace["begin"], namespace["save"], namespace["commit"]
 
 
 def _read_snapshot(path: Path, version: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Install with the ``[redis]`` extra (redis-py and hiredis). Keys, under a prefix (``frisk`` by
 default), with a hash tag per entity so that every key one script touches lives in one slot:
 
-    <prefix>:{key:payer:p-1}          hash: r = the record (JSON, integers only), v = its version
+    <prefix>:{key:payer:p-1}          the entity's journal (a hash, see ``journal.lua``): a
+                                      snapshot of its record, its version, the changes after it
     <prefix>:{applied:t-1}            one Redis: transaction t-1 was applied (TTL: a day)
     <prefix>:{key:payer:p-1}:tx       a cluster: the last 256 transaction ids applied to the entity
     <prefix>:{meta}:layout            the format and catalogue version this state was kept for
@@ -11,27 +12,32 @@ default), with a hash tag per entity so that every key one script touches lives 
     <prefix>:{meta}:pending / :seq    labels waiting for their arrival time, in queueing order
     <prefix>:{txn:t-1}                a transaction's claim: its time and label keys (TTL: horizon)
 
-Per event, one round trip: ``load`` hands out the records this process cached (with the version
-each was read or written at; ``redis_cache``), and ``commit`` sends them back in one script
-(``event.lua``) that stores them all only if every version still holds, the clock has not passed
-the event's time and no queued label is due before it; else it stores nothing and answers with
-the current records, clock and label queue (``StateConflict``: the executor computes the event
-again on them, a second round trip). The script applies a transaction once (a retried event
-changes nothing) and answers with the clock and the head of the label queue, which the next
-event starts from. ``read`` (``peek``) reads the records afresh. With ``cache_size`` 0, ``load``
-reads every record first (two round trips). Scripts are sent by EVALSHA (NOSCRIPT: loaded and
-sent again). Records expire by TTL from their ``expires_at``.
+An entity's state is a journal of its changes, not a record to overwrite: per event, one script
+(``event.lua``), one round trip, appends the event (its fields, as JSON, and the time it is
+processed at) to the journal of every entity it touches, moves the clock, marks the transaction
+applied, and answers with what this process lacks of each record: the changes since the version
+it holds (``redis_cache``), or the snapshot and the changes after it. The process applies them
+to its copies with the executor's own ``replay`` and computes the event on the result. So
+writers never refuse each other: a payee that thousands of payments a second reach from several
+processes costs each of them the changes the others made (an event's worth of work each), never
+a second round trip or a second computation, and the bytes sent per event stay the size of an
+event, however long the entity's history. A process that brings a record ``SNAPSHOT_EVERY``
+changes past its snapshot sends it as the new snapshot, pipelined with its next event (the same
+round trip); the changes it covers are dropped, so a journal stays short whether or not any
+process keeps the record cached.
 
-A Redis Cluster spreads an event's keys over slots. The cache holds records encoded there;
-``load`` decodes them (no request), and each record is checked and stored by its own script
-(``record.lua``: version and transaction id per entity), sent at once with the clock's script
-from a small thread pool (redis-py pipelines no scripts on a cluster): one round trip's wait. A
-stale entity answers with its record and the event is computed again from the records it
-started from; the entities it already wrote skip it (they know the transaction). A label's
-change (no transaction id) checks every version first, a second round trip. The clock and the
-label queue are not checked with the records there: on a cluster, run one writer per key
-prefix. With ``cache_size`` 0, reads go first as one cluster pipeline, and a write conflict
-raises ``StateUnavailable`` (a retry completes the event without counting twice).
+The script applies a transaction once (a retried event changes nothing) and refuses an event
+only when a queued label falls due before it (``StateConflict``: nothing written; the executor
+applies the label, then starts the event again). ``read`` (``peek``) reads journals afresh. A
+label's change is appended to its label records' journals (``label.lua``). Records expire by TTL,
+their space's lifetime after their last change.
+
+A Redis Cluster spreads an event's keys over slots: each entity's part is its own script
+(``entity.lua``: the transaction id is kept per entity), all sent at once with the clock's
+script from a small thread pool (redis-py pipelines no scripts on a cluster): one round trip's
+wait. An event is processed at its own time or the clock as this process last saw it, and the
+label queue is not checked with the journals there: on a cluster, run one writer per key prefix
+for order across processes. A retry after some entities took the event completes the others.
 
 Every driver error is translated here, once, into ``StateUnavailable``, within the configured
 timeouts. redis-py's own retries are off: a request that timed out may have run.
@@ -40,13 +46,14 @@ timeouts. redis-py's own retries are off: a request that timed out may have run.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from importlib.resources import files
 from typing import Any, Final
 
+import orjson
 import redis
 import redis.cluster
 from redis.backoff import NoBackoff
@@ -55,25 +62,35 @@ from redis.retry import Retry
 
 from frisk.errors import ConfigError, FeatureError, StateConflict, StateUnavailable
 from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
-from frisk.features.stores.redis_cache import RecordCache
+from frisk.features.stores.redis_cache import Held, RecordCache
 
-__all__ = ["REDIS_FORMAT", "RedisStore"]
+__all__ = ["REDIS_FORMAT", "SNAPSHOT_EVERY", "RedisStore"]
 
 #: the layout of the keys above; state of another format is refused, never read
-# 2: one applied marker per transaction on a single Redis; 3: records written by orjson
-REDIS_FORMAT: Final = 3
+# 2: one applied marker per transaction on a single Redis; 3: records written by orjson;
+# 4: journals of changes with snapshots
+REDIS_FORMAT: Final = 4
+#: a process sends its copy of a record as the new snapshot once it is this many changes past
+#: the snapshot (a journal holds about this many changes; a snapshot costs one encoding)
+SNAPSHOT_EVERY: Final = 16
 #: transaction ids kept per entity to refuse a second application of one transaction
 KEEP_TRANSACTIONS: Final = 256
 #: how long (ms) one Redis remembers that a transaction was applied (a retry within it is a no-op)
 APPLIED_MS: Final = 24 * 3_600_000
-#: how long (ms) a key outlives its record's expiry time
+#: how long (ms) a key outlives its record's lifetime (TTLs run on the wall clock, records
+#: expire in event time: the grace keeps a record read just before its TTL from vanishing)
 GRACE_MS: Final = 3_600_000
-#: records cached per process by default (about 5-10 KB each in Python)
+#: records cached per process by default (about 1 KB each in Python)
 DEFAULT_CACHE_SIZE: Final = 50_000
 
 
 def _script(name: str) -> str:
     return files("frisk.features.stores").joinpath(name).read_text(encoding="utf-8")
+
+
+def _with_journal(name: str) -> str:
+    """A script with ``take`` (``journal.lua``) before it."""
+    return _script("journal.lua") + "\n" + _script(name)
 
 
 class RedisStore:
@@ -97,19 +114,28 @@ class RedisStore:
         self._next = NEVER
         self._layout: StateLayout | None = None
         self._specs: tuple[SpaceSpec, ...] = ()
-        self._versions: list[int] = []
+        self._ttls: list[int] = []  # per space: a record's TTL in ms after its last change
+        self._fields: tuple[str, ...] = ()  # the event fields an entity's change carries
         self._senders: ThreadPoolExecutor | None = None  # cluster mode: concurrent scripts
-        # One Redis: the records last loaded or written, so that an event needs no read.
-        # On a cluster it holds records encoded (decoded at each load): an event whose scripts
-        # were refused on some nodes is computed again from the records it started from.
+        # The records this process last had, at their versions: an event sends those versions
+        # and receives only the changes after them.
         self._cache = RecordCache(cache_size) if cache_size > 0 else None
-        self._blobs: list[Any] = []  # a cluster: the encoded records of the last load
+        # The event begun and not yet committed: per space its key (None: none), the version
+        # its record is at once the event is in, its snapshot's version, and whether the
+        # record handed out may be cached at ``commit`` (not when the journal held the event
+        # already: the executor applies it to the record again).
+        self._started: list[tuple[str, int, int, bool] | None] = []
+        #: changes of other processes (or of records this one did not hold) applied here
+        self.replayed = 0
+        # Snapshots to send with the next event: (key, version, encoded record, TTL ms).
+        self._snapshots: list[tuple[str, int, bytes, int]] = []
         with self._translated():
-            self._record = client.register_script(_script("record.lua"))
+            self._event = client.register_script(_with_journal("event.lua"))
+            self._entity = client.register_script(_with_journal("entity.lua"))
+            self._label = client.register_script(_with_journal("label.lua"))
             self._move_clock = client.register_script(_script("clock.lua"))
             self._queue = client.register_script(_script("queue.lua"))
             self._due = client.register_script(_script("due.lua"))
-            self._event = client.register_script(_script("event.lua"))
 
     @classmethod
     def connect(
@@ -153,8 +179,10 @@ class RedisStore:
 
     def open(self, layout: StateLayout) -> None:
         for spec in layout.spaces:
-            if spec.encode is None or spec.decode is None:
-                raise FeatureError(f"space {spec.name!r} has no codec: Redis cannot keep it")
+            if spec.encode is None or spec.decode is None or spec.replay is None:
+                raise FeatureError(
+                    f"space {spec.name!r} has no codec or replay: Redis cannot keep it"
+                )
         want = json.dumps({"format": REDIS_FORMAT, "catalogue_version": layout.catalogue_version})
         with self._translated():
             self.client.set(f"{self._meta}:layout", want, nx=True)
@@ -176,56 +204,156 @@ class RedisStore:
                 f"read it (use another key prefix, or rebuild it: frisk state rebuild)"
             )
         self._layout, self._specs = layout, layout.spaces
-        self._versions = [0] * len(layout.spaces)
+        self._ttls = [spec.lifetime // 1000 + GRACE_MS for spec in layout.spaces]
+        self._fields = layout.event_fields
         if self._cache is not None:
             self._cache.clear()
         self._clock = None if clock is None else int(clock)
         self._next = int(head[0][1]) if head else NEVER
 
-    def load(self, keys: Sequence[str | None]) -> Sequence[Any]:
-        cache = self._cache
-        if cache is None:
-            fetched, self._versions = self._fetch(keys)
-            return fetched
+    def begin(
+        self,
+        transaction_id: str,
+        t_event: int,
+        keys: Sequence[str | None],
+        event: Mapping[str, Any],
+    ) -> tuple[int, Sequence[Any]]:
+        layout = self._layout
+        if layout is None:
+            raise FeatureError("the state store is used before an executor opened it")
         specs = self._specs
         names = [
             None if key is None else self._key(spec, key)
             for spec, key in zip(specs, keys, strict=True)
         ]
-        versions, found = cache.take([name for name in names if name is not None])
-        records: list[Any] = [None] * len(specs)
-        self._versions = [0] * len(specs)
-        j = 0
-        for i, name in enumerate(names):
-            if name is not None:
-                records[i], self._versions[i] = found[j], versions[j]
-                j += 1
-        if self.cluster:
-            self._blobs = records
-            records = [
-                None if blob is None else _decode(spec, blob)
-                for spec, blob in zip(specs, records, strict=True)
+        present = [i for i, name in enumerate(names) if name is not None]
+        taken = [name for name in names if name is not None]
+        cache = self._cache
+        held: list[Held | None] = cache.take(taken) if cache is not None else [None] * len(taken)
+        # The event's change: the values its entities' replay reads, as ``step`` reads them, in
+        # the order of the layout's ``event_fields``.
+        change = orjson.dumps(
+            [
+                None if (v := event.get(f)) is None else float(v) if f == "amount" else str(v)
+                for f in self._fields
             ]
-        return records
+        )
+        parts: list[tuple[str, int, bool, int]] = []
+        for i, h in zip(present, held, strict=True):
+            name = names[i]
+            assert name is not None
+            parts.append((name, -1 if h is None else h[0], not specs[i].labels, self._ttls[i]))
+        clock = self._clock
+        t = t_event if clock is None or t_event > clock else clock
+        claim = None
+        if layout.remember:
+            labels = [key for spec, key in zip(specs, keys, strict=True) if spec.labels]
+            if labels:
+                claim = json.dumps(labels)[1:-1]
+        if self.cluster:
+            t, answers, applied = self._begin_cluster(transaction_id, t, parts, change, claim)
+        else:
+            t, answers, applied = self._begin_one(transaction_id, t_event, parts, change, claim)
+        records: list[Any] = [None] * len(specs)
+        started: list[tuple[str, int, int, bool] | None] = [None] * len(specs)
+        for j, i in enumerate(present):
+            spec = specs[i]
+            name, _, appends, _ = parts[j]
+            version, snapshot, record = self._bring(spec, held[j], answers[j])
+            records[i] = record
+            fresh = appends and applied[j]
+            started[i] = (name, version + 1 if fresh else version, snapshot, fresh or not appends)
+        self._started = started
+        return t, records
 
     def read(self, keys: Sequence[str | None]) -> Sequence[Any]:
-        return self._fetch(keys)[0]
-
-    def save(self, t: int, keys: Sequence[str | None], records: Sequence[Any]) -> None:
-        self._write("", t, keys, records, claim=None)
+        """The records of ``keys`` as the journals hold them now (snapshot and changes), in one
+        pipelined round trip that reads the clock and the label queue's head too."""
+        specs = self._specs
+        names = [
+            None if key is None else self._key(spec, key)
+            for spec, key in zip(specs, keys, strict=True)
+        ]
+        with self._translated():
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                if name is not None:
+                    pipe.hgetall(name)
+            pipe.get(f"{self._meta}:clock")
+            pipe.zrange(f"{self._meta}:pending", 0, 0, withscores=True)
+            replies = pipe.execute()
+        records: list[Any] = [None] * len(specs)
+        present = [i for i, name in enumerate(names) if name is not None]
+        for i, found in zip(present, replies, strict=False):
+            journal = {_text(k): v for k, v in found.items()}
+            version, snapshot = int(journal.get("v", 0)), int(journal.get("sv", 0))
+            answer = [version, snapshot, journal.get("s", b"")]
+            answer += [journal.get(str(n), b"") for n in range(snapshot + 1, version + 1)]
+            records[i] = self._bring(specs[i], None, answer)[2]
+        clock, head = replies[-2], replies[-1]
+        self._clock = None if clock is None else int(clock)
+        self._next = int(head[0][1]) if head else NEVER
+        return records
 
     def commit(
         self, transaction_id: str, t: int, keys: Sequence[str | None], records: Sequence[Any]
     ) -> None:
-        layout = self._layout
-        claim = None
-        if layout is not None and layout.remember:
-            labels = [key for spec, key in zip(self._specs, keys, strict=True) if spec.labels]
-            if labels:
-                claim = (transaction_id, json.dumps([t, *labels]))
-        self._write(transaction_id, t, keys, records, claim)
-        if self._clock is None or t > self._clock:  # (a cluster's scripts answer no clock)
+        cache = self._cache
+        for spec, started, record, ttl in zip(
+            self._specs, self._started, records, self._ttls, strict=True
+        ):
+            if started is None:
+                continue
+            name, version, snapshot, keep = started
+            if not keep:
+                if cache is not None:
+                    cache.drop([name])
+                continue
+            if version - snapshot >= SNAPSHOT_EVERY and record is not None:
+                encode = spec.encode
+                assert encode is not None
+                self._snapshots.append((name, version, encode(record), ttl))
+                snapshot = version
+            if cache is not None:
+                cache.put(name, version, snapshot, record)
+        if cache is not None:
+            cache.returned()
+        self._started = []
+        if self._clock is None or t > self._clock:
             self._clock = t
+
+    def label(self, at: int, keys: Sequence[str | None], change: Any) -> None:
+        entry = f"{at} ".encode() + orjson.dumps(list(change))
+        names, ttls = [], []
+        for spec, key, ttl in zip(self._specs, keys, self._ttls, strict=True):
+            if key is not None:
+                names.append(self._key(spec, key))
+                ttls.append(ttl)
+        if not names:
+            return
+        with self._translated():
+            if not self.cluster:
+                self._label(keys=names, args=[entry, *ttls])
+                return
+            jobs: list[Callable[[], Any]] = [
+                partial(
+                    self._entity,
+                    keys=[name, name + ":tx"],
+                    args=[
+                        "",
+                        at,
+                        -2,
+                        "1",
+                        ttl,
+                        0,
+                        "",
+                        KEEP_TRANSACTIONS,
+                        orjson.dumps(list(change)),
+                    ],
+                )
+                for name, ttl in zip(names, ttls, strict=True)
+            ]
+            list(self._pool().map(lambda job: job(), jobs))
 
     def queue_label(self, at: int, transaction_id: str, label: int, found: Found | None) -> None:
         body = json.dumps([at, transaction_id, label, None if found is None else list(found)])
@@ -312,36 +440,6 @@ class RedisStore:
     def _claim_key(self, transaction_id: str) -> str:
         return f"{self.prefix}:{{txn:{transaction_id}}}"
 
-    def _fetch(self, keys: Sequence[str | None]) -> tuple[list[Any], list[int]]:
-        """The records of ``keys`` as Redis holds them now and their versions, in one pipelined
-        round trip that reads the clock and the label queue's head too."""
-        specs = self._specs
-        names = [
-            None if key is None else self._key(spec, key)
-            for spec, key in zip(specs, keys, strict=True)
-        ]
-        with self._translated():
-            pipe = self.client.pipeline(transaction=False)
-            for name in names:
-                if name is not None:
-                    pipe.hmget(name, "r", "v")
-            pipe.get(f"{self._meta}:clock")
-            pipe.zrange(f"{self._meta}:pending", 0, 0, withscores=True)
-            replies = pipe.execute()
-        records: list[Any] = [None] * len(specs)
-        versions = [0] * len(specs)
-        present = [i for i, name in enumerate(names) if name is not None]
-        for i, (blob, version) in zip(present, replies, strict=False):
-            if blob is not None:
-                decode = specs[i].decode
-                assert decode is not None
-                records[i] = decode(blob)
-                versions[i] = int(version)
-        clock, head = replies[-2], replies[-1]
-        self._clock = None if clock is None else int(clock)
-        self._next = int(head[0][1]) if head else NEVER
-        return records, versions
-
     def _scan(self) -> Iterator[Any]:
         pattern = f"{self.prefix}:*"
         if self.cluster:
@@ -350,161 +448,153 @@ class RedisStore:
         else:
             yield from self.client.scan_iter(match=pattern, count=1000)
 
-    def _write(
+    def _begin_one(
         self,
         transaction_id: str,
-        t: int,
-        keys: Sequence[str | None],
-        records: Sequence[Any],
-        claim: tuple[str, str] | None,
-    ) -> None:
+        t_event: int,
+        parts: list[tuple[str, int, bool, int]],
+        change: bytes,
+        claim: str | None,
+    ) -> tuple[int, list[list[Any]], list[bool]]:
+        """``event.lua`` on one Redis (after the snapshots waiting, pipelined): the time the
+        event is processed at, each record's answer, and whether the event was appended (False:
+        the journals held it already)."""
         layout = self._layout
-        if layout is None:
-            raise FeatureError("the state store is used before an executor opened it")
-        names: list[str] = []
-        versions: list[int] = []
-        kept: list[Any] = []
-        blobs: list[Any] = []
-        for spec, key, record, version in zip(
-            self._specs, keys, records, self._versions, strict=True
-        ):
-            if key is None:
-                continue
-            blob: bytes | str = ""
-            ttl = 0
-            if record is not None:
-                expires_at = spec.expires_at(record)
-                # Expired: its content means nothing any more, its TTL drops it.
-                if expires_at > t:
-                    encode = spec.encode
-                    assert encode is not None
-                    # TTLs run on the wall clock, records expire in event time: a grace period
-                    # keeps a record read just before its TTL from vanishing before its write.
-                    blob, ttl = encode(record), (expires_at - t) // 1000 + GRACE_MS
-            names.append(self._key(spec, key))
-            versions.append(version)
-            kept.append(record)
-            blobs += [version, blob, ttl]
-        if self.cluster:
-            self._write_cluster(transaction_id, t, keys, names, versions, blobs, claim)
-            return
+        assert layout is not None
+        names = [part[0] for part in parts]
         keys_out = [*names, f"{self._meta}:clock", f"{self.prefix}:{{applied:{transaction_id}}}"]
         keys_out.append(f"{self._meta}:pending")
-        args_out: list[Any] = [transaction_id, str(t), len(names), APPLIED_MS]
+        args_out: list[Any] = [transaction_id, str(t_event), len(names), APPLIED_MS]
         if claim is None:
             args_out += ["", ""]
         else:
-            keys_out.append(self._claim_key(claim[0]))
-            args_out += [layout.label_horizon // 1000, claim[1]]
-        args_out += blobs
+            keys_out.append(self._claim_key(transaction_id))
+            args_out += [layout.label_horizon // 1000, claim]
+        args_out.append(change)
+        for _, known, appends, ttl in parts:
+            args_out += [known, "1" if appends else "0", ttl]
         with self._translated():
-            # EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip);
-            # a server that lost its scripts answers NOSCRIPT, and the Script loads and resends.
-            try:
-                reply = self.client.evalsha(self._event.sha, len(keys_out), *keys_out, *args_out)
-            except NoScriptError:
-                reply = self._event(keys=keys_out, args=args_out)
-        status, clock, head = int(reply[0]), reply[1], reply[2]
-        self._clock = int(clock) if clock else None
+            reply = self._send_one(keys_out, args_out)
+        status, at, head = int(reply[0]), reply[1], reply[2]
         self._next = int(head) if head else NEVER
-        cache = self._cache
-        if status == 1:
-            if cache is not None:
-                for name, version, record, (_, blob, _) in zip(
-                    names, versions, kept, _triples(blobs), strict=True
-                ):
-                    cache.put(name, version + 1 if blob != "" else version, record)
-                cache.returned()
-            return
-        if cache is not None:  # what Redis holds now replaces what this event changed
-            spaces = [spec for spec, key in zip(self._specs, keys, strict=True) if key is not None]
-            for j, (name, spec) in enumerate(zip(names, spaces, strict=True)):
-                version, held = int(reply[3 + 2 * j]), reply[4 + 2 * j]
-                decode = spec.decode
-                assert decode is not None
-                cache.put(name, version, decode(held) if held else None)
-            cache.returned()
         if status < 0:
+            self._clock = int(at) if at else None
             raise StateConflict(
-                f"transaction {transaction_id!r}: another process changed one of its entities "
-                f"or the clock, or a label is due first, while it was computed; nothing was "
-                f"written"
+                f"transaction {transaction_id!r}: a label queued by another process falls due "
+                f"before it; nothing was written (apply the label, then start it again)"
             )
+        t = int(at)
+        if self._clock is None or t > self._clock:
+            self._clock = t
+        return t, reply[3:], [status == 1] * len(parts)
 
-    def _write_cluster(
+    def _begin_cluster(
         self,
         transaction_id: str,
         t: int,
-        keys: Sequence[str | None],
-        names: list[str],
-        versions: list[int],
-        blobs: list[Any],
-        claim: tuple[str, str] | None,
-    ) -> None:
-        """On a cluster an event's keys span slots: one script per entity (``record.lua``), each
+        parts: list[tuple[str, int, bool, int]],
+        change: bytes,
+        claim: str | None,
+    ) -> tuple[int, list[list[Any]], list[bool]]:
+        """On a cluster an event's keys span slots: one script per entity (``entity.lua``), each
         atomic, all sent at once from a small thread pool (redis-py pipelines no scripts on a
-        cluster), with the clock's script: one round trip's wait.
-
-        Entities whose version no longer holds answer with their current record: the event
-        is computed again (``StateConflict``) from the records it started from, and the
-        entities it already wrote skip it (their script knows the transaction)."""
+        cluster), with the clock's script: one round trip's wait. An entity that took the
+        event already (a retry after a partial failure) answers so and takes nothing."""
         layout = self._layout
         assert layout is not None
-        if not transaction_id and self._cache is not None and any(blobs[1::3]):
-            # A label's change has no transaction id that would make a second application
-            # harmless: every version is checked (a round trip) before anything is written.
-            checks = [x if i % 3 != 1 else "" for i, x in enumerate(blobs)]
-            self._write_cluster("", t, keys, names, versions, checks, None)
-        calls = [
-            ([name, name + ":tx"], [transaction_id, str(t), v, blob, ttl, KEEP_TRANSACTIONS])
-            for name, (v, blob, ttl) in zip(names, _triples(blobs), strict=True)
+        jobs: list[Callable[[], Any]] = [
+            partial(
+                self._entity,
+                keys=[name, name + ":tx"],
+                args=[
+                    transaction_id,
+                    t,
+                    known,
+                    "1" if appends else "0",
+                    ttl,
+                    0,
+                    "",
+                    KEEP_TRANSACTIONS,
+                    change,
+                ],
+            )
+            for name, known, appends, ttl in parts
         ]
-        jobs: list[Callable[[], Any]] = [partial(self._record, keys=k, args=a) for k, a in calls]
-        if transaction_id:
-            meta = [f"{self._meta}:clock", f"{self._meta}:pending"]
-            jobs.append(partial(self._move_clock, keys=meta, args=[str(t)]))
+        meta = [f"{self._meta}:clock", f"{self._meta}:pending"]
+        jobs.append(partial(self._move_clock, keys=meta, args=[str(t)]))
         if claim is not None:
             horizon = layout.label_horizon // 1000
-            jobs.append(partial(self.client.set, self._claim_key(claim[0]), claim[1], px=horizon))
+            body = f"[{t},{claim}]"
+            jobs.append(partial(self.client.set, self._claim_key(transaction_id), body, px=horizon))
+        snapshots, self._snapshots = self._snapshots, []
+        jobs += [
+            partial(self._entity, keys=[name, name + ":tx"], args=_snapshot_args(v, blob, ttl))
+            for name, v, blob, ttl in snapshots
+        ]
+        with self._translated():
+            replies = list(self._pool().map(lambda job: job(), jobs))
+        clock, head = replies[len(parts)]
+        self._clock = int(clock)
+        self._next = int(head) if head else NEVER
+        answers = replies[: len(parts)]
+        return t, [a[1:] for a in answers], [int(a[0]) == 1 for a in answers]
+
+    def _send_one(self, keys: list[str], args: list[Any]) -> Any:
+        """``event.lua``'s answer, the snapshots waiting sent before it in the same round trip.
+        EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip); a server
+        that lost its scripts answers NOSCRIPT (then nothing of the pipeline ran: the scripts
+        are loaded and it is sent again)."""
+        client = self.client
+        snapshots, self._snapshots = self._snapshots, []
+        if not snapshots:
+            try:
+                return client.evalsha(self._event.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return self._event(keys=keys, args=args)
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            for name, version, blob, ttl in snapshots:
+                pipe.evalsha(
+                    self._entity.sha, 2, name, name + ":tx", *_snapshot_args(version, blob, ttl)
+                )
+            pipe.evalsha(self._event.sha, len(keys), *keys, *args)
+            try:
+                return pipe.execute()[-1]
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                client.script_load(self._entity.script)
+                client.script_load(self._event.script)
+        raise AssertionError("unreachable")
+
+    def _bring(self, spec: SpaceSpec, held: Held | None, answer: list[Any]) -> Held:
+        """A record brought up to date by a script's answer (see ``journal.lua``): the held
+        copy and the changes after it, or the snapshot and the changes after that."""
+        version, snapshot, blob = int(answer[0]), int(answer[1]), answer[2]
+        if snapshot < 0:  # the changes after the held copy
+            assert held is not None
+            snapshot, record = held[1], held[2]
+        else:
+            decode = spec.decode
+            assert decode is not None
+            record = decode(blob) if blob else None
+        replay = spec.replay
+        assert replay is not None
+        self.replayed += len(answer) - 3
+        fields, labels = self._fields, spec.labels
+        for change in answer[3:]:
+            raw = change if isinstance(change, bytes) else str(change).encode()
+            at, _, body = raw.partition(b" ")
+            values = orjson.loads(body)
+            # an event's values by field (an entity's change), or (label, transaction time)
+            loaded = tuple(values) if labels else dict(zip(fields, values, strict=True))
+            record = replay(record, int(at), loaded)
+        return version, snapshot, record
+
+    def _pool(self) -> ThreadPoolExecutor:
         if self._senders is None:
             self._senders = ThreadPoolExecutor(max_workers=16, thread_name_prefix="frisk-state")
-        with self._translated():
-            replies = list(self._senders.map(lambda job: job(), jobs))
-        if transaction_id:
-            clock, head = replies[len(calls)]
-            self._clock = int(clock)
-            self._next = int(head) if head else NEVER
-        cache = self._cache
-        results = replies[: len(calls)]
-        stale = [isinstance(r, list) for r in results]
-        if cache is None:
-            if any(stale):
-                raise StateUnavailable(
-                    f"another process changed an entity of transaction {transaction_id!r} "
-                    f"while it was computed; the other entities may be written (a retry "
-                    f"completes them): on a cluster, run one writer per key prefix"
-                )
-            return
-        started = [blob for blob, key in zip(self._blobs, keys, strict=True) if key is not None]
-        again = any(stale)
-        for name, result, version, before, (_, blob, _) in zip(
-            names, results, versions, started, _triples(blobs), strict=True
-        ):
-            if isinstance(result, list):  # what Redis holds now
-                cache.put(name, int(result[1]), result[2] or None)
-            elif int(result) == 0:  # applied already: its record after it is Redis's
-                cache.drop([name])
-            elif again:  # written, but the event is computed again from where it started
-                cache.put(name, version, before)
-            else:
-                cache.put(name, version + 1 if blob != "" else version, blob or before)
-        cache.returned()
-        if again:
-            raise StateConflict(
-                f"transaction {transaction_id!r}: another process changed one of its entities "
-                f"while it was computed; the entities it wrote keep it, the others are computed "
-                f"again"
-            )
+        return self._senders
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -512,16 +602,13 @@ class RedisStore:
             yield
 
 
-def _decode(spec: SpaceSpec, blob: Any) -> Any:
-    decode = spec.decode
-    assert decode is not None
-    return decode(blob)
+def _snapshot_args(version: int, blob: bytes, ttl: int) -> list[Any]:
+    """``entity.lua``'s arguments storing a snapshot, and nothing else."""
+    return ["", 0, -2, "0", ttl, version, blob, KEEP_TRANSACTIONS, ""]
 
 
-def _triples(flat: list[Any]) -> Iterator[tuple[Any, Any, Any]]:
-    """(version, record, TTL) of each record, from their flat list of arguments."""
-    it = iter(flat)
-    return zip(it, it, it, strict=True)
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @contextmanager

@@ -1,19 +1,17 @@
-"""A client-side cache of Redis records, so an event costs one round trip.
+"""A client-side cache of Redis records, so an event costs one round trip and little transfer.
 
-Each record in Redis carries a version (``v``, raised by every write). This process keeps the
-records it last loaded or wrote, with their versions, in a bounded least-recently-used map; an
-event computes on those and sends its writes with the versions it computed from. The server's
-script (``event.lua``) writes only if every version still holds; else it writes nothing and
-answers with the current records, which replace the cached ones, and the event is computed
-again. A stale cache therefore costs a second round trip, never a wrong feature.
-
-A key this process has not cached is taken to be absent (version 0): a new entity, the common
-case on a stream, then costs no read; an existing one is found stale by the script.
+In Redis each entity's state is a journal (``frisk.features.stores.redis``): a snapshot of its
+record at some version and the changes after it. This process keeps the records it last had,
+with the version each is at and the version of the snapshot Redis held then, in a bounded
+least-recently-used map. An event sends the versions it holds; the script answers with the
+changes after them (one or two when another process wrote the entity, none when this one was
+the last), which this process applies to its copies. A record it does not hold (never seen,
+evicted, or dropped below) costs the snapshot and the changes after it, in the same round trip.
 
 The executor changes the records it is handed in place, so the cache hands out its own objects
 and takes them back at ``commit``. Records handed out and not taken back (the event failed
-between ``load`` and ``commit``) may hold half-applied changes: they are dropped at the next
-``load`` (``settle``), as are those of a write that failed or was refused.
+between ``begin`` and ``commit``) may hold half-applied changes: they are dropped at the next
+``take`` (``settle``).
 """
 
 from __future__ import annotations
@@ -22,54 +20,49 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["RecordCache"]
+__all__ = ["Held", "RecordCache"]
 
-#: the version of a key Redis does not hold
-ABSENT = 0
+#: what the cache holds of a key: (the record's version, its snapshot's version, the record)
+Held = tuple[int, int, Any]
 
 
 class RecordCache:
-    """Records by Redis key, with the version each was read or written at; at most ``size``."""
+    """Records by Redis key, at the version each was brought to; at most ``size``."""
 
     __slots__ = ("_entries", "_out", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._entries: OrderedDict[str, Held] = OrderedDict()
         self._out: list[str] = []  # keys handed out by the last ``take``, not yet put back
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def take(self, names: Iterable[str]) -> tuple[list[int], list[Any]]:
-        """The versions and records of ``names`` (absent ones: version 0, None), handed out."""
+    def take(self, names: Iterable[str]) -> list[Held | None]:
+        """What is held of each of ``names`` (None: nothing), handed out."""
         self.settle()
         entries = self._entries
-        versions: list[int] = []
-        records: list[Any] = []
+        found: list[Held | None] = []
         out = self._out
         for name in names:
-            found = entries.get(name)
+            held = entries.get(name)
             out.append(name)
-            if found is None:
-                versions.append(ABSENT)
-                records.append(None)
-            else:
+            if held is not None:
                 entries.move_to_end(name)
-                versions.append(found[0])
-                records.append(found[1])
-        return versions, records
+            found.append(held)
+        return found
 
-    def put(self, name: str, version: int, record: Any) -> None:
-        """Remember ``record`` at ``version`` (the latest this process knows of)."""
+    def put(self, name: str, version: int, snapshot: int, record: Any) -> None:
+        """Remember ``record`` at ``version`` (Redis's snapshot then at ``snapshot``)."""
         entries = self._entries
-        entries[name] = (version, record)
+        entries[name] = (version, snapshot, record)
         entries.move_to_end(name)
         if len(entries) > self.size:
             entries.popitem(last=False)
 
     def returned(self) -> None:
-        """The records handed out came back (and were ``put`` again, or left unchanged)."""
+        """The records handed out came back (and were ``put`` again, or dropped)."""
         self._out.clear()
 
     def settle(self) -> None:
@@ -79,7 +72,7 @@ class RecordCache:
             self._out.clear()
 
     def drop(self, names: Iterable[str]) -> None:
-        """Forget ``names`` (the next event reads them as absent and is told otherwise)."""
+        """Forget ``names`` (the next event reads their snapshot and changes afresh)."""
         entries = self._entries
         for name in list(names):
             entries.pop(name, None)
