@@ -28,6 +28,7 @@ All three are monotone and stay inside [0, 1]. Two refinements:
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
@@ -52,6 +53,9 @@ TIE_BREAK: Final = 1e-6
 
 class Calibrator:
     """Margin -> probability, learnt from held-out margins and labels."""
+
+    # ``one``'s lists of the arrays it was made from (``_lists``).
+    _cached_lists: tuple[Floats, Floats, list[float], list[float]] | None = None
 
     def __init__(
         self,
@@ -101,8 +105,21 @@ class Calibrator:
         return np.asarray((1.0 - TIE_BREAK) * p + TIE_BREAK * _sigmoid(m), dtype=np.float64)
 
     def one(self, margin: float) -> float:
-        p = float(np.interp(margin, self.knots_, self.values_))
-        return (1.0 - TIE_BREAK) * p + TIE_BREAK * 0.5 * (1.0 + math.tanh(0.5 * margin))
+        """``transform`` of one margin (the scoring path's), in plain Python: ``np.interp`` of one
+        value cost ~2 µs, mostly its call; ``_interp`` is the same arithmetic (the same float to
+        the last bit, tested) in ~0.5 µs."""
+        x = float(margin)
+        knots, values = self._lists()
+        p = _interp(x, knots, values)
+        return (1.0 - TIE_BREAK) * p + TIE_BREAK * 0.5 * (1.0 + math.tanh(0.5 * x))
+
+    def _lists(self) -> tuple[list[float], list[float]]:
+        """``knots_`` and ``values_`` as lists, made again when either array is replaced."""
+        cached = self._cached_lists
+        if cached is None or cached[0] is not self.knots_ or cached[1] is not self.values_:
+            cached = (self.knots_, self.values_, self.knots_.tolist(), self.values_.tolist())
+            self._cached_lists = cached
+        return cached[2], cached[3]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,6 +198,30 @@ def _beta_features(m: Floats) -> Floats:
 def _sigmoid(z: Floats) -> Floats:
     """The logistic function without overflow for large margins."""
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)
+
+
+def _interp(x: float, knots: list[float], values: list[float]) -> float:
+    """``np.interp(x, knots, values)`` for one float, step for step as numpy computes it
+    (``arr_interp``: the ends held, a knot's own value at a knot, else the slope of its segment
+    times the distance from its left knot, from the right knot if that is NaN)."""
+    if x != x:  # NaN
+        return x
+    j = bisect_right(knots, x) - 1
+    if j < 0:
+        return values[0]
+    if j >= len(knots) - 1:
+        return values[-1]
+    x0, y0 = knots[j], values[j]
+    if x0 == x:
+        return y0
+    x1, y1 = knots[j + 1], values[j + 1]
+    slope = (y1 - y0) / (x1 - x0)
+    p = slope * (x - x0) + y0
+    if p != p:
+        p = slope * (x - x1) + y1
+        if p != p and y0 == y1:
+            p = y0
+    return p
 
 
 def _check(knots: Floats, values: Floats) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -93,3 +95,42 @@ def test_any_fit_is_monotone_and_within_unit_interval(
     p = calibrator.transform(np.linspace(-12, 12, 500))
     assert np.all(np.diff(p) > 0)  # strictly: the tie-break keeps the margin's ranking
     assert 0.0 <= p.min() <= p.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("n", "rate", "method"), [(20_000, 0.05, "isotonic"), (400, 0.05, "beta"), (200, 0.0, "prior")]
+)
+def test_one_is_numpys_interpolation_to_the_last_bit(n: int, rate: float, method: str) -> None:
+    # ``one`` interpolates in plain Python: it must give exactly the float ``np.interp`` gives
+    # (the scores of recorded decisions, and so alerts, must not move).
+    calibrator = Calibrator().fit(*_data(n, rate), pos_weight=4.0)
+    assert calibrator.method_ == method
+    rng = np.random.default_rng(1)
+    knots = calibrator.knots_
+    margins = np.concatenate(
+        [
+            rng.normal(-3.0, 4.0, 20_000),
+            rng.uniform(knots[0] - 1.0, knots[-1] + 1.0, 20_000),
+            knots,
+            np.nextafter(knots, np.inf),
+            np.nextafter(knots, -np.inf),
+            [np.inf, -np.inf, 0.0, -0.0],
+        ]
+    )
+    for margin in margins.tolist():
+        p = float(np.interp(margin, knots, calibrator.values_))
+        expected = (1.0 - 1e-6) * p + 1e-6 * 0.5 * (1.0 + math.tanh(0.5 * margin))
+        got = calibrator.one(margin)
+        assert type(got) is float
+        assert got == expected or (np.isnan(got) and np.isnan(expected)), margin
+    assert np.isnan(calibrator.one(float("nan")))
+
+
+def test_one_follows_replaced_arrays() -> None:
+    calibrator = Calibrator().fit(*_data(400, 0.05))
+    before = calibrator.one(-2.0)
+    calibrator.values_ = np.clip(calibrator.values_ * 0.5, 0.0, 1.0)
+    assert calibrator.one(-2.0) != before
+    assert calibrator.one(-2.0) == pytest.approx(
+        float(np.interp(-2.0, calibrator.knots_, calibrator.values_)), abs=2e-6
+    )
