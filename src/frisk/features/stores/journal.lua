@@ -1,26 +1,41 @@
--- One entity's state in Redis is a journal, a hash: "v" is its version (the number of changes
--- appended so far), "sv" the version of its snapshot "s" (the record after change sv; none: 0),
--- and change n (sv < n <= v) is the field "n", as "<time> <change>". Any process applies the
--- changes it has not seen to its copy of the record; one that holds none starts from the
--- snapshot. Every process sends a snapshot once its copy is some changes past the one held.
+-- One entity's state in Redis is a journal, a hash: "v" is its version (raised by each change
+-- appended), "sv" the version of its snapshot "s" (the record after change sv; none: the
+-- journal's first version), and change n (sv < n <= v) is the field "n", as "<time> <change>".
+-- Any process applies the changes it has not seen to its copy of the record; one that holds
+-- none starts from the snapshot. Processes send snapshots (the changes they cover are dropped).
+--
+-- A new journal's versions start at Redis's clock in µs, not at 0: a process still holding a
+-- record of an earlier journal of the same key (one that expired) finds its version outside the
+-- new journal's and starts from the snapshot, never taking the new changes for those after its
+-- copy. (µs since 1970 stay below 2^53, so Lua's doubles hold every version exactly.)
 --
 -- take(key, known, entry, ttl, snap_version, snap): store the snapshot sent (if it is newer than
 -- the one held and not past the journal: the changes it covers are dropped); answer what a
 -- process holding the record at version ``known`` lacks (known -1: it holds none; -2: answer
 -- nothing); then append ``entry`` (unless "") and refresh the key's TTL (ms).
 -- Answers {v before the entry, -1, ""} followed by changes known+1..v, or, when ``known`` is
--- not within sv..v, {v, sv, the snapshot ("" for none)} followed by changes sv+1..v.
--- Versions are small integers: Lua's doubles hold them exactly.
+-- not within sv..v, {v, sv, the snapshot ("" for none)} followed by changes sv+1..v. A key that
+-- does not exist answers {0, 0, ""}.
+local function int(n)
+    return string.format("%d", n)
+end
+
 local function take(key, known, entry, ttl, snap_version, snap)
     local held = redis.call("HMGET", key, "v", "sv")
     local v, sv = tonumber(held[1] or "0"), tonumber(held[2] or "0")
+    if not held[1] and entry ~= "" then
+        local now = redis.call("TIME")
+        v = tonumber(now[1]) * 1000000 + tonumber(now[2])
+        sv = v
+        redis.call("HSET", key, "sv", int(sv))
+    end
     if snap_version > sv and snap_version <= v then
         local gone = {}
         for n = sv + 1, snap_version do
-            gone[#gone + 1] = tostring(n)
+            gone[#gone + 1] = int(n)
         end
         redis.call("HDEL", key, unpack(gone))
-        redis.call("HSET", key, "s", snap, "sv", tostring(snap_version))
+        redis.call("HSET", key, "s", snap, "sv", int(snap_version))
         sv = snap_version
     end
     local out = {}
@@ -34,7 +49,7 @@ local function take(key, known, entry, ttl, snap_version, snap)
         if from <= v then
             local fields = {}
             for n = from, v do
-                fields[#fields + 1] = tostring(n)
+                fields[#fields + 1] = int(n)
             end
             local found = redis.call("HMGET", key, unpack(fields))
             for i = 1, #found do
@@ -43,7 +58,7 @@ local function take(key, known, entry, ttl, snap_version, snap)
         end
     end
     if entry ~= "" then
-        redis.call("HSET", key, tostring(v + 1), entry, "v", tostring(v + 1))
+        redis.call("HSET", key, int(v + 1), entry, "v", int(v + 1))
         redis.call("PEXPIRE", key, ttl)
     end
     return out
