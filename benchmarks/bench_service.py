@@ -63,6 +63,15 @@ _LUA = r"""
 local bodies = {}
 local next_body = 0
 local round = 0
+-- Each wrk thread has its own Lua state and walks the same bodies: threads after the first send
+-- them under ids of their own (w2-..., w3-...). Before, with --threads N each id went N times and
+-- all but the first were answered from the ledger in a worker thread, not decided. (N threads
+-- still send each payment N times: more velocity per payer, so more alerts than one thread.)
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("wrk_thread", threads)
+end
 function init(args)
   wrk.headers["Content-Type"] = "application/json"
   if args[2] ~= nil and args[2] ~= "" then wrk.headers["X-API-Key"] = args[2] end
@@ -75,8 +84,11 @@ request = function()
     round = round + 1
   end
   local body = bodies[next_body]
-  if round > 0 then
-    body = body:gsub('"transaction_id":"', '"transaction_id":"r' .. round .. '-', 1)
+  local prefix = ""
+  if wrk_thread ~= nil and wrk_thread > 1 then prefix = "w" .. wrk_thread .. "-" end
+  if round > 0 then prefix = prefix .. "r" .. round .. "-" end
+  if prefix ~= "" then
+    body = body:gsub('"transaction_id":"', '"transaction_id":"' .. prefix, 1)
   end
   return wrk.format("POST", "/v1/score", nil, body)
 end
