@@ -570,7 +570,7 @@ def test_a_journal_stays_short_whatever_the_cache_holds(
     """Every process sends a record it brought far enough as the journal's new snapshot, so a
     hot payee's journal holds a snapshot and a few changes, whether the record stays cached,
     is evicted between its events, or no cache is kept; the features stay exact."""
-    from frisk.features.stores.redis import SNAPSHOT_EVERY, RedisStore
+    from frisk.features.stores.redis import SNAPSHOT_BYTES, SNAPSHOT_EVERY, RedisStore
 
     first = redis_stores()
     assert isinstance(first, RedisStore)
@@ -583,8 +583,38 @@ def test_a_journal_stays_short_whatever_the_cache_holds(
         journal = first.client.hgetall(f"{first.prefix}:{{key:payee:{payee}}}")
         version, snapshot = int(journal[b"v"]), int(journal[b"sv"])
         assert b"s" in journal  # about a hundred events each: snapshots were sent
-        assert version - snapshot <= SNAPSHOT_EVERY
+        assert version - snapshot <= max(SNAPSHOT_EVERY, len(journal[b"s"]) // SNAPSHOT_BYTES)
         assert len(journal) == 3 + version - snapshot  # v, sv, s and the changes after sv
+
+
+def test_a_large_record_is_snapshotted_by_its_size(redis_stores: StoreFactory) -> None:
+    """A payee whose exact windows hold a thousand events has a record of tens of KB: it is
+    snapshotted about once per SNAPSHOT_BYTES of it, not every SNAPSHOT_EVERY changes, so the
+    encoding it costs per event stays bounded; the features stay exact."""
+    from frisk.features.stores.redis import SNAPSHOT_BYTES, SNAPSHOT_EVERY, RedisStore
+
+    first = redis_stores()
+    assert isinstance(first, RedisStore)
+    table = _unlabelled(hot_payee_events(5, 3000, payers=400)[0])
+    catalogue = resolve_catalogue("default", table)
+    sent: list[int] = []
+    store = RedisStore(first.client, key_prefix=first.prefix)
+    send = store._send_one
+
+    def counting(keys: list[str], args: list[Any]) -> Any:
+        sent.extend(len(blob) for _, _, blob, _ in store._snapshots)
+        return send(keys, args)
+
+    store._send_one = counting  # type: ignore[method-assign]
+    got = online_features(table, catalogue, store)
+    assert mismatches(compute_offline(table, catalogue), got, REL) == []
+    journal = first.client.hgetall(f"{first.prefix}:{{key:payee:m0}}")
+    size = len(journal[b"s"])
+    assert size > 2 * SNAPSHOT_EVERY * SNAPSHOT_BYTES  # a large record
+    assert SNAPSHOT_EVERY < int(journal[b"v"]) - int(journal[b"sv"]) <= size // SNAPSHOT_BYTES
+    # snapshots cost about SNAPSHOT_BYTES per event (5.4 MB here), not a record every 16
+    # changes (10.5 MB, measured with that cadence)
+    assert sum(sent) < 3 * SNAPSHOT_BYTES * table.height
 
 
 def test_concurrent_writers_on_one_redis_lose_nothing_and_count_nothing_twice(

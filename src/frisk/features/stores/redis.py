@@ -22,9 +22,11 @@ writers never refuse each other: a payee that thousands of payments a second rea
 processes costs each of them the changes the others made (an event's worth of work each), never
 a second round trip or a second computation, and the bytes sent per event stay the size of an
 event, however long the entity's history. A process that brings a record ``SNAPSHOT_EVERY``
-changes past its snapshot sends it as the new snapshot, pipelined with its next event (the same
-round trip); the changes it covers are dropped, so a journal stays short whether or not any
-process keeps the record cached.
+changes past its snapshot (more for a large record: one change per ``SNAPSHOT_BYTES`` of its
+encoding, so that encoding snapshots costs about that many bytes per event however large the
+record grows) sends it as the new snapshot, pipelined with its next event (the same round trip);
+the changes it covers are dropped, so a journal stays short whether or not any process keeps the
+record cached.
 
 The script applies a transaction once (a retried event changes nothing) and refuses an event
 only when a queued label falls due before it (``StateConflict``: nothing written; the executor
@@ -64,15 +66,19 @@ from frisk.errors import ConfigError, FeatureError, StateConflict, StateUnavaila
 from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
 from frisk.features.stores.redis_cache import Held, RecordCache
 
-__all__ = ["REDIS_FORMAT", "SNAPSHOT_EVERY", "RedisStore"]
+__all__ = ["REDIS_FORMAT", "SNAPSHOT_BYTES", "SNAPSHOT_EVERY", "RedisStore"]
 
 #: the layout of the keys above; state of another format is refused, never read
 # 2: one applied marker per transaction on a single Redis; 3: records written by orjson;
 # 4: journals of changes with snapshots
 REDIS_FORMAT: Final = 4
 #: a process sends its copy of a record as the new snapshot once it is this many changes past
-#: the snapshot (a journal holds about this many changes; a snapshot costs one encoding)
+#: the snapshot (a journal holds about this many changes; a snapshot costs one encoding) ...
 SNAPSHOT_EVERY: Final = 16
+#: ... or, for a record whose encoding is larger than SNAPSHOT_EVERY times this, one change per
+#: this many bytes of it: a hot payee whose exact windows hold thousands of events is encoded
+#: every few hundred changes, not every 16 (its journal then holds about a tenth of its bytes)
+SNAPSHOT_BYTES: Final = 1024
 #: transaction ids kept per entity to refuse a second application of one transaction
 KEEP_TRANSACTIONS: Final = 256
 #: how long (ms) one Redis remembers that a transaction was applied (a retry within it is a no-op)
@@ -124,7 +130,7 @@ class RedisStore:
         # its record is at once the event is in, its snapshot's version, and whether the
         # record handed out may be cached at ``commit`` (not when the journal held the event
         # already: the executor applies it to the record again).
-        self._started: list[tuple[str, int, int, bool] | None] = []
+        self._started: list[tuple[str, int, int, bool, int] | None] = []
         #: changes of other processes (or of records this one did not hold) applied here
         self.replayed = 0
         # Snapshots to send with the next event: (key, version, encoded record, TTL ms).
@@ -255,14 +261,15 @@ class RedisStore:
         else:
             t, answers, applied = self._begin_one(transaction_id, t_event, parts, change, claim)
         records: list[Any] = [None] * len(specs)
-        started: list[tuple[str, int, int, bool] | None] = [None] * len(specs)
+        started: list[tuple[str, int, int, bool, int] | None] = [None] * len(specs)
         for j, i in enumerate(present):
             spec = specs[i]
             name, _, appends, _ = parts[j]
-            version, snapshot, record = self._bring(spec, held[j], answers[j])
+            version, snapshot, record, size = self._bring(spec, held[j], answers[j])
             records[i] = record
             fresh = appends and applied[j]
-            started[i] = (name, version + 1 if fresh else version, snapshot, fresh or not appends)
+            after = version + 1 if fresh else version
+            started[i] = (name, after, snapshot, fresh or not appends, size)
         self._started = started
         return t, records
 
@@ -304,18 +311,20 @@ class RedisStore:
         ):
             if started is None:
                 continue
-            name, version, snapshot, keep = started
+            name, version, snapshot, keep, size = started
             if not keep:
                 if cache is not None:
                     cache.drop([name])
                 continue
-            if version - snapshot >= SNAPSHOT_EVERY and record is not None:
+            every = max(SNAPSHOT_EVERY, size // SNAPSHOT_BYTES)
+            if version - snapshot >= every and record is not None:
                 encode = spec.encode
                 assert encode is not None
-                self._snapshots.append((name, version, encode(record), ttl))
-                snapshot = version
+                blob = encode(record)
+                self._snapshots.append((name, version, blob, ttl))
+                snapshot, size = version, len(blob)
             if cache is not None:
-                cache.put(name, version, snapshot, record)
+                cache.put(name, version, snapshot, record, size)
         if cache is not None:
             cache.returned()
         self._started = []
@@ -569,15 +578,16 @@ class RedisStore:
 
     def _bring(self, spec: SpaceSpec, held: Held | None, answer: list[Any]) -> Held:
         """A record brought up to date by a script's answer (see ``journal.lua``): the held
-        copy and the changes after it, or the snapshot and the changes after that."""
+        copy and the changes after it, or the snapshot and the changes after that; with the
+        size of the last encoding of it seen."""
         version, snapshot, blob = int(answer[0]), int(answer[1]), answer[2]
         if snapshot < 0:  # the changes after the held copy
             assert held is not None
-            snapshot, record = held[1], held[2]
+            snapshot, record, size = held[1], held[2], held[3]
         else:
             decode = spec.decode
             assert decode is not None
-            record = decode(blob) if blob else None
+            record, size = (decode(blob), len(blob)) if blob else (None, 0)
         replay = spec.replay
         assert replay is not None
         self.replayed += len(answer) - 3
@@ -589,7 +599,7 @@ class RedisStore:
             # an event's values by field (an entity's change), or (label, transaction time)
             loaded = tuple(values) if labels else dict(zip(fields, values, strict=True))
             record = replay(record, int(at), loaded)
-        return version, snapshot, record
+        return version, snapshot, record, size
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._senders is None:

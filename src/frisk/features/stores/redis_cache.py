@@ -22,8 +22,9 @@ from typing import Any
 
 __all__ = ["Held", "RecordCache"]
 
-#: what the cache holds of a key: (the record's version, its snapshot's version, the record)
-Held = tuple[int, int, Any]
+#: what the cache holds of a key: (the record's version, its snapshot's version, the record, the
+#: size of the record's last encoding seen, in bytes)
+Held = tuple[int, int, Any, int]
 
 
 class RecordCache:
@@ -53,10 +54,11 @@ class RecordCache:
             found.append(held)
         return found
 
-    def put(self, name: str, version: int, snapshot: int, record: Any) -> None:
-        """Remember ``record`` at ``version`` (Redis's snapshot then at ``snapshot``)."""
+    def put(self, name: str, version: int, snapshot: int, record: Any, size: int = 0) -> None:
+        """Remember ``record`` at ``version`` (Redis's snapshot then at ``snapshot``; ``size``
+        the bytes of its last encoding seen)."""
         entries = self._entries
-        entries[name] = (version, snapshot, record)
+        entries[name] = (version, snapshot, record, size)
         entries.move_to_end(name)
         if len(entries) > self.size:
             entries.popitem(last=False)
