@@ -14,13 +14,10 @@ import logging
 import time
 from typing import Any
 
-import redis
-import redis.cluster
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from frisk.config import RateLimitSettings, StateSettings
+from frisk.features.stores.redis_client import open_client
 from frisk.service.ratelimit import Limit
 
 __all__ = ["RedisRateLimiter", "open_limiter"]
@@ -82,17 +79,12 @@ class RedisRateLimiter:
 
 def open_limiter(state: StateSettings, limits: RateLimitSettings) -> RedisRateLimiter:
     """Buckets in the Redis ``state.url`` names, under ``state.key_prefix``."""
-    options: dict[str, Any] = {
-        "socket_connect_timeout": state.connect_timeout,
-        "socket_timeout": state.timeout,
-        "max_connections": state.pool_size,
-        "retry": Retry(NoBackoff(), 0),
-    }
-    url = state.url.strip()
-    client: Any = (
-        redis.cluster.RedisCluster.from_url(url, **options)
-        if state.cluster
-        else redis.Redis.from_url(url, **options)
+    client = open_client(
+        state.url.strip(),
+        cluster=state.cluster,
+        connect_timeout=state.connect_timeout,
+        timeout=state.timeout,
+        pool_size=state.pool_size,
     )
     return RedisRateLimiter(
         client, key_prefix=state.key_prefix, default=Limit(limits.per_second, limits.burst)

@@ -56,15 +56,12 @@ from importlib.resources import files
 from typing import Any, Final
 
 import orjson
-import redis
-import redis.cluster
-from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
-from redis.retry import Retry
 
 from frisk.errors import ConfigError, FeatureError, StateConflict, StateUnavailable
 from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
 from frisk.features.stores.redis_cache import Held, RecordCache
+from frisk.features.stores.redis_client import open_client
 
 __all__ = ["REDIS_FORMAT", "SNAPSHOT_BYTES", "SNAPSHOT_EVERY", "RedisStore"]
 
@@ -156,19 +153,15 @@ class RedisStore:
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> RedisStore:
         """A store on the Redis at ``url`` (``redis://``, ``rediss://``; a cluster node)."""
-        # No silent retries: a request that timed out may have run, and queueing a label twice
-        # would count it twice. A failure is StateUnavailable; the caller decides.
-        options: dict[str, Any] = {
-            "socket_connect_timeout": connect_timeout,
-            "socket_timeout": timeout,
-            "max_connections": pool_size,
-            "retry": Retry(NoBackoff(), 0),
-        }
+        # No silent retries (see ``redis_client``): a failure is StateUnavailable; the caller
+        # decides.
         with _translated(url):
-            client: Any = (
-                redis.cluster.RedisCluster.from_url(url, **options)
-                if cluster
-                else redis.Redis.from_url(url, **options)
+            client = open_client(
+                url,
+                cluster=cluster,
+                connect_timeout=connect_timeout,
+                timeout=timeout,
+                pool_size=pool_size,
             )
             client.ping()
         return cls(client, key_prefix=key_prefix, cluster=cluster, cache_size=cache_size)

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-import redis.cluster
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from frisk.config import StateSettings
 from frisk.errors import ConfigError, StateUnavailable
+from frisk.features.stores.redis_client import open_client
 
 __all__ = ["RedisClaims", "open_claims"]
 
@@ -80,18 +77,13 @@ class RedisClaims:
 
 def open_claims(settings: StateSettings) -> RedisClaims:
     """Claims in the Redis ``settings.url`` names, on a client of their own."""
-    options: dict[str, Any] = {
-        "socket_connect_timeout": settings.connect_timeout,
-        "socket_timeout": settings.timeout,
-        "max_connections": settings.pool_size,
-        "retry": Retry(NoBackoff(), 0),  # a SET NX that timed out may have run
-    }
-    url = settings.url.strip()
     try:
-        client: Any = (
-            redis.cluster.RedisCluster.from_url(url, **options)
-            if settings.cluster
-            else redis.Redis.from_url(url, **options)
+        client = open_client(
+            settings.url.strip(),
+            cluster=settings.cluster,
+            connect_timeout=settings.connect_timeout,
+            timeout=settings.timeout,
+            pool_size=settings.pool_size,
         )
     except (RedisError, OSError, ValueError) as exc:
         raise StateUnavailable(f"claims in Redis unavailable: {exc}") from exc
