@@ -17,7 +17,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from frisk.config import RateLimitSettings, StateSettings
-from frisk.features.stores.redis_client import open_client
+from frisk.features.stores.redis_client import client_for
 from frisk.service.ratelimit import Limit
 
 __all__ = ["RedisRateLimiter", "open_limiter"]
@@ -79,13 +79,7 @@ class RedisRateLimiter:
 
 def open_limiter(state: StateSettings, limits: RateLimitSettings) -> RedisRateLimiter:
     """Buckets in the Redis ``state.url`` names, under ``state.key_prefix``."""
-    client = open_client(
-        state.url.strip(),
-        cluster=state.cluster,
-        connect_timeout=state.connect_timeout,
-        timeout=state.timeout,
-        pool_size=state.pool_size,
-    )
+    client = client_for(state)
     return RedisRateLimiter(
         client, key_prefix=state.key_prefix, default=Limit(limits.per_second, limits.burst)
     )

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from frisk.config import StateSettings
 from frisk.errors import ConfigError, StateUnavailable
-from frisk.features.stores.redis_client import open_client
+from frisk.features.stores.redis_client import client_for
 
 __all__ = ["RedisClaims", "open_claims"]
 
@@ -78,13 +78,7 @@ class RedisClaims:
 def open_claims(settings: StateSettings) -> RedisClaims:
     """Claims in the Redis ``settings.url`` names, on a client of their own."""
     try:
-        client = open_client(
-            settings.url.strip(),
-            cluster=settings.cluster,
-            connect_timeout=settings.connect_timeout,
-            timeout=settings.timeout,
-            pool_size=settings.pool_size,
-        )
+        client = client_for(settings)
     except (RedisError, OSError, ValueError) as exc:
         raise StateUnavailable(f"claims in Redis unavailable: {exc}") from exc
     return RedisClaims(client, key_prefix=settings.key_prefix, seconds=settings.claim_seconds)

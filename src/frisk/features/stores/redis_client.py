@@ -21,7 +21,9 @@ import redis.cluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-__all__ = ["open_client"]
+from frisk.config import StateSettings
+
+__all__ = ["client_for", "open_client"]
 
 
 def open_client(
@@ -44,3 +46,14 @@ def open_client(
     client = redis.Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # close() closes the pool too, as from_url's does
     return client
+
+
+def client_for(settings: StateSettings) -> Any:
+    """``open_client`` on the Redis ``settings`` name (``FRISK_STATE__*``)."""
+    return open_client(
+        settings.url.strip(),
+        cluster=settings.cluster,
+        connect_timeout=settings.connect_timeout,
+        timeout=settings.timeout,
+        pool_size=settings.pool_size,
+    )
