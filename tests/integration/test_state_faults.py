@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from frisk.errors import StateUnavailable
@@ -128,4 +129,34 @@ def test_a_read_only_redis_is_state_unavailable_and_nothing_is_half_applied(
     assert "READONLY" in str(raised) or "read only" in str(raised).lower()
     assert sorted(store.client.keys("frisk-ro:*")) == before
     assert {key: store.client.dump(key) for key in before} == snapshot
+    store.close()
+
+
+def test_a_server_that_lost_its_scripts_never_takes_an_event_twice(own_redis: int) -> None:
+    """The event's script and the snapshots waiting are sent in one pipeline. A server that
+    lost the snapshot's script but holds the event's (its scripts flushed, then the event's
+    loaded again) runs the event and refuses the snapshot: the event is answered from its own
+    reply, never sent again (which would find it applied and count it in its own features)."""
+    from frisk.features import compute_offline
+    from frisk.features.testing import hot_payee_events, mismatches, to_frame
+
+    store = RedisStore.connect(f"redis://127.0.0.1:{own_redis}/0", key_prefix="frisk-ns")
+    table, _ = hot_payee_events(8, 240, payers=6)
+    table = table.with_columns(
+        pl.lit(None, dtype=table.schema["label"]).alias("label"),
+        pl.lit(None, dtype=table.schema["label_timestamp"]).alias("label_timestamp"),
+    )
+    catalogue = resolve_catalogue("default", table)
+    online = OnlineFeatures(catalogue, store)
+    flushed = 0
+    vectors = []
+    for event in table.iter_rows(named=True):
+        if store._snapshots and flushed < 3:  # a snapshot goes with this event
+            store.client.script_flush()
+            store.client.script_load(store._event.script)
+            flushed += 1
+        vectors.append(online.update(event))
+    assert flushed == 3
+    got = to_frame(table.get_column("transaction_id"), vectors, catalogue)
+    assert mismatches(compute_offline(table, catalogue), got, 1e-9) == []
     store.close()

@@ -202,6 +202,9 @@ class RedisStore:
                 f"{held.get('catalogue_version')!r}, not {layout.catalogue_version!r}; refusing to "
                 f"read it (use another key prefix, or rebuild it: frisk state rebuild)"
             )
+        if not self.cluster:
+            with self._translated():
+                self._load_scripts()
         self._layout, self._specs = layout, layout.spaces
         self._ttls = [spec.lifetime // 1000 + GRACE_MS for spec in layout.spaces]
         self._fields = layout.event_fields
@@ -543,9 +546,13 @@ class RedisStore:
 
     def _send_one(self, keys: list[str], args: list[Any]) -> Any:
         """``event.lua``'s answer, the snapshots waiting sent before it in the same round trip.
-        EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip); a server
-        that lost its scripts answers NOSCRIPT (then nothing of the pipeline ran: the scripts
-        are loaded and it is sent again)."""
+
+        EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip). The
+        scripts are loaded when the store opens; a server that lost them since answers NOSCRIPT.
+        Each command of a pipeline runs on its own, so the event's answer is taken from its own
+        reply: if the event ran, it is answered (a snapshot refused is only lost: another is
+        sent later); if it did not run, it is sent again alone, never twice.
+        """
         client = self.client
         snapshots, self._snapshots = self._snapshots, []
         if not snapshots:
@@ -553,21 +560,26 @@ class RedisStore:
                 return client.evalsha(self._event.sha, len(keys), *keys, *args)
             except NoScriptError:
                 return self._event(keys=keys, args=args)
-        for attempt in (1, 2):
-            pipe = client.pipeline(transaction=False)
-            for name, version, blob, ttl in snapshots:
-                pipe.evalsha(
-                    self._entity.sha, 2, name, name + ":tx", *_snapshot_args(version, blob, ttl)
-                )
-            pipe.evalsha(self._event.sha, len(keys), *keys, *args)
-            try:
-                return pipe.execute()[-1]
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                client.script_load(self._entity.script)
-                client.script_load(self._event.script)
-        raise AssertionError("unreachable")
+        pipe = client.pipeline(transaction=False)
+        for name, version, blob, ttl in snapshots:
+            pipe.evalsha(
+                self._entity.sha, 2, name, name + ":tx", *_snapshot_args(version, blob, ttl)
+            )
+        pipe.evalsha(self._event.sha, len(keys), *keys, *args)
+        replies = pipe.execute(raise_on_error=False)
+        if any(isinstance(reply, NoScriptError) for reply in replies):
+            self._load_scripts()
+        reply = replies[-1]
+        if isinstance(reply, NoScriptError):  # the event did not run
+            return client.evalsha(self._event.sha, len(keys), *keys, *args)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def _load_scripts(self) -> None:
+        """Load every script into the server (one Redis), so that none answers NOSCRIPT."""
+        for script in (self._event, self._entity, self._label):
+            self.client.script_load(script.script)
 
     def _bring(self, spec: SpaceSpec, held: Held | None, answer: list[Any]) -> Held:
         """A record brought up to date by a script's answer (see ``journal.lua``): the held
