@@ -124,9 +124,9 @@ class RedisStore:
         # and receives only the changes after them.
         self._cache = RecordCache(cache_size) if cache_size > 0 else None
         # The event begun and not yet committed: per space its key (None: none), the version
-        # its record is at once the event is in, its snapshot's version, and whether the
-        # record handed out may be cached at ``commit`` (not when the journal held the event
-        # already: the executor applies it to the record again).
+        # its record is at once the event is in, its snapshot's version, whether the record
+        # handed out may be cached at ``commit`` (not when the journal held the event already:
+        # the executor applies it to the record again), and the size of its last encoding.
         self._started: list[tuple[str, int, int, bool, int] | None] = []
         #: changes of other processes (or of records this one did not hold) applied here
         self.replayed = 0
@@ -340,21 +340,12 @@ class RedisStore:
             if not self.cluster:
                 self._label(keys=names, args=[entry, *ttls])
                 return
+            body = orjson.dumps(list(change))
             jobs: list[Callable[[], Any]] = [
                 partial(
                     self._entity,
                     keys=[name, name + ":tx"],
-                    args=[
-                        "",
-                        at,
-                        -2,
-                        "1",
-                        ttl,
-                        0,
-                        "",
-                        KEEP_TRANSACTIONS,
-                        orjson.dumps(list(change)),
-                    ],
+                    args=_entity_args("", at, -2, True, ttl, change=body),
                 )
                 for name, ttl in zip(names, ttls, strict=True)
             ]
@@ -511,17 +502,7 @@ class RedisStore:
             partial(
                 self._entity,
                 keys=[name, name + ":tx"],
-                args=[
-                    transaction_id,
-                    t,
-                    known,
-                    "1" if appends else "0",
-                    ttl,
-                    0,
-                    "",
-                    KEEP_TRANSACTIONS,
-                    change,
-                ],
+                args=_entity_args(transaction_id, t, known, appends, ttl, change=change),
             )
             for name, known, appends, ttl in parts
         ]
@@ -617,9 +598,36 @@ class RedisStore:
             yield
 
 
+def _entity_args(
+    transaction_id: str,
+    t: int,
+    known: int,
+    appends: bool,
+    ttl: int,
+    *,
+    change: bytes = b"",
+    snapshot: tuple[int, bytes] = (0, b""),
+) -> list[Any]:
+    """``entity.lua``'s arguments (see the script): the change to append (with ``appends``),
+    the version this process holds (-2: answer nothing), a snapshot to store (version 0:
+    none)."""
+    version, blob = snapshot
+    return [
+        transaction_id,
+        t,
+        known,
+        "1" if appends else "0",
+        ttl,
+        version,
+        blob,
+        KEEP_TRANSACTIONS,
+        change,
+    ]
+
+
 def _snapshot_args(version: int, blob: bytes, ttl: int) -> list[Any]:
     """``entity.lua``'s arguments storing a snapshot, and nothing else."""
-    return ["", 0, -2, "0", ttl, version, blob, KEEP_TRANSACTIONS, ""]
+    return _entity_args("", 0, -2, False, ttl, snapshot=(version, blob))
 
 
 def _text(value: Any) -> str:
