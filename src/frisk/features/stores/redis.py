@@ -224,10 +224,7 @@ class RedisStore:
         if layout is None:
             raise FeatureError("the state store is used before an executor opened it")
         specs = self._specs
-        names = [
-            None if key is None else self._key(spec, key)
-            for spec, key in zip(specs, keys, strict=True)
-        ]
+        names = self._names(keys)
         present = [i for i, name in enumerate(names) if name is not None]
         taken = [name for name in names if name is not None]
         cache = self._cache
@@ -273,10 +270,7 @@ class RedisStore:
         """The records of ``keys`` as the journals hold them now (snapshot and changes), in one
         pipelined round trip that reads the clock and the label queue's head too."""
         specs = self._specs
-        names = [
-            None if key is None else self._key(spec, key)
-            for spec, key in zip(specs, keys, strict=True)
-        ]
+        names = self._names(keys)
         with self._translated():
             pipe = self.client.pipeline(transaction=False)
             for name in names:
@@ -432,6 +426,13 @@ class RedisStore:
 
     def _key(self, spec: SpaceSpec, key: str | None) -> str:
         return f"{self.prefix}:{{{spec.name}:{key}}}"
+
+    def _names(self, keys: Sequence[str | None]) -> list[str | None]:
+        """The Redis key of each space's key (None where the event has none)."""
+        return [
+            None if key is None else self._key(spec, key)
+            for spec, key in zip(self._specs, keys, strict=True)
+        ]
 
     def _claim_key(self, transaction_id: str) -> str:
         return f"{self.prefix}:{{txn:{transaction_id}}}"
