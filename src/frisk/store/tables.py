@@ -55,6 +55,9 @@ def _json() -> sa.types.TypeEngine[Any]:
 
 metadata = sa.MetaData()
 
+# The partial index's condition, the same on both dialects.
+_ALERTS_ONLY = sa.text("action <> 'allow'")
+
 decisions = sa.Table(
     "decisions",
     metadata,
@@ -103,8 +106,8 @@ decisions = sa.Table(
         "ix_decisions_action_score",
         "action",
         "score",
-        postgresql_where=sa.text("action <> 'allow'"),
-        sqlite_where=sa.text("action <> 'allow'"),
+        postgresql_where=_ALERTS_ONLY,
+        sqlite_where=_ALERTS_ONLY,
     ),
     sa.Index("ix_decisions_payer", "payer_id", "event_time"),
     sa.Index("ix_decisions_payee", "payee_id", "event_time"),
