@@ -497,6 +497,41 @@ def test_a_record_of_an_expired_journal_is_never_continued(make_shared: StoreFac
     assert mismatches(want, got, REL) == []
 
 
+def test_a_journal_expires_a_lifetime_after_its_last_change(make_shared: StoreFactory) -> None:
+    """Each change leaves its journal's TTL between the space's lifetime (with its grace) and
+    1/64 more: it is set again only when more than 1/64 of it has passed since it was last set
+    (field "x"), not at every change of a hot entity."""
+    from frisk.features.stores.redis import RedisStore
+
+    table = _unlabelled(hot_payee_events(1, 30, payers=3)[0])
+    catalogue = resolve_catalogue("default", table)
+    online = OnlineFeatures(catalogue, make_shared())
+    store = online.store
+    assert isinstance(store, RedisStore)
+    client = store.client
+    events = list(table.iter_rows(named=True))
+    payee = events[0]["payee_id"]
+    same = [event for event in events if event["payee_id"] == payee][:3]
+    assert len(same) == 3
+    space = next(i for i, spec in enumerate(online.layout.spaces) if spec.name == "key:payee")
+    key = store._key(online.layout.spaces[space], payee)
+    ttl = store._ttls[space]
+    slack = ttl // 64
+
+    online.update(same[0])
+    assert ttl < client.pttl(key) <= ttl + slack
+    set_at = int(client.hget(key, "x"))
+    online.update(same[1])  # within 1/64 of the TTL: not set again
+    assert int(client.hget(key, "x")) == set_at
+    assert ttl < client.pttl(key) <= ttl + slack
+    # as though it had been set more than 1/64 of the TTL ago
+    client.hset(key, "x", str(set_at - (slack + 1) * 1000))
+    client.pexpire(key, ttl - slack)
+    online.update(same[2])
+    assert int(client.hget(key, "x")) > set_at
+    assert ttl < client.pttl(key) <= ttl + slack
+
+
 def test_a_retry_after_a_lost_reply_counts_nothing_twice(make_shared: StoreFactory) -> None:
     """An event that the store took and whose answer was lost: the retried event changes
     nothing, and later features are those of a clean run."""
@@ -584,7 +619,7 @@ def test_a_journal_stays_short_whatever_the_cache_holds(
         version, snapshot = int(journal[b"v"]), int(journal[b"sv"])
         assert b"s" in journal  # about a hundred events each: snapshots were sent
         assert version - snapshot <= max(SNAPSHOT_EVERY, len(journal[b"s"]) // SNAPSHOT_BYTES)
-        assert len(journal) == 3 + version - snapshot  # v, sv, s and the changes after sv
+        assert len(journal) == 4 + version - snapshot  # v, sv, s, x and the changes after sv
 
 
 def test_a_large_record_is_snapshotted_by_its_size(redis_stores: StoreFactory) -> None:

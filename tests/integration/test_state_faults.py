@@ -133,10 +133,9 @@ def test_a_read_only_redis_is_state_unavailable_and_nothing_is_half_applied(
 
 
 def test_a_server_that_lost_its_scripts_never_takes_an_event_twice(own_redis: int) -> None:
-    """The event's script and the snapshots waiting are sent in one pipeline. A server that
-    lost the snapshot's script but holds the event's (its scripts flushed, then the event's
-    loaded again) runs the event and refuses the snapshot: the event is answered from its own
-    reply, never sent again (which would find it applied and count it in its own features)."""
+    """The snapshots waiting go in the event's own script call. A server that lost its scripts
+    answers NOSCRIPT without running anything; the store loads them and sends the event (with
+    its snapshots) again, once: each event counted once, every feature exact."""
     from frisk.features import compute_offline
     from frisk.features.testing import hot_payee_events, mismatches, to_frame
 
@@ -153,7 +152,6 @@ def test_a_server_that_lost_its_scripts_never_takes_an_event_twice(own_redis: in
     for event in table.iter_rows(named=True):
         if store._snapshots and flushed < 3:  # a snapshot goes with this event
             store.client.script_flush()
-            store.client.script_load(store._event.script)
             flushed += 1
         vectors.append(online.update(event))
     assert flushed == 3

@@ -1,5 +1,6 @@
 """Redis clients of the shared state: a thread that finds every connection in use waits for one
-(within the request timeout) instead of failing at once."""
+(within the request timeout) instead of failing at once; commands are packed by hiredis in one
+call, byte for byte as redis-py packs them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from frisk.features.stores.redis_client import open_client
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from redis.connection import Connection
+from redis.exceptions import DataError
+
+from frisk.features.stores.redis_client import HiredisPacker, open_client
 
 REDIS_URL = os.environ.get("FRISK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -38,3 +46,33 @@ def test_more_threads_than_connections_wait_for_one(
     client.close()
     assert failures == []
     assert sorted(done) == list(range(8))
+
+
+_ARGUMENT = st.one_of(
+    st.text(max_size=40),
+    st.binary(max_size=40),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+def _redis_py(*args: Any) -> bytes:
+    """The bytes redis-py's own packer sends for ``args``."""
+    connection: Any = Connection  # untyped in redis-py
+    return b"".join(bytes(chunk) for chunk in connection().pack_command(*args))
+
+
+@given(st.lists(_ARGUMENT, max_size=12))
+def test_hiredis_packer_sends_what_redis_py_sends(args: list[Any]) -> None:
+    for command in ("EVALSHA", "SCRIPT LOAD", b"SET"):
+        assert b"".join(HiredisPacker().pack(command, *args)) == _redis_py(command, *args)
+
+
+def test_hiredis_packer_refuses_what_redis_py_refuses() -> None:
+    with pytest.raises(DataError):
+        HiredisPacker().pack("SET", "k", True)
+    with pytest.raises(DataError):
+        HiredisPacker().pack("SET", "k", None)
+    assert b"".join(HiredisPacker().pack("SET", "k", memoryview(b"ab"))) == _redis_py(
+        "SET", "k", b"ab"
+    )

@@ -21,6 +21,6 @@ if ARGV[4] == "1" then
         end
     end
 end
-local out = take(KEYS[1], tonumber(ARGV[3]), entry, ARGV[5], tonumber(ARGV[6]), ARGV[7])
+local out = take(KEYS[1], tonumber(ARGV[3]), entry, ARGV[5], tonumber(ARGV[6]), ARGV[7], clock_us())
 table.insert(out, 1, status)
 return out

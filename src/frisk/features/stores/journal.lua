@@ -1,18 +1,24 @@
 -- One entity's state in Redis is a journal, a hash: "v" is its version (raised by each change
 -- appended), "sv" the version of its snapshot "s" (the record after change sv; none: the
--- journal's first version), and change n (sv < n <= v) is the field "n", as "<time> <change>".
--- Any process applies the changes it has not seen to its copy of the record; one that holds
--- none starts from the snapshot. Processes send snapshots (the changes they cover are dropped).
+-- journal's first version), "x" when its TTL was last set (Redis's clock, µs), and change n
+-- (sv < n <= v) is the field "n", as "<time> <change>". Any process applies the changes it has
+-- not seen to its copy of the record; one that holds none starts from the snapshot. Processes
+-- send snapshots (the changes they cover are dropped).
 --
 -- A new journal's versions start at Redis's clock in µs, not at 0: a process still holding a
 -- record of an earlier journal of the same key (one that expired) finds its version outside the
 -- new journal's and starts from the snapshot, never taking the new changes for those after its
 -- copy. (µs since 1970 stay below 2^53, so Lua's doubles hold every version exactly.)
 --
--- take(key, known, entry, ttl, snap_version, snap): store the snapshot sent (if it is newer than
--- the one held and not past the journal: the changes it covers are dropped); answer what a
+-- The TTL: a change appended sets the key to expire ``ttl`` + ``ttl``/64 ms from now, unless
+-- the TTL was set less than ``ttl``/64 ms ago ("x"): it then expires at least ``ttl`` ms after
+-- this change already, and a hot entity's PEXPIRE is skipped (a key lives at most 1/64 longer).
+--
+-- take(key, known, entry, ttl, snap_version, snap, now): store the snapshot sent (if it is newer
+-- than the one held and not past the journal: the changes it covers are dropped); answer what a
 -- process holding the record at version ``known`` lacks (known -1: it holds none; -2: answer
--- nothing); then append ``entry`` (unless "") and refresh the key's TTL (ms).
+-- nothing); then append ``entry`` (unless "") and keep the key's TTL (ms, a decimal string) as
+-- above. ``now``: Redis's clock in µs (TIME, once per script).
 -- Answers {v before the entry, -1, ""} followed by changes known+1..v, or, when ``known`` is
 -- not within sv..v, {v, sv, the snapshot ("" for none)} followed by changes sv+1..v. A key that
 -- does not exist answers {0, 0, ""}.
@@ -20,14 +26,17 @@ local function int(n)
     return string.format("%d", n)
 end
 
-local function take(key, known, entry, ttl, snap_version, snap)
-    local held = redis.call("HMGET", key, "v", "sv")
+local function clock_us()
+    local now = redis.call("TIME")
+    return tonumber(now[1]) * 1000000 + tonumber(now[2])
+end
+
+local function take(key, known, entry, ttl, snap_version, snap, now)
+    local held = redis.call("HMGET", key, "v", "sv", "x")
     local v, sv = tonumber(held[1] or "0"), tonumber(held[2] or "0")
-    if not held[1] and entry ~= "" then
-        local now = redis.call("TIME")
-        v = tonumber(now[1]) * 1000000 + tonumber(now[2])
-        sv = v
-        redis.call("HSET", key, "sv", int(sv))
+    local new = not held[1] and entry ~= ""
+    if new then
+        v, sv = now, now
     end
     if snap_version > sv and snap_version <= v then
         local gone = {}
@@ -58,8 +67,17 @@ local function take(key, known, entry, ttl, snap_version, snap)
         end
     end
     if entry ~= "" then
-        redis.call("HSET", key, int(v + 1), entry, "v", int(v + 1))
-        redis.call("PEXPIRE", key, ttl)
+        local next = int(v + 1)
+        local slack = math.floor(tonumber(ttl) / 64)
+        if new then
+            redis.call("HSET", key, next, entry, "v", next, "sv", int(sv), "x", int(now))
+            redis.call("PEXPIRE", key, tonumber(ttl) + slack)
+        elseif now - tonumber(held[3] or "0") > slack * 1000 then
+            redis.call("HSET", key, next, entry, "v", next, "x", int(now))
+            redis.call("PEXPIRE", key, tonumber(ttl) + slack)
+        else
+            redis.call("HSET", key, next, entry, "v", next)
+        end
     end
     return out
 end

@@ -10,6 +10,7 @@ default), with a hash tag per entity so that every key one script touches lives 
     <prefix>:{meta}:layout            the format and catalogue version this state was kept for
     <prefix>:{meta}:clock             the latest event time committed (µs)
     <prefix>:{meta}:pending / :seq    labels waiting for their arrival time, in queueing order
+    <prefix>:{meta}:labels            the label sequence: raised by every label appended
     <prefix>:{txn:t-1}                a transaction's claim: its time and label keys (TTL: horizon)
 
 An entity's state is a journal of its changes, not a record to overwrite: per event, one script
@@ -24,7 +25,7 @@ a second round trip or a second computation, and the bytes sent per event stay t
 event, however long the entity's history. A process that brings a record ``SNAPSHOT_EVERY``
 changes past its snapshot (more for a large record: one change per ``SNAPSHOT_BYTES`` of its
 encoding, so that encoding snapshots costs about that many bytes per event however large the
-record grows) sends it as the new snapshot, pipelined with its next event (the same round trip);
+record grows) sends it as the new snapshot, with its next event (the same script call);
 the changes it covers are dropped, so a journal stays short whether or not any process keeps the
 record cached.
 
@@ -67,8 +68,9 @@ __all__ = ["REDIS_FORMAT", "SNAPSHOT_BYTES", "SNAPSHOT_EVERY", "RedisStore"]
 
 #: the layout of the keys above; state of another format is refused, never read
 # 2: one applied marker per transaction on a single Redis; 3: records written by orjson;
-# 4: journals of changes with snapshots
-REDIS_FORMAT: Final = 4
+# 4: journals of changes with snapshots; 5: the label sequence (a process of format 4 would
+# append labels without raising it, and format-5 processes would not read them)
+REDIS_FORMAT: Final = 5
 #: a process sends its copy of a record as the new snapshot once it is this many changes past
 #: the snapshot (a journal holds about this many changes; a snapshot costs one encoding) ...
 SNAPSHOT_EVERY: Final = 16
@@ -128,6 +130,10 @@ class RedisStore:
         # handed out may be cached at ``commit`` (not when the journal held the event already:
         # the executor applies it to the record again), and the size of its last encoding.
         self._started: list[tuple[str, int, int, bool, int] | None] = []
+        # One Redis: the label sequence (raised by every label appended, ``label.lua``) as this
+        # process last saw it. A label record this process brought up to date at that sequence
+        # is still current (no label reached any record since): the script skips reading it.
+        self._seen: int | None = None
         #: changes of other processes (or of records this one did not hold) applied here
         self.replayed = 0
         # Snapshots to send with the next event: (key, version, encoded record, TTL ms).
@@ -212,6 +218,7 @@ class RedisStore:
             self._cache.clear()
         self._clock = None if clock is None else int(clock)
         self._next = int(head[0][1]) if head else NEVER
+        self._seen = None
 
     def begin(
         self,
@@ -238,10 +245,13 @@ class RedisStore:
             ]
         )
         parts: list[tuple[str, int, bool, int]] = []
+        seen = self._seen
+        current: list[bool] = []  # label records brought up to date at the sequence last seen
         for i, h in zip(present, held, strict=True):
             name = names[i]
             assert name is not None
             parts.append((name, -1 if h is None else h[0], not specs[i].labels, self._ttls[i]))
+            current.append(h is not None and seen is not None and h[4] == seen)
         clock = self._clock
         t = t_event if clock is None or t_event > clock else clock
         claim = None
@@ -252,13 +262,15 @@ class RedisStore:
         if self.cluster:
             t, answers, applied = self._begin_cluster(transaction_id, t, parts, change, claim)
         else:
-            t, answers, applied = self._begin_one(transaction_id, t_event, parts, change, claim)
+            t, answers, applied = self._begin_one(
+                transaction_id, t_event, parts, current, change, claim
+            )
         records: list[Any] = [None] * len(specs)
         started: list[tuple[str, int, int, bool, int] | None] = [None] * len(specs)
         for j, i in enumerate(present):
             spec = specs[i]
             name, _, appends, _ = parts[j]
-            version, snapshot, record, size = self._bring(spec, held[j], answers[j])
+            version, snapshot, record, size, _ = self._bring(spec, held[j], answers[j])
             records[i] = record
             fresh = appends and applied[j]
             after = version + 1 if fresh else version
@@ -302,6 +314,7 @@ class RedisStore:
             if started is None:
                 continue
             name, version, snapshot, keep, size = started
+            seen = self._seen if spec.labels and self._seen is not None else -1
             if not keep:
                 if cache is not None:
                     cache.drop([name])
@@ -314,7 +327,7 @@ class RedisStore:
                 self._snapshots.append((name, version, blob, ttl))
                 snapshot, size = version, len(blob)
             if cache is not None:
-                cache.put(name, version, snapshot, record, size)
+                cache.put(name, version, snapshot, record, size, seen)
         if cache is not None:
             cache.returned()
         self._started = []
@@ -332,7 +345,7 @@ class RedisStore:
             return
         with self._translated():
             if not self.cluster:
-                self._label(keys=names, args=[entry, *ttls])
+                self._label(keys=[*names, f"{self._meta}:labels"], args=[entry, *ttls])
                 return
             body = orjson.dumps(list(change))
             jobs: list[Callable[[], Any]] = [
@@ -450,30 +463,36 @@ class RedisStore:
         transaction_id: str,
         t_event: int,
         parts: list[tuple[str, int, bool, int]],
+        current: list[bool],
         change: bytes,
         claim: str | None,
     ) -> tuple[int, list[list[Any]], list[bool]]:
-        """``event.lua`` on one Redis (after the snapshots waiting, pipelined): the time the
-        event is processed at, each record's answer, and whether the event was appended (False:
-        the journals held it already)."""
+        """``event.lua`` on one Redis (with the snapshots waiting): the time the event is
+        processed at, each record's answer, and whether the event was appended (False: the
+        journals held it already)."""
         layout = self._layout
         assert layout is not None
         names = [part[0] for part in parts]
-        keys_out = [*names, f"{self._meta}:clock", f"{self.prefix}:{{applied:{transaction_id}}}"]
-        keys_out.append(f"{self._meta}:pending")
+        snapshots, self._snapshots = self._snapshots, []
+        keys_out = [*names, *(snapshot[0] for snapshot in snapshots)]
+        keys_out += [f"{self._meta}:clock", f"{self.prefix}:{{applied:{transaction_id}}}"]
+        keys_out += [f"{self._meta}:pending", f"{self._meta}:labels"]
         args_out: list[Any] = [transaction_id, str(t_event), len(names), APPLIED_MS]
         if claim is None:
             args_out += ["", ""]
         else:
             keys_out.append(self._claim_key(transaction_id))
             args_out += [layout.label_horizon // 1000, claim]
-        args_out.append(change)
-        for _, known, appends, ttl in parts:
-            args_out += [known, "1" if appends else "0", ttl]
+        args_out += [change, len(snapshots), "" if self._seen is None else self._seen]
+        for (_, known, appends, ttl), trusted in zip(parts, current, strict=True):
+            args_out += [known, "1" if appends else "2" if trusted else "0", ttl]
+        for _, version, blob, ttl in snapshots:
+            args_out += [version, blob, ttl]
         with self._translated():
             reply = self._send_one(keys_out, args_out)
         status, at, head = int(reply[0]), reply[1], reply[2]
         self._next = int(head) if head else NEVER
+        self._seen = int(reply[3]) if len(reply) > 3 else None
         if status < 0:
             self._clock = int(at) if at else None
             raise StateConflict(
@@ -483,7 +502,7 @@ class RedisStore:
         t = int(at)
         if self._clock is None or t > self._clock:
             self._clock = t
-        return t, reply[3:], [status == 1] * len(parts)
+        return t, reply[4:], [status == 1] * len(parts)
 
     def _begin_cluster(
         self,
@@ -527,36 +546,17 @@ class RedisStore:
         return t, [a[1:] for a in answers], [int(a[0]) == 1 for a in answers]
 
     def _send_one(self, keys: list[str], args: list[Any]) -> Any:
-        """``event.lua``'s answer, the snapshots waiting sent before it in the same round trip.
+        """``event.lua``'s answer (the snapshots waiting go in the same call).
 
         EVALSHA by hand: a Script object would first ask SCRIPT EXISTS (a round trip). The
-        scripts are loaded when the store opens; a server that lost them since answers NOSCRIPT.
-        Each command of a pipeline runs on its own, so the event's answer is taken from its own
-        reply: if the event ran, it is answered (a snapshot refused is only lost: another is
-        sent later); if it did not run, it is sent again alone, never twice.
+        scripts are loaded when the store opens; a server that lost them since answers NOSCRIPT
+        (the script did not run), and the Script loads it and sends the event again, once.
         """
-        client = self.client
-        snapshots, self._snapshots = self._snapshots, []
-        if not snapshots:
-            try:
-                return client.evalsha(self._event.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                return self._event(keys=keys, args=args)
-        pipe = client.pipeline(transaction=False)
-        for name, version, blob, ttl in snapshots:
-            pipe.evalsha(
-                self._entity.sha, 2, name, name + ":tx", *_snapshot_args(version, blob, ttl)
-            )
-        pipe.evalsha(self._event.sha, len(keys), *keys, *args)
-        replies = pipe.execute(raise_on_error=False)
-        if any(isinstance(reply, NoScriptError) for reply in replies):
+        try:
+            return self.client.evalsha(self._event.sha, len(keys), *keys, *args)
+        except NoScriptError:
             self._load_scripts()
-        reply = replies[-1]
-        if isinstance(reply, NoScriptError):  # the event did not run
-            return client.evalsha(self._event.sha, len(keys), *keys, *args)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
+            return self._event(keys=keys, args=args)
 
     def _load_scripts(self) -> None:
         """Load every script into the server (one Redis), so that none answers NOSCRIPT."""
@@ -586,7 +586,7 @@ class RedisStore:
             # an event's values by field (an entity's change), or (label, transaction time)
             loaded = tuple(values) if labels else dict(zip(fields, values, strict=True))
             record = replay(record, int(at), loaded)
-        return version, snapshot, record, size
+        return version, snapshot, record, size, -1
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._senders is None:

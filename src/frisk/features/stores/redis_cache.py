@@ -23,8 +23,9 @@ from typing import Any
 __all__ = ["Held", "RecordCache"]
 
 #: what the cache holds of a key: (the record's version, its snapshot's version, the record, the
-#: size of the record's last encoding seen, in bytes)
-Held = tuple[int, int, Any, int]
+#: size of the record's last encoding seen, in bytes, the label sequence it was brought up to
+#: date at: a label record, on one Redis; else -1)
+Held = tuple[int, int, Any, int, int]
 
 
 class RecordCache:
@@ -54,11 +55,13 @@ class RecordCache:
             found.append(held)
         return found
 
-    def put(self, name: str, version: int, snapshot: int, record: Any, size: int = 0) -> None:
+    def put(
+        self, name: str, version: int, snapshot: int, record: Any, size: int = 0, seen: int = -1
+    ) -> None:
         """Remember ``record`` at ``version`` (Redis's snapshot then at ``snapshot``; ``size``
-        the bytes of its last encoding seen)."""
+        the bytes of its last encoding seen; ``seen`` the label sequence then)."""
         entries = self._entries
-        entries[name] = (version, snapshot, record, size)
+        entries[name] = (version, snapshot, record, size, seen)
         entries.move_to_end(name)
         if len(entries) > self.size:
             entries.popitem(last=False)
