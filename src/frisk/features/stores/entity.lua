@@ -21,6 +21,10 @@ if ARGV[4] == "1" then
         end
     end
 end
-local out = take(KEYS[1], tonumber(ARGV[3]), entry, ARGV[5], tonumber(ARGV[6]), ARGV[7], clock_us())
+local known, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
+local out = take(KEYS[1], known, entry, ttl, tonumber(ARGV[6]), ARGV[7], clock_us())
+if type(out) ~= "table" then
+    out = {out, -1, ""}
+end
 table.insert(out, 1, status)
 return out

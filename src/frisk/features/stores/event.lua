@@ -26,7 +26,7 @@ local now = clock_us()
 -- snapshots first: each only replaces changes a journal holds already (the event's are after)
 for i = 1, m do
     local a = 9 + 3 * n + 3 * (i - 1)
-    take(KEYS[n + i], -2, "", ARGV[a + 3], tonumber(ARGV[a + 1]), ARGV[a + 2], now)
+    take(KEYS[n + i], -2, "", tonumber(ARGV[a + 3]), tonumber(ARGV[a + 1]), ARGV[a + 2], now)
 end
 local base = n + m
 local meta = redis.call("MGET", KEYS[base + 1], KEYS[base + 4])
@@ -59,13 +59,13 @@ for i = 1, n do
     local a = 9 + 3 * (i - 1)
     local mode = ARGV[a + 2]
     if mode == "2" and current then
-        out[#out + 1] = {ARGV[a + 1], -1, ""}
+        out[#out + 1] = ARGV[a + 1]
     else
         local e = ""
         if mode == "1" then
             e = entry
         end
-        out[#out + 1] = take(KEYS[i], tonumber(ARGV[a + 1]), e, ARGV[a + 3], 0, "", now)
+        out[#out + 1] = take(KEYS[i], tonumber(ARGV[a + 1]), e, tonumber(ARGV[a + 3]), 0, "", now)
     end
 end
 return out

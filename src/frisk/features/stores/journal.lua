@@ -17,10 +17,11 @@
 -- take(key, known, entry, ttl, snap_version, snap, now): store the snapshot sent (if it is newer
 -- than the one held and not past the journal: the changes it covers are dropped); answer what a
 -- process holding the record at version ``known`` lacks (known -1: it holds none; -2: answer
--- nothing); then append ``entry`` (unless "") and keep the key's TTL (ms, a decimal string) as
--- above. ``now``: Redis's clock in µs (TIME, once per script).
--- Answers {v before the entry, -1, ""} followed by changes known+1..v, or, when ``known`` is
--- not within sv..v, {v, sv, the snapshot ("" for none)} followed by changes sv+1..v. A key that
+-- nothing); then append ``entry`` (unless "") and keep the key's TTL (ms, a number) as above.
+-- ``now``: Redis's clock in µs (TIME, once per script).
+-- Answers v (the version before the entry) when the process lacks nothing (known = v);
+-- {v, -1, ""} followed by changes known+1..v when it lacks changes; or, when ``known`` is not
+-- within sv..v, {v, sv, the snapshot ("" for none)} followed by changes sv+1..v. A key that
 -- does not exist answers {0, 0, ""}.
 local function int(n)
     return string.format("%d", n)
@@ -33,10 +34,11 @@ end
 
 local function take(key, known, entry, ttl, snap_version, snap, now)
     local held = redis.call("HMGET", key, "v", "sv", "x")
-    local v, sv = tonumber(held[1] or "0"), tonumber(held[2] or "0")
-    local new = not held[1] and entry ~= ""
-    if new then
-        v, sv = now, now
+    local v, sv, new = 0, 0, false
+    if held[1] then
+        v, sv = tonumber(held[1]), tonumber(held[2])
+    elseif entry ~= "" then
+        v, sv, new = now, now, true
     end
     if snap_version > sv and snap_version <= v then
         local gone = {}
@@ -47,8 +49,8 @@ local function take(key, known, entry, ttl, snap_version, snap, now)
         redis.call("HSET", key, "s", snap, "sv", int(snap_version))
         sv = snap_version
     end
-    local out = {}
-    if known ~= -2 then
+    local out = v
+    if known ~= -2 and known ~= v then
         local from
         if known >= sv and known <= v then
             out, from = {v, -1, ""}, known + 1
@@ -68,13 +70,13 @@ local function take(key, known, entry, ttl, snap_version, snap, now)
     end
     if entry ~= "" then
         local next = int(v + 1)
-        local slack = math.floor(tonumber(ttl) / 64)
+        local slack = math.floor(ttl / 64)
         if new then
             redis.call("HSET", key, next, entry, "v", next, "sv", int(sv), "x", int(now))
-            redis.call("PEXPIRE", key, tonumber(ttl) + slack)
+            redis.call("PEXPIRE", key, ttl + slack)
         elseif now - tonumber(held[3] or "0") > slack * 1000 then
             redis.call("HSET", key, next, entry, "v", next, "x", int(now))
-            redis.call("PEXPIRE", key, tonumber(ttl) + slack)
+            redis.call("PEXPIRE", key, ttl + slack)
         else
             redis.call("HSET", key, next, entry, "v", next)
         end

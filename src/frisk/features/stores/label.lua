@@ -8,7 +8,7 @@
 local now = clock_us()
 local n = #KEYS - 1
 for i = 1, n do
-    take(KEYS[i], -2, ARGV[1], ARGV[1 + i], 0, "", now)
+    take(KEYS[i], -2, ARGV[1], tonumber(ARGV[1 + i]), 0, "", now)
 end
 if redis.call("INCR", KEYS[n + 1]) == 1 then
     redis.call("SET", KEYS[n + 1], int(now))

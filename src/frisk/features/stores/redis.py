@@ -563,10 +563,14 @@ class RedisStore:
         for script in (self._event, self._entity, self._label):
             self.client.script_load(script.script)
 
-    def _bring(self, spec: SpaceSpec, held: Held | None, answer: list[Any]) -> Held:
+    def _bring(self, spec: SpaceSpec, held: Held | None, answer: Any) -> Held:
         """A record brought up to date by a script's answer (see ``journal.lua``): the held
-        copy and the changes after it, or the snapshot and the changes after that; with the
-        size of the last encoding of it seen."""
+        copy as it is (the answer is its version alone), the held copy and the changes after
+        it, or the snapshot and the changes after that; with the size of the last encoding of
+        it seen."""
+        if not isinstance(answer, list):  # the version this process holds: it lacks nothing
+            assert held is not None
+            return int(answer), held[1], held[2], held[3], -1
         version, snapshot, blob = int(answer[0]), int(answer[1]), answer[2]
         if snapshot < 0:  # the changes after the held copy
             assert held is not None
