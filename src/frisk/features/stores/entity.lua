@@ -21,9 +21,13 @@ if ARGV[4] == "1" then
         end
     end
 end
-local known, ttl = tonumber(ARGV[3]), tonumber(ARGV[5])
-local out = take(KEYS[1], known, entry, ttl, tonumber(ARGV[6]), ARGV[7], clock_us())
-if type(out) ~= "table" then
+local known = ARGV[3]
+local next = ""
+if tonumber(known) >= 0 then
+    next = int(tonumber(known) + 1)
+end
+local out = take(KEYS[1], known, next, entry, ARGV[5], tonumber(ARGV[6]), ARGV[7], clock())
+if type(out) ~= "table" then  -- the version this process holds: it lacks nothing
     out = {out, -1, ""}
 end
 table.insert(out, 1, status)

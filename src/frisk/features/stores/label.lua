@@ -5,12 +5,12 @@
 -- "<arrival time> <change>", then per record its TTL in ms.
 -- A new sequence starts at Redis's clock in µs, so one deleted and started again never comes
 -- back to a value a process saw before.
-local now = clock_us()
+local now = clock()
 local n = #KEYS - 1
 for i = 1, n do
-    take(KEYS[i], -2, ARGV[1], tonumber(ARGV[1 + i]), 0, "", now)
+    take(KEYS[i], "-2", "", ARGV[1], ARGV[1 + i], 0, "", now)
 end
 if redis.call("INCR", KEYS[n + 1]) == 1 then
-    redis.call("SET", KEYS[n + 1], int(now))
+    redis.call("SET", KEYS[n + 1], int(clock_us(now)))
 end
 return n

@@ -5,13 +5,15 @@ default), with a hash tag per entity so that every key one script touches lives 
 
     <prefix>:{key:payer:p-1}          the entity's journal (a hash, see ``journal.lua``): a
                                       snapshot of its record, its version, the changes after it
-    <prefix>:{applied:t-1}            one Redis: transaction t-1 was applied (TTL: a day)
     <prefix>:{key:payer:p-1}:tx       a cluster: the last 256 transaction ids applied to the entity
     <prefix>:{meta}:layout            the format and catalogue version this state was kept for
     <prefix>:{meta}:clock             the latest event time committed (µs)
     <prefix>:{meta}:pending / :seq    labels waiting for their arrival time, in queueing order
+    <prefix>:{meta}:head              the earliest arrival time queued (none: no label queued)
     <prefix>:{meta}:labels            the label sequence: raised by every label appended
-    <prefix>:{txn:t-1}                a transaction's claim: its time and label keys (TTL: horizon)
+    <prefix>:{txn:t-1}                a transaction's claim: its time and label keys (TTL: horizon);
+                                      one Redis: the mark that it was applied ("1" and a day's
+                                      TTL when no claims are kept)
 
 An entity's state is a journal of its changes, not a record to overwrite: per event, one script
 (``event.lua``), one round trip, appends the event (its fields, as JSON, and the time it is
@@ -115,6 +117,9 @@ class RedisStore:
         self.prefix = key_prefix
         self.cluster = cluster
         self._meta = f"{key_prefix}:{{meta}}"
+        # the label queue, its sequence, its head; the clock, the queue's head, the label sequence
+        self._queue_keys = [f"{self._meta}:pending", f"{self._meta}:seq", f"{self._meta}:head"]
+        self._meta_keys = [f"{self._meta}:clock", f"{self._meta}:head", f"{self._meta}:labels"]
         self._clock: int | None = None
         self._next = NEVER
         self._layout: StateLayout | None = None
@@ -361,14 +366,15 @@ class RedisStore:
     def queue_label(self, at: int, transaction_id: str, label: int, found: Found | None) -> None:
         body = json.dumps([at, transaction_id, label, None if found is None else list(found)])
         with self._translated():
-            self._queue(keys=[f"{self._meta}:pending", f"{self._meta}:seq"], args=[str(at), body])
+            self._queue(keys=self._queue_keys, args=[str(at), body])
         self._next = min(self._next, at)
 
     def due_labels(self, t: int) -> list[DueLabel]:
         with self._translated():
-            members = self._due(keys=[f"{self._meta}:pending"], args=[str(t)])
-            head = self.client.zrange(f"{self._meta}:pending", 0, 0, withscores=True)
-        self._next = int(head[0][1]) if head else NEVER
+            head, *members = self._due(
+                keys=[self._queue_keys[0], self._queue_keys[2]], args=[str(t)]
+            )
+        self._next = int(head) if head else NEVER
         if not members:
             return []
         taken = []
@@ -384,8 +390,9 @@ class RedisStore:
                 for txn in unknown:
                     pipe.get(self._claim_key(txn))
                 for txn, value in zip(unknown, pipe.execute(), strict=True):
-                    if value is not None:
-                        claims[txn] = tuple(json.loads(value))
+                    held = None if value is None else json.loads(value)
+                    if isinstance(held, list):  # (one Redis: "1" marks a transaction applied)
+                        claims[txn] = tuple(held)
         return [
             (int(at), int(label), found if found is not None else claims.get(txn))
             for at, txn, label, found in taken
@@ -475,17 +482,14 @@ class RedisStore:
         names = [part[0] for part in parts]
         snapshots, self._snapshots = self._snapshots, []
         keys_out = [*names, *(snapshot[0] for snapshot in snapshots)]
-        keys_out += [f"{self._meta}:clock", f"{self.prefix}:{{applied:{transaction_id}}}"]
-        keys_out += [f"{self._meta}:pending", f"{self._meta}:labels"]
-        args_out: list[Any] = [transaction_id, str(t_event), len(names), APPLIED_MS]
-        if claim is None:
-            args_out += ["", ""]
-        else:
-            keys_out.append(self._claim_key(transaction_id))
-            args_out += [layout.label_horizon // 1000, claim]
+        keys_out += [self._meta_keys[0], self._claim_key(transaction_id), *self._meta_keys[1:]]
+        # the transaction's key: its claim (kept for the label horizon), or only its mark
+        ttl_ms = APPLIED_MS if claim is None else layout.label_horizon // 1000
+        args_out: list[Any] = [transaction_id, str(t_event), len(names), ttl_ms, claim or ""]
         args_out += [change, len(snapshots), "" if self._seen is None else self._seen]
         for (_, known, appends, ttl), trusted in zip(parts, current, strict=True):
-            args_out += [known, "1" if appends else "2" if trusted else "0", ttl]
+            mode = "1" if appends else "2" if trusted else "0"
+            args_out += [known, "" if known < 0 else known + 1, mode, ttl]
         for _, version, blob, ttl in snapshots:
             args_out += [version, blob, ttl]
         with self._translated():
