@@ -2,15 +2,16 @@
 -- snapshots this process sends, then take the event's place in the journal of each entity it
 -- touches, all or none, and answer with what this process lacks of every record it reads (see
 -- journal.lua, prepended to this script).
--- KEYS: record 1, ..., record n, snapshot 1, ..., snapshot m, the clock, the transaction's key
---       (its applied marker and claim), the label queue's head, the label sequence
--- ARGV: transaction id, the event's time, n, the transaction key's TTL in ms, the claim's
+-- KEYS: the records the event is appended to (entities) 1..n, the records it only reads (label
+--       records) n+1..n+r, snapshot 1..m, the clock, the transaction's key (its applied mark
+--       and claim), the label queue's head, the label sequence
+-- ARGV: transaction id, the event's time, n, r, the transaction key's TTL in ms, the claim's
 --       label keys as JSON without brackets ("": keep no claim), the event's change (JSON), m,
---       the label sequence as this process last saw it ("": never), then per record: the
---       version this process holds (-1: none), that version + 1 ("" for none), "1" to append
---       the event ("0": only read, a label record; "2": a label record this process brought up
---       to date at the label sequence it sent, read only if the sequence moved since), TTL in
---       ms; then per snapshot: its version, the record's encoding, TTL in ms
+--       the label sequence as this process last saw it ("": never), then per record appended
+--       to: the version this process holds (-1: none), that version + 1 ("": none), TTL in ms;
+--       per record read: the version this process holds, "2" when this process brought it up
+--       to date at the label sequence it sent (read it only if the sequence moved since), else
+--       "0"; then per snapshot: its version, the record's encoding, TTL in ms
 -- The transaction's key holds its claim, "[<time>,<label keys>]" (or "1": no claim kept): it
 -- is set only if absent, so a transaction is applied once while its key lives.
 -- The label sequence (label.lua raises it with every label appended to any label record)
@@ -31,14 +32,14 @@ local function before(a, b)  -- a < b, for non-negative decimal strings
     return a < b
 end
 
-local t, n, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[7])
+local t, n, r, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[8])
 local now = clock()
 -- snapshots first: each only replaces changes a journal holds already (the event's are after)
 for i = 1, m do
-    local a = 8 + 4 * n + 3 * (i - 1)
-    take(KEYS[n + i], "-2", "", "", ARGV[a + 3], tonumber(ARGV[a + 1]), ARGV[a + 2], now)
+    local a = 9 + 3 * n + 2 * r + 3 * (i - 1)
+    take(KEYS[n + r + i], "-2", "", "", ARGV[a + 3], tonumber(ARGV[a + 1]), ARGV[a + 2], now)
 end
-local base = n + m
+local base = n + r + m
 local meta = redis.call("MGET", KEYS[base + 1], KEYS[base + 3], KEYS[base + 4])
 local clock_at, head, labels = meta[1], meta[2], meta[3] or "0"
 local at = t
@@ -47,10 +48,10 @@ if clock_at and before(t, clock_at) then
 end
 local status = 1
 local claim = "1"
-if ARGV[5] ~= "" then
-    claim = "[" .. at .. "," .. ARGV[5] .. "]"
+if ARGV[6] ~= "" then
+    claim = "[" .. at .. "," .. ARGV[6] .. "]"
 end
-if not redis.call("SET", KEYS[base + 2], claim, "NX", "PX", ARGV[4]) then
+if not redis.call("SET", KEYS[base + 2], claim, "NX", "PX", ARGV[5]) then
     status = 0
 elseif head and before(head, at) then
     redis.call("DEL", KEYS[base + 2])
@@ -58,24 +59,23 @@ elseif head and before(head, at) then
 end
 local entry = ""
 if status == 1 then
-    entry = at .. " " .. ARGV[6]
+    entry = at .. " " .. ARGV[7]
     if at ~= clock_at then
         redis.call("SET", KEYS[base + 1], at)
     end
 end
 local out = {status, at, head or "", labels}
-local current = labels == ARGV[8]
 for i = 1, n do
-    local a = 8 + 4 * (i - 1)
-    local mode = ARGV[a + 3]
-    if mode == "2" and current then
+    local a = 9 + 3 * (i - 1)
+    out[#out + 1] = take(KEYS[i], ARGV[a + 1], ARGV[a + 2], entry, ARGV[a + 3], 0, "", now)
+end
+local current = labels == ARGV[9]
+for i = 1, r do
+    local a = 9 + 3 * n + 2 * (i - 1)
+    if current and ARGV[a + 2] == "2" then
         out[#out + 1] = ARGV[a + 1]
     else
-        local e = ""
-        if mode == "1" then
-            e = entry
-        end
-        out[#out + 1] = take(KEYS[i], ARGV[a + 1], ARGV[a + 2], e, ARGV[a + 4], 0, "", now)
+        out[#out + 1] = take(KEYS[n + i], ARGV[a + 1], "", "", "", 0, "", now)
     end
 end
 return out

@@ -479,17 +479,29 @@ class RedisStore:
         journals held it already)."""
         layout = self._layout
         assert layout is not None
-        names = [part[0] for part in parts]
+        # the records the event is appended to first, then those it only reads
+        appended = [j for j, part in enumerate(parts) if part[2]]
+        order = appended + [j for j, part in enumerate(parts) if not part[2]]
         snapshots, self._snapshots = self._snapshots, []
-        keys_out = [*names, *(snapshot[0] for snapshot in snapshots)]
+        keys_out = [parts[j][0] for j in order]
+        keys_out += [snapshot[0] for snapshot in snapshots]
         keys_out += [self._meta_keys[0], self._claim_key(transaction_id), *self._meta_keys[1:]]
         # the transaction's key: its claim (kept for the label horizon), or only its mark
         ttl_ms = APPLIED_MS if claim is None else layout.label_horizon // 1000
-        args_out: list[Any] = [transaction_id, str(t_event), len(names), ttl_ms, claim or ""]
-        args_out += [change, len(snapshots), "" if self._seen is None else self._seen]
-        for (_, known, appends, ttl), trusted in zip(parts, current, strict=True):
-            mode = "1" if appends else "2" if trusted else "0"
-            args_out += [known, "" if known < 0 else known + 1, mode, ttl]
+        args_out: list[Any] = [
+            transaction_id,
+            str(t_event),
+            len(appended),
+            len(parts) - len(appended),
+        ]
+        args_out += [ttl_ms, claim or "", change, len(snapshots)]
+        args_out.append("" if self._seen is None else self._seen)
+        for j in order:
+            _, known, appends, ttl = parts[j]
+            if appends:
+                args_out += [known, "" if known < 0 else known + 1, ttl]
+            else:
+                args_out += [known, "2" if current[j] else "0"]
         for _, version, blob, ttl in snapshots:
             args_out += [version, blob, ttl]
         with self._translated():
@@ -506,7 +518,10 @@ class RedisStore:
         t = int(at)
         if self._clock is None or t > self._clock:
             self._clock = t
-        return t, reply[4:], [status == 1] * len(parts)
+        answers: list[Any] = [None] * len(parts)
+        for j, answer in zip(order, reply[4:], strict=True):
+            answers[j] = answer
+        return t, answers, [status == 1] * len(parts)
 
     def _begin_cluster(
         self,
