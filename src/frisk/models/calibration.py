@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from frisk.errors import ArtifactError, ModelError
 
-__all__ = ["Calibrator"]
+__all__ = ["Calibrator", "interp_one"]
 
 Method = Literal["isotonic", "beta", "platt", "prior"]
 METHODS: Final = ("isotonic", "beta", "platt", "prior")
@@ -106,11 +106,11 @@ class Calibrator:
 
     def one(self, margin: float) -> float:
         """``transform`` of one margin (the scoring path's), in plain Python: ``np.interp`` of one
-        value cost ~2 µs, mostly its call; ``_interp`` is the same arithmetic (the same float to
+        value cost ~2 µs, mostly its call; ``interp_one`` is the same arithmetic (the same float to
         the last bit, tested) in ~0.5 µs."""
         x = float(margin)
         knots, values = self._lists()
-        p = _interp(x, knots, values)
+        p = interp_one(x, knots, values)
         return (1.0 - TIE_BREAK) * p + TIE_BREAK * 0.5 * (1.0 + math.tanh(0.5 * x))
 
     def _lists(self) -> tuple[list[float], list[float]]:
@@ -200,7 +200,7 @@ def _sigmoid(z: Floats) -> Floats:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)
 
 
-def _interp(x: float, knots: list[float], values: list[float]) -> float:
+def interp_one(x: float, knots: list[float], values: list[float]) -> float:
     """``np.interp(x, knots, values)`` for one float, step for step as numpy computes it
     (``arr_interp``: the ends held, a knot's own value at a knot, else the slope of its segment
     times the distance from its left knot, from the right knot if that is NaN)."""

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -591,11 +592,11 @@ def _utc(value: datetime, name: str) -> datetime:
 
 
 def _sqlite_time(v: datetime) -> str:
-    # SQLAlchemy's SQLite DATETIME text, which ``UTCDateTime`` reads back.
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
-        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-    )
+    # SQLAlchemy's SQLite DATETIME text, which ``UTCDateTime`` reads back. One %-format: seven
+    # f-string fields cost twice as much (the writer makes two a decision).
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (measured faster)
+        v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond
+    )  # fmt: skip
 
 
 class _IdProbe:
@@ -694,7 +695,7 @@ def _sqlite_inserts(rows: Sequence[Sequence[Any]]) -> Iterator[tuple[str, tuple[
     """SQLite's multi-row inserts of ``rows``: each statement and its flat parameters."""
     for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
         chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
-        yield _decision_insert_sql(True, len(chunk)), tuple(value for row in chunk for value in row)
+        yield _decision_insert_sql(True, len(chunk)), tuple(chain.from_iterable(chunk))
 
 
 def _party(value: object) -> str | None:

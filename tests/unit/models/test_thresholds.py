@@ -65,3 +65,22 @@ def test_override_is_validated() -> None:
         t.replace(review=0.9)
     with pytest.raises(ArtifactError, match="thresholds are malformed"):
         Thresholds.from_dict({"medium": 0.1})
+
+
+@pytest.mark.parametrize(
+    "cuts", [(0.01, 0.2, 0.6), (0.3, 0.3, 0.3), (0.0, 0.0, 1.0), (0.001, 0.5, 0.5), (1.0, 1.0, 1.0)]
+)
+def test_one_events_score_tier_and_action_are_the_arrays(cuts: tuple[float, float, float]) -> None:
+    # ``risk_score``, ``tier`` and ``action`` of one probability (plain Python, the scoring
+    # path's) give exactly what the array versions give: the cut points, their neighbouring
+    # floats and the knots' interior included.
+    t = Thresholds(*cuts)
+    edges = [0.0, 1.0, *cuts]
+    near = [float(x) for c in edges for x in (np.nextafter(c, -1.0), c, np.nextafter(c, 2.0))]
+    rng = np.random.default_rng(3)
+    p = [x for x in near if 0.0 <= x <= 1.0] + rng.random(20_000).tolist()
+    p += (rng.random(5_000) * 1e-3).tolist()
+    assert [t.risk_score(x) for x in p] == t.risk_scores(np.array(p)).tolist()
+    assert [str(t.tier(x)) for x in p] == t.tiers(np.array(p)).tolist()
+    assert [str(t.action(x)) for x in p] == t.actions(np.array(p)).tolist()
+    assert [t.risk_score(np.float64(x)) for x in p[:50]] == [t.risk_score(x) for x in p[:50]]
