@@ -8,7 +8,9 @@ online features on simulated history in the in-process store and in Redis, then 
 see the same load. Prints per store: client-side latency p50/p99; for Redis also the server's
 time per event (the change of ``INFO commandstats`` usec over the timed events), round trips per
 event (requests sent by redis-py's connections) and bytes per entity (``MEMORY USAGE`` of each
-entity's keys, per entity key, over a sample).
+entity's keys, per entity key, over a sample). ``--instructions`` runs our redis-server under
+valgrind's callgrind and prints the instructions it executed per timed event: a count that the
+machine's load does not move, for A/B tests of the scripts (``PYTHONPATH=<tree>/src``).
 """
 
 from __future__ import annotations
@@ -40,9 +42,54 @@ def main() -> None:
     parser.add_argument(
         "--cluster", action="store_true", help="start a 3-primary Redis Cluster and use it"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="run our redis-server under valgrind's callgrind and print the instructions it "
+        "executes per timed event (the same count whatever else the machine does; latencies "
+        "are then meaningless)",
+    )
     args = parser.parse_args()
-    with _cluster() if args.cluster else _redis(args.url) as url:
-        run(args, url)
+    if args.instructions and (args.url or args.cluster):
+        raise SystemExit("--instructions counts a redis-server of our own: no --url, --cluster")
+    counter = _Callgrind() if args.instructions else None
+    with _cluster() if args.cluster else _redis(args.url, counter) as url:
+        run(args, url, counter)
+
+
+class _Callgrind:
+    """Instructions executed by a redis-server under ``valgrind --tool=callgrind``, counted only
+    between ``start`` and ``stop`` (``callgrind_control``)."""
+
+    def __init__(self) -> None:
+        if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+            raise SystemExit("--instructions needs valgrind (Debian's package valgrind)")
+        self.root = Path(tempfile.mkdtemp(prefix="frisk-bench-callgrind-"))
+        self.pid = 0
+
+    def command(self, argv: list[str]) -> list[str]:
+        out = f"--callgrind-out-file={self.root}/cg.%p"
+        return ["valgrind", "--tool=callgrind", "--instr-atstart=no", out, *argv]
+
+    def _control(self, *flags: str) -> None:
+        subprocess.run(
+            ["callgrind_control", *flags, str(self.pid)], check=True, capture_output=True
+        )
+
+    def start(self) -> None:
+        self._control("-i", "on")
+
+    def stop(self) -> int:
+        """Instructions counted since ``start``."""
+        self._control("-i", "off")
+        self._control("-d")
+        total = 0
+        for dump in self.root.glob("cg.*"):
+            for line in dump.read_text().splitlines():
+                if line.startswith(("summary:", "totals:")):
+                    total = max(total, int(line.split()[1]))
+        shutil.rmtree(self.root, ignore_errors=True)
+        return total
 
 
 @contextmanager
@@ -61,8 +108,9 @@ def _cluster() -> Iterator[str]:
 
 
 @contextmanager
-def _redis(url: str | None) -> Iterator[str]:
-    """``url``, or a redis-server of our own on a free 127.0.0.1 port, stopped by its PID."""
+def _redis(url: str | None, counter: _Callgrind | None = None) -> Iterator[str]:
+    """``url``, or a redis-server of our own on a free 127.0.0.1 port, stopped by its PID (under
+    callgrind with a ``counter``)."""
     if url:
         yield url
         return
@@ -70,15 +118,17 @@ def _redis(url: str | None) -> Iterator[str]:
     if server is None:
         raise SystemExit("redis-server is not on PATH: install it, or give --url")
     port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
+    argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    if counter is not None:
+        argv = counter.command(argv)
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if counter is not None:
+        counter.pid = process.pid
     try:
         import redis
 
         client = redis.Redis(host="127.0.0.1", port=port)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 client.ping()
@@ -95,7 +145,7 @@ def _redis(url: str | None) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def run(args: argparse.Namespace, url: str) -> None:
+def run(args: argparse.Namespace, url: str, counter: _Callgrind | None = None) -> None:
 
     table = simulate(SimulationConfig(days=args.days, payers=args.payers, seed=11))
     catalogue = resolve_catalogue("default", table)
@@ -120,6 +170,8 @@ def run(args: argparse.Namespace, url: str) -> None:
         timings: dict[str, list[float]] = {"memory": [], "redis": []}
         trips = _Trips(redis_store, sent)
         chunk = 100
+        if counter is not None:
+            counter.start()
         for start in range(0, len(events), chunk):
             part = events[start : start + chunk]
             order = [("memory", memory), ("redis", remote)]
@@ -128,6 +180,7 @@ def run(args: argparse.Namespace, url: str) -> None:
             for name, online in order:
                 hooks = (trips.start, trips.count) if name == "redis" else (None, None)
                 timings[name] += _time(online.update, part, *hooks)
+        instructions = counter.stop() if counter is not None else 0
         server_usec = _server_usec(redis_store) - stats_before
         server_cpu = _server_cpu(redis_store) - cpu_before
         round_trips = (sent[0] - requests_before) / len(events)
@@ -156,6 +209,11 @@ def run(args: argparse.Namespace, url: str) -> None:
         print(
             f" redis: server CPU {server_cpu * 1e6 / len(events):.1f} µs per event "
             f"(INFO cpu, user + sys, network included)"
+        )
+    if counter is not None:
+        print(
+            f" redis: {instructions / len(events):,.0f} instructions per event in redis-server "
+            f"(callgrind; the latencies above are under valgrind)"
         )
     for space, size in per_entity.items():
         print(f" redis: {space}: {size:,.0f} bytes (MEMORY USAGE)")
@@ -255,8 +313,9 @@ def _count_requests() -> list[int]:
 # Commands the store's scripts call: INFO commandstats counts them inside their EVALSHA's time
 # and again on their own line, so only the scripts' lines and the other commands are summed.
 _IN_SCRIPTS = {
-    "exists", "expire", "get", "hdel", "hget", "hmget", "hset", "incr", "pexpire", "set", "zadd",
-    "zrange", "zrangebyscore", "zremrangebyrank", "zremrangebyscore", "zscore",
+    "del", "exists", "expire", "get", "hdel", "hget", "hmget", "hset", "incr", "mget", "pexpire",
+    "set", "time", "zadd", "zrange", "zrangebyscore", "zremrangebyrank", "zremrangebyscore",
+    "zscore",
 }  # fmt: skip
 
 
