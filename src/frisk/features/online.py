@@ -61,7 +61,7 @@ checks online == offline on each). On a shared store:
   when the engine has a ledger, else through the store's claim on it; a label queued by any
   process and due before an event is applied before it.
 - Records expire by TTL, their lifetime (retention, or label horizon) plus an hour after their
-  last change (up to 1/64 of it later: a TTL is set at most once per 1/64 of it); a record
+  last change (up to 1/64 of it later: a process sets a TTL at most once per 1/128 of it); a record
   is read only while it is live in event time, so expiry never changes a feature.
 """
 

@@ -9,7 +9,7 @@ from frisk.features.stores.redis_cache import RecordCache
 def test_unknown_keys_are_absent_and_known_ones_keep_their_versions() -> None:
     cache = RecordCache(4)
     cache.put("a", 3, 1, ["record a"])
-    assert cache.take(["a", "b"]) == [(3, 1, ["record a"], 0, -1), None]
+    assert cache.take(["a", "b"]) == [(3, 1, ["record a"], 0, -1, 0.0), None]
 
 
 def test_the_least_recently_used_record_goes_first() -> None:
@@ -20,13 +20,13 @@ def test_the_least_recently_used_record_goes_first() -> None:
     cache.returned()
     cache.put("c", 1, 0, "C")  # over the size: "b" was used least recently
     assert len(cache) == 2
-    assert cache.take(["a", "b", "c"]) == [(1, 0, "A", 0, -1), None, (1, 0, "C", 0, -1)]
+    assert cache.take(["a", "b", "c"]) == [(1, 0, "A", 0, -1, 0.0), None, (1, 0, "C", 0, -1, 0.0)]
 
 
 def test_records_handed_out_and_never_returned_are_dropped() -> None:
     cache = RecordCache(8)
     cache.put("a", 2, 0, {"n": 1})
-    ((_, _, record, _, _),) = cache.take(["a"])  # type: ignore[misc]
+    ((_, _, record, _, _, _),) = cache.take(["a"])  # type: ignore[misc]
     record["n"] = 2  # an event changed it in place, then failed before its commit
     assert cache.take(["a"]) == [None]
 
@@ -35,6 +35,6 @@ def test_records_returned_stay() -> None:
     cache = RecordCache(8)
     cache.put("a", 2, 0, "A")
     cache.take(["a"])
-    cache.put("a", 3, 0, "A'", 120, 7)
+    cache.put("a", 3, 0, "A'", 120, 7, 5.0)
     cache.returned()
-    assert cache.take(["a"]) == [(3, 0, "A'", 120, 7)]
+    assert cache.take(["a"]) == [(3, 0, "A'", 120, 7, 5.0)]

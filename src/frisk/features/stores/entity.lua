@@ -2,7 +2,8 @@
 -- its own slot; see journal.lua, prepended to this script).
 -- KEYS[1]: the entity's journal; KEYS[2]: the transactions applied to it (sorted set)
 -- ARGV: transaction id ("" for a label), the time, the version this process holds (-1: none;
---       -2: answer nothing), "1" to append the change ("0": only read), TTL in ms, the version of
+--       -2: answer nothing), "1" to append the change ("0": only read), the TTL to set in ms (with
+--       every change appended), the version of
 --       the snapshot sent (0: none), the snapshot, how many transaction ids to keep, the change
 -- Returns {status} followed by take's answer: status 1 (appended, or only read) or 0 (this
 -- transaction is in the journal already: nothing changed; the answer includes it).
@@ -26,7 +27,7 @@ local next = ""
 if tonumber(known) >= 0 then
     next = int(tonumber(known) + 1)
 end
-local out = take(KEYS[1], known, next, entry, ARGV[5], tonumber(ARGV[6]), ARGV[7], clock())
+local out = take(KEYS[1], known, next, entry, ARGV[5], "1", tonumber(ARGV[6]), ARGV[7])
 if type(out) ~= "table" then  -- the version this process holds: it lacks nothing
     out = {out, -1, ""}
 end

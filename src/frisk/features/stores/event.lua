@@ -8,7 +8,8 @@
 -- ARGV: transaction id, the event's time, n, r, the transaction key's TTL in ms, the claim's
 --       label keys as JSON without brackets ("": keep no claim), the event's change (JSON), m,
 --       the label sequence as this process last saw it ("": never), then per record appended
---       to: the version this process holds (-1: none), that version + 1 ("": none), TTL in ms;
+--       to: the version this process holds (-1: none), that version + 1 ("": none), the TTL to
+--       set in ms, "1" to set it (see journal.lua);
 --       per record read: the version this process holds, "2" when this process brought it up
 --       to date at the label sequence it sent (read it only if the sequence moved since), else
 --       "0"; then per snapshot: its version, the record's encoding, TTL in ms
@@ -33,11 +34,10 @@ local function before(a, b)  -- a < b, for non-negative decimal strings
 end
 
 local t, n, r, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[8])
-local now = clock()
 -- snapshots first: each only replaces changes a journal holds already (the event's are after)
 for i = 1, m do
-    local a = 9 + 3 * n + 2 * r + 3 * (i - 1)
-    take(KEYS[n + r + i], "-2", "", "", ARGV[a + 3], tonumber(ARGV[a + 1]), ARGV[a + 2], now)
+    local a = 9 + 4 * n + 2 * r + 3 * (i - 1)
+    take(KEYS[n + r + i], "-2", "", "", ARGV[a + 3], "", tonumber(ARGV[a + 1]), ARGV[a + 2])
 end
 local base = n + r + m
 local meta = redis.call("MGET", KEYS[base + 1], KEYS[base + 3], KEYS[base + 4])
@@ -66,16 +66,16 @@ if status == 1 then
 end
 local out = {status, at, head or "", labels}
 for i = 1, n do
-    local a = 9 + 3 * (i - 1)
-    out[#out + 1] = take(KEYS[i], ARGV[a + 1], ARGV[a + 2], entry, ARGV[a + 3], 0, "", now)
+    local a = 9 + 4 * (i - 1)
+    out[#out + 1] = take(KEYS[i], ARGV[a + 1], ARGV[a + 2], entry, ARGV[a + 3], ARGV[a + 4], 0, "")
 end
 local current = labels == ARGV[9]
 for i = 1, r do
-    local a = 9 + 3 * n + 2 * (i - 1)
+    local a = 9 + 4 * n + 2 * (i - 1)
     if current and ARGV[a + 2] == "2" then
         out[#out + 1] = ARGV[a + 1]
     else
-        out[#out + 1] = take(KEYS[n + i], ARGV[a + 1], "", "", "", 0, "", now)
+        out[#out + 1] = take(KEYS[n + i], ARGV[a + 1], "", "", "", "", 0, "")
     end
 end
 return out

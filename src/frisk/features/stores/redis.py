@@ -51,6 +51,7 @@ timeouts. redis-py's own retries are off: a request that timed out may have run.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -124,7 +125,10 @@ class RedisStore:
         self._next = NEVER
         self._layout: StateLayout | None = None
         self._specs: tuple[SpaceSpec, ...] = ()
-        self._ttls: list[int] = []  # per space: a record's TTL in ms after its last change
+        # per space: the TTL (ms) a change sets, its lifetime with a grace and 1/64 of that; a
+        # process sets a key's TTL again once 1/128 of it has passed since it last did (s)
+        self._ttls: list[int] = []
+        self._renew: list[float] = []
         self._fields: tuple[str, ...] = ()  # the event fields an entity's change carries
         self._senders: ThreadPoolExecutor | None = None  # cluster mode: concurrent scripts
         # The records this process last had, at their versions: an event sends those versions
@@ -133,8 +137,9 @@ class RedisStore:
         # The event begun and not yet committed: per space its key (None: none), the version
         # its record is at once the event is in, its snapshot's version, whether the record
         # handed out may be cached at ``commit`` (not when the journal held the event already:
-        # the executor applies it to the record again), and the size of its last encoding.
-        self._started: list[tuple[str, int, int, bool, int] | None] = []
+        # the executor applies it to the record again), the size of its last encoding, and when
+        # this process last set its TTL.
+        self._started: list[tuple[str, int, int, bool, int, float] | None] = []
         # One Redis: the label sequence (raised by every label appended, ``label.lua``) as this
         # process last saw it. A label record this process brought up to date at that sequence
         # is still current (no label reached any record since): the script skips reading it.
@@ -217,7 +222,9 @@ class RedisStore:
             with self._translated():
                 self._load_scripts()
         self._layout, self._specs = layout, layout.spaces
-        self._ttls = [spec.lifetime // 1000 + GRACE_MS for spec in layout.spaces]
+        lifetimes = [spec.lifetime // 1000 + GRACE_MS for spec in layout.spaces]
+        self._ttls = [ms + ms // 64 for ms in lifetimes]
+        self._renew = [ms / 128 / 1000 for ms in lifetimes]
         self._fields = layout.event_fields
         if self._cache is not None:
             self._cache.clear()
@@ -252,11 +259,15 @@ class RedisStore:
         parts: list[tuple[str, int, bool, int]] = []
         seen = self._seen
         current: list[bool] = []  # label records brought up to date at the sequence last seen
+        renew: list[bool] = []  # records whose TTL this process has not set for a while
+        now = time.monotonic()
         for i, h in zip(present, held, strict=True):
             name = names[i]
             assert name is not None
-            parts.append((name, -1 if h is None else h[0], not specs[i].labels, self._ttls[i]))
+            appends = not specs[i].labels
+            parts.append((name, -1 if h is None else h[0], appends, self._ttls[i]))
             current.append(h is not None and seen is not None and h[4] == seen)
+            renew.append(appends and (h is None or now - h[5] >= self._renew[i]))
         clock = self._clock
         t = t_event if clock is None or t_event > clock else clock
         claim = None
@@ -268,18 +279,20 @@ class RedisStore:
             t, answers, applied = self._begin_cluster(transaction_id, t, parts, change, claim)
         else:
             t, answers, applied = self._begin_one(
-                transaction_id, t_event, parts, current, change, claim
+                transaction_id, t_event, parts, current, renew, change, claim
             )
         records: list[Any] = [None] * len(specs)
-        started: list[tuple[str, int, int, bool, int] | None] = [None] * len(specs)
+        started: list[tuple[str, int, int, bool, int, float] | None] = [None] * len(specs)
         for j, i in enumerate(present):
             spec = specs[i]
             name, _, appends, _ = parts[j]
-            version, snapshot, record, size, _ = self._bring(spec, held[j], answers[j])
+            version, snapshot, record, size, _, expiry_set = self._bring(spec, held[j], answers[j])
             records[i] = record
             fresh = appends and applied[j]
             after = version + 1 if fresh else version
-            started[i] = (name, after, snapshot, fresh or not appends, size)
+            if fresh and (renew[j] or self.cluster):
+                expiry_set = now
+            started[i] = (name, after, snapshot, fresh or not appends, size, expiry_set)
         self._started = started
         return t, records
 
@@ -318,7 +331,7 @@ class RedisStore:
         ):
             if started is None:
                 continue
-            name, version, snapshot, keep, size = started
+            name, version, snapshot, keep, size, expiry_set = started
             seen = self._seen if spec.labels and self._seen is not None else -1
             if not keep:
                 if cache is not None:
@@ -332,7 +345,7 @@ class RedisStore:
                 self._snapshots.append((name, version, blob, ttl))
                 snapshot, size = version, len(blob)
             if cache is not None:
-                cache.put(name, version, snapshot, record, size, seen)
+                cache.put(name, version, snapshot, record, size, seen, expiry_set)
         if cache is not None:
             cache.returned()
         self._started = []
@@ -471,6 +484,7 @@ class RedisStore:
         t_event: int,
         parts: list[tuple[str, int, bool, int]],
         current: list[bool],
+        renew: list[bool],
         change: bytes,
         claim: str | None,
     ) -> tuple[int, list[list[Any]], list[bool]]:
@@ -499,7 +513,7 @@ class RedisStore:
         for j in order:
             _, known, appends, ttl = parts[j]
             if appends:
-                args_out += [known, "" if known < 0 else known + 1, ttl]
+                args_out += [known, "" if known < 0 else known + 1, ttl, "1" if renew[j] else "0"]
             else:
                 args_out += [known, "2" if current[j] else "0"]
         for _, version, blob, ttl in snapshots:
@@ -589,15 +603,16 @@ class RedisStore:
         it seen."""
         if not isinstance(answer, list):  # the version this process holds: it lacks nothing
             assert held is not None
-            return int(answer), held[1], held[2], held[3], -1
+            return int(answer), held[1], held[2], held[3], -1, held[5]
         version, snapshot, blob = int(answer[0]), int(answer[1]), answer[2]
         if snapshot < 0:  # the changes after the held copy
             assert held is not None
-            snapshot, record, size = held[1], held[2], held[3]
+            snapshot, record, size, expiry_set = held[1], held[2], held[3], held[5]
         else:
             decode = spec.decode
             assert decode is not None
             record, size = (decode(blob), len(blob)) if blob else (None, 0)
+            expiry_set = 0.0 if held is None else held[5]
         replay = spec.replay
         assert replay is not None
         self.replayed += len(answer) - 3
@@ -609,7 +624,7 @@ class RedisStore:
             # an event's values by field (an entity's change), or (label, transaction time)
             loaded = tuple(values) if labels else dict(zip(fields, values, strict=True))
             record = replay(record, int(at), loaded)
-        return version, snapshot, record, size, -1
+        return version, snapshot, record, size, -1, expiry_set
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._senders is None:

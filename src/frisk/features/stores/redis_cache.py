@@ -24,8 +24,9 @@ __all__ = ["Held", "RecordCache"]
 
 #: what the cache holds of a key: (the record's version, its snapshot's version, the record, the
 #: size of the record's last encoding seen, in bytes, the label sequence it was brought up to
-#: date at: a label record, on one Redis; else -1)
-Held = tuple[int, int, Any, int, int]
+#: date at: a label record, on one Redis; else -1, when this process last set the key's TTL:
+#: ``time.monotonic()``, 0.0 for never)
+Held = tuple[int, int, Any, int, int, float]
 
 
 class RecordCache:
@@ -56,12 +57,20 @@ class RecordCache:
         return found
 
     def put(
-        self, name: str, version: int, snapshot: int, record: Any, size: int = 0, seen: int = -1
+        self,
+        name: str,
+        version: int,
+        snapshot: int,
+        record: Any,
+        size: int = 0,
+        seen: int = -1,
+        expiry_set: float = 0.0,
     ) -> None:
         """Remember ``record`` at ``version`` (Redis's snapshot then at ``snapshot``; ``size``
-        the bytes of its last encoding seen; ``seen`` the label sequence then)."""
+        the bytes of its last encoding seen; ``seen`` the label sequence then; ``expiry_set``
+        when this process last set the key's TTL)."""
         entries = self._entries
-        entries[name] = (version, snapshot, record, size, seen)
+        entries[name] = (version, snapshot, record, size, seen, expiry_set)
         entries.move_to_end(name)
         if len(entries) > self.size:
             entries.popitem(last=False)
