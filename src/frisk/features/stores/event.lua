@@ -7,7 +7,9 @@
 --       and claim), the label queue's head, the label sequence
 -- ARGV: transaction id, the event's time, n, r, the transaction key's TTL in ms, the claim's
 --       label keys as JSON without brackets ("": keep no claim), the event's change (JSON), m,
---       the label sequence as this process last saw it ("": never), then per record appended
+--       the label sequence as this process last saw it ("": never), the label records this
+--       process holds, all brought up to date at that sequence, as JSON [[key, version], ...]
+--       ("": none such; they are then among the records read), then per record appended
 --       to: the version this process holds (-1: none), that version + 1 ("": none), the TTL to
 --       set in ms, "1" to set it (see journal.lua);
 --       per record read: the version this process holds, "2" when this process brought it up
@@ -36,7 +38,7 @@ end
 local t, n, r, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[8])
 -- snapshots first: each only replaces changes a journal holds already (the event's are after)
 for i = 1, m do
-    local a = 9 + 4 * n + 2 * r + 3 * (i - 1)
+    local a = 10 + 4 * n + 2 * r + 3 * (i - 1)
     take(KEYS[n + r + i], "-2", "", "", ARGV[a + 3], "", tonumber(ARGV[a + 1]), ARGV[a + 2])
 end
 local base = n + r + m
@@ -66,16 +68,23 @@ if status == 1 then
 end
 local out = {status, at, head or "", labels}
 for i = 1, n do
-    local a = 9 + 4 * (i - 1)
+    local a = 10 + 4 * (i - 1)
     out[#out + 1] = take(KEYS[i], ARGV[a + 1], ARGV[a + 2], entry, ARGV[a + 3], ARGV[a + 4], 0, "")
 end
 local current = labels == ARGV[9]
 for i = 1, r do
-    local a = 9 + 4 * n + 2 * (i - 1)
+    local a = 10 + 4 * n + 2 * (i - 1)
     if current and ARGV[a + 2] == "2" then
         out[#out + 1] = ARGV[a + 1]
     else
         out[#out + 1] = take(KEYS[n + i], ARGV[a + 1], "", "", "", "", 0, "")
+    end
+end
+-- the label records sent as one argument: answered (after the others) only if a label reached
+-- any record since this process last saw the sequence (keys outside KEYS: one Redis only)
+if ARGV[10] ~= "" and not current then
+    for _, record in ipairs(cjson.decode(ARGV[10])) do
+        out[#out + 1] = take(record[1], record[2], "", "", "", "", 0, "")
     end
 end
 return out

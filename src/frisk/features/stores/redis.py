@@ -495,7 +495,11 @@ class RedisStore:
         assert layout is not None
         # the records the event is appended to first, then those it only reads
         appended = [j for j, part in enumerate(parts) if part[2]]
-        order = appended + [j for j, part in enumerate(parts) if not part[2]]
+        reads = [j for j, part in enumerate(parts) if not part[2]]
+        # Label records all brought up to date at the label sequence this process last saw go
+        # as one argument, read only if the sequence moved since (the common event: not).
+        lazy = bool(reads) and self._seen is not None and all(current[j] for j in reads)
+        order = appended if lazy else appended + reads
         snapshots, self._snapshots = self._snapshots, []
         keys_out = [parts[j][0] for j in order]
         keys_out += [snapshot[0] for snapshot in snapshots]
@@ -506,10 +510,14 @@ class RedisStore:
             transaction_id,
             str(t_event),
             len(appended),
-            len(parts) - len(appended),
+            len(order) - len(appended),
         ]
         args_out += [ttl_ms, claim or "", change, len(snapshots)]
-        args_out.append("" if self._seen is None else self._seen)
+        seen = "" if self._seen is None else str(self._seen)
+        args_out.append(seen)
+        args_out.append(
+            orjson.dumps([[parts[j][0], str(parts[j][1])] for j in reads]) if lazy else ""
+        )
         for j in order:
             _, known, appends, ttl = parts[j]
             if appends:
@@ -533,6 +541,12 @@ class RedisStore:
         if self._clock is None or t > self._clock:
             self._clock = t
         answers: list[Any] = [None] * len(parts)
+        if lazy:
+            if _text(reply[3]) == seen:  # no label since: the label records held are current
+                for j in reads:
+                    answers[j] = parts[j][1]
+            else:  # the script read them, after the others
+                order = appended + reads
         for j, answer in zip(order, reply[4:], strict=True):
             answers[j] = answer
         return t, answers, [status == 1] * len(parts)
