@@ -76,3 +76,38 @@ def test_hiredis_packer_refuses_what_redis_py_refuses() -> None:
     assert b"".join(HiredisPacker().pack("SET", "k", memoryview(b"ab"))) == _redis_py(
         "SET", "k", b"ab"
     )
+
+
+def test_the_hot_connection_survives_error_replies_and_reconnects_after_a_failure(
+    require_service: Callable[[str, str, int], None],
+) -> None:
+    """An error reply leaves the kept connection usable; a connection that failed is closed (a
+    late reply is never read as the next command's) and the next call connects again; a second
+    caller meanwhile goes through the pool."""
+    import redis.exceptions
+
+    from frisk.features.stores.redis_client import HotConnection
+
+    require_service("Redis", "127.0.0.1", 6379)
+    client = open_client(REDIS_URL, cluster=False, connect_timeout=1.0, timeout=0.2, pool_size=4)
+    key = f"frisk-test-hot-{uuid.uuid4().hex[:8]}"
+    hot = HotConnection(client)
+    try:
+        assert hot.call("SET", key, "1", "NX", "PX", 60_000) == b"OK"
+        assert hot.call("SET", key, "1", "NX", "PX", 60_000) is None
+        with pytest.raises(redis.exceptions.ResponseError):
+            hot.call("INCR", key + "x", "not", "valid")
+        assert hot.call("GET", key) == b"1"  # still in step after the error reply
+        with pytest.raises(redis.exceptions.TimeoutError):
+            hot.call("BLPOP", key + "-list", "1")  # answers after the 0.2 s timeout
+        assert hot._connection._sock is None  # closed: its late reply is never read
+        assert hot.call("GET", key) == b"1"  # connects again
+        hot._lock.acquire()  # another caller holds it: this one goes through the pool
+        try:
+            assert hot.call("GET", key) == b"1"
+        finally:
+            hot._lock.release()
+    finally:
+        hot.close()
+        client.delete(key)
+        client.close()

@@ -65,7 +65,7 @@ from redis.exceptions import NoScriptError, RedisError
 from frisk.errors import ConfigError, FeatureError, StateConflict, StateUnavailable
 from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
 from frisk.features.stores.redis_cache import Held, RecordCache
-from frisk.features.stores.redis_client import open_client
+from frisk.features.stores.redis_client import HotConnection, open_client
 
 __all__ = ["REDIS_FORMAT", "SNAPSHOT_BYTES", "SNAPSHOT_EVERY", "RedisStore"]
 
@@ -115,6 +115,8 @@ class RedisStore:
         if not key_prefix or any(c in key_prefix for c in "{} \t\n"):
             raise ConfigError(f"state key prefix {key_prefix!r}: no braces or spaces, not empty")
         self.client = client
+        # one Redis: each event's script goes on a connection kept for it
+        self._hot = None if cluster else HotConnection(client)
         self.prefix = key_prefix
         self.cluster = cluster
         self._meta = f"{key_prefix}:{{meta}}"
@@ -453,6 +455,8 @@ class RedisStore:
         if self._senders is not None:
             self._senders.shutdown()
         with self._translated():
+            if self._hot is not None:
+                self._hot.close()
             self.client.close()
 
     # -- internals -------------------------------------------------------------------------
@@ -600,7 +604,8 @@ class RedisStore:
         (the script did not run), and the Script loads it and sends the event again, once.
         """
         try:
-            return self.client.evalsha(self._event.sha, len(keys), *keys, *args)
+            assert self._hot is not None
+            return self._hot.call("EVALSHA", self._event.sha, len(keys), *keys, *args)
         except NoScriptError:
             self._load_scripts()
             return self._event(keys=keys, args=args)
