@@ -4,20 +4,20 @@
 -- ARGV[1]: the event time; labels arriving strictly before it are due
 -- Returns {the queue's head after ("" for none), the labels due...}.
 local due = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", "(" .. ARGV[1])
-local out = {""}
+local head
 if #due > 0 then
     redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", "(" .. ARGV[1])
-    local head = redis.call("ZRANGE", KEYS[1], 0, 0, "WITHSCORES")
-    if head[2] then
-        redis.call("SET", KEYS[2], string.format("%d", tonumber(head[2])))
+    local first = redis.call("ZRANGE", KEYS[1], 0, 0, "WITHSCORES")
+    if first[2] then
+        head = string.format("%d", tonumber(first[2]))
+        redis.call("SET", KEYS[2], head)
     else
         redis.call("DEL", KEYS[2])
     end
+else
+    head = redis.call("GET", KEYS[2])
 end
-local head = redis.call("GET", KEYS[2])
-if head then
-    out[1] = head
-end
+local out = {head or ""}
 for i = 1, #due do
     out[#out + 1] = due[i]
 end

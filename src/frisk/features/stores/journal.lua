@@ -40,60 +40,57 @@ end
 -- changes sv+1..v. A key that does not exist answers {0, 0, ""}.
 local function take(key, known, next, entry, expire, refresh, snap_version, snap)
     local held = redis.call("HMGET", key, "v", "sv")
-    local out
+    local out, new, sv
     if held[1] and held[1] == known and snap_version == 0 then
         out = known  -- the common case: this process holds the journal's last version
+    else
+        local v = 0
+        sv, new = 0, false
+        if held[1] then
+            v, sv = tonumber(held[1]), tonumber(held[2])
+        elseif entry ~= "" then
+            v, new = clock_us(), true
+            sv = v
+        end
+        if snap_version > sv and snap_version <= v then
+            local gone = {}
+            for n = sv + 1, snap_version do
+                gone[#gone + 1] = int(n)
+            end
+            redis.call("HDEL", key, unpack(gone))
+            redis.call("HSET", key, "s", snap, "sv", int(snap_version))
+            sv = snap_version
+        end
+        local k = tonumber(known)
+        if k == v then
+            out = v
+        elseif k ~= -2 then
+            local from
+            if k >= sv and k <= v then
+                out, from = {v, -1, ""}, k + 1
+            else
+                out, from = {v, sv, redis.call("HGET", key, "s") or ""}, sv + 1
+            end
+            if from <= v then
+                local fields = {}
+                for n = from, v do
+                    fields[#fields + 1] = int(n)
+                end
+                local found = redis.call("HMGET", key, unpack(fields))
+                for i = 1, #found do
+                    out[#out + 1] = found[i] or ""
+                end
+            end
+        end
         if entry ~= "" then
-            redis.call("HSET", key, next, entry, "v", next)
-            if refresh == "1" then
-                redis.call("PEXPIRE", key, expire)
-            end
-        end
-        return out
-    end
-    local v, sv, new = 0, 0, false
-    if held[1] then
-        v, sv = tonumber(held[1]), tonumber(held[2])
-    elseif entry ~= "" then
-        v, new = clock_us(), true
-        sv = v
-    end
-    if snap_version > sv and snap_version <= v then
-        local gone = {}
-        for n = sv + 1, snap_version do
-            gone[#gone + 1] = int(n)
-        end
-        redis.call("HDEL", key, unpack(gone))
-        redis.call("HSET", key, "s", snap, "sv", int(snap_version))
-        sv = snap_version
-    end
-    local k = tonumber(known)
-    if k == v then
-        out = v
-    elseif k ~= -2 then
-        local from
-        if k >= sv and k <= v then
-            out, from = {v, -1, ""}, k + 1
-        else
-            out, from = {v, sv, redis.call("HGET", key, "s") or ""}, sv + 1
-        end
-        if from <= v then
-            local fields = {}
-            for n = from, v do
-                fields[#fields + 1] = int(n)
-            end
-            local found = redis.call("HMGET", key, unpack(fields))
-            for i = 1, #found do
-                out[#out + 1] = found[i] or ""
-            end
+            next = int(v + 1)
         end
     end
     if entry ~= "" then
-        local after = int(v + 1)
         if new then
-            redis.call("HSET", key, after, entry, "v", after, "sv", int(sv))
+            redis.call("HSET", key, next, entry, "v", next, "sv", int(sv))
         else
-            redis.call("HSET", key, after, entry, "v", after)
+            redis.call("HSET", key, next, entry, "v", next)
         end
         if new or refresh == "1" then
             redis.call("PEXPIRE", key, expire)

@@ -116,7 +116,7 @@ class RedisStore:
             raise ConfigError(f"state key prefix {key_prefix!r}: no braces or spaces, not empty")
         self.client = client
         # one Redis: each event's script goes on a connection kept for it
-        self._hot = None if cluster else HotConnection(client)
+        self._hot = HotConnection(client)
         self.prefix = key_prefix
         self.cluster = cluster
         self._meta = f"{key_prefix}:{{meta}}"
@@ -455,8 +455,7 @@ class RedisStore:
         if self._senders is not None:
             self._senders.shutdown()
         with self._translated():
-            if self._hot is not None:
-                self._hot.close()
+            self._hot.close()
             self.client.close()
 
     # -- internals -------------------------------------------------------------------------
@@ -604,7 +603,6 @@ class RedisStore:
         (the script did not run), and the Script loads it and sends the event again, once.
         """
         try:
-            assert self._hot is not None
             return self._hot.call("EVALSHA", self._event.sha, len(keys), *keys, *args)
         except NoScriptError:
             self._load_scripts()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from frisk.config import StateSettings
@@ -38,7 +37,7 @@ class RedisClaims:
             raise ConfigError(f"state key prefix {key_prefix!r}: no braces or spaces, not empty")
         self.client = client
         # claims are taken on every decision: on one Redis, on a connection kept for them
-        self._hot = None if isinstance(client, RedisCluster) else HotConnection(client)
+        self._hot = HotConnection(client)
         self.prefix = key_prefix
         self._seconds = seconds
         self._ms = max(1, round(seconds * 1000))
@@ -54,8 +53,6 @@ class RedisClaims:
     def claim(self, transaction_id: str, owner: str) -> bool:
         try:
             key = self._key(transaction_id)
-            if self._hot is None:
-                return bool(self.client.set(key, owner, nx=True, px=self._ms))
             return bool(self._hot.call("SET", key, owner, "NX", "PX", self._ms))
         except (RedisError, OSError) as exc:
             raise StateUnavailable(f"claims in Redis ({self.prefix}) unavailable: {exc}") from exc
@@ -75,8 +72,7 @@ class RedisClaims:
         return None if owner is None else owner.decode()
 
     def close(self) -> None:
-        if self._hot is not None:
-            self._hot.close()
+        self._hot.close()
         self.client.close()
 
     def _key(self, transaction_id: str) -> str:

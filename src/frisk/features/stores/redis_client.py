@@ -73,26 +73,29 @@ class HiredisPacker:
 
 
 class HotConnection:
-    """One connection taken from a client's pool (one Redis, not a cluster) and kept, for the
-    command a process sends most: packed, sent and its reply read on the socket, without the
-    pool's check-out and check-in and redis-py's wrappers around each command. One caller at a
-    time uses it; another meanwhile (a thread) goes through the client as usual. A connection
-    error or timeout closes it (the next call connects again) and goes to the caller; a reply
-    that is an error (``ResponseError``) leaves it usable. In a forked child it is never used:
-    the child takes its own.
+    """One connection taken from a client's pool and kept, for the command a process sends
+    most: packed, sent and its reply read on the socket, without the pool's check-out and
+    check-in and redis-py's wrappers around each command. One caller at a time uses it; another
+    meanwhile (a thread) goes through the client as usual, and so does every caller on a Redis
+    Cluster (its commands go to the node of their key). A connection error or timeout closes it
+    (the next call connects again) and goes to the caller; a reply that is an error
+    (``ResponseError``) leaves it usable. In a forked child it is never used: the child takes
+    its own.
     """
 
-    __slots__ = ("_client", "_connection", "_lock", "_pid")
+    __slots__ = ("_client", "_connection", "_kept", "_lock", "_pid")
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._kept = not isinstance(client, redis.cluster.RedisCluster)
         self._connection: Any = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
     def call(self, *args: Any) -> Any:
-        """The raw reply of the command ``args`` (no response callback: EVALSHA's, SET's)."""
-        if not self._lock.acquire(blocking=False):
+        """The reply of the command ``args``; on the kept connection the raw reply, without
+        redis-py's response callback (EVALSHA has none; SET's answers True for "OK")."""
+        if not self._kept or not self._lock.acquire(blocking=False):
             return self._client.execute_command(*args)
         try:
             connection = self._connection
