@@ -161,9 +161,11 @@ def test_new_decisions_are_durable_at_commit_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_a_batch_larger_than_one_statement_holds_keeps_order_and_finds_earlier_ids(
-    ledger: SqlLedger,
+    ledger: SqlLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # SQLite inserts up to 58 rows a statement: 130 rows are three, the earlier id in the last.
+    # SQLite inserts up to 58 rows a statement, PostgreSQL (here) 50: 130 rows are three, the
+    # earlier id in the last.
+    monkeypatch.setattr("frisk.store.sql._POSTGRES_ROWS_PER_INSERT", 50)
     first = ledger.record_decision(decision("big-125", score=0.5))
     batch = [decision(f"big-{i}", score=0.9) for i in range(130)]
     got = ledger.record_decisions(batch)
@@ -180,6 +182,20 @@ def test_the_same_id_twice_in_one_call_is_recorded_once(ledger: SqlLedger) -> No
     assert got[0] is a
     assert got[1] == a
     assert ledger.get_decision("twice") == a
+
+
+def test_a_batch_the_database_refuses_records_none_of_it(
+    ledger: SqlLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One statement (PostgreSQL: in autocommit) or one transaction: all of it or nothing, also
+    # when the batch takes several statements.
+    refused = decision("r-2", model_version=None)  # NOT NULL on both back ends
+    with pytest.raises((StoreError, ConflictError)):
+        ledger.record_decisions([decision("r-1"), refused])
+    monkeypatch.setattr("frisk.store.sql._POSTGRES_ROWS_PER_INSERT", 2)
+    with pytest.raises((StoreError, ConflictError)):
+        ledger.record_decisions([decision("r-3"), decision("r-4"), refused])
+    assert not any(ledger.has_decision(f"r-{i}") for i in range(1, 5))
 
 
 def test_has_decision(ledger: SqlLedger) -> None:

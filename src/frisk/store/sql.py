@@ -125,7 +125,12 @@ class SqlLedger:
         #: True when ``has_decision`` is a local file read (microseconds, never hangs): callers on
         #: an event loop may then ask it there rather than from a thread
         self.fast_lookups = self._sqlite
-        self._insert_sql = _decision_insert_sql(self._sqlite)
+        self._insert_sql = _decision_insert_sql(True)  # SQLite's row-by-row fallback
+        # PostgreSQL: a batch of new decisions is one statement in autocommit (see
+        # ``_record_postgres``); the same pool, switched on checkout without a round trip.
+        self._autocommit = (
+            engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._probe = _IdProbe(engine)
         self._writer = _SqliteWriter(engine.url.database) if self._sqlite else None
         self._on_close: list[Callable[[], object]] = []
@@ -179,6 +184,8 @@ class SqlLedger:
             rows = [_encode_decision(d, self._sqlite, self._catalogues) for d in records]
         except (TypeError, ValueError) as exc:  # orjson: a value JSON cannot hold
             raise RecordRefusedError(f"{doing}: cannot encode it ({exc})") from exc
+        if not self._sqlite:
+            return self._record_postgres(records, rows, doing)
         if self._writer is not None:
             with translate_errors(doing):
                 if self._writer.insert(rows) == len(rows):
@@ -193,8 +200,6 @@ class SqlLedger:
                 transaction.rollback()
             with conn.begin():
                 ours = [conn.exec_driver_sql(self._insert_sql, row).rowcount == 1 for row in rows]
-                # On PostgreSQL an insert that met a concurrent writer of its id waited for it to
-                # commit, and this read sees its row: read committed snapshots every statement.
                 pairs = list(zip(records, ours, strict=True))
                 theirs = [d.transaction_id for d, mine in pairs if not mine]
                 query = sa.select(decisions).where(decisions.c.transaction_id.in_(theirs))
@@ -202,17 +207,64 @@ class SqlLedger:
         return [d if mine else stored[d.transaction_id] for d, mine in pairs]
 
     def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-        """Insert what is new of ``rows``; the number inserted.
+        """SQLite: insert what is new of ``rows``; the number inserted.
 
-        On SQLite, many rows per statement: ``executemany`` steps the statement once per row and
-        Python's driver lets go of the GIL at every step. Under load the service's scoring
-        thread holds it, so the writer waited for it once per row, and every request in the
-        batch waited for the writer.
+        Many rows per statement: ``executemany`` steps the statement once per row and Python's
+        driver lets go of the GIL at every step. Under load the service's scoring thread holds
+        it, so the writer waited for it once per row, and every request in the batch waited for
+        the writer.
         """
-        if not self._sqlite:
-            return int(conn.exec_driver_sql(self._insert_sql, rows).rowcount)
         inserts = _sqlite_inserts(rows)
         return sum(conn.exec_driver_sql(sql, params).rowcount for sql, params in inserts)
+
+    def _record_postgres(
+        self, records: Sequence[DecisionRecord], rows: list[tuple[Any, ...]], doing: str
+    ) -> list[DecisionRecord]:
+        """PostgreSQL's ``record_decisions``: the rows in one multi-row INSERT ... RETURNING
+        the ids it inserted, sent in autocommit.
+
+        One statement is one transaction, committed (flushed, with ``synchronous_commit``)
+        before its answer: one round trip, where BEGIN, ``executemany`` and COMMIT were three,
+        and the executor, the partition routing and its check set up once for the batch instead
+        of once a row (``benchmarks.ab_ledger_postgres``: the backends' CPU a decision -14 %
+        at ~1 decision a commit; docs/BENCHMARKS.md, #16). More rows than one statement takes
+        go in one transaction of several. The ids returned tell ours from those recorded
+        before (the ``decision_ids`` trigger skips a row whose id is there, and an insert that
+        met a concurrent writer of its id waited for it to commit), so nothing is rolled back
+        and sent again.
+        """
+        with translate_errors(doing):
+            if len(rows) <= _POSTGRES_ROWS_PER_INSERT:
+                with self._autocommit.connect() as conn:
+                    new = _postgres_insert(conn, rows)
+                    if len(new) == len(rows):
+                        return list(records)
+                    return self._with_stored(conn, records, new)
+            with self.engine.connect() as conn, conn.begin():
+                new = [
+                    i
+                    for start in range(0, len(rows), _POSTGRES_ROWS_PER_INSERT)
+                    for i in _postgres_insert(conn, rows[start : start + _POSTGRES_ROWS_PER_INSERT])
+                ]
+                if len(new) == len(rows):
+                    return list(records)
+                return self._with_stored(conn, records, new)
+
+    def _with_stored(
+        self, conn: Connection, records: Sequence[DecisionRecord], new: list[str]
+    ) -> list[DecisionRecord]:
+        """Each of ``records`` if its row was inserted (the first of an id given twice), else
+        the row recorded under its id."""
+        inserted = set(new)
+        ours = []
+        for d in records:
+            ours.append(d.transaction_id in inserted)
+            inserted.discard(d.transaction_id)
+        pairs = list(zip(records, ours, strict=True))
+        theirs = [d.transaction_id for d, mine in pairs if not mine]
+        query = sa.select(decisions).where(decisions.c.transaction_id.in_(theirs))
+        stored = {r.transaction_id: self._decision(r._mapping) for r in conn.execute(query)}
+        return [d if mine else stored[d.transaction_id] for d, mine in pairs]
 
     def get_decision(self, transaction_id: str) -> DecisionRecord | None:
         query = sa.select(decisions).where(decisions.c.transaction_id == transaction_id)
@@ -512,23 +564,34 @@ _DECISION_COLUMNS = (
 
 # Under 999 parameters, the cap of SQLite builds before 3.32.
 _SQLITE_ROWS_PER_INSERT = 999 // len(_DECISION_COLUMNS)
+# PostgreSQL takes up to 65,535 parameters a statement; the group commit sends up to 256 rows.
+_POSTGRES_ROWS_PER_INSERT = 1000
 
 
-@functools.lru_cache(maxsize=_SQLITE_ROWS_PER_INSERT + 2)
+@functools.lru_cache(maxsize=512)
 def _decision_insert_sql(sqlite: bool, rows: int = 1) -> str:
     """The driver's INSERT ... ON CONFLICT DO NOTHING for ``rows`` decision rows.
 
-    One row for ``executemany`` (PostgreSQL, and the row-by-row fallback); many for SQLite's
-    batches (``SqlLedger._insert_rows``).
+    SQLite: one row for the row-by-row fallback, many for its batches
+    (``SqlLedger._insert_rows``). PostgreSQL: a batch (``SqlLedger._record_postgres``),
+    returning the ids it inserted.
     """
     mark = "?" if sqlite else "%s"
     columns = ", ".join(f'"{c}"' for c in _DECISION_COLUMNS)
     values = ", ".join(mark for _ in _DECISION_COLUMNS)
     groups = ", ".join([f"({values})"] * rows)
     # PostgreSQL's partitioned ``decisions`` has no key on the id alone: its trigger skips a row
-    # whose id ``decision_ids`` holds (``store.partitions``), which the count shows the same way.
-    target = "(transaction_id) " if sqlite else ""
-    return f"INSERT INTO decisions ({columns}) VALUES {groups} ON CONFLICT {target}DO NOTHING"
+    # whose id ``decision_ids`` holds (``store.partitions``), which RETURNING then leaves out.
+    insert = f"INSERT INTO decisions ({columns}) VALUES {groups} ON CONFLICT"
+    if sqlite:
+        return f"{insert} (transaction_id) DO NOTHING"
+    return f"{insert} DO NOTHING RETURNING transaction_id"
+
+
+def _postgres_insert(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[str]:
+    """PostgreSQL: ``rows`` in one INSERT; the ids it inserted."""
+    sql = _decision_insert_sql(False, len(rows))
+    return list(conn.exec_driver_sql(sql, tuple(chain.from_iterable(rows))).scalars())
 
 
 def _encode_decision(
