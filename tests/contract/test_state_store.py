@@ -290,6 +290,52 @@ def test_bookkeeping_lives_in_the_store(make_store: StoreFactory) -> None:
     assert mismatches(expected, to_frame(ids, rows, catalogue), REL) == []
 
 
+def test_labels_queued_by_another_process_cost_an_event_no_round_trip(
+    redis_stores: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One Redis: labels queued by another process are applied by the script of the first event
+    after their arrival: every event is one request, each label counts once, none is lost."""
+    from redis.connection import Connection
+
+    from frisk.features.stores.redis import RedisStore
+
+    table = random_events(7, 200)
+    catalogue = resolve_catalogue("default", table)
+    writer = redis_stores()
+    assert isinstance(writer, RedisStore)
+    labeller = RedisStore(writer.client, key_prefix=writer.prefix)
+    online = OnlineFeatures(catalogue, writer)
+    queuer = OnlineFeatures(catalogue, labeller)
+    labelled = table.filter(pl.col("label_timestamp").is_not_null())
+    for txn, label, at in labelled.select(
+        "transaction_id", "label", pl.col("label_timestamp").to_physical()
+    ).iter_rows():
+        queuer.apply_label(txn, int(label), int(at))  # routed by the claims, when due
+    queue = f"{writer.prefix}:{{meta}}:pending"
+    queued = writer.client.zcard(queue)
+    assert queued == labelled.height
+
+    sent = [0]
+    original = Connection.send_packed_command
+
+    def counting(self: Connection, command: Any, check_health: bool = True) -> None:
+        sent[0] += 1
+        original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    rows, requests = [], []
+    for event in table.drop("label", "label_timestamp").iter_rows(named=True):
+        before = sent[0]
+        rows.append(online.update(event))
+        requests.append(sent[0] - before)
+    monkeypatch.undo()
+    due = queued - writer.client.zcard(queue)
+    assert due > 10  # labels did fall due among the events
+    assert requests == [1] * table.height
+    ids = table.get_column("transaction_id")
+    assert mismatches(compute_offline(table, catalogue), to_frame(ids, rows, catalogue), REL) == []
+
+
 def test_a_redis_store_without_a_cache_reads_first(
     require_service: Callable[[str, str, int], None],
 ) -> None:
