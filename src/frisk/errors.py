@@ -20,7 +20,6 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     ├── StoreError             a ledger or state store that failed
     │   ├── RecordRefusedError   one record the store cannot hold (its content), the rest can
     │   └── StateUnavailable     the shared feature state cannot be reached in time (or written)
-    │       └── StateConflict      a label falls due before the event; nothing written
     ├── NotFoundError          a named thing (model version, review, rule) does not exist
     ├── NotReadyError          nothing can be decided yet (no engine, or one still warming)
     └── ConflictError          a request contradicts what is already recorded
@@ -47,7 +46,6 @@ __all__ = [
     "NotReadyError",
     "RecordRefusedError",
     "RowProblem",
-    "StateConflict",
     "StateUnavailable",
     "StoreError",
 ]
@@ -134,12 +132,6 @@ class StoreError(FriskError):
 
 class StateUnavailable(StoreError):
     """The shared feature state (Redis) did not answer in time, refused a write or was lost."""
-
-
-class StateConflict(StateUnavailable):
-    """The shared state refused to start an event (a label queued by another process falls due
-    before it); nothing of the event was written, so it may be started again once the label is
-    applied (the executor does)."""
 
 
 class RecordRefusedError(StoreError):

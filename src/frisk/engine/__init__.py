@@ -78,11 +78,6 @@ class CountsLateness(Protocol):
         and those refused for being later than the bound (``state.max_lateness``)."""
         ...
 
-    def feature_recomputes(self) -> int:
-        """Since start: events started again because a shared state store refused them (a
-        label queued by another process fell due first)."""
-        ...
-
     def feature_changes_applied(self) -> int:
         """Since start: changes other processes made to shared feature state, applied here."""
         ...

@@ -228,11 +228,6 @@ class ModelEngine:
         features = self._features
         return (0, 0) if features is None else (features.late_events, features.refused_late)
 
-    def feature_recomputes(self) -> int:
-        """Events started again since start because the shared state refused them."""
-        features = self._features
-        return 0 if features is None else features.recomputed
-
     def feature_changes_applied(self) -> int:
         """Changes of other processes applied to this one's copies of shared state."""
         features = self._features

@@ -79,8 +79,6 @@ from frisk.errors import (
     FeatureError,
     InvalidEventError,
     LateEventError,
-    StateConflict,
-    StateUnavailable,
 )
 from frisk.features.catalogue import Catalogue
 from frisk.features.compiled import KeyRunner
@@ -98,9 +96,6 @@ _ONE_US = timedelta(microseconds=1)
 _NAN = NAN
 #: transactions remembered by default to route labels (about 200 bytes each)
 DEFAULT_REMEMBER = 1_000_000
-# Attempts after a shared store refused to start an event because a queued label fell due before
-# it (the labels are applied, then the event starts again; nothing of it was written).
-_CONFLICT_RETRIES = 50
 
 
 class OnlineFeatures:
@@ -120,8 +115,6 @@ class OnlineFeatures:
         #: events learnt at the clock's time because they were behind it; and those refused
         self.late_events = 0
         self.refused_late = 0
-        #: events started again because a shared store refused them (a label fell due first)
-        self.recomputed = 0
         #: how many transactions' claims the store keeps to route ``apply_label`` without ``event``
         self.remember = remember
         self.plan = plan = compile_plan(catalogue)
@@ -302,10 +295,7 @@ class OnlineFeatures:
         if not commit:
             return self._peek(event, t_event)
         late = self._late(event, t_event, bounded)
-        try:
-            vector = self._step(event, t_event)
-        except StateConflict:
-            vector, late = self._again(event, t_event, bounded)
+        vector = self._step(event, t_event)
         if late:
             self.late_events += 1
         return vector
@@ -327,23 +317,6 @@ class OnlineFeatures:
                 f"{bound / 1e6:,.3f} s late are refused (state.max_lateness); nothing was learnt",
             )
         return True
-
-    def _again(
-        self, event: Mapping[str, Any], t_event: int, bounded: bool
-    ) -> tuple[list[float | str | None], bool]:
-        """Start an event again after a shared store refused it (nothing was written: a label
-        queued by any process fell due before it); the step applies the due labels first."""
-        for _ in range(_CONFLICT_RETRIES):
-            self.recomputed += 1
-            late = self._late(event, t_event, bounded)
-            try:
-                return self._step(event, t_event), late
-            except StateConflict:
-                continue
-        raise StateUnavailable(
-            f"transaction {event.get('transaction_id')!r}: labels kept falling due before it "
-            f"under {_CONFLICT_RETRIES + 1} attempts; nothing was written"
-        )
 
     def _label_keys(self, event: Mapping[str, Any], t: int) -> tuple[Any, ...]:
         keys = []

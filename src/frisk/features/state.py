@@ -17,8 +17,8 @@ A shared store (Redis) takes the event's place in each of its entities' historie
 atomically: it appends the event to each entity's journal and answers with what this process has
 not seen of those journals, which it applies to its cached records with ``SpaceSpec.replay``. So
 any number of processes write one entity without ever refusing each other's writes: nothing is
-computed twice (see ``frisk.features.stores.redis``). It refuses an event only when a queued label
-falls due before it (``StateConflict``: nothing written; the executor applies the label first).
+computed twice (see ``frisk.features.stores.redis``); on one Redis its script also applies the
+labels queued that fall due before the event (its ``next_label_at`` is then always ``NEVER``).
 ``read`` (for ``peek``, which writes nothing) reads the state as it is.
 
 A label reaches the label records of its transaction's keys by ``label`` (one change, applied to
@@ -121,8 +121,7 @@ class StateStore(Protocol):
         """Start an event: the time it is processed at (``t_event``, or the clock when behind it)
         and the record of each key in its space (layout order; None for a None key or none) as
         it stands before the event. A shared store takes the event's place here (``commit``
-        then only hands the records back); ``StateConflict`` if a queued label falls due first
-        (nothing written)."""
+        then only hands the records back)."""
         ...
 
     def read(self, keys: Sequence[str | None]) -> Sequence[Any]:

@@ -187,12 +187,6 @@ class ServiceMetrics:
             "state.max_lateness, since start.",
             mode="livesum",
         )
-        self.recomputed = gauge(
-            "frisk_feature_recomputed",
-            "Transactions started again because the shared state store refused them (a label "
-            "queued by another process fell due first), since start.",
-            mode="livesum",
-        )
         self.changes_applied = gauge(
             "frisk_feature_changes_applied",
             "Changes other processes made to shared feature state (or to records this one did "

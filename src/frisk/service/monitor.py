@@ -213,7 +213,6 @@ class ModelOps:
             late, refused = self.decision_engine.feature_lateness()
             self.metrics.late_events.set(late)
             self.metrics.late_refused.set(refused)
-            self.metrics.recomputed.set(self.decision_engine.feature_recomputes())
             self.metrics.changes_applied.set(self.decision_engine.feature_changes_applied())
         cfg = self.settings.monitoring
         if not force and time.monotonic() - self._refreshed < cfg.refresh_seconds:

@@ -19,13 +19,15 @@
 -- is set only if absent, so a transaction is applied once while its key lives.
 -- The label sequence (label.lua raises it with every label appended to any label record)
 -- spares reading label records: while it stays where a process saw it, no label record changed.
+-- Labels queued (queue.lua) that arrive before the time the event is processed at are taken
+-- from the queue and appended to their label records here, before the event reads them, in the
+-- order they were queued: no label is ever taken from the queue and not applied, and an event
+-- with labels due costs no round trip more.
 -- Returns {status, the time the event is processed at (the clock, if the event is behind it),
 -- the earliest queued label's arrival time ("" for none), the label sequence} followed by
 -- take's answer for each record. Status:
 --   1  the event is in every journal;
---   0  this transaction was applied already: nothing changed (the answers include it);
---  -1  nothing changed but the snapshots, and nothing else is answered: a label queued before
---      the event's time is due first (apply it, then start the event again).
+--   0  this transaction was applied already: nothing changed (the answers include it).
 -- Times are µs below 2^53 (year 2255), compared as numbers when their lengths differ, else as
 -- text (equal-length decimals sort as their numbers; making numbers costs more in Lua).
 local function before(a, b)  -- a < b, for non-negative decimal strings
@@ -33,6 +35,57 @@ local function before(a, b)  -- a < b, for non-negative decimal strings
         return #a < #b
     end
     return a < b
+end
+
+-- Apply the labels queued that arrive before ``at``; answers the queue's head after ("" for
+-- none). ``plan`` (LABEL_PLAN, the store's layout compiled into this script by the store, so
+-- that no event sends it) is JSON: [the queue's key, the label horizon in µs, the claims' key prefix, then per
+-- label space: [its keys' prefix, the TTL in ms]]; a queued label is "<20-digit sequence>" and
+-- the JSON [arrival time, transaction id, label, [transaction time, label keys...] or null],
+-- null when the label's transaction is found by its claim, "[<time>,<label keys...>]". A label
+-- counts if it arrives within the horizon after its transaction; it is appended to each of its
+-- transaction's label records as "<arrival time> [<label>,<transaction time>]" and raises the
+-- label sequence. Numbers decoded by cjson are doubles: times below 2^53 µs stay exact.
+local function apply_due(at, plan_json, head_key, sequence)
+    local plan = cjson.decode(plan_json)
+    local queue, horizon, claims = plan[1], plan[2], plan[3]
+    local due = redis.call("ZRANGEBYSCORE", queue, "-inf", "(" .. at)
+    redis.call("ZREMRANGEBYSCORE", queue, "-inf", "(" .. at)
+    local first = redis.call("ZRANGE", queue, 0, 0, "WITHSCORES")
+    local head = ""
+    if first[2] then
+        head = int(tonumber(first[2]))
+        redis.call("SET", head_key, head)
+    else
+        redis.call("DEL", head_key)
+    end
+    for i = 1, #due do
+        local label = cjson.decode(string.sub(due[i], 21))
+        local found = label[4]
+        if found == cjson.null then
+            found = nil
+            local held = redis.call("GET", claims .. label[2] .. "}")
+            if held and string.sub(held, 1, 1) == "[" then
+                found = cjson.decode(held)
+            end
+        end
+        local arrival = label[1]
+        if found and found[1] <= arrival and arrival < found[1] + horizon then
+            local entry = int(arrival) .. " [" .. int(label[3]) .. "," .. int(found[1]) .. "]"
+            local applied = false
+            for s = 4, #plan do
+                local key = found[s - 2]
+                if key ~= nil and key ~= cjson.null then
+                    take(plan[s][1] .. key .. "}", "-2", "", entry, int(plan[s][2]), "1", 0, "")
+                    applied = true
+                end
+            end
+            if applied and redis.call("INCR", sequence) == 1 then
+                redis.call("SET", sequence, int(clock_us()))
+            end
+        end
+    end
+    return head
 end
 
 local t, n, r, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[8])
@@ -56,8 +109,8 @@ end
 if not redis.call("SET", KEYS[base + 2], claim, "NX", "PX", ARGV[5]) then
     status = 0
 elseif head and before(head, at) then
-    redis.call("DEL", KEYS[base + 2])
-    return {-1, clock_at or "", head, labels}
+    head = apply_due(at, LABEL_PLAN, KEYS[base + 3], KEYS[base + 4])
+    labels = redis.call("GET", KEYS[base + 4]) or "0"
 end
 local entry = ""
 if status == 1 then

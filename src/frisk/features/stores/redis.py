@@ -31,18 +31,20 @@ record grows) sends it as the new snapshot, with its next event (the same script
 the changes it covers are dropped, so a journal stays short whether or not any process keeps the
 record cached.
 
-The script applies a transaction once (a retried event changes nothing) and refuses an event
-only when a queued label falls due before it (``StateConflict``: nothing written; the executor
-applies the label, then starts the event again). ``read`` (``peek``) reads journals afresh. A
-label's change is appended to its label records' journals (``label.lua``). Records expire by TTL,
-their space's lifetime after their last change.
+The script applies a transaction once (a retried event changes nothing). Labels are queued
+(``queue.lua``); the labels queued by any process that arrive before an event are taken from the
+queue and appended to their label records' journals by that event's script, before it reads them:
+an event with labels due costs no second round trip, and no label is taken from the queue
+without being applied. ``read`` (``peek``) reads journals afresh. Records expire by TTL, their
+space's lifetime after their last change.
 
 A Redis Cluster spreads an event's keys over slots: each entity's part is its own script
 (``entity.lua``: the transaction id is kept per entity), all sent at once with the clock's
 script from a small thread pool (redis-py pipelines no scripts on a cluster): one round trip's
 wait. An event is processed at its own time or the clock as this process last saw it, and the
-label queue is not checked with the journals there: on a cluster, run one writer per key prefix
-for order across processes. A retry after some entities took the event completes the others.
+label queue is not checked with the journals there (the executor applies the labels due,
+``due.lua``, then ``label.lua`` per label): on a cluster, run one writer per key prefix for
+order across processes. A retry after some entities took the event completes the others.
 
 Every driver error is translated here, once, into ``StateUnavailable``, within the configured
 timeouts. redis-py's own retries are off: a request that timed out may have run.
@@ -62,7 +64,7 @@ from typing import Any, Final
 import orjson
 from redis.exceptions import NoScriptError, RedisError
 
-from frisk.errors import ConfigError, FeatureError, StateConflict, StateUnavailable
+from frisk.errors import ConfigError, FeatureError, StateUnavailable
 from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
 from frisk.features.stores.redis_cache import Held, RecordCache
 from frisk.features.stores.redis_client import HotConnection, open_client
@@ -99,6 +101,16 @@ def _script(name: str) -> str:
 def _with_journal(name: str) -> str:
     """A script with ``take`` (``journal.lua``) before it."""
     return _script("journal.lua") + "\n" + _script(name)
+
+
+def _event_script(plan: bytes) -> str:
+    """``event.lua`` with a layout's label plan (JSON) as the Lua string ``LABEL_PLAN``."""
+    text = plan.decode()
+    level = 1
+    while f"]{'=' * level}]" in text:
+        level += 1
+    quote = "=" * level
+    return f"local LABEL_PLAN = [{quote}[{text}]{quote}]\n" + _with_journal("event.lua")
 
 
 class RedisStore:
@@ -151,7 +163,7 @@ class RedisStore:
         # Snapshots to send with the next event: (key, version, encoded record, TTL ms).
         self._snapshots: list[tuple[str, int, bytes, int]] = []
         with self._translated():
-            self._event = client.register_script(_with_journal("event.lua"))
+            self._event = client.register_script(_event_script(b"[]"))  # see ``open``
             self._entity = client.register_script(_with_journal("entity.lua"))
             self._label = client.register_script(_with_journal("label.lua"))
             self._move_clock = client.register_script(_script("clock.lua"))
@@ -192,7 +204,9 @@ class RedisStore:
 
     @property
     def next_label_at(self) -> int:
-        return self._next
+        """On one Redis, ``NEVER``: each event's script applies the labels due before it
+        itself; on a cluster, the earliest queued label's arrival time as last seen."""
+        return self._next if self.cluster else NEVER
 
     def open(self, layout: StateLayout) -> None:
         for spec in layout.spaces:
@@ -220,14 +234,29 @@ class RedisStore:
                 f"{held.get('catalogue_version')!r}, not {layout.catalogue_version!r}; refusing to "
                 f"read it (use another key prefix, or rebuild it: frisk state rebuild)"
             )
-        if not self.cluster:
-            with self._translated():
-                self._load_scripts()
         self._layout, self._specs = layout, layout.spaces
         lifetimes = [spec.lifetime // 1000 + GRACE_MS for spec in layout.spaces]
         self._ttls = [ms + ms // 64 for ms in lifetimes]
         self._renew = [ms / 128 / 1000 for ms in lifetimes]
         self._fields = layout.event_fields
+        # what event.lua needs to apply the labels due itself (see apply_due there), compiled
+        # into the script: no event sends it
+        plan = orjson.dumps(
+            [
+                self._queue_keys[0],
+                layout.label_horizon,
+                self._claim_key("")[:-1],
+                *(
+                    [self._key(spec, "")[:-1], ttl]
+                    for spec, ttl in zip(layout.spaces, self._ttls, strict=True)
+                    if spec.labels
+                ),
+            ]
+        )
+        self._event = self.client.register_script(_event_script(plan))
+        if not self.cluster:
+            with self._translated():
+                self._load_scripts()
         if self._cache is not None:
             self._cache.clear()
         self._clock = None if clock is None else int(clock)
@@ -531,15 +560,8 @@ class RedisStore:
             args_out += [version, blob, ttl]
         with self._translated():
             reply = self._send_one(keys_out, args_out)
-        status, at, head = int(reply[0]), reply[1], reply[2]
-        self._next = int(head) if head else NEVER
-        self._seen = int(reply[3]) if len(reply) > 3 else None
-        if status < 0:
-            self._clock = int(at) if at else None
-            raise StateConflict(
-                f"transaction {transaction_id!r}: a label queued by another process falls due "
-                f"before it; nothing was written (apply the label, then start it again)"
-            )
+        status, at = int(reply[0]), reply[1]
+        self._seen = int(reply[3])
         t = int(at)
         if self._clock is None or t > self._clock:
             self._clock = t
