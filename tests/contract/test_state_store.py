@@ -336,6 +336,31 @@ def test_labels_queued_by_another_process_cost_an_event_no_round_trip(
     assert mismatches(compute_offline(table, catalogue), to_frame(ids, rows, catalogue), REL) == []
 
 
+def test_labels_find_transactions_and_entities_with_any_ids(make_store: StoreFactory) -> None:
+    """Labels routed by the claims (no event given) reach the label records of ids with quotes,
+    braces, backslashes, control characters and characters beyond ASCII: on Redis the event's
+    script builds the claim's and the records' keys from JSON it decodes itself."""
+    odd = ['t"q', "t}{b", "t\\s", "t\x1fu", "tλ", "t💳", "t\u2028", "t:{x}"]
+    table = random_events(11, 160)
+    ids = [f"{odd[i % len(odd)]}-{i}" for i in range(table.height)]
+    payers = table.get_column("payer_id").to_list()
+    table = table.with_columns(
+        pl.Series("transaction_id", ids),
+        pl.Series("payer_id", [f"{p}{odd[i % len(odd)]}" for i, p in enumerate(payers)]),
+    )
+    catalogue = resolve_catalogue("default", table)
+    online = OnlineFeatures(catalogue, make_store())
+    labelled = table.filter(pl.col("label_timestamp").is_not_null())
+    assert labelled.height > 20
+    for txn, label, at in labelled.select(
+        "transaction_id", "label", pl.col("label_timestamp").to_physical()
+    ).iter_rows():
+        online.apply_label(txn, int(label), int(at))
+    rows = [online.update(e) for e in table.drop("label", "label_timestamp").iter_rows(named=True)]
+    got = to_frame(table.get_column("transaction_id"), rows, catalogue)
+    assert mismatches(compute_offline(table, catalogue), got, REL) == []
+
+
 def test_a_redis_store_without_a_cache_reads_first(
     require_service: Callable[[str, str, int], None],
 ) -> None:
