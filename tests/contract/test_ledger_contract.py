@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -114,17 +115,34 @@ def test_record_many_in_one_call(ledger: SqlLedger) -> None:
     assert len(list(ledger.decisions_since(T0, batch=2))) == 4
 
 
-def test_new_decisions_are_one_statement(ledger: SqlLedger) -> None:
-    # The scoring path's fast case: no read-back, no row-by-row retry (both back ends report the
-    # rows an executemany inserted). The first decision of a feature catalogue stores its names.
+def test_new_decisions_are_one_statement(
+    ledger: SqlLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scoring path's fast case: no read-back, no row-by-row retry. The first decision of a
+    # feature catalogue stores its names.
     ledger.record_decision(decision("first"))
     statements: list[str] = []
 
     def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         statements.append(statement)
 
-    # On SQLite new decisions go through the writer's own connection (not the engine's pool).
+    # On SQLite new decisions go through the writer's own connection (not the engine's pool);
+    # on PostgreSQL through a pooled connection's driver connection, in autocommit: the
+    # statement is its transaction (psycopg sends no BEGIN, the server commits before it
+    # answers), one round trip.
     writer = ledger._writer._conn if ledger._writer is not None else None
+    autocommit: list[bool] = []
+    if ledger.engine.dialect.name == "postgresql":
+        import psycopg
+
+        execute = psycopg.Connection.execute
+
+        def traced(self: psycopg.Connection[Any], query: Any, *args: Any, **kw: Any) -> Any:
+            statements.append(str(query))
+            autocommit.append(self.autocommit)
+            return execute(self, query, *args, **kw)
+
+        monkeypatch.setattr(psycopg.Connection, "execute", traced)
     sa.event.listen(ledger.engine, "before_cursor_execute", seen)
     if writer is not None:
         writer.set_trace_callback(statements.append)
@@ -136,6 +154,10 @@ def test_new_decisions_are_one_statement(ledger: SqlLedger) -> None:
             writer.set_trace_callback(None)
     transaction = {"BEGIN", "COMMIT"}
     assert [s.split()[0] for s in statements if s.split()[0] not in transaction] == ["INSERT"]
+    assert all(autocommit)
+    if ledger.engine.dialect.name == "postgresql":
+        assert autocommit == [True]
+        assert ledger.get_decision("one-4") == decision("one-4")  # pooled connections usable
 
 
 def test_new_decisions_are_durable_at_commit_on_sqlite(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -128,12 +129,22 @@ def _plans(
     def seen(_conn: object, _cursor: object, statement: str, params: Any, *_: object) -> None:
         sent.append((statement, params))
 
+    # The decision path's look-up and insert go on the driver connection itself
+    # (``postgres.driver_autocommit``), past SQLAlchemy's events.
+    execute = psycopg.Connection.execute
+
+    def driver(self: psycopg.Connection[Any], query: Any, params: Any = None, **kw: Any) -> Any:
+        sent.append((str(query), params))
+        return execute(self, query, params, **kw)
+
     sa.event.listen(ledger.engine, "before_cursor_execute", seen)
+    psycopg.Connection.execute = driver  # type: ignore[method-assign]
     try:
         result = call()
         if isinstance(result, Iterator):
             next(result, None)
     finally:
+        psycopg.Connection.execute = execute  # type: ignore[method-assign]
         sa.event.remove(ledger.engine, "before_cursor_execute", seen)
     out = []
     raw = ledger.engine.raw_connection()

@@ -3,11 +3,13 @@ after being idle (``frisk.store.postgres``)."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
+from frisk.errors import StoreError
 from frisk.store import SqlLedger, open_ledger
 from frisk.store import postgres as pg
 from frisk.store.postgres import StoreTimeouts
@@ -68,6 +70,36 @@ def test_an_idle_connection_the_server_closed_is_replaced_not_handed_out(
         # Pinged, found closed, replaced: no error (pool_pre_ping's failed ping opened the
         # breaker, so this was a StoreUnavailableError).
         assert not ledger.has_decision("after")
+        assert _backends(ledger) != {pid}
+    finally:
+        admin.dispose()
+        ledger.close()
+
+
+def test_the_decision_path_hands_its_connections_back_out_of_autocommit(
+    postgres_url: str,
+) -> None:
+    # The look-up and a group commit's INSERT run on a pooled connection in autocommit
+    # (``postgres.driver_autocommit``); whatever takes the connection next gets transactions.
+    ledger = open_ledger(postgres_url, timeouts=StoreTimeouts(cool_down=0.05))
+    admin = sa.create_engine(sa.make_url(postgres_url), isolation_level="AUTOCOMMIT")
+    try:
+        assert not ledger.has_decision("a")
+        with ledger.engine.connect() as conn:
+            assert conn.connection.driver_connection.autocommit is False
+            conn.execute(sa.text("CREATE TABLE kept_or_not (x int)"))
+            conn.rollback()
+        assert not ledger.has_decision("b")
+        with ledger.engine.connect() as conn:  # rolled back with its transaction
+            assert conn.execute(sa.text("SELECT to_regclass('kept_or_not')")).scalar() is None
+        # A connection that broke under a statement is dropped, not handed out again.
+        (pid,) = _backends(ledger)
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(StoreError):
+            ledger.has_decision("c")
+        time.sleep(0.1)  # the breaker's cool-down: a lost connection opened it
+        assert not ledger.has_decision("d")
         assert _backends(ledger) != {pid}
     finally:
         admin.dispose()

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 import sqlalchemy as sa
@@ -35,7 +37,7 @@ from frisk.store.breaker import Breaker
 if TYPE_CHECKING:
     from frisk.config import StoreSettings
 
-__all__ = ["StoreTimeouts", "postgres_engine", "timeouts_of"]
+__all__ = ["StoreTimeouts", "driver_autocommit", "postgres_engine", "timeouts_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,52 @@ def _ping_when_idle(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(_first_line(exc)) from exc
         finally:
             dbapi.pinging = False
+
+
+@contextmanager
+def driver_autocommit(engine: Engine) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection's own psycopg connection, in autocommit, for the decision path's
+    one-statement calls (the id look-up, a group commit's INSERT).
+
+    SQLAlchemy's ``Connection`` around one statement (its construction, the isolation level set
+    and reset, the execution context, the result) cost ~100 µs of the client's CPU; a look-up
+    costs ~60 µs in all this way, against ~165 µs. What the pool gives is kept: checkout and
+    return with the idle ping (``_ping_when_idle``), the bounded waits and the breaker (the
+    connection's own ``wait``). A driver error comes out as SQLAlchemy's class for it
+    (``IntegrityError``, ``OperationalError`` ...), which ``translate_errors`` maps as any other;
+    a connection left unusable or not idle is invalidated rather than returned to the pool,
+    so none goes back in autocommit.
+    """
+    try:
+        fairy = engine.raw_connection()
+    except psycopg.Error as exc:  # connecting
+        raise _as_sqlalchemy(exc) from exc
+    conn = cast("psycopg.Connection[Any]", fairy.driver_connection)
+    restored = False
+    try:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed and conn.pgconn.transaction_status == _IDLE:
+                conn.autocommit = False
+                restored = True
+    except psycopg.Error as exc:
+        raise _as_sqlalchemy(exc) from exc
+    finally:
+        if not restored:
+            fairy.invalidate()
+        fairy.close()
+
+
+def _as_sqlalchemy(exc: psycopg.Error) -> sa.exc.DBAPIError:
+    """``exc`` as SQLAlchemy raises it from a statement (the class by the driver's)."""
+    wrapped = sa.exc.DBAPIError.instance(None, None, exc, psycopg.Error, hide_parameters=True)
+    assert isinstance(wrapped, sa.exc.DBAPIError)
+    return wrapped
+
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 
 
 def _guarded(breaker: Breaker, answer: float | None) -> type[psycopg.Connection[Any]]:
