@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
-from frisk.errors import StoreError
-from frisk.store import SqlLedger, open_ledger
+from frisk.errors import RecordRefusedError, StoreError
+from frisk.store import DecisionRecord, SqlLedger, open_ledger
 from frisk.store import postgres as pg
 from frisk.store.postgres import StoreTimeouts
 
@@ -21,6 +22,26 @@ def _ledger(url: str) -> SqlLedger:
     ledger = open_ledger(url, timeouts=StoreTimeouts())
     assert isinstance(ledger, SqlLedger)
     return ledger
+
+
+def decision(txn_id: str, tier: str = "low") -> DecisionRecord:
+    at = datetime(2024, 3, 1, 12, tzinfo=UTC)
+    return DecisionRecord(
+        transaction_id=txn_id,
+        body_hash="a" * 64,
+        event_time=at,
+        transaction={"transaction_id": txn_id, "amount": 12.5, "currency": "EUR"},
+        features={"amount": 12.5},
+        score=0.125,
+        risk_score=13,
+        tier=tier,
+        action="allow",
+        reasons=[],
+        model_version="m-1",
+        timings={"total": 0.6},
+        created_at=at,
+        degraded=False,
+    )
 
 
 def _backends(ledger: SqlLedger) -> set[int]:
@@ -103,4 +124,23 @@ def test_the_decision_path_hands_its_connections_back_out_of_autocommit(
         assert _backends(ledger) != {pid}
     finally:
         admin.dispose()
+        ledger.close()
+
+
+def test_a_statement_the_server_refuses_on_the_decision_path_is_the_ledgers_error(
+    postgres_url: str,
+) -> None:
+    # A driver error on the driver connection comes out as SQLAlchemy's class for it, which the
+    # ledger translates as any other; the connection, idle after it, goes back to the pool.
+    ledger = _ledger(postgres_url)
+    try:
+        assert not ledger.has_decision("warm")
+        (pid,) = _backends(ledger)
+        with pytest.raises(RecordRefusedError, match="StringDataRightTruncation"):
+            ledger.record_decisions([decision("ok"), decision("long", tier="x" * 40)])
+        assert not ledger.has_decision("ok")  # the statement was its transaction: none of it
+        assert _backends(ledger) == {pid}
+        ledger.record_decisions([decision("ok")])
+        assert ledger.has_decision("ok")
+    finally:
         ledger.close()
