@@ -20,6 +20,7 @@ model boundary. The domain knows nothing of HTTP: ``service`` maps these classes
     ├── StoreError             a ledger or state store that failed
     │   ├── RecordRefusedError   one record the store cannot hold (its content), the rest can
     │   └── StateUnavailable     the shared feature state cannot be reached in time (or written)
+    ├── ClaimHeld              another process holds the claim on a transaction; nothing written
     ├── NotFoundError          a named thing (model version, review, rule) does not exist
     ├── NotReadyError          nothing can be decided yet (no engine, or one still warming)
     └── ConflictError          a request contradicts what is already recorded
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ArtifactError",
+    "ClaimHeld",
     "ConfigError",
     "ConflictError",
     "DataFormatError",
@@ -132,6 +134,11 @@ class StoreError(FriskError):
 
 class StateUnavailable(StoreError):
     """The shared feature state (Redis) did not answer in time, refused a write or was lost."""
+
+
+class ClaimHeld(FriskError):
+    """Another process holds the claim on the transaction being decided (``EventClaim``): the
+    shared store wrote nothing of its event. The decider waits for that process's decision."""
 
 
 class RecordRefusedError(StoreError):

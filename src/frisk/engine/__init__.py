@@ -40,6 +40,7 @@ __all__ = [
     "ModelSource",
     "Reason",
     "ShadowScorer",
+    "TakesEventClaims",
     "Verdict",
     "load_engine",
     "load_shadow",
@@ -70,8 +71,8 @@ class DecisionEngine(Protocol):
 
 @runtime_checkable
 class CountsLateness(Protocol):
-    """An engine that counts transactions behind its feature clock and those computed again
-    on shared state; optional (metrics)."""
+    """An engine that counts transactions behind its feature clock and the changes of other
+    processes it applied; optional (metrics)."""
 
     def feature_lateness(self) -> tuple[int, int]:
         """Since start: transactions learnt at the clock's time because they were behind it,
@@ -80,6 +81,17 @@ class CountsLateness(Protocol):
 
     def feature_changes_applied(self) -> int:
         """Since start: changes other processes made to shared feature state, applied here."""
+        ...
+
+
+@runtime_checkable
+class TakesEventClaims(Protocol):
+    """An engine whose shared feature store takes the decider's claim on a transaction in the
+    same write as its event (``frisk.engine.claims``); optional."""
+
+    @property
+    def takes_event_claims(self) -> bool:
+        """Whether ``decide`` takes an ``EVENT_CLAIM`` set around it (when it learns)."""
         ...
 
 

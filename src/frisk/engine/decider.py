@@ -42,9 +42,10 @@ from pydantic import TypeAdapter
 from pydantic_core import PydanticSerializationError
 
 from frisk.bounds import EventWindow, check_amount
-from frisk.engine import DecisionEngine
-from frisk.engine.claims import Claims
+from frisk.engine import DecisionEngine, TakesEventClaims
+from frisk.engine.claims import Claims, EventClaims
 from frisk.errors import (
+    ClaimHeld,
     ConflictError,
     FriskError,
     InputError,
@@ -53,6 +54,7 @@ from frisk.errors import (
     RecordRefusedError,
     StateUnavailable,
 )
+from frisk.features.state import EVENT_CLAIM, EventClaim
 from frisk.schema import Transaction, Verdict
 from frisk.store.admission import admit
 from frisk.store.ledger import DecisionRecord, Ledger
@@ -126,14 +128,16 @@ class Decider:
                 return self._replay(existing, txn, digest)
             self._check_live(txn)
             owner = self._owner()
-            if not self._claim(txn, owner):
+            engine = self._engine()
+            claim = self._event_claim(engine, txn, owner)
+            if claim is None and not self._claim(txn, owner):
                 answered = self._await_claim(txn, digest, owner)
                 if answered is not None:  # decided by the process that held the claim
                     return answered
             try:
-                engine = self._engine()
-                with self._engine_lock:
-                    verdict = engine.decide(txn)
+                verdict = self._verdict(engine, txn, digest, owner, claim)
+                if isinstance(verdict, Decided):  # decided by the process that held the claim
+                    return verdict
                 record = decision_record(txn, body, digest, verdict, started)
                 recorded = self._record_decision(record)
             except BaseException:
@@ -163,21 +167,19 @@ class Decider:
                 return self._replay(existing, txn, digest)
             self._check_live(txn)
             owner = self._owner()
-            if not self._claim(txn, owner):  # another process decides it: wait in a thread
+            engine = self._engine()
+            claim = self._event_claim(engine, txn, owner)
+            if claim is None and not self._claim(txn, owner):
+                # another process decides it: wait in a thread
                 answered: Decided | None = await self._to_thread(
                     self._await_claim, txn, digest, owner
                 )
                 if answered is not None:
                     return answered
             try:
-                engine = self._engine()
-                if self._engine_lock.acquire(blocking=False):
-                    try:
-                        verdict = engine.decide(txn)
-                    finally:
-                        self._engine_lock.release()
-                else:  # a batch or a snapshot holds the engine: wait in a thread, not the loop
-                    verdict = await self._to_thread(self._decide, engine, txn)
+                verdict = await self._verdict_async(engine, txn, digest, owner, claim)
+                if isinstance(verdict, Decided):  # decided by the process that held the claim
+                    return verdict
                 record = decision_record(txn, body, digest, verdict, started)
                 recorded = await self._record_async(record)
             except BaseException:
@@ -229,18 +231,27 @@ class Decider:
                             results[i] = self._replay(existing, txn, digest)
                             continue
                         self._check_live(txn)
-                        if not self._claim(txn, owner):
-                            self._flush(pending, results)  # nothing of ours waits meanwhile
+                        engine = self._engine()
+                        claim = self._event_claim(engine, txn, owner)
+
+                        def flush() -> None:  # nothing of ours waits while we wait
+                            self._flush(pending, results)
                             pending_ids.clear()
+
+                        if claim is None and not self._claim(txn, owner):
+                            flush()
                             answered = self._await_claim(txn, digest, owner)
                             if answered is not None:
                                 results[i] = answered
                                 continue
                         try:
-                            verdict = self._decide(self._engine(), txn)
+                            verdict = self._verdict(engine, txn, digest, owner, claim, flush)
                         except BaseException:
                             self._release(txn, owner)
                             raise
+                        if isinstance(verdict, Decided):  # decided by the claim's holder
+                            results[i] = verdict
+                            continue
                     except (ConflictError, InputError) as exc:
                         results[i] = exc
                         continue
@@ -322,9 +333,108 @@ class Decider:
             time.sleep(pause)
             pause = min(2 * pause, 0.05)
 
-    def _decide(self, engine: DecisionEngine, txn: Transaction) -> Verdict:
+    def _event_claim(
+        self, engine: DecisionEngine, txn: Transaction, owner: str
+    ) -> EventClaim | None:
+        """The claim that the engine's feature store takes with the event (one round trip for
+        both), or None: then it is claimed apart, first."""
+        claims = self.claims
+        if claims is None or not isinstance(claims, EventClaims):
+            return None
+        if not (isinstance(engine, TakesEventClaims) and engine.takes_event_claims):
+            return None
+        return claims.for_event(txn.transaction_id, owner)
+
+    def _verdict(
+        self,
+        engine: DecisionEngine,
+        txn: Transaction,
+        digest: str,
+        owner: str,
+        claim: EventClaim | None,
+        before_waiting: Callable[[], None] | None = None,
+    ) -> Verdict | Decided:
+        """The engine's verdict on ``txn`` with its claim held by ``owner``; with ``claim``, the
+        store takes it with the event, and when another process holds it, the decision that
+        process records (``before_waiting`` runs first). If the event did not reach the store
+        (unavailable: decided without state), the claim is taken apart now: nothing was
+        written."""
+        if claim is None:
+            return self._decide(engine, txn)
+        try:
+            verdict = self._decide(engine, txn, claim)
+        except ClaimHeld:
+            if before_waiting is not None:
+                before_waiting()
+            answered = self._await_claim(txn, digest, owner)
+            if answered is not None:
+                return answered
+            verdict = self._decide_again(engine, txn, claim)
+        return self._claimed(engine, txn, digest, owner, claim, verdict, before_waiting)
+
+    async def _verdict_async(
+        self,
+        engine: DecisionEngine,
+        txn: Transaction,
+        digest: str,
+        owner: str,
+        claim: EventClaim | None,
+    ) -> Verdict | Decided:
+        """``_verdict`` on the event loop: the engine on the loop when its lock is free (else in
+        a thread), any wait for another process in a thread."""
+        try:
+            if self._engine_lock.acquire(blocking=False):
+                try:
+                    verdict = _with_claim(engine, txn, claim)
+                finally:
+                    self._engine_lock.release()
+            else:  # a batch or a snapshot holds the engine: wait in a thread, not the loop
+                verdict = await self._to_thread(self._decide, engine, txn, claim)
+        except ClaimHeld:
+            assert claim is not None
+            answered: Decided | None = await self._to_thread(self._await_claim, txn, digest, owner)
+            if answered is not None:
+                return answered
+            verdict = await self._to_thread(self._decide_again, engine, txn, claim)
+        if claim is None or claim.taken:
+            return verdict
+        claimed: Verdict | Decided = await self._to_thread(
+            self._claimed, engine, txn, digest, owner, claim, verdict, None
+        )
+        return claimed
+
+    def _claimed(
+        self,
+        engine: DecisionEngine,
+        txn: Transaction,
+        digest: str,
+        owner: str,
+        claim: EventClaim,
+        verdict: Verdict,
+        before_waiting: Callable[[], None] | None,
+    ) -> Verdict | Decided:
+        """``verdict`` once the claim is ``owner``'s: taken with the event, or apart now."""
+        if claim.taken or self._claim(txn, owner):
+            return verdict
+        if before_waiting is not None:
+            before_waiting()
+        answered = self._await_claim(txn, digest, owner)
+        return verdict if answered is None else answered
+
+    def _decide(
+        self, engine: DecisionEngine, txn: Transaction, claim: EventClaim | None = None
+    ) -> Verdict:
         with self._engine_lock:
-            return engine.decide(txn)
+            return _with_claim(engine, txn, claim)
+
+    def _decide_again(self, engine: DecisionEngine, txn: Transaction, claim: EventClaim) -> Verdict:
+        """The engine once more, the claim ``_await_claim`` took being the owner's now."""
+        try:
+            return self._decide(engine, txn, claim)
+        except ClaimHeld as exc:  # taken again meanwhile (it expired): let the client retry
+            raise StateUnavailable(
+                f"transaction {txn.transaction_id!r} is claimed by another process; retry later"
+            ) from exc
 
     def _recorded(self, transaction_id: str) -> DecisionRecord | None:
         # Most ids are new: ask cheaply, read the whole record only for a retry.
@@ -359,6 +469,17 @@ class Decider:
             )
         self._on_replay()
         return Decided(record, replayed=True)
+
+
+def _with_claim(engine: DecisionEngine, txn: Transaction, claim: EventClaim | None) -> Verdict:
+    """``engine.decide(txn)`` with ``claim`` for its feature store to take (``EVENT_CLAIM``)."""
+    if claim is None:
+        return engine.decide(txn)
+    token = EVENT_CLAIM.set(claim)
+    try:
+        return engine.decide(txn)
+    finally:
+        EVENT_CLAIM.reset(token)
 
 
 def _ignore_decided(record: DecisionRecord, elapsed_ms: float) -> None:

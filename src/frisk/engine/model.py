@@ -228,6 +228,11 @@ class ModelEngine:
         features = self._features
         return (0, 0) if features is None else (features.late_events, features.refused_late)
 
+    @property
+    def takes_event_claims(self) -> bool:
+        """Whether the feature store takes the decider's claim with the event (one Redis)."""
+        return bool(getattr(self.store, "takes_event_claims", False))
+
     def feature_changes_applied(self) -> int:
         """Changes of other processes applied to this one's copies of shared state."""
         features = self._features

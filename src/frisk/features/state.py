@@ -39,13 +39,16 @@ remote store sets a TTL). The executor never walks a store's keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, runtime_checkable
 
 __all__ = [
+    "EVENT_CLAIM",
     "NEVER",
     "AppliesChanges",
     "DueLabel",
+    "EventClaim",
     "Found",
     "SpaceSpec",
     "StateLayout",
@@ -58,6 +61,26 @@ NEVER: Final = 1 << 63
 Found = tuple[Any, ...]
 #: a label due now: (arrival time, label 0/1, the transaction's claim or None when unknown)
 DueLabel = tuple[int, int, Found | None]
+
+
+@dataclass(slots=True)
+class EventClaim:
+    """The claim on a transaction that a process decides (``frisk.engine.claims``), for a shared
+    store to take in the same write as the transaction's event, in one round trip: the event
+    is written only if ``key`` is free or already ``owner``'s, and then holds ``owner`` for
+    ``ms``. The store sets ``taken``; when another owner holds it, ``begin`` raises
+    ``ClaimHeld`` and writes nothing."""
+
+    transaction_id: str
+    key: str
+    owner: str
+    ms: int
+    taken: bool = False
+
+
+#: The claim to take with the event being learnt in this context (the decider sets it around
+#: the engine's call; a store that cannot take it leaves ``taken`` False).
+EVENT_CLAIM: ContextVar[EventClaim | None] = ContextVar("frisk_event_claim", default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@
 -- journal.lua, prepended to this script).
 -- KEYS: the records the event is appended to (entities) 1..n, the records it only reads (label
 --       records) n+1..n+r, snapshot 1..m, the clock, the transaction's key (its applied mark
---       and claim), the label queue's head, the label sequence
+--       and claim), the label queue's head, the label sequence; then, when the process
+--       deciding the transaction claims it here, the decider's claim (see below)
 -- ARGV: transaction id, the event's time, n, r, the transaction key's TTL in ms, the claim's
 --       label keys as JSON without brackets ("": keep no claim), the event's change (JSON), m,
 --       the label sequence as this process last saw it ("": never), the label records this
@@ -14,7 +15,12 @@
 --       set in ms, "1" to set it (see journal.lua);
 --       per record read: the version this process holds, "2" when this process brought it up
 --       to date at the label sequence it sent (read it only if the sequence moved since), else
---       "0"; then per snapshot: its version, the record's encoding, TTL in ms
+--       "0"; then per snapshot: its version, the record's encoding, TTL in ms; then, with the
+--       decider's claim, its owner and its TTL in ms
+-- The decider's claim (frisk.engine.claims, "<prefix>:{decide:<id>}") is taken first: if
+-- another owner holds it, nothing is written and {2} is answered; else it holds the owner
+-- (set if free, left as it is if it is the owner's already), so one round trip both claims the
+-- transaction and writes its event.
 -- The transaction's key holds its claim, "[<time>,<label keys>]" (or "1": no claim kept): it
 -- is set only if absent, so a transaction is applied once while its key lives.
 -- The label sequence (label.lua raises it with every label appended to any label record)
@@ -27,7 +33,8 @@
 -- the earliest queued label's arrival time ("" for none), the label sequence} followed by
 -- take's answer for each record. Status:
 --   1  the event is in every journal;
---   0  this transaction was applied already: nothing changed (the answers include it).
+--   0  this transaction was applied already: nothing changed (the answers include it);
+--   2  another owner holds the decider's claim: nothing changed, nothing else is answered.
 -- Times are µs below 2^53 (year 2255), compared as numbers when their lengths differ, else as
 -- text (equal-length decimals sort as their numbers; making numbers costs more in Lua).
 local function before(a, b)  -- a < b, for non-negative decimal strings
@@ -89,12 +96,21 @@ local function apply_due(at, plan_json, head_key, sequence)
 end
 
 local t, n, r, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[8])
+local base = n + r + m
+if #KEYS > base + 4 then  -- the decider's claim, before anything is written
+    local a = 10 + 4 * n + 2 * r + 3 * m
+    local holder = redis.call("GET", KEYS[base + 5])
+    if not holder then
+        redis.call("SET", KEYS[base + 5], ARGV[a + 1], "PX", ARGV[a + 2])
+    elseif holder ~= ARGV[a + 1] then
+        return {2}
+    end
+end
 -- snapshots first: each only replaces changes a journal holds already (the event's are after)
 for i = 1, m do
     local a = 10 + 4 * n + 2 * r + 3 * (i - 1)
     take(KEYS[n + r + i], "-2", "", "", ARGV[a + 3], "", tonumber(ARGV[a + 1]), ARGV[a + 2])
 end
-local base = n + r + m
 local meta = redis.call("MGET", KEYS[base + 1], KEYS[base + 3], KEYS[base + 4])
 local clock_at, head, labels = meta[1], meta[2], meta[3] or "0"
 local at = t

@@ -64,8 +64,15 @@ from typing import Any, Final
 import orjson
 from redis.exceptions import NoScriptError, RedisError
 
-from frisk.errors import ConfigError, FeatureError, StateUnavailable
-from frisk.features.state import NEVER, DueLabel, Found, SpaceSpec, StateLayout
+from frisk.errors import ClaimHeld, ConfigError, FeatureError, StateUnavailable
+from frisk.features.state import (
+    EVENT_CLAIM,
+    NEVER,
+    DueLabel,
+    Found,
+    SpaceSpec,
+    StateLayout,
+)
 from frisk.features.stores.redis_cache import Held, RecordCache
 from frisk.features.stores.redis_client import HotConnection, open_client
 
@@ -201,6 +208,11 @@ class RedisStore:
     @property
     def clock(self) -> int | None:
         return self._clock
+
+    @property
+    def takes_event_claims(self) -> bool:
+        """Whether ``begin`` takes an ``EVENT_CLAIM`` with the event (one Redis, not a cluster)."""
+        return not self.cluster
 
     @property
     def next_label_at(self) -> int:
@@ -558,9 +570,21 @@ class RedisStore:
                 args_out += [known, "2" if current[j] else "0"]
         for _, version, blob, ttl in snapshots:
             args_out += [version, blob, ttl]
+        decider = EVENT_CLAIM.get()
+        if decider is not None and decider.transaction_id == transaction_id:
+            keys_out.append(decider.key)  # the decider's claim, taken in this call
+            args_out += [decider.owner, decider.ms]
         with self._translated():
             reply = self._send_one(keys_out, args_out)
-        status, at = int(reply[0]), reply[1]
+        status = int(reply[0])
+        if status == 2:  # nothing written: the snapshots wait for the next event
+            self._snapshots = snapshots + self._snapshots
+            if self._cache is not None:
+                self._cache.returned()
+            raise ClaimHeld(f"transaction {transaction_id!r} is claimed by another process")
+        if decider is not None and decider.transaction_id == transaction_id:
+            decider.taken = True
+        at = reply[1]
         self._seen = int(reply[3])
         t = int(at)
         if self._clock is None or t > self._clock:

@@ -4,18 +4,23 @@ One key per claimed id, ``<prefix>:{decide:<transaction id>}`` holding the owner
 with ``SET NX PX`` (one round trip), so only one process at a time holds it and it expires by
 itself after ``state.claim_seconds``. ``release`` deletes it only while it still holds the same
 owner's token (a script), so a slow owner never releases a claim that expired and was taken by
-another. Driver errors become ``StateUnavailable`` here. Kept apart from the feature state store
-(``redis.py``): a claim is about deciding once, not about feature records.
+another. On one Redis the feature store takes the claim in the event's own script
+(``for_event``), so a new transaction costs one round trip; ``claim`` answers True for a claim
+its owner holds already (taken by an event whose answer was lost). Driver errors become
+``StateUnavailable`` here. Kept apart from the feature state store (``redis.py``): a claim is
+about deciding once, not about feature records.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis.cluster
 from redis.exceptions import RedisError
 
 from frisk.config import StateSettings
 from frisk.errors import ConfigError, StateUnavailable
+from frisk.features.state import EventClaim
 from frisk.features.stores.redis_client import HotConnection, client_for
 
 __all__ = ["RedisClaims", "open_claims"]
@@ -36,6 +41,7 @@ class RedisClaims:
         if not key_prefix or any(c in key_prefix for c in "{} \t\n"):
             raise ConfigError(f"state key prefix {key_prefix!r}: no braces or spaces, not empty")
         self.client = client
+        self.cluster = isinstance(client, redis.cluster.RedisCluster)
         # claims are taken on every decision: on one Redis, on a connection kept for them
         self._hot = HotConnection(client)
         self.prefix = key_prefix
@@ -53,9 +59,19 @@ class RedisClaims:
     def claim(self, transaction_id: str, owner: str) -> bool:
         try:
             key = self._key(transaction_id)
-            return bool(self._hot.call("SET", key, owner, "NX", "PX", self._ms))
+            if self._hot.call("SET", key, owner, "NX", "PX", self._ms):
+                return True
+            held = self._hot.call("GET", key)  # (only when not free: is it ours already?)
         except (RedisError, OSError) as exc:
             raise StateUnavailable(f"claims in Redis ({self.prefix}) unavailable: {exc}") from exc
+        return held is not None and (held.decode() if isinstance(held, bytes) else held) == owner
+
+    def for_event(self, transaction_id: str, owner: str) -> EventClaim | None:
+        """The claim as the feature store's event script takes it (one Redis; not a cluster,
+        where the event's keys span slots)."""
+        if self.cluster:
+            return None
+        return EventClaim(transaction_id, self._key(transaction_id), owner, self._ms)
 
     def release(self, transaction_id: str, owner: str) -> None:
         try:
