@@ -22,10 +22,15 @@ local function int(n)
     return string.format("%d", n)
 end
 
--- Redis's clock in µs
+-- Redis's clock in µs, read once per script (every journal a script starts takes it as its
+-- first version: versions are compared within one key only)
+local now_us
 local function clock_us()
-    local now = redis.call("TIME")
-    return tonumber(now[1]) * 1000000 + tonumber(now[2])
+    if not now_us then
+        local now = redis.call("TIME")
+        now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+    end
+    return now_us
 end
 
 -- take(key, known, next, entry, expire, refresh, snap_version, snap): store the snapshot sent (a
@@ -68,6 +73,8 @@ local function take(key, known, next, entry, expire, refresh, snap_version, snap
             local from
             if k >= sv and k <= v then
                 out, from = {v, -1, ""}, k + 1
+            elseif not held[1] then  -- no journal (or a new one): no snapshot to read
+                out, from = {v, sv, ""}, sv + 1
             else
                 out, from = {v, sv, redis.call("HGET", key, "s") or ""}, sv + 1
             end
