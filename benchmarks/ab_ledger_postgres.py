@@ -9,7 +9,8 @@ into ``open_ledger`` with the service's timeouts, on a fresh schema whose connec
 ``application_name`` of their own. The trees alternate A B B A A B ..., so both see the same
 load on a shared machine. Per round and as medians it prints the CPU of that schema's
 PostgreSQL backends per decision (``/proc/<pid>/stat``: steadier than throughput here), the
-round process's own CPU per decision, decisions per commit and the load average.
+round process's own CPU per decision, decisions per commit, the backends used and the load
+average.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _line(m: dict[str, float]) -> str:
     return (
         f"PG backends {m['backend_us']:4.0f} us/decision, process {m['client_us']:4.0f} "
         f"us/decision, {m['per_commit']:.2f} per commit, {m['per_second']:.0f}/s, "
-        f"load {m['load']:.1f}"
+        f"{m.get('backends', 0):.0f} backends, load {m['load']:.1f}"
     )
 
 
@@ -141,6 +142,7 @@ def measure(records: list[Any], args: argparse.Namespace) -> dict[str, float]:
         "per_commit": n / max(commits, 1),
         "per_second": n / wall,
         "load": os.getloadavg()[0],
+        "backends": len(after),
     }
 
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from frisk.data.table import conform
-from frisk.errors import FeatureError, LateEventError, StateUnavailable
+from frisk.errors import FeatureError, InvalidEventError, LateEventError, StateUnavailable
 from frisk.features import MemoryStore, OnlineFeatures, compute_offline, resolve_catalogue
 from frisk.features.local_cluster import local_cluster
 from frisk.features.spec import DAY, HOUR, MINUTE
@@ -359,6 +359,126 @@ def test_labels_find_transactions_and_entities_with_any_ids(make_store: StoreFac
     rows = [online.update(e) for e in table.drop("label", "label_timestamp").iter_rows(named=True)]
     got = to_frame(table.get_column("transaction_id"), rows, catalogue)
     assert mismatches(compute_offline(table, catalogue), got, REL) == []
+
+
+def test_a_backlog_of_labels_due_is_applied_in_shares_by_one_redis(
+    redis_stores: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Labels due by the thousand (a bulk import) reach the event after them whole, a bounded
+    share per script call (Redis is never held for long), and the queue ends empty."""
+    from redis.connection import Connection
+
+    from frisk.features.stores.redis import RedisStore
+
+    n = 1_201
+    ts = np.datetime64("2024-03-01T00:00:00", "us") + np.arange(n) * np.timedelta64(60, "s")
+    last = int(ts[-1].astype(np.int64))
+    rng = np.random.default_rng(5)
+    table = conform(
+        pl.DataFrame(
+            {
+                "transaction_id": [f"b{i}" for i in range(n)],
+                "timestamp": pl.Series(ts).dt.replace_time_zone("UTC"),
+                "amount": np.round(rng.lognormal(3.0, 1.0, size=n), 2) + 0.01,
+                "currency": "EUR",
+                "payer_id": [f"p{v}" for v in rng.integers(0, 7, size=n)],
+                "payee_id": [f"m{v}" for v in rng.integers(0, 4, size=n)],
+                "device_id": [f"d{v}" for v in rng.integers(0, 5, size=n)],
+                # every label arrives just before the last event
+                "label": pl.Series((rng.random(n) < 0.3).astype(np.int8)),
+                "label_timestamp": pl.Series([last - 1] * (n - 1) + [None], dtype=pl.Int64)
+                .cast(pl.Datetime("us"))
+                .dt.replace_time_zone("UTC"),
+            }
+        )
+    )
+    catalogue = resolve_catalogue("default", table)
+    store = redis_stores()
+    assert isinstance(store, RedisStore)
+    online = OnlineFeatures(catalogue, store)
+    for txn, label, at in (
+        table.head(n - 1)
+        .select("transaction_id", "label", pl.col("label_timestamp").to_physical())
+        .iter_rows()
+    ):
+        online.apply_label(txn, int(label), int(at))
+    events = list(table.drop("label", "label_timestamp").iter_rows(named=True))
+    rows = [online.update(event) for event in events[:-1]]
+    sent = [0]
+    original = Connection.send_packed_command
+
+    def counting(self: Connection, command: Any, check_health: bool = True) -> None:
+        sent[0] += 1
+        original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    rows.append(online.update(events[-1]))
+    monkeypatch.undo()
+    assert sent[0] == 3  # 1,200 labels due: 500 a call
+    assert store.client.zcard(f"{store.prefix}:{{meta}}:pending") == 0
+    ids = table.get_column("transaction_id")
+    assert mismatches(compute_offline(table, catalogue), to_frame(ids, rows, catalogue), REL) == []
+
+
+def test_a_lost_label_queue_head_is_set_again_when_a_store_opens(
+    redis_stores: StoreFactory,
+) -> None:
+    """The queue's head key (what the event's script reads to know a label is due) deleted or
+    evicted: the next store to open sets it again from the queue, and the labels count."""
+    from frisk.features.stores.redis import RedisStore
+
+    table = random_events(7, 200)
+    catalogue = resolve_catalogue("default", table)
+    first = redis_stores()
+    assert isinstance(first, RedisStore)
+    queuer = OnlineFeatures(catalogue, first)
+    for txn, label, at in (
+        table.filter(pl.col("label_timestamp").is_not_null())
+        .select("transaction_id", "label", pl.col("label_timestamp").to_physical())
+        .iter_rows()
+    ):
+        queuer.apply_label(txn, int(label), int(at))
+    assert first.client.delete(f"{first.prefix}:{{meta}}:head") == 1
+    online = OnlineFeatures(catalogue, RedisStore(first.client, key_prefix=first.prefix))
+    rows = [online.update(e) for e in table.drop("label", "label_timestamp").iter_rows(named=True)]
+    ids = table.get_column("transaction_id")
+    assert mismatches(compute_offline(table, catalogue), to_frame(ids, rows, catalogue), REL) == []
+
+
+def test_a_queued_label_that_does_not_decode_is_dropped_and_the_rest_count(
+    redis_stores: StoreFactory,
+) -> None:
+    """A member of the label queue that is not a label (written by hand, or by another
+    version) is dropped by the script before it writes anything; the event and the other
+    labels count."""
+    from frisk.features.stores.redis import RedisStore
+
+    table = random_events(7, 200)
+    catalogue = resolve_catalogue("default", table)
+    store = redis_stores()
+    assert isinstance(store, RedisStore)
+    online = OnlineFeatures(catalogue, store)
+    for txn, label, at in (
+        table.filter(pl.col("label_timestamp").is_not_null())
+        .select("transaction_id", "label", pl.col("label_timestamp").to_physical())
+        .iter_rows()
+    ):
+        online.apply_label(txn, int(label), int(at))
+    first = int(table.get_column("timestamp").to_physical()[0])
+    queue = f"{store.prefix}:{{meta}}:pending"
+    store.client.zadd(queue, {"0" * 20 + '["not a label': first + 1})
+    store.client.zadd(queue, {"0" * 20 + '{"a": 1}': first + 2})
+    rows = [online.update(e) for e in table.drop("label", "label_timestamp").iter_rows(named=True)]
+    ids = table.get_column("transaction_id")
+    assert mismatches(compute_offline(table, catalogue), to_frame(ids, rows, catalogue), REL) == []
+    assert store.client.zscore(queue, "0" * 20 + '["not a label') is None
+
+
+def test_a_label_of_an_id_that_is_not_text_is_refused(make_store: StoreFactory) -> None:
+    table = random_events(7, 20)
+    online = OnlineFeatures(resolve_catalogue("default", table), make_store())
+    with pytest.raises(InvalidEventError, match="transaction_id"):
+        online.apply_label("t\ud800", 1, 10**15)
 
 
 def test_a_redis_store_without_a_cache_reads_first(

@@ -213,6 +213,12 @@ class OnlineFeatures:
         """
         if label not in (0, 1):
             raise InvalidEventError("label", label, "must be 1 (fraud) or 0 (legit)")
+        try:
+            str(transaction_id).encode()
+        except UnicodeEncodeError:
+            raise InvalidEventError(
+                "transaction_id", transaction_id, "must be text (no lone surrogates)"
+            ) from None
         at = label_timestamp if isinstance(label_timestamp, int) else _micros(label_timestamp)
         known = None
         if event is not None:

@@ -79,6 +79,12 @@ def postgres_engine(url: URL, timeouts: StoreTimeouts, *, echo: bool = False) ->
         pool_size=_POOL_SIZE,
         max_overflow=0,
         pool_timeout=timeouts.pool,
+        # The connection returned last is handed out first: the few that the load needs stay
+        # busy (their server processes awake, their caches warm) and the rest idle, where
+        # first-in-first-out woke each of the 20 in turn. The server's CPU a decision ~13-19 %
+        # less (``benchmarks.ab_ledger_postgres``, docs/BENCHMARKS.md #16). One idle past
+        # ``PING_AFTER_SECONDS`` is pinged when a burst reaches it.
+        pool_use_lifo=True,
     )
     _ping_when_idle(engine)
     options = []

@@ -28,13 +28,15 @@
 -- Labels queued (queue.lua) that arrive before the time the event is processed at are taken
 -- from the queue and appended to their label records here, before the event reads them, in the
 -- order they were queued: no label is ever taken from the queue and not applied, and an event
--- with labels due costs no round trip more.
+-- with labels due costs no round trip more (unless more than DUE_AT_ONCE are due: see apply_due).
 -- Returns {status, the time the event is processed at (the clock, if the event is behind it),
 -- the earliest queued label's arrival time ("" for none), the label sequence} followed by
 -- take's answer for each record. Status:
 --   1  the event is in every journal;
 --   0  this transaction was applied already: nothing changed (the answers include it);
---   2  another owner holds the decider's claim: nothing changed, nothing else is answered.
+--   2  another owner holds the decider's claim: nothing changed, nothing else is answered;
+--   3  more labels are due than one call applies: those it applied are in, nothing of the event
+--      is, nothing else is answered (send the event again).
 -- Times are µs below 2^53 (year 2255), compared as numbers when their lengths differ, else as
 -- text (equal-length decimals sort as their numbers; making numbers costs more in Lua).
 local function before(a, b)  -- a < b, for non-negative decimal strings
@@ -44,20 +46,65 @@ local function before(a, b)  -- a < b, for non-negative decimal strings
     return a < b
 end
 
--- Apply the labels queued that arrive before ``at``; answers the queue's head after ("" for
--- none). ``plan`` (LABEL_PLAN, the store's layout compiled into this script by the store, so
--- that no event sends it) is JSON: [the queue's key, the label horizon in µs, the claims' key prefix, then per
--- label space: [its keys' prefix, the TTL in ms]]; a queued label is "<20-digit sequence>" and
--- the JSON [arrival time, transaction id, label, [transaction time, label keys...] or null],
--- null when the label's transaction is found by its claim, "[<time>,<label keys...>]". A label
--- counts if it arrives within the horizon after its transaction; it is appended to each of its
--- transaction's label records as "<arrival time> [<label>,<transaction time>]" and raises the
--- label sequence. Numbers decoded by cjson are doubles: times below 2^53 µs stay exact.
+-- Apply the labels queued that arrive before ``at``, at most DUE_AT_ONCE of them (a backlog,
+-- after a bulk import of labels, must not hold Redis for long: the event is then refused, status
+-- 3, with nothing of it written, and the process sends it again); answers whether all were, and
+-- the queue's head after ("" for none). ``plan`` (LABEL_PLAN, the store's layout compiled into
+-- this script by the store, so that no event sends it) is JSON: [the queue's key, the label
+-- horizon in µs, the claims' key prefix, then per label space: [its keys' prefix, the TTL in
+-- ms]]; a queued label is "<20-digit sequence>" and the JSON [arrival time, transaction id,
+-- label, [transaction time, label keys...] or null], null when the label's transaction is found
+-- by its claim, "[<time>,<label keys...>]". A label counts if it arrives within the horizon
+-- after its transaction; it is appended to each of its transaction's label records as
+-- "<arrival time> [<label>,<transaction time>]" and raises the label sequence. Every label taken
+-- is read and decoded before anything is written (one that does not decode is dropped), so an
+-- error cannot leave labels taken and not applied. Numbers decoded by cjson are doubles: times
+-- below 2^53 µs stay exact.
+local DUE_AT_ONCE = 500
 local function apply_due(at, plan_json, head_key, sequence)
     local plan = cjson.decode(plan_json)
     local queue, horizon, claims = plan[1], plan[2], plan[3]
-    local due = redis.call("ZRANGEBYSCORE", queue, "-inf", "(" .. at)
-    redis.call("ZREMRANGEBYSCORE", queue, "-inf", "(" .. at)
+    local due = redis.call("ZRANGEBYSCORE", queue, "-inf", "(" .. at, "LIMIT", 0, DUE_AT_ONCE)
+    local labels = {}
+    for i = 1, #due do
+        local ok, label = pcall(cjson.decode, string.sub(due[i], 21))
+        if ok and type(label) == "table" and type(label[1]) == "number" then
+            local found = label[4]
+            if found == cjson.null then
+                found = nil
+                local held = redis.call("GET", claims .. tostring(label[2]) .. "}")
+                if held and string.sub(held, 1, 1) == "[" then
+                    local decoded, value = pcall(cjson.decode, held)
+                    found = decoded and value or nil
+                end
+            end
+            local arrival = label[1]
+            if type(found) == "table" and type(found[1]) == "number"
+                and found[1] <= arrival and arrival < found[1] + horizon then
+                local entry = int(arrival) .. " [" .. int(label[3]) .. "," .. int(found[1]) .. "]"
+                local keys = {}
+                for s = 4, #plan do
+                    local key = found[s - 2]
+                    if type(key) == "string" then
+                        keys[#keys + 1] = {plan[s][1] .. key .. "}", int(plan[s][2])}
+                    end
+                end
+                labels[#labels + 1] = {entry, keys}
+            end
+        end
+    end
+    -- writes from here on
+    for i = 1, #due, 1000 do
+        redis.call("ZREM", queue, unpack(due, i, math.min(i + 999, #due)))
+    end
+    for _, label in ipairs(labels) do
+        for _, key in ipairs(label[2]) do
+            take(key[1], "-2", "", label[1], key[2], "1", 0, "")
+        end
+        if #label[2] > 0 and redis.call("INCR", sequence) == 1 then
+            redis.call("SET", sequence, int(clock_us()))
+        end
+    end
     local first = redis.call("ZRANGE", queue, 0, 0, "WITHSCORES")
     local head = ""
     if first[2] then
@@ -66,33 +113,7 @@ local function apply_due(at, plan_json, head_key, sequence)
     else
         redis.call("DEL", head_key)
     end
-    for i = 1, #due do
-        local label = cjson.decode(string.sub(due[i], 21))
-        local found = label[4]
-        if found == cjson.null then
-            found = nil
-            local held = redis.call("GET", claims .. label[2] .. "}")
-            if held and string.sub(held, 1, 1) == "[" then
-                found = cjson.decode(held)
-            end
-        end
-        local arrival = label[1]
-        if found and found[1] <= arrival and arrival < found[1] + horizon then
-            local entry = int(arrival) .. " [" .. int(label[3]) .. "," .. int(found[1]) .. "]"
-            local applied = false
-            for s = 4, #plan do
-                local key = found[s - 2]
-                if key ~= nil and key ~= cjson.null then
-                    take(plan[s][1] .. key .. "}", "-2", "", entry, int(plan[s][2]), "1", 0, "")
-                    applied = true
-                end
-            end
-            if applied and redis.call("INCR", sequence) == 1 then
-                redis.call("SET", sequence, int(clock_us()))
-            end
-        end
-    end
-    return head
+    return #due < DUE_AT_ONCE or head == "" or not before(head, at), head
 end
 
 local t, n, r, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[8])
@@ -117,6 +138,14 @@ local at = t
 if clock_at and before(t, clock_at) then
     at = clock_at
 end
+if head and before(head, at) then  -- labels due first, whether or not the event is new
+    local all
+    all, head = apply_due(at, LABEL_PLAN, KEYS[base + 3], KEYS[base + 4])
+    if not all then
+        return {3}
+    end
+    labels = redis.call("GET", KEYS[base + 4]) or "0"
+end
 local status = 1
 local claim = "1"
 if ARGV[6] ~= "" then
@@ -124,9 +153,6 @@ if ARGV[6] ~= "" then
 end
 if not redis.call("SET", KEYS[base + 2], claim, "NX", "PX", ARGV[5]) then
     status = 0
-elseif head and before(head, at) then
-    head = apply_due(at, LABEL_PLAN, KEYS[base + 3], KEYS[base + 4])
-    labels = redis.call("GET", KEYS[base + 4]) or "0"
 end
 local entry = ""
 if status == 1 then

@@ -233,7 +233,15 @@ class RedisStore:
             pipe = self.client.pipeline(transaction=False)
             pipe.get(f"{self._meta}:clock")
             pipe.zrange(f"{self._meta}:pending", 0, 0, withscores=True)
-            clock, head = pipe.execute()
+            pipe.get(self._queue_keys[2])
+            clock, head, kept = pipe.execute()
+            if not self.cluster and _text(kept or "") != (str(int(head[0][1])) if head else ""):
+                # the queue's head key lost (evicted, deleted): event.lua reads only that key
+                # to know whether a label is due, so set it again from the queue
+                if head:
+                    self.client.set(self._queue_keys[2], str(int(head[0][1])))
+                else:
+                    self.client.delete(self._queue_keys[2])
         held = json.loads(found) if found is not None else {}
         if held.get("format") != REDIS_FORMAT:
             raise FeatureError(
@@ -544,45 +552,54 @@ class RedisStore:
         # as one argument, read only if the sequence moved since (the common event: not).
         lazy = bool(reads) and self._seen is not None and all(current[j] for j in reads)
         order = appended if lazy else appended + reads
-        snapshots, self._snapshots = self._snapshots, []
-        keys_out = [parts[j][0] for j in order]
-        keys_out += [snapshot[0] for snapshot in snapshots]
-        keys_out += [self._meta_keys[0], self._claim_key(transaction_id), *self._meta_keys[1:]]
-        # the transaction's key: its claim (kept for the label horizon), or only its mark
-        ttl_ms = APPLIED_MS if claim is None else layout.label_horizon // 1000
-        args_out: list[Any] = [
-            transaction_id,
-            str(t_event),
-            len(appended),
-            len(order) - len(appended),
-        ]
-        args_out += [ttl_ms, claim or "", change, len(snapshots)]
         seen = "" if self._seen is None else str(self._seen)
-        args_out.append(seen)
-        args_out.append(
-            orjson.dumps([[parts[j][0], str(parts[j][1])] for j in reads]) if lazy else ""
-        )
-        for j in order:
-            _, known, appends, ttl = parts[j]
-            if appends:
-                args_out += [known, "" if known < 0 else known + 1, ttl, "1" if renew[j] else "0"]
-            else:
-                args_out += [known, "2" if current[j] else "0"]
-        for _, version, blob, ttl in snapshots:
-            args_out += [version, blob, ttl]
         decider = EVENT_CLAIM.get()
-        if decider is not None and decider.transaction_id == transaction_id:
-            keys_out.append(decider.key)  # the decider's claim, taken in this call
-            args_out += [decider.owner, decider.ms]
+        if decider is not None and decider.transaction_id != transaction_id:
+            decider = None
+
+        def request(snapshots: list[tuple[str, int, bytes, int]]) -> tuple[list[Any], list[Any]]:
+            keys_out = [parts[j][0] for j in order]
+            keys_out += [snapshot[0] for snapshot in snapshots]
+            keys_out += [self._meta_keys[0], self._claim_key(transaction_id), *self._meta_keys[1:]]
+            # the transaction's key: its claim (kept for the label horizon), or only its mark
+            ttl_ms = APPLIED_MS if claim is None else layout.label_horizon // 1000
+            args_out: list[Any] = [
+                transaction_id,
+                str(t_event),
+                len(appended),
+                len(order) - len(appended),
+            ]
+            args_out += [ttl_ms, claim or "", change, len(snapshots)]
+            args_out.append(seen)
+            args_out.append(
+                orjson.dumps([[parts[j][0], str(parts[j][1])] for j in reads]) if lazy else ""
+            )
+            for j in order:
+                _, known, appends, ttl = parts[j]
+                if appends:
+                    following = "" if known < 0 else known + 1
+                    args_out += [known, following, ttl, "1" if renew[j] else "0"]
+                else:
+                    args_out += [known, "2" if current[j] else "0"]
+            for _, version, blob, ttl in snapshots:
+                args_out += [version, blob, ttl]
+            if decider is not None:  # the decider's claim, taken in this call
+                keys_out.append(decider.key)
+                args_out += [decider.owner, decider.ms]
+            return keys_out, args_out
+
+        snapshots, self._snapshots = self._snapshots, []
         with self._translated():
-            reply = self._send_one(keys_out, args_out)
+            reply = self._send_one(*request(snapshots))
+            while int(reply[0]) == 3:  # a backlog of labels due: the script applies a share a call
+                reply = self._send_one(*request([]))  # (the snapshots are in)
         status = int(reply[0])
         if status == 2:  # nothing written: the snapshots wait for the next event
             self._snapshots = snapshots + self._snapshots
             if self._cache is not None:
                 self._cache.returned()
             raise ClaimHeld(f"transaction {transaction_id!r} is claimed by another process")
-        if decider is not None and decider.transaction_id == transaction_id:
+        if decider is not None:
             decider.taken = True
         at = reply[1]
         self._seen = int(reply[3])
