@@ -44,7 +44,8 @@ class Claims(Protocol):
         ...
 
     def claim(self, transaction_id: str, owner: str) -> bool:
-        """Take the claim for ``owner``: True, or False while another owner holds it.
+        """Take the claim for ``owner``: True (also when ``owner`` holds it already), or False
+        while another owner holds it.
 
         Raises ``StateUnavailable`` when the claims cannot be reached.
         """
@@ -82,7 +83,7 @@ class MemoryClaims:
         now = self._clock()
         with self._lock:
             held = self._held.get(transaction_id)
-            if held is not None and held[1] > now:
+            if held is not None and held[1] > now and held[0] != owner:
                 return False
             self._held[transaction_id] = (owner, now + self._seconds)
             if len(self._held) > 100_000:  # forget expired claims now and then

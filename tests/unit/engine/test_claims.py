@@ -57,7 +57,7 @@ def test_a_claim_is_exclusive_until_released_by_its_owner(
     claims = make_claims(30.0)
     assert claims.claim("t-1", "a")
     assert not claims.claim("t-1", "b")
-    assert not claims.claim("t-1", "a")  # not re-entrant: one attempt, one claim
+    assert claims.claim("t-1", "a")  # its owner's already (an event took it, its answer lost)
     claims.release("t-1", "b")  # not b's to give up
     assert not claims.claim("t-1", "b")
     claims.release("t-1", "a")
@@ -247,3 +247,155 @@ def _decide_as(decider: Decider, txn: Transaction, claims: Claims, owner: str) -
     """Decide ``txn`` as the process that holds its claim already (``owner``)."""
     claims.release(txn.transaction_id, owner)
     return decider.decide(txn)
+
+
+# -- the claim taken with the event (one Redis) --------------------------------------------
+
+
+class StateEngine(SlowEngine):
+    """The amount engine behind feature state in Redis: each decision learns its transaction
+    first (so the state store takes an ``EVENT_CLAIM`` set around it), as ``ModelEngine`` does."""
+
+    takes_event_claims = True
+
+    def __init__(self, inner: Any, online: Any, delay: float = 0.2) -> None:
+        super().__init__(inner, delay)
+        self.online = online
+        self.learnt = 0
+
+    def decide(self, txn: Transaction) -> Any:
+        from frisk.engine.warmup import event_of
+
+        self.calls += 1
+        time.sleep(self.delay)
+        self.online.update(event_of(txn))  # ClaimHeld when another process holds the claim
+        self.learnt += 1
+        return self.inner.decide(txn)
+
+
+@pytest.fixture
+def redis_decider_parts(
+    require_service: Callable[[str, str, int], None],
+) -> Iterator[Callable[[], tuple[Any, Any]]]:
+    """``make()``: (claims, an ``OnlineFeatures`` over a Redis store), all sharing one prefix."""
+    import redis
+
+    from frisk.config import StateSettings
+    from frisk.features import OnlineFeatures, resolve_catalogue
+    from frisk.features.stores.redis import RedisStore
+    from frisk.features.stores.redis_claims import open_claims
+    from frisk.features.testing import random_events
+
+    require_service("Redis", "127.0.0.1", 6379)
+    prefix = f"frisk-test-eclaims-{uuid.uuid4().hex[:10]}"
+    catalogue = resolve_catalogue("default", random_events(1, 20))
+    made: list[Any] = []
+
+    def make() -> tuple[Any, Any]:
+        state = StateSettings(url=REDIS_URL, key_prefix=prefix, timeout=5, connect_timeout=5)
+        claims = open_claims(state)
+        store = RedisStore.connect(REDIS_URL, key_prefix=prefix, timeout=5.0)
+        made.extend([claims, store])
+        return claims, OnlineFeatures(catalogue, store)
+
+    yield make
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete(*client.keys(f"{prefix}:*") or ["-"])
+    client.close()
+    for thing in made:
+        thing.close()
+
+
+def _requests() -> tuple[list[int], Callable[[], None]]:
+    """Count the requests redis-py's connections send; call the second item to stop."""
+    from redis.connection import Connection
+
+    sent = [0]
+    original = Connection.send_packed_command
+
+    def counting(self: Connection, command: Any, check_health: bool = True) -> None:
+        sent[0] += 1
+        original(self, command, check_health)
+
+    Connection.send_packed_command = counting  # type: ignore[method-assign]
+
+    def stop() -> None:
+        Connection.send_packed_command = original  # type: ignore[method-assign]
+
+    return sent, stop
+
+
+def test_a_new_transaction_is_claimed_and_learnt_in_one_round_trip(
+    redis_decider_parts: Callable[[], tuple[Any, Any]],
+    ledger: SqlLedger,
+    amount_engine: Any,
+    txn_body: Any,
+) -> None:
+    claims, online = redis_decider_parts()
+    engine = StateEngine(amount_engine, online, delay=0.0)
+    decider = Decider(ledger, engine, claims=claims)
+    sent, stop = _requests()
+    try:
+        decided = decider.decide(Transaction.model_validate(txn_body("one-trip")))
+    finally:
+        stop()
+    assert decided.replayed is False
+    assert sent[0] == 1  # the claim and the event: one script call
+    holder = claims.held_by("one-trip")
+    assert holder is not None  # the claim is held, and it is the event's owner's
+    assert not claims.claim("one-trip", "someone-else")
+
+
+def test_processes_claiming_with_the_event_learn_a_duplicate_once(
+    redis_decider_parts: Callable[[], tuple[Any, Any]],
+    ledger: SqlLedger,
+    amount_engine: Any,
+    txn_body: Any,
+) -> None:
+    engines, deciders = [], []
+    for _ in range(2):
+        claims, online = redis_decider_parts()
+        engine = StateEngine(amount_engine, online)
+        engines.append(engine)
+        deciders.append(Decider(ledger, engine, claims=claims))
+    same = Transaction.model_validate(txn_body("dup-e1", amount=6000.0))
+    results = _race(deciders, [same, same])
+    assert sum(e.learnt for e in engines) == 1  # feature state learnt it once
+    decided = [r for r in results if isinstance(r, Decided)]
+    assert len(decided) == 2
+    assert decided[0].record == decided[1].record == ledger.get_decision("dup-e1")
+    assert sorted(d.replayed for d in decided) == [False, True]
+
+
+def test_an_async_decider_meeting_a_held_claim_answers_the_holders_decision(
+    redis_decider_parts: Callable[[], tuple[Any, Any]],
+    ledger: SqlLedger,
+    amount_engine: Any,
+    txn_body: Any,
+) -> None:
+    import asyncio
+
+    from frisk.engine.recorder import DecisionRecorder
+
+    claims, online = redis_decider_parts()
+    recorder = DecisionRecorder(ledger)
+    engine = StateEngine(amount_engine, online, delay=0.0)
+    waiting = Decider(ledger, engine, claims=claims, record_async=recorder.record_decision_async)
+    holder = Decider(ledger, SlowEngine(amount_engine, delay=0.0), claims=claims)
+    same = Transaction.model_validate(txn_body("dup-e2"))
+    assert claims.claim("dup-e2", "first")  # another process is deciding it
+
+    async def both() -> list[Decided]:
+        pending = asyncio.ensure_future(waiting.decide_async(same))
+        await asyncio.sleep(0.1)
+        first = await asyncio.to_thread(_decide_as, holder, same, claims, "first")
+        return [first, await pending]
+
+    try:
+        first, second = asyncio.run(both())
+    finally:
+        recorder.close()
+    assert first.replayed is False
+    assert second.replayed is True
+    assert second.record == first.record == ledger.get_decision("dup-e2")
+    assert engine.learnt == 0  # its event met the claim and wrote nothing
